@@ -1,0 +1,116 @@
+# denet — build, test and check. All output goes under $(BUILD).
+#
+#   make            the denet binary (build/denet)
+#   make deps       install the Debian packages denet needs (tools/deps.sh)
+#   make demo       monitor a built-in demo workload
+#   make test       C unit tests + busted specs; ends "N passed, N failed"
+#   make asan       the whole suite under AddressSanitizer + UBSan
+#   make valgrind   the C unit tests and end-to-end runs under valgrind
+#   make format-check   clang-format on engine/ and bpf/
+#   make help       this list
+
+BUILD ?= build
+CC ?= cc
+DEV ?= 0
+SAN ?=
+
+PKGS := lua5.4
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Wshadow -Wundef -Wwrite-strings -Wstrict-prototypes \
+	-Wmissing-prototypes -Wformat=2 -Wvla -Wno-format-nonliteral
+ifeq ($(DEV),1)
+WARN += -Werror
+endif
+OPT ?= -O2 -g
+CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -fPIC -Iengine $(PKG_CFLAGS) $(CFLAGS)
+LDLIBS_ALL := $(PKG_LIBS) -lm $(LDLIBS)
+ifneq ($(SAN),)
+CFLAGS_ALL += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SAN)
+endif
+
+# Engine objects (no Lua headers), Lua binding objects, and the CLI main.
+ENGINE_SRCS := $(filter-out engine/main.c engine/lua_%.c,$(wildcard engine/*.c))
+LUABIND_SRCS := $(wildcard engine/lua_*.c)
+ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(BUILD)/%.o)
+LUABIND_OBJS := $(LUABIND_SRCS:%.c=$(BUILD)/%.o)
+LUA_MODULES := $(sort $(wildcard lua/denet/*.lua))
+EMBED_C := $(BUILD)/gen/lua_embedded.c
+EMBED_O := $(BUILD)/gen/lua_embedded.o
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+HELPER_SRCS := $(wildcard tests/helpers/*.c)
+HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/helpers/%)
+
+.PHONY: all deps demo test unit spec asan valgrind format format-check help clean core
+
+all: $(BUILD)/denet $(BUILD)/lua/denet/core.so
+
+deps:
+	@tools/deps.sh
+
+$(BUILD)/%.o: %.c $(wildcard engine/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+$(EMBED_C): tools/embed.lua $(LUA_MODULES)
+	@mkdir -p $(dir $@)
+	lua5.4 tools/embed.lua $(LUA_MODULES) > $@.tmp && mv $@.tmp $@
+
+$(EMBED_O): $(EMBED_C)
+	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+$(BUILD)/libdenet.a: $(ENGINE_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/denet: $(BUILD)/engine/main.o $(LUABIND_OBJS) $(EMBED_O) $(BUILD)/libdenet.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+# The same objects as a Lua C module, for busted specs: require "denet.core".
+$(BUILD)/lua/denet/core.so: $(LUABIND_OBJS) $(EMBED_O) $(BUILD)/libdenet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -shared -o $@ $^ -lm
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libdenet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $< $(BUILD)/libdenet.a $(LDLIBS_ALL)
+
+$(BUILD)/helpers/%: tests/helpers/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -fno-omit-frame-pointer -o $@ $< -lpthread
+
+core: $(BUILD)/lua/denet/core.so
+
+test: deps all $(UNIT_BINS) $(HELPER_BINS)
+	@BUILD=$(BUILD) tests/run.sh
+
+unit: $(UNIT_BINS)
+	@BUILD=$(BUILD) ONLY=unit tests/run.sh
+
+spec: all $(HELPER_BINS)
+	@BUILD=$(BUILD) ONLY=spec tests/run.sh
+
+demo: deps all
+	@tools/demo.sh $(BUILD)/denet
+
+asan:
+	$(MAKE) BUILD=build/asan SAN=address,undefined OPT="-O1 -g" test
+
+valgrind: all $(UNIT_BINS) $(HELPER_BINS)
+	@BUILD=$(BUILD) VALGRIND=1 tests/run.sh
+
+format:
+	clang-format -i engine/*.c engine/*.h $(wildcard bpf/*.c bpf/*.h)
+
+format-check:
+	@clang-format --dry-run --Werror engine/*.c engine/*.h $(wildcard bpf/*.c bpf/*.h) && echo "format-check: clean"
+
+help:
+	@sed -n '1,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
+
+clean:
+	rm -rf build

@@ -1,0 +1,59 @@
+/*
+ * cli.h — denet's command line (DESIGN §2): options accepted before or after
+ * the subcommand, `--` ends options, upstream names and defaults.
+ * Parsing only: no I/O, no exit. main() prints `err` and exits 2 on failure.
+ */
+#ifndef DENET_CLI_H
+#define DENET_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+enum dn_cli_command {
+	DN_CMD_NONE = 0, /* no subcommand given: usage error */
+	DN_CMD_RUN,      /* run [--] CMD [ARGS...] */
+	DN_CMD_ATTACH,   /* attach PID */
+	DN_CMD_STATS,    /* stats FILE (alias: summary) */
+	DN_CMD_SCRIPT,   /* SCRIPT.lua [ARGS...]: first non-option ends in .lua */
+	DN_CMD_REPORT,   /* report FILE [-o OUT.html] */
+	DN_CMD_HELP,     /* --help / -h / help */
+	DN_CMD_VERSION,  /* --version / -V */
+};
+
+struct dn_cli {
+	enum dn_cli_command command;
+	bool json;                /* -j/--json */
+	const char *out;          /* -o/--out FILE */
+	unsigned interval_ms;     /* -i/--interval MS (100), >= 1 */
+	unsigned max_interval_ms; /* -m/--max-interval MS (1000), >= interval */
+	bool no_update;           /* -n/--no-update */
+	double duration_secs;     /* -d/--duration SECS (0 = unlimited), >= 0 */
+	double timeout_secs;      /* --timeout SECS (0 = none), >= 0 */
+	bool since_process_start; /* --since-process-start */
+	bool exclude_children;    /* --exclude-children */
+	bool quiet;               /* -q/--quiet */
+	const char *stats_out;    /* --stats FILE */
+	bool enable_ebpf;         /* --enable-ebpf */
+	bool debug;               /* --debug */
+	bool write_env;           /* --write-env */
+	const char *script;       /* -s/--script FILE.lua */
+	const char *offcpu_out;   /* --offcpu-out FILE */
+	pid_t attach_pid;         /* attach PID (> 0) */
+	const char *file;         /* stats FILE / report FILE / SCRIPT.lua */
+	char **argv;              /* run: CMD ARGS... (NULL-terminated, points into
+	                             the caller's argv); script: ARGS after it */
+	int argc;
+	int script_argv0;         /* script: index of SCRIPT.lua in the original
+	                             argv (for Lua's `arg` table) */
+};
+
+/* Parse argv. 0 on success; -EINVAL with a one-line message in err
+ * (e.g. "unknown option '--foo'", "--interval needs a positive number of
+ * milliseconds, got 'abc'", "attach needs a PID", "run needs a command"). */
+int dn_cli_parse(int argc, char **argv, struct dn_cli *cli, char *err, size_t errlen);
+
+/* The --help text. */
+extern const char dn_cli_usage[];
+
+#endif

@@ -1,0 +1,32 @@
+/*
+ * lua_api.h — what the CLI needs from the Lua side, without Lua headers:
+ * running a script, loading `-s` hooks onto a CLI monitor, and the
+ * Lua-implemented subcommands (stats, report).
+ */
+#ifndef DENET_LUA_API_H
+#define DENET_LUA_API_H
+
+#include <stdbool.h>
+
+struct dn_loop;
+struct dn_monitor;
+struct dn_lua;
+
+/* `denet SCRIPT.lua ARGS...`: argv[0..argc) is the whole command line,
+ * script at index script_idx. Returns denet's exit status. */
+int dn_lua_run_script(int argc, char **argv, int script_idx);
+
+/* `denet stats FILE`: the summary of a recorded file, as text or JSON
+ * (to stdout), optionally also written to stats_out. Exit status. */
+int dn_lua_stats(const char *file, bool json, const char *stats_out);
+
+/* `run -s FILE` / `attach -s FILE`: a Lua state bound to the CLI's loop
+ * and monitor; the script gets the process object as `...`. NULL with a
+ * message printed on failure (main exits 1). */
+struct dn_lua *dn_lua_hooks_load(const char *file, struct dn_loop *loop, struct dn_monitor *m);
+/* Did a hook fail (the run must stop and denet exit 1)? */
+bool dn_lua_failed(const struct dn_lua *L);
+/* Exit status requested by the script (os.exit / denet.exit), or -1. */
+void dn_lua_close(struct dn_lua *L);
+
+#endif

@@ -1,0 +1,1307 @@
+/*
+ * lua_core.c — the `denet.core` Lua module: process objects (run, attach,
+ * sample, on, watch, signal, mark, wait, summary), timers and the loop.
+ * The public `denet` table (lua/denet/init.lua) wraps it.
+ *
+ * Ownership: a process object (userdata "denet.process") owns its monitor
+ * (or borrows the CLI's, for -s hooks) and the fd of its `out` file; its
+ * user value table holds the Lua callbacks. While its monitor runs, the
+ * registry holds a reference so it cannot be collected mid-run. Rules
+ * (p:watch) are evaluated in C on every sample; Lua runs only when one
+ * fires or clears.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "clock.h"
+#include "lua_core.h"
+#include "monitor.h"
+#include "rules.h"
+#include "version.h"
+
+#define PROCESS_MT "denet.process"
+#define TIMER_MT "denet.timer"
+#define CTX_KEY "denet.ctx"
+
+struct lproc {
+	struct dn_monitor own;
+	struct dn_monitor *mon; /* &own, or the CLI's */
+	struct dn_monitor_hooks chained; /* the CLI's hooks, called first */
+	lua_State *L;
+	struct dn_lua_ctx *ctx;
+	int ref_self;           /* LUA_NOREF unless the monitor runs */
+	int out_fd, stdout_fd, stderr_fd;
+	struct dn_rules rules;
+	bool borrowed, started, ended, exit_called;
+};
+
+/* ---- context ------------------------------------------------------------ */
+
+static int ctx_gc(lua_State *L)
+{
+	struct dn_lua_ctx *c = lua_touserdata(L, 1);
+	free(c->procs);
+	c->procs = NULL;
+	if (c->own_loop && c->loop)
+		dn_loop_free(c->loop);
+	c->loop = NULL;
+	return 0;
+}
+
+struct dn_lua_ctx *dn_lua_ctx(lua_State *L)
+{
+	lua_getfield(L, LUA_REGISTRYINDEX, CTX_KEY);
+	struct dn_lua_ctx *c = lua_touserdata(L, -1);
+	lua_pop(L, 1);
+	if (c)
+		return c;
+	c = lua_newuserdatauv(L, sizeof *c, 0);
+	memset(c, 0, sizeof *c);
+	c->hook_budget_ms = 1000;
+	lua_newtable(L);
+	lua_pushcfunction(L, ctx_gc);
+	lua_setfield(L, -2, "__gc");
+	lua_setmetatable(L, -2);
+	lua_setfield(L, LUA_REGISTRYINDEX, CTX_KEY);
+	return c;
+}
+
+void dn_lua_set_loop(lua_State *L, struct dn_loop *loop)
+{
+	struct dn_lua_ctx *c = dn_lua_ctx(L);
+	c->loop = loop;
+	c->own_loop = false;
+}
+
+static void on_loop_signal(struct dn_loop *loop, const struct signalfd_siginfo *si, void *ctx);
+
+static struct dn_loop *need_loop(lua_State *L)
+{
+	struct dn_lua_ctx *c = dn_lua_ctx(L);
+	if (!c->loop) {
+		sigset_t sigs;
+		sigemptyset(&sigs);
+		sigaddset(&sigs, SIGCHLD);
+		c->loop = dn_loop_new(&sigs, on_loop_signal, c);
+		if (!c->loop)
+			luaL_error(L, "denet: cannot create the event loop: %s", strerror(errno));
+		c->own_loop = true;
+		dn_launcher_become_subreaper();
+	}
+	return c->loop;
+}
+
+static void ctx_add_proc(struct dn_lua_ctx *c, struct lproc *p)
+{
+	if (c->nprocs == c->cap) {
+		int ncap = c->cap ? c->cap * 2 : 8;
+		struct lproc **np = realloc(c->procs, (size_t)ncap * sizeof *np);
+		if (!np)
+			return;
+		c->procs = np;
+		c->cap = ncap;
+	}
+	c->procs[c->nprocs++] = p;
+}
+
+static void ctx_remove_proc(struct dn_lua_ctx *c, struct lproc *p)
+{
+	for (int i = 0; i < c->nprocs; i++)
+		if (c->procs[i] == p) {
+			c->procs[i] = c->procs[--c->nprocs];
+			return;
+		}
+}
+
+static void on_loop_signal(struct dn_loop *loop, const struct signalfd_siginfo *si, void *ctx)
+{
+	(void)loop;
+	struct dn_lua_ctx *c = ctx;
+	int sig = (int)si->ssi_signo;
+	if (sig == SIGCHLD) {
+		struct dn_monitor *mons[64];
+		int n = 0;
+		for (int i = 0; i < c->nprocs && n < 64; i++)
+			mons[n++] = c->procs[i]->mon;
+		dn_monitor_reap_orphans(mons, n);
+		return;
+	}
+	/* INT/TERM/HUP in a script: forwarded to the commands it launched
+	 * (a terminal's ^C reached them already); attached ones are left. */
+	for (int i = 0; i < c->nprocs; i++) {
+		struct dn_monitor *m = c->procs[i]->mon;
+		if (!m->running)
+			continue;
+		if (m->launched && !(si->ssi_code == SI_KERNEL && sig == SIGINT))
+			kill(m->pid, sig);
+		else if (!m->launched)
+			dn_monitor_stop(m);
+	}
+}
+
+/* ---- calling Lua -------------------------------------------------------- */
+
+int dn_lua_traceback(lua_State *L)
+{
+	const char *msg = lua_tostring(L, 1);
+	if (!msg) {
+		if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+			return 1;
+		msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+	}
+	luaL_traceback(L, L, msg, 1);
+	return 1;
+}
+
+void dn_lua_report_error(lua_State *L, int idx)
+{
+	const char *msg = lua_tostring(L, idx);
+	fprintf(stderr, "denet: %s\n", msg ? msg : "(error object is not a string)");
+	fflush(stderr);
+}
+
+static void budget_hook(lua_State *L, lua_Debug *ar)
+{
+	(void)ar;
+	struct dn_lua_ctx *c = dn_lua_ctx(L);
+	if (!c->in_hook || c->hook_budget_ms <= 0)
+		return;
+	double ms = (double)(dn_mono_ns() - c->hook_started_ns) / 1e6;
+	if (ms > c->hook_budget_ms)
+		luaL_error(L, "hook ran for more than %d ms (denet.hook_budget_ms)",
+			   (int)c->hook_budget_ms);
+}
+
+int dn_lua_call_hook(lua_State *L, int nargs)
+{
+	struct dn_lua_ctx *c = dn_lua_ctx(L);
+	int base = lua_gettop(L) - nargs;
+	lua_pushcfunction(L, dn_lua_traceback);
+	lua_insert(L, base);
+	bool nested = c->in_hook;
+	if (!nested) {
+		c->in_hook = true;
+		c->hook_started_ns = dn_mono_ns();
+		lua_sethook(L, budget_hook, LUA_MASKCOUNT, 10000);
+	}
+	int r = lua_pcall(L, nargs, 0, base);
+	if (!nested) {
+		c->in_hook = false;
+		lua_sethook(L, NULL, 0, 0);
+	}
+	if (r != LUA_OK) {
+		if (!c->failed)
+			dn_lua_report_error(L, -1);
+		c->failed = true;
+		lua_pop(L, 1);
+	}
+	lua_remove(L, base);
+	return r == LUA_OK ? 0 : -1;
+}
+
+/* ---- records as Lua tables --------------------------------------------- */
+
+static double round2(double v)
+{
+	return round(v * 100.0) / 100.0;
+}
+
+static void set_int(lua_State *L, const char *k, uint64_t v)
+{
+	lua_pushinteger(L, (lua_Integer)v);
+	lua_setfield(L, -2, k);
+}
+
+/* The same values the JSONL line carries (cpu_usage rounded alike). */
+static void push_metrics(lua_State *L, const struct dn_metrics *m, bool agg)
+{
+	lua_createtable(L, 0, 16);
+	set_int(L, "ts_ms", m->ts_ms);
+	lua_pushnumber(L, round2(m->cpu_usage));
+	lua_setfield(L, -2, "cpu_usage");
+	set_int(L, "mem_rss_kb", m->mem_rss_kb);
+	set_int(L, "mem_vms_kb", m->mem_vms_kb);
+	set_int(L, "disk_read_bytes", m->disk_read_bytes);
+	set_int(L, "disk_write_bytes", m->disk_write_bytes);
+	set_int(L, "syscall_read_bytes", m->syscall_read_bytes);
+	set_int(L, "syscall_write_bytes", m->syscall_write_bytes);
+	set_int(L, "page_faults_cached", m->page_faults_cached);
+	set_int(L, "page_faults_disk", m->page_faults_disk);
+	set_int(L, "sys_net_rx_bytes", m->sys_net_rx_bytes);
+	set_int(L, "sys_net_tx_bytes", m->sys_net_tx_bytes);
+	set_int(L, "thread_count", m->thread_count);
+	set_int(L, "uptime_secs", m->uptime_secs);
+	if (agg) {
+		set_int(L, "process_count", m->process_count);
+		set_int(L, "mem_peak_kb", m->mem_peak_kb);
+	} else if (m->cpu_core >= 0) {
+		set_int(L, "cpu_core", (uint64_t)m->cpu_core);
+	}
+}
+
+static void push_record(lua_State *L, struct dn_monitor *m)
+{
+	const struct dn_tree *t = &m->tree;
+	const struct dn_proc *root = dn_tree_root(t);
+	if (!m->o.children) {
+		struct dn_metrics mm = root ? root->m : t->agg;
+		push_metrics(L, &mm, false);
+		lua_pushstring(L, "sample");
+		lua_setfield(L, -2, "kind");
+		set_int(L, "pid", (uint64_t)t->opts.root);
+		return;
+	}
+	lua_createtable(L, 0, 5);
+	lua_pushstring(L, "tree");
+	lua_setfield(L, -2, "kind");
+	set_int(L, "ts_ms", t->agg.ts_ms);
+	if (root)
+		push_metrics(L, &root->m, false);
+	else
+		lua_pushboolean(L, 0);
+	lua_setfield(L, -2, "parent");
+	lua_createtable(L, (int)t->nprocs, 0);
+	int k = 0;
+	for (size_t i = 0; i < t->nprocs; i++) {
+		const struct dn_proc *p = t->procs[i];
+		if (p == root)
+			continue;
+		lua_createtable(L, 0, 4);
+		set_int(L, "pid", (uint64_t)p->pid);
+		set_int(L, "ppid", (uint64_t)p->ppid);
+		lua_pushstring(L, p->command ? p->command : p->comm);
+		lua_setfield(L, -2, "command");
+		push_metrics(L, &p->m, false);
+		lua_setfield(L, -2, "metrics");
+		lua_rawseti(L, -2, ++k);
+	}
+	lua_setfield(L, -2, "children");
+	push_metrics(L, &t->agg, true);
+	lua_setfield(L, -2, "aggregated");
+}
+
+static void push_totals(lua_State *L, const struct dn_exit_info *e)
+{
+	lua_createtable(L, 0, 8);
+	if (e->source) {
+		lua_pushstring(L, e->source);
+		lua_setfield(L, -2, "source");
+		lua_pushnumber(L, e->cpu_user_secs);
+		lua_setfield(L, -2, "cpu_user_secs");
+		lua_pushnumber(L, e->cpu_system_secs);
+		lua_setfield(L, -2, "cpu_system_secs");
+		lua_pushnumber(L, e->cpu_user_secs + e->cpu_system_secs);
+		lua_setfield(L, -2, "cpu_secs");
+		set_int(L, "mem_peak_kb", e->mem_peak_kb);
+		set_int(L, "processes", e->processes);
+	}
+	lua_pushnumber(L, e->duration_secs);
+	lua_setfield(L, -2, "duration_secs");
+	if (e->known) {
+		set_int(L, "exit_code", (uint64_t)e->exit_code);
+		if (e->signal)
+			set_int(L, "signal", (uint64_t)e->signal);
+	}
+	lua_createtable(L, 0, 5);
+	lua_pushnumber(L, e->sampled_cpu_secs);
+	lua_setfield(L, -2, "cpu_secs");
+	set_int(L, "mem_peak_kb", e->sampled_mem_peak_kb);
+	set_int(L, "disk_read_bytes", e->sampled_disk_read_bytes);
+	set_int(L, "disk_write_bytes", e->sampled_disk_write_bytes);
+	set_int(L, "samples", e->samples);
+	lua_setfield(L, -2, "sampled");
+}
+
+static void push_summary(lua_State *L, const struct dn_summary *s)
+{
+	lua_createtable(L, 0, 14);
+	lua_pushnumber(L, dn_summary_total_time_secs(s));
+	lua_setfield(L, -2, "total_time_secs");
+	set_int(L, "sample_count", s->sample_count);
+	set_int(L, "max_processes", s->max_processes);
+	set_int(L, "max_threads", s->max_threads);
+	set_int(L, "total_disk_read_bytes", s->total_disk_read_bytes);
+	set_int(L, "total_disk_write_bytes", s->total_disk_write_bytes);
+	set_int(L, "total_syscall_read_bytes", s->total_syscall_read_bytes);
+	set_int(L, "total_syscall_write_bytes", s->total_syscall_write_bytes);
+	set_int(L, "peak_page_faults_cached", s->peak_page_faults_cached);
+	set_int(L, "peak_page_faults_disk", s->peak_page_faults_disk);
+	set_int(L, "total_sys_net_rx_bytes", s->total_sys_net_rx_bytes);
+	set_int(L, "total_sys_net_tx_bytes", s->total_sys_net_tx_bytes);
+	set_int(L, "peak_mem_rss_kb", s->peak_mem_rss_kb);
+	lua_pushnumber(L, round2(dn_summary_avg_cpu(s)));
+	lua_setfield(L, -2, "avg_cpu_usage");
+}
+
+/* ---- hooks from the monitor -------------------------------------------- */
+
+/* Push the list of callbacks registered for `event`; false if none. */
+static bool push_handlers(struct lproc *p, const char *event)
+{
+	lua_State *L = p->L;
+	if (p->ref_self == LUA_NOREF)
+		return false;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref_self);
+	lua_getiuservalue(L, -1, 1);
+	lua_remove(L, -2);
+	lua_getfield(L, -1, event);
+	lua_remove(L, -2);
+	if (lua_istable(L, -1) && lua_rawlen(L, -1) > 0)
+		return true;
+	lua_pop(L, 1);
+	return false;
+}
+
+static void call_each(struct lproc *p, const char *event, void (*push_args)(struct lproc *, void *),
+		      int nargs, void *arg)
+{
+	lua_State *L = p->L;
+	if (p->ctx->failed || !push_handlers(p, event))
+		return;
+	int list = lua_gettop(L);
+	lua_Integer n = (lua_Integer)lua_rawlen(L, list);
+	for (lua_Integer i = 1; i <= n && !p->ctx->failed; i++) {
+		lua_rawgeti(L, list, i);
+		push_args(p, arg);
+		dn_lua_call_hook(L, nargs);
+	}
+	lua_settop(L, list - 1);
+}
+
+static void args_record(struct lproc *p, void *arg)
+{
+	(void)arg;
+	push_record(p->L, p->mon);
+}
+
+static void args_proc(struct lproc *p, void *arg)
+{
+	const struct dn_proc *pr = arg;
+	lua_createtable(p->L, 0, 4);
+	set_int(p->L, "pid", (uint64_t)pr->pid);
+	set_int(p->L, "ppid", (uint64_t)pr->ppid);
+	lua_pushstring(p->L, pr->command ? pr->command : pr->comm);
+	lua_setfield(p->L, -2, "command");
+	push_metrics(p->L, &pr->m, false);
+	lua_setfield(p->L, -2, "metrics");
+}
+
+static void args_gone(struct lproc *p, void *arg)
+{
+	const struct dn_proc_gone *g = arg;
+	lua_createtable(p->L, 0, 3);
+	set_int(p->L, "pid", (uint64_t)g->pid);
+	lua_pushstring(p->L, g->command ? g->command : "");
+	lua_setfield(p->L, -2, "command");
+	push_metrics(p->L, &g->last, false);
+	lua_setfield(p->L, -2, "metrics");
+}
+
+static void args_exit(struct lproc *p, void *arg)
+{
+	(void)arg;
+	const struct dn_exit_info *e = &p->mon->exit;
+	if (e->known)
+		lua_pushinteger(p->L, e->exit_code);
+	else
+		lua_pushnil(p->L);
+	push_totals(p->L, e);
+}
+
+static void args_alert(struct lproc *p, void *arg)
+{
+	const struct dn_alert *a = arg;
+	lua_createtable(p->L, 0, 8);
+	lua_pushstring(p->L, "alert");
+	lua_setfield(p->L, -2, "kind");
+	set_int(p->L, "ts_ms", a->ts_ms);
+	lua_pushstring(p->L, a->rule_name);
+	lua_setfield(p->L, -2, "rule");
+	lua_pushstring(p->L, a->metric);
+	lua_setfield(p->L, -2, "metric");
+	lua_pushstring(p->L, a->fire ? "fire" : "clear");
+	lua_setfield(p->L, -2, "state");
+	lua_pushnumber(p->L, a->value);
+	lua_setfield(p->L, -2, "value");
+	lua_pushnumber(p->L, a->threshold);
+	lua_setfield(p->L, -2, "threshold");
+	set_int(p->L, "pid", (uint64_t)a->pid);
+}
+
+/* A rule fired or cleared: the alert record is written by rules.c; here
+ * the rule's Lua callback runs, if it has one. */
+static void on_alert(const struct dn_alert *a, void *ctx)
+{
+	struct lproc *p = ctx;
+	char key[32];
+	snprintf(key, sizeof key, "%s%d", a->fire ? "fire" : "clear", a->rule_index);
+	call_each(p, key, args_alert, 1, (void *)a);
+}
+
+static void hook_sample(struct dn_monitor *m, void *ctx)
+{
+	struct lproc *p = ctx;
+	if (p->chained.on_sample)
+		p->chained.on_sample(m, p->chained.ctx);
+	dn_rules_eval(&p->rules, m, on_alert, p);
+	call_each(p, "sample", args_record, 1, NULL);
+}
+
+static void hook_spawn(struct dn_monitor *m, const struct dn_proc *pr, void *ctx)
+{
+	struct lproc *p = ctx;
+	if (p->chained.on_spawn)
+		p->chained.on_spawn(m, pr, p->chained.ctx);
+	call_each(p, "spawn", args_proc, 1, (void *)pr);
+}
+
+static void hook_reap(struct dn_monitor *m, const struct dn_proc_gone *g, void *ctx)
+{
+	struct lproc *p = ctx;
+	if (p->chained.on_reap)
+		p->chained.on_reap(m, g, p->chained.ctx);
+	call_each(p, "reap", args_gone, 1, (void *)g);
+}
+
+static void hook_record(struct dn_monitor *m, const char *line, size_t len, void *ctx)
+{
+	struct lproc *p = ctx;
+	if (p->chained.on_record)
+		p->chained.on_record(m, line, len, p->chained.ctx);
+}
+
+static bool hook_want_fast(struct dn_monitor *m, void *ctx)
+{
+	struct lproc *p = ctx;
+	bool fast = p->chained.want_fast && p->chained.want_fast(m, p->chained.ctx);
+	return dn_rules_want_fast(&p->rules, m) || fast;
+}
+
+static void hook_end(struct dn_monitor *m, void *ctx)
+{
+	struct lproc *p = ctx;
+	if (p->chained.on_end)
+		p->chained.on_end(m, p->chained.ctx);
+	p->ended = true;
+	if (m->command_done && !p->exit_called) {
+		p->exit_called = true;
+		call_each(p, "exit", args_exit, 2, NULL);
+	}
+	ctx_remove_proc(p->ctx, p);
+	if (p->out_fd >= 0) {
+		close(p->out_fd);
+		p->out_fd = -1;
+	}
+	/* Let the object be collected once the script drops it. */
+	if (p->ref_self != LUA_NOREF) {
+		int ref = p->ref_self;
+		p->ref_self = LUA_NOREF;
+		luaL_unref(p->L, LUA_REGISTRYINDEX, ref);
+	}
+}
+
+static void install_hooks(struct lproc *p)
+{
+	p->chained = p->mon->hooks;
+	p->mon->hooks = (struct dn_monitor_hooks){
+		.on_sample = hook_sample,
+		.on_spawn = hook_spawn,
+		.on_reap = hook_reap,
+		.on_record = hook_record,
+		.on_end = hook_end,
+		.want_fast = hook_want_fast,
+		.ctx = p,
+	};
+}
+
+/* ---- process objects ---------------------------------------------------- */
+
+static struct lproc *new_lproc(lua_State *L)
+{
+	struct lproc *p = lua_newuserdatauv(L, sizeof *p, 1);
+	memset(p, 0, sizeof *p);
+	p->L = L;
+	p->ctx = dn_lua_ctx(L);
+	p->ref_self = LUA_NOREF;
+	p->out_fd = p->stdout_fd = p->stderr_fd = -1;
+	p->own.pidfd = -1;
+	p->mon = &p->own;
+	dn_rules_init(&p->rules);
+	luaL_setmetatable(L, PROCESS_MT);
+	lua_newtable(L); /* callbacks by event */
+	lua_setiuservalue(L, -2, 1);
+	return p;
+}
+
+static struct lproc *check_proc(lua_State *L, int idx)
+{
+	return luaL_checkudata(L, idx, PROCESS_MT);
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static int proc_gc(lua_State *L)
+{
+	struct lproc *p = check_proc(L, 1);
+	if (!p->borrowed) {
+		/* Collected while its command still runs (state closing): do
+		 * not leave a launched command orphaned. */
+		if (p->own.running && p->own.launched) {
+			dn_monitor_signal_tree(&p->own, SIGKILL);
+			waitpid(p->own.pid, NULL, 0);
+		}
+		ctx_remove_proc(p->ctx, p);
+		dn_monitor_free(&p->own);
+	}
+	dn_rules_free(&p->rules);
+	close_fd(&p->out_fd);
+	close_fd(&p->stdout_fd);
+	close_fd(&p->stderr_fd);
+	return 0;
+}
+
+struct opt_spec {
+	const char *name;
+	int type; /* LUA_TNUMBER, LUA_TBOOLEAN, LUA_TSTRING */
+};
+
+static const struct opt_spec run_opts[] = {
+	{ "interval", LUA_TNUMBER },	 { "max_interval", LUA_TNUMBER },
+	{ "children", LUA_TBOOLEAN },	 { "since_process_start", LUA_TBOOLEAN },
+	{ "stdout", LUA_TSTRING },	 { "stderr", LUA_TSTRING },
+	{ "out", LUA_TSTRING },		 { "timeout", LUA_TNUMBER },
+	{ "duration", LUA_TNUMBER },	 { NULL, 0 },
+};
+
+/* Unknown keys are errors (DESIGN §4); so are wrong types. */
+static void check_opts(lua_State *L, int idx, const struct opt_spec *spec, bool allow_array,
+		       const char *fname)
+{
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		if (lua_type(L, -2) == LUA_TNUMBER && allow_array) {
+			if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
+				luaL_error(L, "%s: command word %d must be a string", fname,
+					   (int)lua_tointeger(L, -2));
+			lua_pop(L, 1);
+			continue;
+		}
+		const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+		const struct opt_spec *s = spec;
+		while (k && s->name && strcmp(s->name, k) != 0)
+			s++;
+		if (!k || !s->name)
+			luaL_error(L, "%s: unknown option '%s'", fname,
+				   k ? k : luaL_typename(L, -2));
+		if (lua_type(L, -1) != s->type)
+			luaL_error(L, "%s: option '%s' must be a %s, got %s", fname, k,
+				   lua_typename(L, s->type), luaL_typename(L, -1));
+		lua_pop(L, 1);
+	}
+}
+
+static lua_Number opt_num(lua_State *L, int idx, const char *k, lua_Number dflt)
+{
+	lua_getfield(L, idx, k);
+	lua_Number v = lua_isnil(L, -1) ? dflt : lua_tonumber(L, -1);
+	lua_pop(L, 1);
+	return v;
+}
+
+static bool opt_bool(lua_State *L, int idx, const char *k, bool dflt)
+{
+	lua_getfield(L, idx, k);
+	bool v = lua_isnil(L, -1) ? dflt : lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	return v;
+}
+
+static const char *opt_str(lua_State *L, int idx, const char *k)
+{
+	lua_getfield(L, idx, k);
+	const char *v = lua_tostring(L, -1);
+	lua_pop(L, 1); /* still referenced by the table */
+	return v;
+}
+
+static void read_monitor_opts(lua_State *L, int idx, struct dn_monitor_opts *o, const char *fname)
+{
+	lua_Number iv = opt_num(L, idx, "interval", 100);
+	lua_Number mx = opt_num(L, idx, "max_interval", iv > 1000 ? iv : 1000);
+	if (!(iv >= 1 && iv <= 86400000))
+		luaL_error(L, "%s: interval must be between 1 and 86400000 ms", fname);
+	if (!(mx >= iv))
+		luaL_error(L, "%s: max_interval must be >= interval", fname);
+	o->interval_ms = (unsigned)iv;
+	o->max_interval_ms = (unsigned)mx;
+	o->children = opt_bool(L, idx, "children", true);
+	o->since_process_start = opt_bool(L, idx, "since_process_start", false);
+	o->timeout_secs = opt_num(L, idx, "timeout", 0);
+	o->duration_secs = opt_num(L, idx, "duration", 0);
+	if (o->timeout_secs < 0 || o->duration_secs < 0)
+		luaL_error(L, "%s: timeout and duration must be >= 0", fname);
+}
+
+/* Environmental failure: nil, "ENAME: msg", "ENAME" (luv's convention). */
+static int push_fail(lua_State *L, int err, const char *what)
+{
+	const char *name = strerrorname_np(err);
+	lua_pushnil(L);
+	lua_pushfstring(L, "%s: %s: %s", name ? name : "EIO", what, strerror(err));
+	lua_pushstring(L, name ? name : "EIO");
+	return 3;
+}
+
+static int open_out(lua_State *L, const char *path, int *fd, bool append)
+{
+	*fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);
+	if (*fd < 0) {
+		char what[512];
+		snprintf(what, sizeof what, "cannot write '%s'", path);
+		return push_fail(L, errno, what);
+	}
+	return 0;
+}
+
+static void hold(lua_State *L, struct lproc *p, int idx)
+{
+	lua_pushvalue(L, idx);
+	p->ref_self = luaL_ref(L, LUA_REGISTRYINDEX);
+	ctx_add_proc(p->ctx, p);
+}
+
+static int l_run(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	check_opts(L, 1, run_opts, true, "denet.run");
+	int argc = (int)lua_rawlen(L, 1);
+	if (argc < 1)
+		luaL_argerror(L, 1, "the command is missing: denet.run{ \"cmd\", \"arg\"... }");
+	struct dn_monitor_opts o = { 0 };
+	read_monitor_opts(L, 1, &o, "denet.run");
+	struct dn_loop *loop = need_loop(L);
+	struct lproc *p = new_lproc(L);
+	int pidx = lua_gettop(L);
+	const char *out = opt_str(L, 1, "out"), *so = opt_str(L, 1, "stdout"),
+		   *se = opt_str(L, 1, "stderr");
+	if (out && open_out(L, out, &p->out_fd, false))
+		return 3;
+	if (so && open_out(L, so, &p->stdout_fd, false))
+		return 3;
+	if (se && open_out(L, se, &p->stderr_fd, false))
+		return 3;
+	char **argv = lua_newuserdatauv(L, ((size_t)argc + 1) * sizeof *argv, 0);
+	for (int i = 0; i < argc; i++) {
+		lua_rawgeti(L, 1, i + 1);
+		argv[i] = (char *)lua_tostring(L, -1);
+		lua_pop(L, 1); /* the strings stay in the table */
+	}
+	argv[argc] = NULL;
+	struct dn_launch_opts lo = {
+		.child_mask = dn_loop_saved_sigmask(loop),
+		.stdout_fd = p->stdout_fd,
+		.stderr_fd = p->stderr_fd,
+	};
+	int r = dn_monitor_launch(&p->own, loop, &o, argv, argc, &lo);
+	if (r < 0)
+		return push_fail(L, -r, "cannot start the command");
+	if (p->out_fd >= 0)
+		dn_monitor_add_output(&p->own, p->out_fd);
+	install_hooks(p);
+	r = dn_monitor_start(&p->own);
+	if (r < 0) {
+		char what[512];
+		snprintf(what, sizeof what, "cannot run '%s'", argv[0]);
+		return push_fail(L, -r, what);
+	}
+	p->started = true;
+	close_fd(&p->stdout_fd);
+	close_fd(&p->stderr_fd);
+	hold(L, p, pidx);
+	lua_settop(L, pidx);
+	return 1;
+}
+
+static const struct opt_spec attach_opts[] = {
+	{ "interval", LUA_TNUMBER },	 { "max_interval", LUA_TNUMBER },
+	{ "children", LUA_TBOOLEAN },	 { "since_process_start", LUA_TBOOLEAN },
+	{ "out", LUA_TSTRING },		 { "duration", LUA_TNUMBER },
+	{ NULL, 0 },
+};
+
+static int l_attach(lua_State *L)
+{
+	lua_Integer pid = luaL_checkinteger(L, 1);
+	luaL_argcheck(L, pid > 0 && pid <= 0x7fffffff, 1, "a PID must be a positive integer");
+	if (lua_isnoneornil(L, 2)) {
+		lua_settop(L, 1);
+		lua_newtable(L);
+	}
+	luaL_checktype(L, 2, LUA_TTABLE);
+	check_opts(L, 2, attach_opts, false, "denet.attach");
+	struct dn_monitor_opts o = { 0 };
+	read_monitor_opts(L, 2, &o, "denet.attach");
+	struct dn_loop *loop = need_loop(L);
+	struct lproc *p = new_lproc(L);
+	int pidx = lua_gettop(L);
+	const char *out = opt_str(L, 2, "out");
+	if (out && open_out(L, out, &p->out_fd, false))
+		return 3;
+	int r = dn_monitor_attach(&p->own, loop, &o, (pid_t)pid);
+	if (r < 0) {
+		char what[64];
+		snprintf(what, sizeof what, "cannot attach to PID %d", (int)pid);
+		return push_fail(L, -r, what);
+	}
+	if (p->out_fd >= 0)
+		dn_monitor_add_output(&p->own, p->out_fd);
+	install_hooks(p);
+	dn_monitor_start(&p->own);
+	p->started = true;
+	hold(L, p, pidx);
+	lua_settop(L, pidx);
+	return 1;
+}
+
+void dn_lua_push_cli_process(lua_State *L, struct dn_monitor *m)
+{
+	struct lproc *p = new_lproc(L);
+	p->mon = m;
+	p->borrowed = true;
+	install_hooks(p);
+	hold(L, p, lua_gettop(L));
+}
+
+static int proc_index(lua_State *L)
+{
+	struct lproc *p = check_proc(L, 1);
+	const char *k = luaL_checkstring(L, 2);
+	if (strcmp(k, "pid") == 0) {
+		lua_pushinteger(L, p->mon->pid);
+		return 1;
+	}
+	if (strcmp(k, "cmd") == 0) {
+		lua_createtable(L, p->mon->argc, 0);
+		for (int i = 0; i < p->mon->argc; i++) {
+			lua_pushstring(L, p->mon->argv[i]);
+			lua_rawseti(L, -2, i + 1);
+		}
+		return 1;
+	}
+	if (strcmp(k, "running") == 0) {
+		lua_pushboolean(L, p->mon->running);
+		return 1;
+	}
+	lua_getmetatable(L, 1);
+	lua_getfield(L, -1, "__methods");
+	lua_getfield(L, -1, k);
+	return 1;
+}
+
+static int proc_sample(lua_State *L)
+{
+	struct lproc *p = check_proc(L, 1);
+	if (!p->mon->running || !p->started) {
+		lua_pushnil(L);
+		return 1;
+	}
+	if (dn_monitor_sample_now(p->mon) < 0) {
+		lua_pushnil(L);
+		return 1;
+	}
+	push_record(L, p->mon);
+	return 1;
+}
+
+static int proc_on(lua_State *L)
+{
+	struct lproc *p = check_proc(L, 1);
+	static const char *const events[] = { "sample", "exit", "spawn", "reap", NULL };
+	int ev = luaL_checkoption(L, 2, NULL, events);
+	luaL_checktype(L, 3, LUA_TFUNCTION);
+	(void)p;
+	lua_getiuservalue(L, 1, 1);
+	lua_getfield(L, -1, events[ev]);
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		lua_newtable(L);
+		lua_pushvalue(L, -1);
+		lua_setfield(L, -3, events[ev]);
+	}
+	lua_pushvalue(L, 3);
+	lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+	lua_settop(L, 1);
+	return 1; /* chainable */
+}
+
+/* Sizes: numbers, or strings "512K", "100M", "2G", "1T" (powers of 1024),
+ * converted to the metric's own unit (kB for *_kb, bytes for *_bytes). */
+static double check_size(lua_State *L, int tidx, const char *key, const char *metric)
+{
+	lua_getfield(L, tidx, key);
+	double v;
+	if (lua_type(L, -1) == LUA_TNUMBER) {
+		v = lua_tonumber(L, -1);
+	} else if (lua_type(L, -1) == LUA_TSTRING) {
+		const char *s = lua_tostring(L, -1);
+		int r = dn_rules_parse_size(s, metric, &v);
+		if (r < 0)
+			luaL_error(L, "p:watch: %s = '%s' is not a size for %s (use a number%s)", key,
+				   s, metric,
+				   r == -ERANGE ? "" : ", or e.g. \"512M\", \"2G\" for *_kb/*_bytes");
+	} else if (lua_isnil(L, -1)) {
+		v = NAN;
+	} else {
+		luaL_error(L, "p:watch: %s must be a number or a size string", key);
+		v = NAN;
+	}
+	lua_pop(L, 1);
+	return v;
+}
+
+static const struct opt_spec watch_opts[] = {
+	{ "metric", LUA_TSTRING },  { "above", -1 },	      { "below", -1 },
+	{ "for_ms", LUA_TNUMBER },  { "clear_below", -1 },    { "clear_above", -1 },
+	{ "name", LUA_TSTRING },    { "on_fire", LUA_TFUNCTION }, { "on_clear", LUA_TFUNCTION },
+	{ "action", LUA_TSTRING },  { "scope", LUA_TSTRING }, { NULL, 0 },
+};
+
+static int proc_watch(lua_State *L)
+{
+	struct lproc *p = check_proc(L, 1);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	/* keys: checked by hand since sizes take two types */
+	lua_pushnil(L);
+	while (lua_next(L, 2)) {
+		const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+		const struct opt_spec *s = watch_opts;
+		while (k && s->name && strcmp(s->name, k) != 0)
+			s++;
+		if (!k || !s->name)
+			luaL_error(L, "p:watch: unknown option '%s'", k ? k : luaL_typename(L, -2));
+		if (s->type >= 0 && lua_type(L, -1) != s->type)
+			luaL_error(L, "p:watch: option '%s' must be a %s, got %s", k,
+				   lua_typename(L, s->type), luaL_typename(L, -1));
+		lua_pop(L, 1);
+	}
+	struct dn_rule r;
+	memset(&r, 0, sizeof r);
+	const char *metric = opt_str(L, 2, "metric");
+	if (!metric)
+		luaL_error(L, "p:watch: 'metric' is required (e.g. metric = \"mem_rss_kb\")");
+	const char *scope = opt_str(L, 2, "scope");
+	bool any = false;
+	if (scope && strcmp(scope, "any") == 0)
+		any = true;
+	else if (scope && strcmp(scope, "tree") != 0)
+		luaL_error(L, "p:watch: scope must be \"tree\" or \"any\", got '%s'", scope);
+	int e = dn_rules_set_metric(&r, metric, any);
+	if (e == -ENOENT)
+		luaL_error(L, "p:watch: unknown metric '%s'", metric);
+	if (e == -EINVAL)
+		luaL_error(L, "p:watch: scope = \"any\" works for cpu_usage and mem_rss_kb, not '%s'",
+			   metric);
+	double above = check_size(L, 2, "above", metric);
+	double below = check_size(L, 2, "below", metric);
+	if (isnan(above) == isnan(below))
+		luaL_error(L, "p:watch: give exactly one of 'above' or 'below'");
+	r.above = !isnan(above);
+	r.threshold = r.above ? above : below;
+	double cb = check_size(L, 2, "clear_below", metric);
+	double ca = check_size(L, 2, "clear_above", metric);
+	if (!isnan(cb) && !r.above)
+		luaL_error(L, "p:watch: clear_below goes with above (use clear_above with below)");
+	if (!isnan(ca) && r.above)
+		luaL_error(L, "p:watch: clear_above goes with below (use clear_below with above)");
+	r.clear_level = r.above ? (isnan(cb) ? r.threshold : cb) : (isnan(ca) ? r.threshold : ca);
+	if (r.above && r.clear_level > r.threshold)
+		luaL_error(L, "p:watch: clear_below must be <= above");
+	if (!r.above && r.clear_level < r.threshold)
+		luaL_error(L, "p:watch: clear_above must be >= below");
+	double for_ms = opt_num(L, 2, "for_ms", 0);
+	if (for_ms < 0)
+		luaL_error(L, "p:watch: for_ms must be >= 0");
+	r.for_ms = (uint64_t)for_ms;
+	const char *action = opt_str(L, 2, "action");
+	if (dn_rules_set_action(&r, action) < 0)
+		luaL_error(L, "p:watch: action must be \"stop\", \"term\" or \"kill\", got '%s'",
+			   action);
+	const char *name = opt_str(L, 2, "name");
+	int idx = dn_rules_add(&p->rules, &r, name);
+	if (idx < 0)
+		return luaL_error(L, "p:watch: out of memory");
+	/* callbacks live in the user value table as fire<i>/clear<i> lists */
+	const char *cbn[2] = { "on_fire", "on_clear" };
+	const char *ev[2] = { "fire", "clear" };
+	for (int i = 0; i < 2; i++) {
+		lua_getfield(L, 2, cbn[i]);
+		if (lua_isfunction(L, -1)) {
+			lua_getiuservalue(L, 1, 1);
+			lua_createtable(L, 1, 0);
+			lua_pushvalue(L, -3);
+			lua_rawseti(L, -2, 1);
+			char key[32];
+			snprintf(key, sizeof key, "%s%d", ev[i], idx);
+			lua_setfield(L, -2, key);
+			lua_pop(L, 1);
+		}
+		lua_pop(L, 1);
+	}
+	lua_pushinteger(L, idx);
+	return 1;
+}
+
+static int parse_signal(lua_State *L, int idx)
+{
+	if (lua_type(L, idx) == LUA_TNUMBER) {
+		lua_Integer s = lua_tointeger(L, idx);
+		luaL_argcheck(L, s > 0 && s < NSIG, idx, "not a signal number");
+		return (int)s;
+	}
+	const char *name = luaL_checkstring(L, idx);
+	if (strncmp(name, "SIG", 3) == 0)
+		name += 3;
+	static const struct {
+		const char *n;
+		int s;
+	} sigs[] = { { "TERM", SIGTERM }, { "KILL", SIGKILL }, { "STOP", SIGSTOP },
+		     { "CONT", SIGCONT }, { "INT", SIGINT },   { "HUP", SIGHUP },
+		     { "QUIT", SIGQUIT }, { "USR1", SIGUSR1 }, { "USR2", SIGUSR2 },
+		     { "TSTP", SIGTSTP }, { "ALRM", SIGALRM }, { "WINCH", SIGWINCH } };
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+		if (strcmp(sigs[i].n, name) == 0)
+			return sigs[i].s;
+	return luaL_argerror(L, idx, lua_pushfstring(L, "unknown signal '%s'", name));
+}
+
+static int proc_signal(lua_State *L)
+{
+	struct lproc *p = check_proc(L, 1);
+	int sig = parse_signal(L, 2);
+	if (!p->mon->running)
+		return push_fail(L, ESRCH, "the process has ended");
+	int n = dn_monitor_signal_tree(p->mon, sig);
+	if (n == 0)
+		return push_fail(L, ESRCH, "no process of the tree could be signalled");
+	lua_pushinteger(L, n);
+	return 1;
+}
+
+static int proc_mark(lua_State *L)
+{
+	struct lproc *p = check_proc(L, 1);
+	const char *label = luaL_checkstring(L, 2);
+	dn_monitor_mark(p->mon, label);
+	lua_settop(L, 1);
+	return 1;
+}
+
+static int proc_wait(lua_State *L)
+{
+	struct lproc *p = check_proc(L, 1);
+	if (p->borrowed)
+		return luaL_error(L, "p:wait() cannot be used in a -s hooks script (denet runs the loop)");
+	dn_lua_run_loop(L, &p->ended);
+	if (p->ctx->failed)
+		return luaL_error(L, "p:wait(): the run was stopped by an error in a hook");
+	const struct dn_exit_info *e = &p->mon->exit;
+	if (e->known)
+		lua_pushinteger(L, e->exit_code);
+	else
+		lua_pushnil(L);
+	push_totals(L, e);
+	return 2;
+}
+
+static int proc_summary(lua_State *L)
+{
+	struct lproc *p = check_proc(L, 1);
+	push_summary(L, &p->mon->summary);
+	return 1;
+}
+
+static int proc_tostring(lua_State *L)
+{
+	struct lproc *p = check_proc(L, 1);
+	lua_pushfstring(L, "denet.process(pid %d%s)", (int)p->mon->pid,
+			p->mon->running ? "" : ", ended");
+	return 1;
+}
+
+/* ---- timers ------------------------------------------------------------- */
+
+struct ltimer {
+	struct dn_timer *t;
+	lua_State *L;
+	uint64_t period_ns; /* 0 for after() */
+	int ref_self;
+	bool done;
+};
+
+static void timer_release(struct ltimer *lt)
+{
+	if (lt->ref_self != LUA_NOREF) {
+		int ref = lt->ref_self;
+		lt->ref_self = LUA_NOREF;
+		luaL_unref(lt->L, LUA_REGISTRYINDEX, ref);
+	}
+}
+
+static void on_timer(struct dn_loop *loop, struct dn_timer *t, void *ctx)
+{
+	(void)loop;
+	struct ltimer *lt = ctx;
+	lua_State *L = lt->L;
+	if (lt->period_ns)
+		dn_loop_timer_arm(t, dn_loop_timer_deadline(t) + lt->period_ns);
+	else
+		lt->done = true;
+	if (lt->ref_self == LUA_NOREF)
+		return;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, lt->ref_self);
+	int self = lua_gettop(L);
+	lua_getiuservalue(L, self, 1);
+	lua_pushvalue(L, self);
+	dn_lua_call_hook(L, 1);
+	lua_settop(L, self - 1);
+	if (lt->done)
+		timer_release(lt); /* collectable now; the callback may have kept it */
+}
+
+static int make_timer(lua_State *L, bool repeat)
+{
+	lua_Number ms = luaL_checknumber(L, 1);
+	luaL_argcheck(L, ms >= 0 && (repeat ? ms >= 1 : 1), 1,
+		      repeat ? "the period must be >= 1 ms" : "the delay must be >= 0 ms");
+	luaL_checktype(L, 2, LUA_TFUNCTION);
+	struct dn_loop *loop = need_loop(L);
+	struct ltimer *lt = lua_newuserdatauv(L, sizeof *lt, 1);
+	memset(lt, 0, sizeof *lt);
+	lt->L = L;
+	lt->ref_self = LUA_NOREF;
+	luaL_setmetatable(L, TIMER_MT);
+	lua_pushvalue(L, 2);
+	lua_setiuservalue(L, -2, 1);
+	lt->t = dn_loop_timer_new(loop, on_timer, lt);
+	if (!lt->t)
+		return luaL_error(L, "denet: out of memory");
+	uint64_t period = (uint64_t)(ms * 1e6);
+	lt->period_ns = repeat ? period : 0;
+	dn_loop_timer_arm(lt->t, dn_mono_ns() + (period ? period : 1));
+	lua_pushvalue(L, -1);
+	lt->ref_self = luaL_ref(L, LUA_REGISTRYINDEX);
+	return 1;
+}
+
+static int l_every(lua_State *L)
+{
+	return make_timer(L, true);
+}
+
+static int l_after(lua_State *L)
+{
+	return make_timer(L, false);
+}
+
+static int timer_cancel(lua_State *L)
+{
+	struct ltimer *lt = luaL_checkudata(L, 1, TIMER_MT);
+	if (lt->t)
+		dn_loop_timer_disarm(lt->t);
+	lt->done = true;
+	timer_release(lt);
+	return 0;
+}
+
+static int timer_gc(lua_State *L)
+{
+	struct ltimer *lt = luaL_checkudata(L, 1, TIMER_MT);
+	if (lt->t && dn_lua_ctx(L)->loop)
+		dn_loop_timer_free(lt->t);
+	lt->t = NULL;
+	return 0;
+}
+
+/* ---- the loop ------------------------------------------------------------ */
+
+static bool anything_left(struct dn_lua_ctx *c)
+{
+	for (int i = 0; i < c->nprocs; i++)
+		if (c->procs[i]->mon->running)
+			return true;
+	return c->loop && dn_loop_active_timers(c->loop) > 0;
+}
+
+void dn_lua_run_loop(lua_State *L, const bool *until)
+{
+	struct dn_lua_ctx *c = dn_lua_ctx(L);
+	while (!c->stop && !c->failed && !(until && *until) && anything_left(c)) {
+		if (dn_loop_run_once(c->loop) < 0)
+			break;
+	}
+}
+
+void dn_lua_end_all(lua_State *L)
+{
+	struct dn_lua_ctx *c = dn_lua_ctx(L);
+	bool failed = c->failed;
+	c->failed = false; /* let the loop run to reap them; hooks are off */
+	for (int i = 0; i < c->nprocs; i++) {
+		struct dn_monitor *m = c->procs[i]->mon;
+		if (m->running && m->launched && !c->procs[i]->borrowed)
+			dn_monitor_terminate(m);
+		else if (m->running && !c->procs[i]->borrowed)
+			dn_monitor_stop(m);
+	}
+	c->stop = false;
+	c->in_hook = true; /* no Lua callbacks while tearing down */
+	for (;;) {
+		bool left = false;
+		for (int i = 0; i < c->nprocs; i++)
+			if (c->procs[i]->mon->running && !c->procs[i]->borrowed)
+				left = true;
+		if (!left || dn_loop_run_once(c->loop) < 0)
+			break;
+	}
+	c->in_hook = false;
+	c->failed = failed;
+}
+
+static int l_loop(lua_State *L)
+{
+	need_loop(L);
+	dn_lua_run_loop(L, NULL);
+	struct dn_lua_ctx *c = dn_lua_ctx(L);
+	c->stop = false;
+	return 0;
+}
+
+static int l_stop(lua_State *L)
+{
+	dn_lua_ctx(L)->stop = true;
+	return 0;
+}
+
+static int l_set_hook_budget(lua_State *L)
+{
+	lua_Number ms = luaL_checknumber(L, 1);
+	luaL_argcheck(L, ms >= 0, 1, "the budget must be >= 0 ms (0 = unlimited)");
+	dn_lua_ctx(L)->hook_budget_ms = ms;
+	return 0;
+}
+
+static int l_failed(lua_State *L)
+{
+	lua_pushboolean(L, dn_lua_ctx(L)->failed);
+	return 1;
+}
+
+static int l_now_ms(lua_State *L)
+{
+	lua_pushnumber(L, (double)dn_mono_ns() / 1e6);
+	return 1;
+}
+
+static int l_parse_size(lua_State *L)
+{
+	const char *s = luaL_checkstring(L, 1);
+	const char *metric = luaL_optstring(L, 2, "x_bytes");
+	double v;
+	if (dn_rules_parse_size(s, metric, &v) < 0)
+		return luaL_argerror(L, 1, lua_pushfstring(L, "'%s' is not a size", s));
+	lua_pushnumber(L, v);
+	return 1;
+}
+
+static void set_feature(lua_State *L, int reasons, const char *name, bool ok, const char *why)
+{
+	lua_pushboolean(L, ok);
+	lua_setfield(L, -2, name);
+	if (!ok) {
+		lua_pushstring(L, why);
+		lua_setfield(L, reasons, name);
+	}
+}
+
+static int l_features(lua_State *L)
+{
+	lua_newtable(L);
+	int reasons = lua_gettop(L);
+	lua_newtable(L);
+	set_feature(L, reasons, "ebpf", false, "off-CPU profiling is not part of this build yet");
+	set_feature(L, reasons, "btf", access("/sys/kernel/btf/vmlinux", R_OK) == 0,
+		    "/sys/kernel/btf/vmlinux is missing");
+	set_feature(L, reasons, "cgroup", false, "per-run cgroups are not part of this build yet");
+	set_feature(L, reasons, "psi", access("/proc/pressure/cpu", R_OK) == 0,
+		    "/proc/pressure is missing (kernel without CONFIG_PSI)");
+	set_feature(L, reasons, "schedstat", access("/proc/self/schedstat", R_OK) == 0,
+		    "/proc/PID/schedstat is missing");
+	lua_pushvalue(L, reasons);
+	lua_setfield(L, -2, "reason");
+	return 1;
+}
+
+static const luaL_Reg core_funcs[] = {
+	{ "run", l_run },
+	{ "attach", l_attach },
+	{ "every", l_every },
+	{ "after", l_after },
+	{ "loop", l_loop },
+	{ "stop", l_stop },
+	{ "set_hook_budget", l_set_hook_budget },
+	{ "failed", l_failed },
+	{ "now_ms", l_now_ms },
+	{ "parse_size", l_parse_size },
+	{ "features", l_features },
+	{ NULL, NULL },
+};
+
+static const luaL_Reg proc_methods[] = {
+	{ "sample", proc_sample }, { "on", proc_on },	  { "watch", proc_watch },
+	{ "signal", proc_signal }, { "mark", proc_mark }, { "wait", proc_wait },
+	{ "summary", proc_summary }, { NULL, NULL },
+};
+
+int luaopen_denet_core(lua_State *L)
+{
+	dn_lua_ctx(L);
+	luaL_newmetatable(L, PROCESS_MT);
+	lua_pushcfunction(L, proc_index);
+	lua_setfield(L, -2, "__index");
+	lua_pushcfunction(L, proc_gc);
+	lua_setfield(L, -2, "__gc");
+	lua_pushcfunction(L, proc_tostring);
+	lua_setfield(L, -2, "__tostring");
+	luaL_newlib(L, proc_methods);
+	lua_setfield(L, -2, "__methods");
+	lua_pop(L, 1);
+
+	luaL_newmetatable(L, TIMER_MT);
+	lua_newtable(L);
+	lua_pushcfunction(L, timer_cancel);
+	lua_setfield(L, -2, "cancel");
+	lua_setfield(L, -2, "__index");
+	lua_pushcfunction(L, timer_gc);
+	lua_setfield(L, -2, "__gc");
+	lua_pop(L, 1);
+
+	luaL_newlib(L, core_funcs);
+	lua_pushstring(L, DN_VERSION);
+	lua_setfield(L, -2, "version");
+	return 1;
+}

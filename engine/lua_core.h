@@ -1,0 +1,50 @@
+/*
+ * lua_core.h — shared between the two Lua binding files (lua_core.c: the
+ * `denet.core` module; lua_state.c: states, scripts, the CLI glue). Only
+ * binding files include Lua headers.
+ */
+#ifndef DENET_LUA_CORE_H
+#define DENET_LUA_CORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <lua.h>
+
+struct dn_loop;
+struct dn_monitor;
+
+/* Per-state context (a userdata in the registry). */
+struct dn_lua_ctx {
+	struct dn_loop *loop;
+	bool own_loop;       /* created by denet.core (busted, scripts) */
+	bool stop;           /* denet.stop() */
+	bool failed;         /* a hook raised: the run must end, exit 1 */
+	bool in_hook;
+	uint64_t hook_started_ns;
+	double hook_budget_ms;
+	struct lproc **procs; /* every process object with a live monitor */
+	int nprocs, cap;
+};
+
+int luaopen_denet_core(lua_State *L);
+struct dn_lua_ctx *dn_lua_ctx(lua_State *L);
+/* Install the loop of the CLI (-s hooks) before denet.core is opened. */
+void dn_lua_set_loop(lua_State *L, struct dn_loop *loop);
+/* Wrap the CLI's monitor as a process object and push it. */
+void dn_lua_push_cli_process(lua_State *L, struct dn_monitor *m);
+/* Call a Lua function (below its nargs args) protected, with traceback and
+ * the hook budget; on error print it, mark the context failed. 0 or -1. */
+int dn_lua_call_hook(lua_State *L, int nargs);
+/* Run the loop until nothing is left or stop/failed; `until` (if not NULL)
+ * also ends it once *until is true. */
+void dn_lua_run_loop(lua_State *L, const bool *until);
+/* Terminate (SIGTERM, SIGKILL after grace) every launched command still
+ * running and wait for them: used when a script fails. */
+void dn_lua_end_all(lua_State *L);
+/* Print an error object (string or other) with "denet: " in front. */
+void dn_lua_report_error(lua_State *L, int idx);
+/* The traceback message handler for lua_pcall. */
+int dn_lua_traceback(lua_State *L);
+
+#endif

@@ -1,0 +1,313 @@
+/*
+ * main.c — the denet command: parses the command line, owns the process's
+ * exit status, its signal policy and every message on stderr. The work is
+ * done by the monitor (run/attach) and the Lua side (scripts, stats).
+ *
+ * Exit status (DESIGN §2): the command's status (128+N if killed by signal
+ * N); 126/127 when it cannot be executed / is not found; 124 after
+ * --timeout ended it; 1 for denet's own runtime errors; 2 for usage errors.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "clock.h"
+#include "envinfo.h"
+#include "human.h"
+#include "json.h"
+#include "loop.h"
+#include "lua_api.h"
+#include "monitor.h"
+#include "version.h"
+
+struct cli_run {
+	struct dn_cli *cli;
+	struct dn_monitor mon;
+	struct dn_human *human;
+	struct dn_lua *lua;
+	int out_fd;
+	int stats_fd;
+	bool debug;
+	uint64_t sample_started;
+};
+
+static void die_usage(const char *msg)
+{
+	fprintf(stderr, "denet: %s\n", msg);
+	exit(2);
+}
+
+/* Open an output path before anything starts, so a typo costs nothing. */
+static int open_output(const char *path)
+{
+	if (strcmp(path, "-") == 0)
+		return dup(1);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		fprintf(stderr, "denet: cannot write '%s': %s\n", path, strerror(errno));
+	return fd;
+}
+
+static void raise_fd_limit(void)
+{
+	/* Every monitored process keeps 4 /proc fds open. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static void on_signal(struct dn_loop *loop, const struct signalfd_siginfo *si, void *ctx)
+{
+	(void)loop;
+	struct cli_run *cr = ctx;
+	int sig = (int)si->ssi_signo;
+	if (sig == SIGCHLD) {
+		struct dn_monitor *mons[1] = { &cr->mon };
+		dn_monitor_reap_orphans(mons, 1);
+		return;
+	}
+	if (cr->cli->command == DN_CMD_ATTACH || !cr->mon.launched) {
+		dn_monitor_stop(&cr->mon); /* attach: leave the process alone */
+		return;
+	}
+	/* A terminal's ^C already reached the whole foreground process
+	 * group, the command included; forwarding it would deliver it twice. */
+	if (si->ssi_code == SI_KERNEL && (sig == SIGINT || sig == SIGQUIT))
+		return;
+	if (cr->mon.running && !cr->mon.command_done)
+		kill(cr->mon.pid, sig);
+}
+
+static void on_sample(struct dn_monitor *m, void *ctx)
+{
+	struct cli_run *cr = ctx;
+	if (cr->human)
+		dn_human_sample(cr->human, &m->tree.agg,
+				(double)(dn_mono_ns() - m->start_mono_ns) / 1e9);
+	if (cr->debug)
+		fprintf(stderr, "denet: sample of %zu processes took %.1f us\n", m->tree.nprocs,
+			(double)(dn_mono_ns() - cr->sample_started) / 1e3);
+}
+
+static bool want_fast(struct dn_monitor *m, void *ctx)
+{
+	(void)m;
+	struct cli_run *cr = ctx;
+	cr->sample_started = dn_mono_ns();
+	return false;
+}
+
+static void write_env_record(struct dn_monitor *m)
+{
+	struct dn_buf b = { 0 };
+	struct dn_json j;
+	dn_json_init(&j, &b);
+	dn_json_obj_begin(&j);
+	dn_json_key(&j, "kind");
+	dn_json_str(&j, "env");
+	dn_json_key(&j, "ts_ms");
+	dn_json_uint(&j, dn_wall_ms());
+	dn_envinfo_write(&j, m->pid);
+	dn_json_obj_end(&j);
+	dn_buf_putc(&b, '\n');
+	if (!b.oom)
+		dn_monitor_emit(m, b.data, b.len);
+	dn_buf_free(&b);
+}
+
+static void write_stats_file(struct cli_run *cr)
+{
+	struct dn_buf b = { 0 };
+	struct dn_json j;
+	dn_json_init(&j, &b);
+	dn_summary_write_json(&j, &cr->mon.summary);
+	dn_buf_putc(&b, '\n');
+	if (!b.oom && write(cr->stats_fd, b.data, b.len) != (ssize_t)b.len)
+		fprintf(stderr, "denet: writing '%s': %s\n", cr->cli->stats_out, strerror(errno));
+	dn_buf_free(&b);
+}
+
+static int monitor_main(struct dn_cli *cli)
+{
+	struct cli_run cr = { .cli = cli, .out_fd = -1, .stats_fd = -1, .debug = cli->debug };
+	int status = 1;
+	raise_fd_limit();
+	signal(SIGPIPE, SIG_IGN);
+	if (cli->out && (cr.out_fd = open_output(cli->out)) < 0)
+		return 1;
+	if (cli->stats_out && (cr.stats_fd = open_output(cli->stats_out)) < 0) {
+		if (cr.out_fd >= 0)
+			close(cr.out_fd);
+		return 1;
+	}
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGQUIT);
+	sigaddset(&sigs, SIGCHLD);
+	struct dn_loop *loop = dn_loop_new(&sigs, on_signal, &cr);
+	if (!loop) {
+		fprintf(stderr, "denet: cannot set up the event loop: %s\n", strerror(errno));
+		goto out;
+	}
+	struct dn_monitor_opts mo = {
+		.interval_ms = cli->interval_ms,
+		.max_interval_ms = cli->max_interval_ms,
+		.children = !cli->exclude_children,
+		.since_process_start = cli->since_process_start,
+		.duration_secs = cli->duration_secs,
+		.timeout_secs = cli->timeout_secs,
+	};
+	bool json_stdout = cli->json && !cli->quiet;
+	int r;
+	if (cli->command == DN_CMD_RUN) {
+		dn_launcher_become_subreaper();
+		struct dn_launch_opts lo = {
+			.child_mask = dn_loop_saved_sigmask(loop),
+			/* stdout stays pure JSONL: the command's goes to stderr */
+			.stdout_fd = json_stdout ? 2 : -1,
+			.stderr_fd = -1,
+		};
+		r = dn_monitor_launch(&cr.mon, loop, &mo, cli->argv, cli->argc, &lo);
+		if (r < 0) {
+			fprintf(stderr, "denet: cannot start '%s': %s\n", cli->argv[0], strerror(-r));
+			goto out;
+		}
+	} else {
+		r = dn_monitor_attach(&cr.mon, loop, &mo, cli->attach_pid);
+		if (r < 0) {
+			fprintf(stderr, "denet: cannot attach to PID %d: %s\n", (int)cli->attach_pid,
+				r == -ESRCH ? "no such process" : strerror(-r));
+			goto out;
+		}
+	}
+	if (cr.out_fd >= 0)
+		dn_monitor_add_output(&cr.mon, cr.out_fd);
+	if (json_stdout)
+		dn_monitor_add_output(&cr.mon, 1);
+	if (!cli->json && !cli->quiet && (cli->no_update || isatty(2))) {
+		/* A status line on a terminal, or a line per sample with
+		 * --no-update; into a pipe or file only the final summary. */
+		bool tty = isatty(2);
+		struct dn_human_opts ho = { .fd = 2,
+					    .in_place = tty && !cli->no_update,
+					    .color = tty && !getenv("NO_COLOR") };
+		cr.human = dn_human_new(&ho);
+	}
+	cr.mon.hooks = (struct dn_monitor_hooks){
+		.on_sample = on_sample,
+		.want_fast = want_fast,
+		.ctx = &cr,
+	};
+	if (cli->script) {
+		cr.lua = dn_lua_hooks_load(cli->script, loop, &cr.mon);
+		if (!cr.lua)
+			goto out;
+	}
+	r = dn_monitor_start(&cr.mon);
+	if (r < 0) {
+		fprintf(stderr, "denet: cannot run '%s': %s\n", cli->argv[0], strerror(-r));
+		status = dn_launch_exec_failure_code(-r);
+		if (cr.out_fd >= 0 && cli->out && strcmp(cli->out, "-") != 0)
+			unlink(cli->out); /* nothing was recorded */
+		goto out;
+	}
+	if (cli->write_env)
+		write_env_record(&cr.mon);
+	while (cr.mon.running && !(cr.lua && dn_lua_failed(cr.lua))) {
+		r = dn_loop_run_once(loop);
+		if (r < 0) {
+			fprintf(stderr, "denet: event loop: %s\n", strerror(-r));
+			break;
+		}
+	}
+	if (cr.lua && dn_lua_failed(cr.lua)) {
+		/* A hook failed: records so far are written; end the command
+		 * we started so it is not left orphaned. */
+		if (cr.mon.running && cr.mon.launched) {
+			dn_monitor_terminate(&cr.mon);
+			while (cr.mon.running && dn_loop_run_once(loop) == 0)
+				;
+		}
+		dn_monitor_stop(&cr.mon);
+		status = 1;
+	} else if (cr.mon.timed_out) {
+		status = 124;
+	} else if (cr.mon.command_done && cr.mon.exit.known) {
+		status = cr.mon.exit.exit_code;
+	} else {
+		status = 0;
+	}
+	if (!cli->quiet && !cli->json) {
+		if (!cr.human) {
+			struct dn_human_opts ho = { .fd = 2, .color = isatty(2) && !getenv("NO_COLOR") };
+			cr.human = dn_human_new(&ho);
+		}
+		if (cr.human)
+			dn_human_end(cr.human, &cr.mon.summary,
+				     cr.mon.command_done ? &cr.mon.exit : NULL);
+	}
+	if (cr.stats_fd >= 0)
+		write_stats_file(&cr);
+	if (cr.mon.write_error) {
+		fprintf(stderr, "denet: writing records: %s\n", strerror(-cr.mon.write_error));
+		if (status == 0)
+			status = 1;
+	}
+out:
+	if (cr.lua)
+		dn_lua_close(cr.lua);
+	dn_human_free(cr.human);
+	dn_monitor_free(&cr.mon);
+	dn_loop_free(loop);
+	if (cr.out_fd >= 0)
+		close(cr.out_fd);
+	if (cr.stats_fd >= 0)
+		close(cr.stats_fd);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct dn_cli cli;
+	char err[256];
+	if (dn_cli_parse(argc, argv, &cli, err, sizeof err) < 0) {
+		if (cli.command == DN_CMD_NONE && argc <= 1) {
+			fputs(dn_cli_usage, stderr);
+			return 2;
+		}
+		die_usage(err);
+	}
+	switch (cli.command) {
+	case DN_CMD_HELP:
+		fputs(dn_cli_usage, stdout);
+		return 0;
+	case DN_CMD_VERSION:
+		printf("denet %s\n", DN_VERSION);
+		return 0;
+	case DN_CMD_RUN:
+	case DN_CMD_ATTACH:
+		return monitor_main(&cli);
+	case DN_CMD_STATS:
+		return dn_lua_stats(cli.file, cli.json, cli.stats_out);
+	case DN_CMD_SCRIPT:
+		return dn_lua_run_script(argc, argv, cli.script_argv0);
+	case DN_CMD_REPORT:
+		fprintf(stderr, "denet: report: not available in this build yet\n");
+		return 1;
+	case DN_CMD_NONE:
+		break;
+	}
+	die_usage("missing command (see denet --help)");
+	return 2;
+}

@@ -1,0 +1,547 @@
+/*
+ * monitor.c — the life of one monitored command (see monitor.h). Owns the
+ * tree, the timers, the pidfd, the copy of argv and the record buffer.
+ *
+ * End of a launched command: its pidfd becomes readable when it exits;
+ * denet takes a last sample while it is a zombie (its CPU counters are
+ * still readable), reaps it with wait4 for the exact rusage, and writes
+ * the `exit` record, which is always the last line of the monitor.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "monitor.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+static void on_sample_timer(struct dn_loop *loop, struct dn_timer *t, void *ctx);
+static void on_pidfd(struct dn_loop *loop, int fd, uint32_t events, void *ctx);
+static void on_duration(struct dn_loop *loop, struct dn_timer *t, void *ctx);
+static void on_timeout(struct dn_loop *loop, struct dn_timer *t, void *ctx);
+static void on_kill_grace(struct dn_loop *loop, struct dn_timer *t, void *ctx);
+
+static void add_cap(struct dn_monitor *m, const char *name, bool ok, const char *reason)
+{
+	if (m->ncaps < (int)(sizeof m->caps / sizeof m->caps[0]))
+		m->caps[m->ncaps++] = (struct dn_capability){ name, ok, reason };
+}
+
+static int common_init(struct dn_monitor *m, struct dn_loop *loop, const struct dn_monitor_opts *o)
+{
+	memset(m, 0, sizeof *m);
+	m->o = *o;
+	if (m->o.kill_grace_secs <= 0)
+		m->o.kill_grace_secs = 5;
+	m->loop = loop;
+	m->pidfd = -1;
+	dn_summary_init(&m->summary);
+	m->sample_timer = dn_loop_timer_new(loop, on_sample_timer, m);
+	if (!m->sample_timer)
+		return -ENOMEM;
+	return 0;
+}
+
+static int copy_argv(struct dn_monitor *m, char *const *argv, int argc)
+{
+	m->argv = calloc((size_t)argc + 1, sizeof *m->argv);
+	if (!m->argv)
+		return -ENOMEM;
+	for (int i = 0; i < argc; i++) {
+		m->argv[i] = strdup(argv[i]);
+		if (!m->argv[i])
+			return -ENOMEM;
+	}
+	m->argc = argc;
+	return 0;
+}
+
+
+int dn_monitor_launch(struct dn_monitor *m, struct dn_loop *loop, const struct dn_monitor_opts *o,
+		      char *const *argv, int argc, const struct dn_launch_opts *lo)
+{
+	int r = common_init(m, loop, o);
+	if (r < 0)
+		return r;
+	r = copy_argv(m, argv, argc);
+	if (r < 0)
+		return r;
+	if (dn_launch_which(argv[0], m->executable, sizeof m->executable) < 0)
+		snprintf(m->executable, sizeof m->executable, "%s", argv[0]);
+	struct dn_launch *pl = calloc(1, sizeof *pl);
+	if (!pl)
+		return -ENOMEM;
+	struct dn_launch_opts lo2 = *lo;
+	lo2.argv = m->argv;
+	r = dn_launch_prepare(&lo2, pl);
+	if (r < 0) {
+		free(pl);
+		return r;
+	}
+	m->launched = true;
+	m->pid = pl->pid;
+	m->pidfd = pl->pidfd;
+	m->exit.pid = m->pid;
+	m->pending = pl;
+	return 0;
+}
+
+static struct dn_launch *take_pending(struct dn_monitor *m)
+{
+	struct dn_launch *pl = m->pending;
+	m->pending = NULL;
+	return pl;
+}
+
+int dn_monitor_attach(struct dn_monitor *m, struct dn_loop *loop, const struct dn_monitor_opts *o,
+		      pid_t pid)
+{
+	int r = common_init(m, loop, o);
+	if (r < 0)
+		return r;
+	char path[64], buf[8192];
+	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	/* argv from cmdline: NUL-separated */
+	int argc = 0;
+	char *args[256];
+	if (n > 0) {
+		buf[n] = '\0';
+		for (ssize_t i = 0; i < n && argc < 255;) {
+			args[argc++] = buf + i;
+			i += (ssize_t)strlen(buf + i) + 1;
+		}
+	}
+	r = copy_argv(m, args, argc);
+	if (r < 0)
+		return r;
+	snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
+	ssize_t l = readlink(path, m->executable, sizeof m->executable - 1);
+	m->executable[l > 0 ? l : 0] = '\0';
+	m->pid = pid;
+	m->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (m->pidfd < 0 && errno == ESRCH)
+		return -ESRCH;
+	struct dn_tree_opts to = { pid, o->children, o->since_process_start };
+	r = dn_tree_init(&m->tree, &to);
+	return r;
+}
+
+int dn_monitor_add_output(struct dn_monitor *m, int fd)
+{
+	if (m->noutputs == DN_MONITOR_MAX_OUTPUTS)
+		return -ENOSPC;
+	m->outputs[m->noutputs++] = fd;
+	return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+void dn_monitor_emit(struct dn_monitor *m, const char *line, size_t len)
+{
+	for (int i = 0; i < m->noutputs; i++) {
+		int r = write_all(m->outputs[i], line, len);
+		if (r < 0 && !m->write_error)
+			m->write_error = r;
+	}
+	if (m->hooks.on_record)
+		m->hooks.on_record(m, line, len, m->hooks.ctx);
+}
+
+static void emit_line(struct dn_monitor *m)
+{
+	if (m->line.oom)
+		return;
+	dn_monitor_emit(m, m->line.data, m->line.len);
+}
+
+static void arm_next(struct dn_monitor *m)
+{
+	bool fast = m->hooks.want_fast && m->hooks.want_fast(m, m->hooks.ctx);
+	uint64_t next = dn_schedule_next(&m->sched, dn_mono_ns(), fast);
+	dn_loop_timer_arm(m->sample_timer, next);
+}
+
+int dn_monitor_start(struct dn_monitor *m)
+{
+	if (m->launched) {
+		struct dn_launch *pl = take_pending(m);
+		/* The tree starts at the held child: nothing it does can be
+		 * missed, because it has not done anything yet. */
+		struct dn_tree_opts to = { m->pid, m->o.children, m->o.since_process_start };
+		int r = dn_tree_init(&m->tree, &to);
+		if (r < 0) {
+			dn_launch_abort(pl);
+			free(pl);
+			m->pidfd = -1;
+			return r;
+		}
+		m->t0_ms = dn_wall_ms();
+		r = dn_launch_release(pl);
+		m->pidfd = pl->pidfd;
+		free(pl);
+		if (r < 0)
+			return r;
+		/* The tree opened the child before exec: its command line was
+		 * denet's. Now that exec succeeded, read the real one. */
+		struct dn_proc *root = dn_tree_root(&m->tree);
+		if (root) {
+			free(root->command);
+			root->command = NULL;
+			size_t len = 0;
+			for (int i = 0; i < m->argc; i++)
+				len += strlen(m->argv[i]) + 1;
+			root->command = malloc(len + 1);
+			if (root->command) {
+				root->command[0] = '\0';
+				for (int i = 0; i < m->argc; i++) {
+					if (i)
+						strcat(root->command, " ");
+					strcat(root->command, m->argv[i]);
+				}
+			}
+		}
+	} else {
+		m->t0_ms = dn_wall_ms();
+	}
+	m->running = true;
+	m->processes_seen = m->tree.nprocs;
+	m->start_mono_ns = m->last_sample_mono_ns = dn_mono_ns();
+	add_cap(m, "schedstat", m->tree.nprocs && m->tree.procs[0]->fd_sched >= 0,
+		"/proc/PID/schedstat unreadable (CONFIG_SCHEDSTATS off?)");
+	add_cap(m, "io", m->tree.nprocs && m->tree.procs[0]->fd_io >= 0,
+		"/proc/PID/io unreadable (another user's process?)");
+	add_cap(m, "exit_status", m->launched, "attached: not denet's child");
+	dn_buf_reset(&m->line);
+	dn_record_metadata(&m->line, m->pid, m->argv, m->argc, m->executable, m->t0_ms, m->caps,
+			   m->ncaps);
+	emit_line(m);
+	if (m->pidfd >= 0)
+		dn_loop_add_fd(m->loop, m->pidfd, EPOLLIN, on_pidfd, m);
+	dn_schedule_init(&m->sched, m->o.interval_ms, m->o.max_interval_ms, m->start_mono_ns);
+	dn_loop_timer_arm(m->sample_timer, m->sched.deadline_ns);
+	if (m->o.duration_secs > 0) {
+		m->duration_timer = dn_loop_timer_new(m->loop, on_duration, m);
+		if (m->duration_timer)
+			dn_loop_timer_arm(m->duration_timer,
+					  m->start_mono_ns + (uint64_t)(m->o.duration_secs * 1e9));
+	}
+	if (m->o.timeout_secs > 0 && m->launched) {
+		m->timeout_timer = dn_loop_timer_new(m->loop, on_timeout, m);
+		if (m->timeout_timer)
+			dn_loop_timer_arm(m->timeout_timer,
+					  m->start_mono_ns + (uint64_t)(m->o.timeout_secs * 1e9));
+	}
+	return 0;
+}
+
+int dn_monitor_sample_now(struct dn_monitor *m)
+{
+	int n = dn_tree_scan(&m->tree, dn_wall_ms());
+	uint64_t now = dn_mono_ns();
+	double dt = (double)(now - m->last_sample_mono_ns) / 1e9;
+	m->last_sample_mono_ns = now;
+	m->sampled_cpu_secs += m->tree.agg.cpu_usage / 100.0 * dt;
+	m->processes_seen += m->tree.nspawned;
+	if (m->hooks.on_reap)
+		for (size_t i = 0; i < m->tree.ngone; i++)
+			m->hooks.on_reap(m, &m->tree.gone[i], m->hooks.ctx);
+	if (m->hooks.on_spawn)
+		for (size_t i = 0; i < m->tree.nprocs; i++)
+			if (m->tree.procs[i]->is_new)
+				m->hooks.on_spawn(m, m->tree.procs[i], m->hooks.ctx);
+	if (n <= 0)
+		return -ESRCH;
+	dn_summary_add(&m->summary, &m->tree.agg);
+	dn_buf_reset(&m->line);
+	dn_record_tree(&m->line, &m->tree, !m->o.children);
+	emit_line(m);
+	if (m->hooks.on_sample)
+		m->hooks.on_sample(m, m->hooks.ctx);
+	return 0;
+}
+
+static void disarm_all(struct dn_monitor *m)
+{
+	dn_loop_timer_disarm(m->sample_timer);
+	if (m->duration_timer)
+		dn_loop_timer_disarm(m->duration_timer);
+	if (m->timeout_timer)
+		dn_loop_timer_disarm(m->timeout_timer);
+	if (m->kill_timer)
+		dn_loop_timer_disarm(m->kill_timer);
+	if (m->pidfd >= 0) {
+		dn_loop_del_fd(m->loop, m->pidfd);
+		close(m->pidfd);
+		m->pidfd = -1;
+	}
+}
+
+static void end_monitoring(struct dn_monitor *m)
+{
+	if (!m->running)
+		return;
+	m->running = false;
+	disarm_all(m);
+	if (m->hooks.on_end)
+		m->hooks.on_end(m, m->hooks.ctx);
+}
+
+void dn_monitor_stop(struct dn_monitor *m)
+{
+	end_monitoring(m);
+}
+
+static double tv_secs(struct timeval tv)
+{
+	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+static void write_exit(struct dn_monitor *m, int status, bool known)
+{
+	struct dn_exit_info *e = &m->exit;
+	e->ts_ms = dn_wall_ms();
+	e->pid = m->pid;
+	e->known = known;
+	if (known) {
+		if (WIFSIGNALED(status)) {
+			e->signal = WTERMSIG(status);
+			e->exit_code = 128 + e->signal;
+		} else {
+			e->exit_code = WEXITSTATUS(status);
+		}
+		e->source = "rusage";
+		e->cpu_user_secs = tv_secs(m->ru.ru_utime) + tv_secs(m->orphans_ru.ru_utime);
+		e->cpu_system_secs = tv_secs(m->ru.ru_stime) + tv_secs(m->orphans_ru.ru_stime);
+		long peak = m->ru.ru_maxrss > m->orphans_ru.ru_maxrss ? m->ru.ru_maxrss
+								      : m->orphans_ru.ru_maxrss;
+		e->mem_peak_kb = peak > 0 ? (uint64_t)peak : 0;
+		e->processes = m->processes_seen;
+	}
+	e->duration_secs = (double)(dn_mono_ns() - m->start_mono_ns) / 1e9;
+	e->sampled_cpu_secs = m->sampled_cpu_secs;
+	e->sampled_mem_peak_kb = m->tree.agg.mem_peak_kb;
+	e->sampled_disk_read_bytes = m->summary.total_disk_read_bytes;
+	e->sampled_disk_write_bytes = m->summary.total_disk_write_bytes;
+	e->samples = m->summary.sample_count;
+	m->command_done = true;
+	dn_buf_reset(&m->line);
+	dn_record_exit(&m->line, e);
+	emit_line(m);
+}
+
+static void on_command_exit(struct dn_monitor *m)
+{
+	/* Last sample while the command is a zombie: its counters are final.
+	 * Right after a scheduled sample the window is too short for a CPU
+	 * percentage to mean anything (a few us of exit work read as 40 %):
+	 * skip it then, unless it would be the only sample. */
+	if (m->summary.sample_count == 0 || dn_mono_ns() - m->last_sample_mono_ns >= 10000000ull)
+		dn_monitor_sample_now(m);
+	int status = 0;
+	bool known = false;
+	if (m->launched) {
+		pid_t r;
+		do
+			r = wait4(m->pid, &status, 0, &m->ru);
+		while (r < 0 && errno == EINTR);
+		known = r == m->pid;
+	}
+	write_exit(m, status, known);
+	end_monitoring(m);
+}
+
+static void on_pidfd(struct dn_loop *loop, int fd, uint32_t events, void *ctx)
+{
+	(void)loop;
+	(void)fd;
+	(void)events;
+	struct dn_monitor *m = ctx;
+	if (m->running)
+		on_command_exit(m);
+}
+
+static void on_sample_timer(struct dn_loop *loop, struct dn_timer *t, void *ctx)
+{
+	(void)loop;
+	(void)t;
+	struct dn_monitor *m = ctx;
+	if (!m->running)
+		return;
+	int r = dn_monitor_sample_now(m);
+	if (r == -ESRCH && m->pidfd < 0) {
+		/* No pidfd to tell us: the tree is empty, the process is gone. */
+		on_command_exit(m);
+		return;
+	}
+	if (m->running)
+		arm_next(m);
+}
+
+static void on_duration(struct dn_loop *loop, struct dn_timer *t, void *ctx)
+{
+	(void)loop;
+	(void)t;
+	end_monitoring(ctx);
+}
+
+int dn_monitor_signal_tree(struct dn_monitor *m, int sig)
+{
+	int sent = 0;
+	if (m->pid > 0 && !m->command_done && kill(m->pid, sig) == 0)
+		sent++;
+	for (size_t i = 0; i < m->tree.nprocs; i++) {
+		pid_t p = m->tree.procs[i]->pid;
+		if (p != m->pid && kill(p, sig) == 0)
+			sent++;
+	}
+	return sent;
+}
+
+static void on_kill_grace(struct dn_loop *loop, struct dn_timer *t, void *ctx)
+{
+	(void)loop;
+	(void)t;
+	struct dn_monitor *m = ctx;
+	if (!m->command_done)
+		dn_monitor_signal_tree(m, SIGKILL);
+}
+
+void dn_monitor_terminate(struct dn_monitor *m)
+{
+	dn_monitor_signal_tree(m, SIGTERM);
+	if (!m->kill_timer)
+		m->kill_timer = dn_loop_timer_new(m->loop, on_kill_grace, m);
+	if (m->kill_timer)
+		dn_loop_timer_arm(m->kill_timer,
+				  dn_mono_ns() + (uint64_t)(m->o.kill_grace_secs * 1e9));
+}
+
+static void on_timeout(struct dn_loop *loop, struct dn_timer *t, void *ctx)
+{
+	(void)loop;
+	(void)t;
+	struct dn_monitor *m = ctx;
+	m->timed_out = true;
+	dn_monitor_terminate(m);
+}
+
+void dn_monitor_mark(struct dn_monitor *m, const char *label)
+{
+	dn_buf_reset(&m->line);
+	dn_record_mark(&m->line, dn_wall_ms(), label);
+	emit_line(m);
+}
+
+static void add_rusage(struct rusage *acc, const struct rusage *r)
+{
+	acc->ru_utime.tv_sec += r->ru_utime.tv_sec;
+	acc->ru_utime.tv_usec += r->ru_utime.tv_usec;
+	acc->ru_stime.tv_sec += r->ru_stime.tv_sec;
+	acc->ru_stime.tv_usec += r->ru_stime.tv_usec;
+	if (r->ru_maxrss > acc->ru_maxrss)
+		acc->ru_maxrss = r->ru_maxrss;
+}
+
+void dn_monitor_reap_orphans(struct dn_monitor **mons, int n)
+{
+	char path[64], buf[65536];
+	snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	size_t len = 0;
+	ssize_t r;
+	while (len < sizeof buf - 1 && (r = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
+		len += (size_t)r;
+	close(fd);
+	pid_t pids[4096];
+	int np = dn_proc_parse_children(buf, len, pids, 4096);
+	if (np > 4096)
+		np = 4096;
+	for (int i = 0; i < np; i++) {
+		pid_t pid = pids[i];
+		bool is_command = false;
+		for (int k = 0; k < n; k++)
+			if (mons[k]->launched && mons[k]->pid == pid)
+				is_command = true;
+		if (is_command)
+			continue; /* its monitor reaps it after the last sample */
+		/* Whose is it? The monitor that knew it, else the first one
+		 * that launched a command and still runs (orphans only come
+		 * from trees denet launched). */
+		struct dn_monitor *owner = NULL;
+		for (int k = 0; k < n && !owner; k++)
+			if (dn_tree_find(&mons[k]->tree, pid))
+				owner = mons[k];
+		for (int k = 0; k < n && !owner; k++)
+			if (mons[k]->launched && mons[k]->running)
+				owner = mons[k];
+		siginfo_t si = { 0 };
+		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid) {
+			struct rusage ru;
+			if (wait4(pid, NULL, WNOHANG, &ru) == pid && owner)
+				add_rusage(&owner->orphans_ru, &ru);
+		} else if (owner && owner->running && !dn_tree_find(&owner->tree, pid)) {
+			/* Alive and unknown: its parent died between two scans. */
+			dn_tree_adopt(&owner->tree, pid);
+		}
+	}
+}
+
+void dn_monitor_free(struct dn_monitor *m)
+{
+	if (!m)
+		return;
+	struct dn_launch *pl = take_pending(m);
+	if (pl) {
+		dn_launch_abort(pl);
+		free(pl);
+		m->pidfd = -1;
+	}
+	if (m->pidfd >= 0) {
+		if (m->loop)
+			dn_loop_del_fd(m->loop, m->pidfd);
+		close(m->pidfd);
+	}
+	dn_loop_timer_free(m->sample_timer);
+	dn_loop_timer_free(m->duration_timer);
+	dn_loop_timer_free(m->timeout_timer);
+	dn_loop_timer_free(m->kill_timer);
+	dn_tree_free(&m->tree);
+	if (m->argv)
+		for (int i = 0; i < m->argc; i++)
+			free(m->argv[i]);
+	free(m->argv);
+	dn_buf_free(&m->line);
+	memset(m, 0, sizeof *m);
+	m->pidfd = -1;
+}

@@ -1,0 +1,117 @@
+/*
+ * monitor.h — one monitored command or attached process: its tree, its
+ * sampling schedule on the shared loop, its outputs, and the end of its
+ * life (exit status, kernel totals, the final `exit` record).
+ *
+ * The CLI drives one monitor; a Lua script may drive several on one loop.
+ * A monitor never prints: records go to its outputs (fds, each record one
+ * write()) and to the hooks; errors are returned.
+ */
+#ifndef DENET_MONITOR_H
+#define DENET_MONITOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include "buf.h"
+#include "launcher.h"
+#include "loop.h"
+#include "proctree.h"
+#include "records.h"
+#include "schedule.h"
+#include "summary.h"
+
+struct dn_monitor;
+
+struct dn_monitor_hooks {
+	/* After each sample; the record is in m->line. */
+	void (*on_sample)(struct dn_monitor *m, void *ctx);
+	void (*on_spawn)(struct dn_monitor *m, const struct dn_proc *p, void *ctx);
+	void (*on_reap)(struct dn_monitor *m, const struct dn_proc_gone *g, void *ctx);
+	/* Every record written (metadata, tree/sample, exit, mark, alert). */
+	void (*on_record)(struct dn_monitor *m, const char *line, size_t len, void *ctx);
+	/* Monitoring ended: the command exited (m->exit is set), or
+	 * --duration elapsed / dn_monitor_stop was called (m->exit.known is
+	 * false and the command runs on). */
+	void (*on_end)(struct dn_monitor *m, void *ctx);
+	/* Before each scheduled deadline is computed: return true to keep the
+	 * base interval (threshold-aware sampling). */
+	bool (*want_fast)(struct dn_monitor *m, void *ctx);
+	void *ctx;
+};
+
+struct dn_monitor_opts {
+	unsigned interval_ms, max_interval_ms;
+	bool children;            /* follow descendants (tree records) */
+	bool since_process_start;
+	double duration_secs;     /* stop monitoring after; 0 = never */
+	double timeout_secs;      /* end the command after; 0 = never */
+	double kill_grace_secs;   /* SIGTERM -> SIGKILL (5 s) */
+};
+
+#define DN_MONITOR_MAX_OUTPUTS 4
+
+struct dn_monitor {
+	struct dn_monitor_opts o;
+	struct dn_monitor_hooks hooks;
+	struct dn_loop *loop;
+	struct dn_tree tree;
+	struct dn_schedule sched;
+	struct dn_timer *sample_timer, *duration_timer, *timeout_timer, *kill_timer;
+	pid_t pid;
+	int pidfd;
+	bool launched;      /* our child: exit status and rusage are known */
+	bool running;       /* monitoring */
+	bool command_done;  /* the command (root) has exited */
+	bool timed_out;     /* --timeout ended it */
+	uint64_t t0_ms, start_mono_ns, last_sample_mono_ns;
+	struct rusage ru;          /* the command's, with what it waited for */
+	struct rusage orphans_ru;  /* orphans of the tree reaped by denet */
+	uint64_t processes_seen;
+	struct dn_summary summary;
+	double sampled_cpu_secs;
+	struct dn_exit_info exit;
+	struct dn_buf line;        /* the latest record */
+	int outputs[DN_MONITOR_MAX_OUTPUTS];
+	int noutputs;
+	int write_error;           /* first -errno of an output write */
+	char **argv;               /* owned copy */
+	int argc;
+	char executable[4096];
+	struct dn_capability caps[8];
+	int ncaps;
+	struct dn_launch *pending; /* launched, not yet released */
+};
+
+/* Launch argv (prepared, not released: the caller may add outputs and
+ * hooks, then dn_monitor_start). 0 or -errno; an exec failure is
+ * reported by dn_monitor_start. */
+int dn_monitor_launch(struct dn_monitor *m, struct dn_loop *loop, const struct dn_monitor_opts *o,
+		      char *const *argv, int argc, const struct dn_launch_opts *lo);
+/* Attach to a running process. 0, -ESRCH, or -errno. */
+int dn_monitor_attach(struct dn_monitor *m, struct dn_loop *loop, const struct dn_monitor_opts *o,
+		      pid_t pid);
+/* Add an fd that receives every record. 0 or -ENOSPC. */
+int dn_monitor_add_output(struct dn_monitor *m, int fd);
+/* Release the command (launch) and start sampling; writes `metadata`.
+ * For a launch whose exec failed: -errno of exec (the child is reaped). */
+int dn_monitor_start(struct dn_monitor *m);
+/* Take a sample now (outside the schedule). 0 or -ESRCH once empty. */
+int dn_monitor_sample_now(struct dn_monitor *m);
+/* Stop monitoring, leave the command alone. */
+void dn_monitor_stop(struct dn_monitor *m);
+/* Send sig to every live process of the tree (root first). */
+int dn_monitor_signal_tree(struct dn_monitor *m, int sig);
+/* SIGTERM to the tree, SIGKILL after the grace period if it lingers. */
+void dn_monitor_terminate(struct dn_monitor *m);
+/* Write a record line to every output and the on_record hook. */
+void dn_monitor_emit(struct dn_monitor *m, const char *line, size_t len);
+void dn_monitor_mark(struct dn_monitor *m, const char *label);
+/* Called by the owner on SIGCHLD: reap zombies among denet's children
+ * that are not a monitor's own command (orphans adopted as subreaper). */
+void dn_monitor_reap_orphans(struct dn_monitor **mons, int n);
+void dn_monitor_free(struct dn_monitor *m);
+
+#endif

@@ -1,0 +1,597 @@
+/*
+ * proctree.c — the process tree (see proctree.h). Owns every dn_proc, its
+ * kept /proc fds and its baselines, the scratch read buffer, and the list
+ * of processes gone in the latest scan.
+ *
+ * Cost model (PLATFORM.md): pread on a kept fd is 1-3 us where
+ * open+read+close is 4-10 us, so a 100-process tree costs a few hundred us
+ * a sample. `stat` carries CPU ticks, RSS, VMS, threads and faults; `io`
+ * the byte counters; `schedstat` the exact on-CPU ns of a single-threaded
+ * process (stat ticks move in 10 ms steps).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "proctree.h"
+
+#define INITIAL_BUCKETS 64
+
+/* ---- reading ------------------------------------------------------------ */
+
+static int open_proc_file(pid_t pid, const char *name)
+{
+	char path[160];
+	snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, name);
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+/* Read a whole /proc file through a kept fd into t->rdbuf. Returns the
+ * length, or -errno (ESRCH once the process is reaped). Loops because
+ * some files (children) hand out ~4 KiB per read. */
+static ssize_t pread_all(struct dn_tree *t, int fd)
+{
+	size_t len = 0;
+	for (;;) {
+		if (t->rdcap - len < 4096) {
+			size_t ncap = t->rdcap ? t->rdcap * 2 : 8192;
+			char *nb = realloc(t->rdbuf, ncap);
+			if (!nb)
+				return -ENOMEM;
+			t->rdbuf = nb;
+			t->rdcap = ncap;
+		}
+		ssize_t r = pread(fd, t->rdbuf + len, t->rdcap - len - 1, (off_t)len);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	t->rdbuf[len] = '\0';
+	return (ssize_t)len;
+}
+
+static int read_stat(struct dn_tree *t, struct dn_proc *p)
+{
+	ssize_t n = pread_all(t, p->fd_stat);
+	if (n <= 0)
+		return n < 0 ? (int)n : -ESRCH;
+	struct dn_stat st;
+	if (dn_proc_parse_stat(t->rdbuf, (size_t)n, &st) < 0)
+		return -EINVAL;
+	p->st = st;
+	p->ppid = st.ppid;
+	p->state = st.state;
+	memcpy(p->comm, st.comm, sizeof p->comm);
+	p->stat_gen = t->gen;
+	return 0;
+}
+
+struct join_ctx {
+	char *out;
+	size_t len, cap;
+};
+
+static void join_arg(void *ctx, const char *arg, size_t n)
+{
+	struct join_ctx *j = ctx;
+	if (j->len + n + 2 > j->cap) {
+		size_t ncap = (j->len + n + 2) * 2;
+		char *nb = realloc(j->out, ncap);
+		if (!nb)
+			return;
+		j->out = nb;
+		j->cap = ncap;
+	}
+	if (j->len)
+		j->out[j->len++] = ' ';
+	memcpy(j->out + j->len, arg, n);
+	j->len += n;
+	j->out[j->len] = '\0';
+}
+
+/* The command line, read once when the process is first seen. A process
+ * that has not exec'd yet shows its parent's; that is what it runs. */
+static char *read_command(struct dn_tree *t, struct dn_proc *p)
+{
+	int fd = open_proc_file(p->pid, "cmdline");
+	struct join_ctx j = { 0 };
+	if (fd >= 0) {
+		ssize_t n = pread_all(t, fd);
+		close(fd);
+		if (n > 0)
+			dn_proc_split_cmdline(t->rdbuf, (size_t)n, join_arg, &j);
+	}
+	if (!j.out || j.len == 0) {
+		free(j.out);
+		return strdup(p->comm);
+	}
+	return j.out;
+}
+
+/* ---- the table ---------------------------------------------------------- */
+
+static size_t bucket_of(const struct dn_tree *t, pid_t pid)
+{
+	return ((size_t)pid * 2654435761u) & (t->nbuckets - 1);
+}
+
+struct dn_proc *dn_tree_find(const struct dn_tree *t, pid_t pid)
+{
+	for (struct dn_proc *p = t->buckets[bucket_of(t, pid)]; p; p = p->hnext)
+		if (p->pid == pid)
+			return p;
+	return NULL;
+}
+
+static int grow_buckets(struct dn_tree *t)
+{
+	size_t nb = t->nbuckets * 2;
+	struct dn_proc **b = calloc(nb, sizeof *b);
+	if (!b)
+		return -ENOMEM;
+	struct dn_proc **old = t->buckets;
+	size_t oldn = t->nbuckets;
+	t->buckets = b;
+	t->nbuckets = nb;
+	for (size_t i = 0; i < oldn; i++) {
+		for (struct dn_proc *p = old[i], *next; p; p = next) {
+			next = p->hnext;
+			size_t k = bucket_of(t, p->pid);
+			p->hnext = b[k];
+			b[k] = p;
+		}
+	}
+	free(old);
+	return 0;
+}
+
+static void hash_remove(struct dn_tree *t, struct dn_proc *p)
+{
+	for (struct dn_proc **pp = &t->buckets[bucket_of(t, p->pid)]; *pp; pp = &(*pp)->hnext) {
+		if (*pp == p) {
+			*pp = p->hnext;
+			return;
+		}
+	}
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void proc_free(struct dn_proc *p)
+{
+	close_fd(&p->fd_stat);
+	close_fd(&p->fd_io);
+	close_fd(&p->fd_sched);
+	close_fd(&p->fd_children);
+	free(p->command);
+	free(p);
+}
+
+/* Open a process and read its stat. NULL + errno (ESRCH when it is gone). */
+static struct dn_proc *proc_open(struct dn_tree *t, pid_t pid)
+{
+	struct dn_proc *p = calloc(1, sizeof *p);
+	if (!p)
+		return NULL;
+	p->pid = pid;
+	p->fd_io = p->fd_sched = p->fd_children = -1;
+	p->fd_stat = open_proc_file(pid, "stat");
+	if (p->fd_stat < 0) {
+		int e = errno == ENOENT ? ESRCH : errno;
+		free(p);
+		errno = e;
+		return NULL;
+	}
+	int r = read_stat(t, p);
+	if (r < 0) {
+		proc_free(p);
+		errno = -r;
+		return NULL;
+	}
+	p->start_ticks = p->st.starttime;
+	/* io is unreadable for other users' processes without privilege; the
+	 * byte counters then stay 0 rather than failing the sample. */
+	p->fd_io = open_proc_file(pid, "io");
+	p->fd_sched = open_proc_file(pid, "schedstat");
+	char name[64];
+	snprintf(name, sizeof name, "task/%d/children", (int)pid);
+	p->fd_children = open_proc_file(pid, name);
+	p->command = read_command(t, p);
+	return p;
+}
+
+static int tree_insert(struct dn_tree *t, struct dn_proc *p)
+{
+	if (t->nprocs == t->cap) {
+		size_t ncap = t->cap ? t->cap * 2 : 16;
+		struct dn_proc **np = realloc(t->procs, ncap * sizeof *np);
+		if (!np)
+			return -ENOMEM;
+		t->procs = np;
+		t->cap = ncap;
+	}
+	if (t->nprocs + 1 > t->nbuckets * 2 && grow_buckets(t) < 0)
+		return -ENOMEM;
+	size_t k = bucket_of(t, p->pid);
+	p->hnext = t->buckets[k];
+	t->buckets[k] = p;
+	t->procs[t->nprocs++] = p;
+	return 0;
+}
+
+/* A process first seen after monitoring began did all its I/O and faults
+ * under monitoring: its baseline is 0. One found at start (attach) counts
+ * from its first reading, unless --since-process-start. */
+static void set_baseline(struct dn_tree *t, struct dn_proc *p, bool existing)
+{
+	memset(&p->io_base, 0, sizeof p->io_base);
+	p->minflt_base = p->majflt_base = 0;
+	if (!existing || t->opts.since_process_start)
+		return;
+	p->minflt_base = p->st.minflt;
+	p->majflt_base = p->st.majflt;
+	if (p->fd_io >= 0) {
+		ssize_t n = pread_all(t, p->fd_io);
+		if (n > 0)
+			dn_proc_parse_io(t->rdbuf, (size_t)n, &p->io_base);
+	}
+}
+
+static int add_child(struct dn_tree *t, pid_t pid)
+{
+	struct dn_proc *known = dn_tree_find(t, pid);
+	if (known)
+		return 0; /* a reused pid shows up after the old one's fd fails */
+	struct dn_proc *p = proc_open(t, pid);
+	if (!p)
+		return errno == ESRCH ? 0 : -errno; /* came and went: fine */
+	p->is_new = true;
+	set_baseline(t, p, !t->primed);
+	int r = tree_insert(t, p);
+	if (r < 0)
+		proc_free(p);
+	else
+		t->nspawned++;
+	return r;
+}
+
+static void children_from_text(struct dn_tree *t, const char *text, size_t len)
+{
+	pid_t small[256];
+	int n = dn_proc_parse_children(text, len, small, 256);
+	if (n <= 0)
+		return;
+	if (n <= 256) {
+		for (int i = 0; i < n; i++)
+			add_child(t, small[i]);
+		return;
+	}
+	pid_t *all = malloc((size_t)n * sizeof *all);
+	if (!all)
+		return;
+	/* The text lives in rdbuf, which add_child reuses: copy it first. */
+	char *copy = malloc(len + 1);
+	if (copy) {
+		memcpy(copy, text, len);
+		int m = dn_proc_parse_children(copy, len, all, (size_t)n);
+		for (int i = 0; i < m && i < n; i++)
+			add_child(t, all[i]);
+		free(copy);
+	}
+	free(all);
+}
+
+static void discover_children(struct dn_tree *t, struct dn_proc *p)
+{
+	if (p->st.num_threads <= 1 && p->fd_children >= 0) {
+		ssize_t n = pread_all(t, p->fd_children);
+		if (n > 0) {
+			if ((size_t)n <= 256 * 8) {
+				char local[256 * 8 + 1];
+				memcpy(local, t->rdbuf, (size_t)n);
+				children_from_text(t, local, (size_t)n);
+			} else {
+				children_from_text(t, t->rdbuf, (size_t)n);
+			}
+		}
+		return;
+	}
+	/* Threads other than the leader can fork too: each has its own
+	 * children file. */
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/task", (int)p->pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		char name[96];
+		snprintf(name, sizeof name, "task/%.32s/children", de->d_name);
+		int fd = open_proc_file(p->pid, name);
+		if (fd < 0)
+			continue;
+		ssize_t n = pread_all(t, fd);
+		close(fd);
+		if (n > 0) {
+			char *copy = malloc((size_t)n);
+			if (copy) {
+				memcpy(copy, t->rdbuf, (size_t)n);
+				children_from_text(t, copy, (size_t)n);
+				free(copy);
+			}
+		}
+	}
+	closedir(d);
+}
+
+/* ---- metrics ------------------------------------------------------------ */
+
+static void read_net(struct dn_tree *t, uint64_t *rx, uint64_t *tx)
+{
+	*rx = *tx = 0;
+	if (t->fd_netdev < 0)
+		return;
+	ssize_t n = pread_all(t, t->fd_netdev);
+	if (n > 0)
+		dn_proc_parse_net_dev(t->rdbuf, (size_t)n, rx, tx);
+}
+
+static uint64_t sub0(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : 0;
+}
+
+static void compute_metrics(struct dn_tree *t, struct dn_proc *p, uint64_t now_boot,
+			    uint64_t wall_ms)
+{
+	struct dn_metrics *m = &p->m;
+	const struct dn_stat *st = &p->st;
+	uint64_t ns_per_tick = 1000000000ull / (uint64_t)t->clk_tck;
+	uint64_t tick_ns = (st->utime + st->stime) * ns_per_tick;
+	struct dn_schedstat ss = { 0 };
+	bool sched_ok = false;
+	if (p->fd_sched >= 0) {
+		ssize_t n = pread_all(t, p->fd_sched);
+		sched_ok = n > 0 && dn_proc_parse_schedstat(t->rdbuf, (size_t)n, &ss) == 0;
+	}
+	struct dn_io io = { 0 };
+	if (p->fd_io >= 0) {
+		ssize_t n = pread_all(t, p->fd_io);
+		if (n > 0)
+			dn_proc_parse_io(t->rdbuf, (size_t)n, &io);
+	}
+
+	/* CPU over the window since the previous reading. /proc/PID/schedstat
+	 * is the leader thread only, so it is exact for single-threaded
+	 * processes; with threads, stat's group-wide ticks are the truth. */
+	double cpu = 0.0;
+	uint64_t start_boot = st->starttime * ns_per_tick;
+	if (p->has_prev) {
+		uint64_t d;
+		if (sched_ok && p->prev_sched_ok && st->num_threads == 1 && p->prev_threads == 1)
+			d = sub0(ss.run_ns, p->prev_sched_ns);
+		else
+			d = sub0(tick_ns, p->prev_tick_ns);
+		uint64_t win = sub0(now_boot, p->prev_boot_ns);
+		if (win)
+			cpu = 100.0 * (double)d / (double)win;
+	} else if (t->primed) {
+		/* First seen mid-run: everything it ran, it ran since it was
+		 * born, which (within a tick) is inside this window. */
+		uint64_t total = (sched_ok && st->num_threads == 1) ? ss.run_ns : tick_ns;
+		uint64_t born = start_boot > t->last_boot_ns ? start_boot : t->last_boot_ns;
+		uint64_t win = sub0(now_boot, born);
+		if (win < 1000000ull) /* under 1 ms the tick-rounded birth lies */
+			win = sub0(now_boot, t->last_boot_ns);
+		if (win)
+			cpu = 100.0 * (double)total / (double)win;
+	}
+	p->has_prev = true;
+	p->prev_sched_ok = sched_ok;
+	p->prev_sched_ns = ss.run_ns;
+	p->prev_tick_ns = tick_ns;
+	p->prev_boot_ns = now_boot;
+	p->prev_threads = st->num_threads;
+
+	m->ts_ms = wall_ms;
+	m->cpu_usage = cpu;
+	m->mem_rss_kb = (st->rss > 0 ? (uint64_t)st->rss : 0) * t->page_kb;
+	m->mem_vms_kb = st->vsize / 1024;
+	m->disk_read_bytes = sub0(io.read_bytes, p->io_base.read_bytes);
+	m->disk_write_bytes = sub0(io.write_bytes, p->io_base.write_bytes);
+	m->syscall_read_bytes = sub0(io.rchar, p->io_base.rchar);
+	m->syscall_write_bytes = sub0(io.wchar, p->io_base.wchar);
+	m->page_faults_cached = sub0(st->minflt, p->minflt_base);
+	m->page_faults_disk = sub0(st->majflt, p->majflt_base);
+	m->thread_count = st->num_threads > 0 ? (uint64_t)st->num_threads : 0;
+	m->uptime_secs = sub0(now_boot, start_boot) / 1000000000ull;
+	m->cpu_core = st->processor;
+}
+
+/* ---- scan --------------------------------------------------------------- */
+
+static void clear_gone(struct dn_tree *t)
+{
+	for (size_t i = 0; i < t->ngone; i++)
+		free(t->gone[i].command);
+	t->ngone = 0;
+}
+
+static void record_gone(struct dn_tree *t, struct dn_proc *p)
+{
+	if (t->ngone == t->gone_cap) {
+		size_t ncap = t->gone_cap ? t->gone_cap * 2 : 16;
+		struct dn_proc_gone *ng = realloc(t->gone, ncap * sizeof *ng);
+		if (!ng)
+			return;
+		t->gone = ng;
+		t->gone_cap = ncap;
+	}
+	struct dn_proc_gone *g = &t->gone[t->ngone++];
+	g->pid = p->pid;
+	g->start_ticks = p->start_ticks;
+	g->command = p->command;
+	p->command = NULL;
+	g->last = p->m;
+}
+
+static int scan(struct dn_tree *t, uint64_t wall_ms, bool compute)
+{
+	t->gen++;
+	clear_gone(t);
+	t->nspawned = 0;
+	for (size_t i = 0; i < t->nprocs; i++)
+		t->procs[i]->is_new = false;
+
+	/* Mark: re-read everyone known (new ones are appended as they are
+	 * found and read on insertion, so this is a breadth-first walk). */
+	for (size_t i = 0; i < t->nprocs; i++) {
+		struct dn_proc *p = t->procs[i];
+		if (p->stat_gen != t->gen && read_stat(t, p) < 0)
+			continue; /* gone: swept below */
+		if (p->st.starttime != p->start_ticks) {
+			p->stat_gen = 0; /* cannot happen with a kept fd; be safe */
+			continue;
+		}
+		if (t->opts.children)
+			discover_children(t, p);
+	}
+
+	uint64_t now_boot = dn_boot_ns();
+	uint64_t rx = 0, tx = 0;
+	read_net(t, &rx, &tx);
+	if (!t->primed) {
+		t->net_rx0 = t->opts.since_process_start ? 0 : rx;
+		t->net_tx0 = t->opts.since_process_start ? 0 : tx;
+	}
+
+	/* Sweep, and compute what is left. */
+	struct dn_metrics agg = { 0 };
+	agg.cpu_core = -1;
+	agg.ts_ms = wall_ms;
+	agg.mem_peak_kb = t->agg.mem_peak_kb;
+	size_t w = 0;
+	for (size_t i = 0; i < t->nprocs; i++) {
+		struct dn_proc *p = t->procs[i];
+		if (p->stat_gen != t->gen) {
+			hash_remove(t, p);
+			record_gone(t, p);
+			if (p->is_new)
+				t->nspawned--;
+			proc_free(p);
+			continue;
+		}
+		t->procs[w++] = p;
+		if (compute) {
+			compute_metrics(t, p, now_boot, wall_ms);
+			p->m.sys_net_rx_bytes = sub0(rx, t->net_rx0);
+			p->m.sys_net_tx_bytes = sub0(tx, t->net_tx0);
+			dn_metrics_accumulate(&agg, &p->m);
+		} else {
+			p->has_prev = false;
+			compute_metrics(t, p, now_boot, wall_ms); /* sets prev */
+		}
+	}
+	t->nprocs = w;
+	agg.sys_net_rx_bytes = sub0(rx, t->net_rx0);
+	agg.sys_net_tx_bytes = sub0(tx, t->net_tx0);
+	agg.ts_ms = wall_ms;
+	if (agg.mem_rss_kb > agg.mem_peak_kb)
+		agg.mem_peak_kb = agg.mem_rss_kb;
+	t->agg = agg;
+	t->last_boot_ns = now_boot;
+	return (int)t->nprocs;
+}
+
+int dn_tree_scan(struct dn_tree *t, uint64_t wall_ms)
+{
+	return scan(t, wall_ms, true);
+}
+
+int dn_tree_init(struct dn_tree *t, const struct dn_tree_opts *o)
+{
+	memset(t, 0, sizeof *t);
+	t->opts = *o;
+	t->fd_netdev = -1;
+	t->clk_tck = sysconf(_SC_CLK_TCK);
+	if (t->clk_tck <= 0)
+		t->clk_tck = 100;
+	long ps = sysconf(_SC_PAGESIZE);
+	t->page_kb = ps > 0 ? (uint64_t)ps / 1024 : 4;
+	t->nbuckets = INITIAL_BUCKETS;
+	t->buckets = calloc(t->nbuckets, sizeof *t->buckets);
+	if (!t->buckets)
+		return -ENOMEM;
+	struct dn_proc *root = proc_open(t, o->root);
+	if (!root) {
+		int e = errno;
+		dn_tree_free(t);
+		return -e;
+	}
+	int r = tree_insert(t, root);
+	if (r < 0) {
+		proc_free(root);
+		dn_tree_free(t);
+		return r;
+	}
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/net/dev", (int)o->root);
+	t->fd_netdev = open(path, O_RDONLY | O_CLOEXEC);
+	t->t0_boot_ns = dn_boot_ns();
+	set_baseline(t, root, true);
+	/* The priming scan: baselines for everything already running, and a
+	 * previous reading so the first sample's CPU covers a real window. */
+	scan(t, dn_wall_ms(), false);
+	for (size_t i = 0; i < t->nprocs; i++)
+		t->procs[i]->is_new = false;
+	t->nspawned = 0;
+	t->primed = true;
+	return 0;
+}
+
+int dn_tree_adopt(struct dn_tree *t, pid_t pid)
+{
+	if (dn_tree_find(t, pid))
+		return -EEXIST;
+	int r = add_child(t, pid);
+	return r < 0 ? r : (dn_tree_find(t, pid) ? 0 : -ESRCH);
+}
+
+struct dn_proc *dn_tree_root(const struct dn_tree *t)
+{
+	if (t->nprocs && t->procs[0]->pid == t->opts.root)
+		return t->procs[0];
+	return NULL;
+}
+
+void dn_tree_free(struct dn_tree *t)
+{
+	for (size_t i = 0; i < t->nprocs; i++)
+		proc_free(t->procs[i]);
+	clear_gone(t);
+	free(t->gone);
+	free(t->procs);
+	free(t->buckets);
+	free(t->rdbuf);
+	if (t->fd_netdev >= 0)
+		close(t->fd_netdev);
+	memset(t, 0, sizeof *t);
+	t->fd_netdev = -1;
+}

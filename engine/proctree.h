@@ -1,0 +1,100 @@
+/*
+ * proctree.h — the monitored process tree and its per-process readings.
+ *
+ * Processes are identified by (pid, start time) and kept in a hash keyed by
+ * pid; each keeps its /proc files open (pread at offset 0 re-reads them,
+ * and a kept fd pins the identity: after the process is reaped, reads fail
+ * with ESRCH instead of aliasing a reused pid). Descendants are found from
+ * /proc/PID/task/TID/children of the processes already known, never by a
+ * scan of all of /proc. A scan is mark-and-sweep: every known process is
+ * re-read; the ones whose reads fail are gone; children not known yet are
+ * new. Processes that the caller adopts (orphans reparented to denet as
+ * subreaper) stay in the tree although no parent in it lists them.
+ */
+#ifndef DENET_PROCTREE_H
+#define DENET_PROCTREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "metrics.h"
+#include "procfs.h"
+
+struct dn_proc {
+	pid_t pid, ppid;
+	uint64_t start_ticks; /* with pid, the identity */
+	char comm[DN_COMM_MAX];
+	char *command;        /* cmdline joined by spaces; comm when empty */
+	char state;
+	struct dn_metrics m;  /* the latest sample */
+	bool is_new;          /* first seen in the latest scan */
+
+	/* private to proctree.c */
+	int fd_stat, fd_io, fd_sched, fd_children;
+	unsigned stat_gen;
+	bool has_prev, prev_sched_ok;
+	uint64_t prev_sched_ns, prev_tick_ns, prev_boot_ns;
+	int64_t prev_threads;
+	struct dn_io io_base;
+	uint64_t minflt_base, majflt_base;
+	struct dn_stat st;
+	struct dn_proc *hnext;
+};
+
+/* A process that left the tree in the latest scan. */
+struct dn_proc_gone {
+	pid_t pid;
+	uint64_t start_ticks;
+	char *command;
+	struct dn_metrics last; /* its last sample */
+};
+
+struct dn_tree_opts {
+	pid_t root;
+	bool children;            /* follow descendants */
+	bool since_process_start; /* I/O and faults raw, not since monitoring start */
+};
+
+struct dn_tree {
+	struct dn_tree_opts opts;
+	struct dn_proc **procs; /* the live processes, root first if alive */
+	size_t nprocs, cap;
+	struct dn_proc **buckets;
+	size_t nbuckets;
+	unsigned gen;
+	uint64_t t0_boot_ns;      /* when monitoring began */
+	uint64_t last_boot_ns;    /* the previous scan */
+	bool primed;
+	long clk_tck;
+	uint64_t page_kb;
+	int fd_netdev;
+	uint64_t net_rx0, net_tx0;
+	struct dn_metrics agg;    /* aggregate of the latest scan */
+	struct dn_proc_gone *gone; /* left in the latest scan */
+	size_t ngone, gone_cap;
+	size_t nspawned;          /* procs[] entries with is_new set */
+	char *rdbuf;
+	size_t rdcap;
+};
+
+/* Open the root and read a baseline (so the first sample has a window).
+ * 0, -ESRCH if the root does not exist, or -errno. */
+int dn_tree_init(struct dn_tree *t, const struct dn_tree_opts *o);
+void dn_tree_free(struct dn_tree *t);
+
+/* Re-read every process, find new descendants and the ones gone, and
+ * compute each process's metrics and the aggregate, stamped wall_ms.
+ * Returns the number of live processes (0 once the tree is empty). */
+int dn_tree_scan(struct dn_tree *t, uint64_t wall_ms);
+
+/* Add a process the caller knows belongs to the tree (an orphan adopted by
+ * denet). 0, -EEXIST, -ESRCH. */
+int dn_tree_adopt(struct dn_tree *t, pid_t pid);
+
+struct dn_proc *dn_tree_find(const struct dn_tree *t, pid_t pid);
+/* The root if it is still alive (it is procs[0] then), else NULL. */
+struct dn_proc *dn_tree_root(const struct dn_tree *t);
+
+#endif

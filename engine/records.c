@@ -1,0 +1,188 @@
+/*
+ * records.c — builds the JSON lines of DESIGN §3 (see records.h). Field
+ * names and units follow upstream denet; `kind` comes first so a reader
+ * can dispatch on a prefix.
+ */
+#include "json.h"
+#include "records.h"
+
+static void end_line(struct dn_buf *b)
+{
+	dn_buf_putc(b, '\n');
+}
+
+void dn_record_metadata(struct dn_buf *b, pid_t pid, char *const *argv, int argc,
+			const char *executable, uint64_t t0_ms,
+			const struct dn_capability *caps, int ncaps)
+{
+	struct dn_json j;
+	dn_json_init(&j, b);
+	dn_json_obj_begin(&j);
+	dn_json_key(&j, "kind");
+	dn_json_str(&j, "metadata");
+	dn_json_key(&j, "pid");
+	dn_json_int(&j, pid);
+	dn_json_key(&j, "cmd");
+	dn_json_arr_begin(&j);
+	for (int i = 0; i < argc; i++)
+		dn_json_str(&j, argv[i]);
+	dn_json_arr_end(&j);
+	dn_json_key(&j, "executable");
+	dn_json_str(&j, executable);
+	dn_json_key(&j, "t0_ms");
+	dn_json_uint(&j, t0_ms);
+	dn_json_key(&j, "capabilities");
+	dn_json_obj_begin(&j);
+	for (int i = 0; i < ncaps; i++) {
+		dn_json_key(&j, caps[i].name);
+		dn_json_obj_begin(&j);
+		dn_json_key(&j, "ok");
+		dn_json_bool(&j, caps[i].ok);
+		if (!caps[i].ok && caps[i].reason) {
+			dn_json_key(&j, "reason");
+			dn_json_str(&j, caps[i].reason);
+		}
+		dn_json_obj_end(&j);
+	}
+	dn_json_obj_end(&j);
+	dn_json_obj_end(&j);
+	end_line(b);
+}
+
+void dn_record_tree(struct dn_buf *b, const struct dn_tree *t, bool flat)
+{
+	struct dn_json j;
+	const struct dn_proc *root = dn_tree_root(t);
+	dn_json_init(&j, b);
+	if (flat) {
+		/* Upstream's flat sample: the metrics object itself, tagged. */
+		struct dn_metrics m = root ? root->m : t->agg;
+		dn_json_obj_begin(&j);
+		dn_json_key(&j, "kind");
+		dn_json_str(&j, "sample");
+		dn_json_key(&j, "pid");
+		dn_json_int(&j, t->opts.root);
+		/* Splice the metrics fields into this object. */
+		struct dn_buf mb = { 0 };
+		struct dn_json mj;
+		dn_json_init(&mj, &mb);
+		if (!root)
+			m.cpu_core = -1;
+		dn_metrics_write_json(&mj, &m, false);
+		if (mb.len > 2) {
+			dn_buf_putc(b, ',');
+			dn_buf_append(b, mb.data + 1, mb.len - 1); /* drop '{', keep '}' */
+		} else {
+			dn_buf_putc(b, '}');
+		}
+		dn_buf_free(&mb);
+		end_line(b);
+		return;
+	}
+	dn_json_obj_begin(&j);
+	dn_json_key(&j, "kind");
+	dn_json_str(&j, "tree");
+	dn_json_key(&j, "ts_ms");
+	dn_json_uint(&j, t->agg.ts_ms);
+	dn_json_key(&j, "parent");
+	if (root)
+		dn_metrics_write_json(&j, &root->m, false);
+	else
+		dn_json_null(&j);
+	dn_json_key(&j, "children");
+	dn_json_arr_begin(&j);
+	for (size_t i = 0; i < t->nprocs; i++) {
+		const struct dn_proc *p = t->procs[i];
+		if (p == root)
+			continue;
+		dn_json_obj_begin(&j);
+		dn_json_key(&j, "pid");
+		dn_json_int(&j, p->pid);
+		dn_json_key(&j, "ppid");
+		dn_json_int(&j, p->ppid);
+		dn_json_key(&j, "command");
+		dn_json_str(&j, p->command ? p->command : p->comm);
+		dn_json_key(&j, "metrics");
+		dn_metrics_write_json(&j, &p->m, false);
+		dn_json_obj_end(&j);
+	}
+	dn_json_arr_end(&j);
+	dn_json_key(&j, "aggregated");
+	dn_metrics_write_json(&j, &t->agg, true);
+	dn_json_obj_end(&j);
+	end_line(b);
+}
+
+void dn_record_exit(struct dn_buf *b, const struct dn_exit_info *e)
+{
+	struct dn_json j;
+	dn_json_init(&j, b);
+	dn_json_obj_begin(&j);
+	dn_json_key(&j, "kind");
+	dn_json_str(&j, "exit");
+	dn_json_key(&j, "ts_ms");
+	dn_json_uint(&j, e->ts_ms);
+	dn_json_key(&j, "pid");
+	dn_json_int(&j, e->pid);
+	dn_json_key(&j, "exit_code");
+	if (e->known)
+		dn_json_int(&j, e->exit_code);
+	else
+		dn_json_null(&j);
+	dn_json_key(&j, "signal");
+	if (e->known && e->signal)
+		dn_json_int(&j, e->signal);
+	else
+		dn_json_null(&j);
+	dn_json_key(&j, "duration_secs");
+	dn_json_fixed(&j, e->duration_secs, 3);
+	dn_json_key(&j, "totals");
+	if (e->source) {
+		dn_json_obj_begin(&j);
+		dn_json_key(&j, "source");
+		dn_json_str(&j, e->source);
+		dn_json_key(&j, "cpu_user_secs");
+		dn_json_fixed(&j, e->cpu_user_secs, 6);
+		dn_json_key(&j, "cpu_system_secs");
+		dn_json_fixed(&j, e->cpu_system_secs, 6);
+		dn_json_key(&j, "cpu_secs");
+		dn_json_fixed(&j, e->cpu_user_secs + e->cpu_system_secs, 6);
+		dn_json_key(&j, "mem_peak_kb");
+		dn_json_uint(&j, e->mem_peak_kb);
+		dn_json_key(&j, "processes");
+		dn_json_uint(&j, e->processes);
+		dn_json_obj_end(&j);
+	} else {
+		dn_json_null(&j);
+	}
+	dn_json_key(&j, "sampled");
+	dn_json_obj_begin(&j);
+	dn_json_key(&j, "cpu_secs");
+	dn_json_fixed(&j, e->sampled_cpu_secs, 6);
+	dn_json_key(&j, "mem_peak_kb");
+	dn_json_uint(&j, e->sampled_mem_peak_kb);
+	dn_json_key(&j, "disk_read_bytes");
+	dn_json_uint(&j, e->sampled_disk_read_bytes);
+	dn_json_key(&j, "disk_write_bytes");
+	dn_json_uint(&j, e->sampled_disk_write_bytes);
+	dn_json_key(&j, "samples");
+	dn_json_uint(&j, e->samples);
+	dn_json_obj_end(&j);
+	dn_json_obj_end(&j);
+	end_line(b);
+}
+
+void dn_record_mark(struct dn_buf *b, uint64_t ts_ms, const char *label)
+{
+	struct dn_json j;
+	dn_json_init(&j, b);
+	dn_json_obj_begin(&j);
+	dn_json_key(&j, "kind");
+	dn_json_str(&j, "mark");
+	dn_json_key(&j, "ts_ms");
+	dn_json_uint(&j, ts_ms);
+	dn_json_key(&j, "label");
+	dn_json_str(&j, label);
+	dn_json_obj_end(&j);
+	end_line(b);
+}

@@ -1,0 +1,49 @@
+/*
+ * records.h — the JSONL records denet writes (DESIGN §3), each built as
+ * one complete line ending in "\n" so a writer emits it with one write().
+ */
+#ifndef DENET_RECORDS_H
+#define DENET_RECORDS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "buf.h"
+#include "proctree.h"
+
+/* One optional data source and whether it opened (capabilities). */
+struct dn_capability {
+	const char *name;
+	bool ok;
+	const char *reason; /* why not, when !ok */
+};
+
+struct dn_exit_info {
+	uint64_t ts_ms;
+	pid_t pid;
+	bool known;          /* false in attach mode: not our child */
+	int exit_code;       /* 0-255, 128+N when killed by signal N */
+	int signal;          /* 0 = none */
+	double duration_secs;
+	/* totals from the kernel (wait4 rusage of the tree) */
+	const char *source;  /* "rusage", or NULL when there are none */
+	double cpu_user_secs, cpu_system_secs;
+	uint64_t mem_peak_kb;
+	uint64_t processes;  /* processes seen in the tree */
+	/* the same figures integrated from the samples */
+	double sampled_cpu_secs;
+	uint64_t sampled_mem_peak_kb;
+	uint64_t sampled_disk_read_bytes, sampled_disk_write_bytes;
+	uint64_t samples;
+};
+
+void dn_record_metadata(struct dn_buf *b, pid_t pid, char *const *argv, int argc,
+			const char *executable, uint64_t t0_ms,
+			const struct dn_capability *caps, int ncaps);
+/* A `tree` record, or a flat `sample` of the root when flat is set. */
+void dn_record_tree(struct dn_buf *b, const struct dn_tree *t, bool flat);
+void dn_record_exit(struct dn_buf *b, const struct dn_exit_info *e);
+void dn_record_mark(struct dn_buf *b, uint64_t ts_ms, const char *label);
+
+#endif

@@ -1,0 +1,438 @@
+--[[
+denet.analysis — analysis of recorded or live records (the public
+`denet.analysis`; `denet stats FILE` prints analysis.summary).
+
+Owns: the `stats` summary with upstream denet 0.6.1's arithmetic, and small
+tools over the aggregate time series: series, peaks, resample, to_csv.
+
+Every function takes `recs`: an array of records, or an iterator function
+returning one record per call and nil at the end (e.g. `denet.read(path)`;
+it is called without arguments). Records are the JSONL kinds of DESIGN §3.
+
+"Samples" are the aggregate metrics of the run, one per sampling instant:
+  - the `aggregated` object of each `tree` record (an untagged record with
+    an `aggregated` field counts as a tree; when the aggregate has no ts_ms,
+    a copy with the record's ts_ms is used), if there is at least one;
+  - otherwise the flat `sample` records, and kind-less tables (such as the
+    output of resample) taken as they are.
+  Other kinds (metadata, exit, alert, mark, env, offcpu) are not samples.
+A metric name may be a dotted path into a sample ("ebpf.offcpu.total_time_ns").
+Missing values and json.null count as absent.
+
+  analysis.samples(recs) -> list of samples (as above)
+
+  analysis.summary(recs) -> table with upstream's fields:
+      total_time_secs  = (last.ts_ms - first.ts_ms) / 1000   (float)
+      sample_count     = number of samples
+      max_processes    = max process_count (a sample without one, or with 0,
+                         counts as 1 process: flat samples give 1)
+      max_threads      = max thread_count
+      total_disk_read_bytes, total_disk_write_bytes, total_syscall_read_bytes,
+      total_syscall_write_bytes, total_sys_net_rx_bytes, total_sys_net_tx_bytes
+                       = the LAST sample's value (0 if absent)
+      peak_page_faults_cached, peak_page_faults_disk, peak_mem_rss_kb = max
+      avg_cpu_usage    = mean of cpu_usage (float, unrounded; 0.0 without samples)
+    and, when an `exit` record is present (the last one wins):
+      exit = { exit_code, signal, duration_secs, totals, sampled }
+             copied from it (signal may be json.null, as decoded).
+    Counters keep their Lua type (integers stay integers).
+    `skipped_lines` is the caller's to add (see denet.read's state).
+
+  analysis.series(recs, metric) -> ts_list, value_list
+      ts_ms and value of every sample whose metric is a number.
+
+  analysis.peaks(recs, metric [, opts]) -> list of { ts_ms = T, value = V }
+      Local maxima of the metric's series. A peak is a run of equal values
+      (a plateau; reported at its first sample) strictly greater than the
+      samples just before and after it; the ends of the series count as
+      lower than anything, so a rising series peaks at its last sample and a
+      constant series has one peak at its first sample.
+      opts.min_value = V : keep peaks with value >= V
+      opts.top = N       : keep the N largest, sorted by value descending
+                           (ties: earlier first); without `top`, peaks are in
+                           time order.
+      Unknown option keys are errors.
+
+  analysis.resample(recs, ms) -> list of samples on a regular grid
+      Buckets of `ms` milliseconds starting at the first sample's ts_ms:
+      bucket k holds the samples with t0 + k*ms <= ts_ms < t0 + (k+1)*ms.
+      Each output sample is a shallow copy of the last sample observed up to
+      the end of its bucket (last observation carried forward, so counters,
+      memory and counts keep their fields), with
+        ts_ms     = t0 + k*ms (the bucket's start), and
+        cpu_usage = the mean cpu_usage of the samples inside the bucket
+                    (an empty bucket carries the last observed cpu_usage).
+      One output per bucket from the first sample's to the last sample's.
+
+  analysis.to_csv(recs [, columns]) -> CSV text
+      A header line then one line per sample, "\n" line ends (also after the
+      last line). Default columns: ts_ms, cpu_usage, mem_rss_kb, mem_vms_kb,
+      disk_read_bytes, disk_write_bytes, process_count, thread_count.
+      Cells: integers exactly, floats shortest round-trip (as denet.json),
+      booleans true/false, tables as JSON text, absent -> empty. A cell or
+      header containing a comma, quote, CR or LF is quoted, with quotes
+      doubled (RFC 4180).
+--]]
+
+local json = require "denet.json"
+
+local null = json.null
+local mtype, huge = math.type, math.huge
+local find, gsub, format = string.find, string.gsub, string.format
+local concat, sort = table.concat, table.sort
+
+local analysis = {}
+
+local function check_recs(recs, fname)
+	local t = type(recs)
+	if t ~= "table" and t ~= "function" then
+		error("bad argument #1 to '" .. fname .. "' (table or iterator function expected, got "
+			.. t .. ")", 3)
+	end
+end
+
+-- Calls fn(rec) for each record of recs (array or iterator).
+local function each(recs, fn)
+	if type(recs) == "function" then
+		for rec in recs do fn(rec) end
+	else
+		for i = 1, #recs do fn(recs[i]) end
+	end
+end
+analysis.each = each
+
+local function kind_of(rec)
+	local k = rec.kind
+	if k ~= nil then return k end
+	if rec.aggregated ~= nil then return "tree" end
+	if rec.cmd ~= nil and rec.pid ~= nil and rec.t0_ms ~= nil then return "metadata" end
+	return nil
+end
+
+-- The aggregate of a tree record (with ts_ms filled in from the record).
+local function tree_sample(rec)
+	local agg = rec.aggregated
+	if type(agg) ~= "table" or agg == null then return nil end
+	if agg.ts_ms == nil and rec.ts_ms ~= nil then
+		local c = {}
+		for k, v in pairs(agg) do c[k] = v end
+		c.ts_ms = rec.ts_ms
+		agg = c
+	end
+	return agg
+end
+
+-- Classifies a record: returns "tree", sample | "flat", sample | nil.
+local function classify(rec)
+	if type(rec) ~= "table" then return nil end
+	local k = kind_of(rec)
+	if k == "tree" then
+		local s = tree_sample(rec)
+		if s then return "tree", s end
+	elseif k == "sample" or k == nil then
+		return "flat", rec
+	end
+	return nil
+end
+
+function analysis.samples(recs)
+	check_recs(recs, "samples")
+	local tree, flat = {}, {}
+	each(recs, function(rec)
+		local which, s = classify(rec)
+		if which == "tree" then tree[#tree + 1] = s
+		elseif which == "flat" and #tree == 0 then flat[#flat + 1] = s end
+	end)
+	if #tree > 0 then return tree end
+	return flat
+end
+local samples = analysis.samples
+
+-- A metric's value in a sample, as a number or nil.
+local function getter(metric)
+	if type(metric) ~= "string" then
+		error("bad argument #2 (metric name expected, got " .. type(metric) .. ")", 3)
+	end
+	if not find(metric, ".", 1, true) then
+		return function(s)
+			local v = s[metric]
+			if type(v) == "number" then return v end
+			return nil
+		end
+	end
+	local parts = {}
+	for p in metric:gmatch("[^.]+") do parts[#parts + 1] = p end
+	return function(s)
+		local v = s
+		for i = 1, #parts do
+			if type(v) ~= "table" then return nil end
+			v = v[parts[i]]
+		end
+		if type(v) == "number" then return v end
+		return nil
+	end
+end
+
+local function num(v)
+	if type(v) == "number" then return v end
+	return nil
+end
+
+----------------------------------------------------------------------------
+-- summary
+----------------------------------------------------------------------------
+
+local function new_acc()
+	return {
+		n = 0, first = nil, last_ts = nil, last = nil,
+		max_processes = 0, max_threads = 0,
+		peak_page_faults_cached = 0, peak_page_faults_disk = 0, peak_mem_rss_kb = 0,
+		cpu_sum = 0.0,
+	}
+end
+
+local function max_of(a, b)
+	if b ~= nil and b > a then return b end
+	return a
+end
+
+local function acc_add(acc, s)
+	local ts = num(s.ts_ms)
+	if ts then
+		if acc.first == nil then acc.first = ts end
+		acc.last_ts = ts
+	end
+	acc.n = acc.n + 1
+	acc.last = s
+	local pc = num(s.process_count)
+	if pc == nil or pc == 0 then pc = 1 end
+	acc.max_processes = max_of(acc.max_processes, pc)
+	acc.max_threads = max_of(acc.max_threads, num(s.thread_count))
+	acc.peak_page_faults_cached = max_of(acc.peak_page_faults_cached, num(s.page_faults_cached))
+	acc.peak_page_faults_disk = max_of(acc.peak_page_faults_disk, num(s.page_faults_disk))
+	acc.peak_mem_rss_kb = max_of(acc.peak_mem_rss_kb, num(s.mem_rss_kb))
+	acc.cpu_sum = acc.cpu_sum + (num(s.cpu_usage) or 0)
+end
+
+local LAST_FIELDS = {
+	{ "total_disk_read_bytes", "disk_read_bytes" },
+	{ "total_disk_write_bytes", "disk_write_bytes" },
+	{ "total_syscall_read_bytes", "syscall_read_bytes" },
+	{ "total_syscall_write_bytes", "syscall_write_bytes" },
+	{ "total_sys_net_rx_bytes", "sys_net_rx_bytes" },
+	{ "total_sys_net_tx_bytes", "sys_net_tx_bytes" },
+}
+
+function analysis.summary(recs)
+	check_recs(recs, "summary")
+	local tree, flat = new_acc(), new_acc()
+	local exit_rec
+	each(recs, function(rec)
+		local which, s = classify(rec)
+		if which == "tree" then acc_add(tree, s)
+		elseif which == "flat" then acc_add(flat, s)
+		elseif type(rec) == "table" and rec.kind == "exit" then exit_rec = rec end
+	end)
+	local acc = tree.n > 0 and tree or flat
+	local r = {
+		total_time_secs = (acc.first and acc.last_ts) and (acc.last_ts - acc.first) / 1000 or 0.0,
+		sample_count = acc.n,
+		max_processes = acc.max_processes,
+		max_threads = acc.max_threads,
+		peak_page_faults_cached = acc.peak_page_faults_cached,
+		peak_page_faults_disk = acc.peak_page_faults_disk,
+		peak_mem_rss_kb = acc.peak_mem_rss_kb,
+		avg_cpu_usage = acc.n > 0 and acc.cpu_sum / acc.n or 0.0,
+	}
+	for _, f in ipairs(LAST_FIELDS) do
+		r[f[1]] = acc.last and num(acc.last[f[2]]) or 0
+	end
+	if exit_rec then
+		r.exit = {
+			exit_code = exit_rec.exit_code,
+			signal = exit_rec.signal,
+			duration_secs = exit_rec.duration_secs,
+			totals = exit_rec.totals,
+			sampled = exit_rec.sampled,
+		}
+	end
+	return r
+end
+
+----------------------------------------------------------------------------
+-- series, peaks
+----------------------------------------------------------------------------
+
+function analysis.series(recs, metric)
+	check_recs(recs, "series")
+	local get = getter(metric)
+	local ts, vals, n = {}, {}, 0
+	for _, s in ipairs(samples(recs)) do
+		local v = get(s)
+		if v ~= nil then
+			n = n + 1
+			ts[n] = num(s.ts_ms) or json.null
+			vals[n] = v
+		end
+	end
+	return ts, vals
+end
+
+local PEAK_OPTS = { min_value = "number", top = "number" }
+
+function analysis.peaks(recs, metric, opts)
+	check_recs(recs, "peaks")
+	opts = opts or {}
+	if type(opts) ~= "table" then
+		error("bad argument #3 to 'peaks' (table expected, got " .. type(opts) .. ")", 2)
+	end
+	for k, v in pairs(opts) do
+		local want = PEAK_OPTS[k]
+		if not want then error("peaks: unknown option '" .. tostring(k) .. "'", 2) end
+		if type(v) ~= want then
+			error("peaks: option '" .. k .. "' must be a " .. want .. ", got " .. type(v), 2)
+		end
+	end
+	if opts.top and (opts.top < 0 or mtype(opts.top) ~= "integer") then
+		error("peaks: option 'top' must be a non-negative integer", 2)
+	end
+	local ts, v = analysis.series(recs, metric)
+	local n, out = #v, {}
+	local i = 1
+	while i <= n do
+		local j = i
+		while j < n and v[j + 1] == v[i] do j = j + 1 end
+		local left = i > 1 and v[i - 1] or -huge
+		local right = j < n and v[j + 1] or -huge
+		if v[i] > left and v[i] > right
+			and (opts.min_value == nil or v[i] >= opts.min_value) then
+			out[#out + 1] = { ts_ms = ts[i], value = v[i], _i = i }
+		end
+		i = j + 1
+	end
+	if opts.top then
+		sort(out, function(a, b)
+			if a.value ~= b.value then return a.value > b.value end
+			return a._i < b._i
+		end)
+		for k = #out, opts.top + 1, -1 do out[k] = nil end
+	end
+	for _, p in ipairs(out) do p._i = nil end
+	return out
+end
+
+----------------------------------------------------------------------------
+-- resample
+----------------------------------------------------------------------------
+
+function analysis.resample(recs, ms)
+	check_recs(recs, "resample")
+	if type(ms) ~= "number" or not (ms > 0) or ms == huge then
+		error("bad argument #2 to 'resample' (positive number of ms expected)", 2)
+	end
+	local list = samples(recs)
+	local out = {}
+	local t0, k_cur, sum, cnt, last
+	local function emit(k)
+		local row = {}
+		for key, val in pairs(last) do row[key] = val end
+		local t = t0 + k * ms
+		row.ts_ms = math.tointeger(t) or t
+		if cnt > 0 then row.cpu_usage = sum / cnt end
+		out[#out + 1] = row
+		sum, cnt = 0.0, 0
+	end
+	for _, s in ipairs(list) do
+		local ts = num(s.ts_ms)
+		if ts then
+			if t0 == nil then t0, k_cur, sum, cnt = ts, 0, 0.0, 0 end
+			local k = (ts - t0) // ms
+			while k > k_cur do
+				emit(k_cur)
+				k_cur = k_cur + 1
+			end
+			local c = num(s.cpu_usage)
+			if c then sum, cnt = sum + c, cnt + 1 end
+			last = s
+		end
+	end
+	if last then emit(k_cur) end
+	return out
+end
+
+----------------------------------------------------------------------------
+-- to_csv
+----------------------------------------------------------------------------
+
+analysis.csv_columns = {
+	"ts_ms", "cpu_usage", "mem_rss_kb", "mem_vms_kb",
+	"disk_read_bytes", "disk_write_bytes", "process_count", "thread_count",
+}
+
+local function csv_quote(s)
+	if find(s, '[,"\r\n]') then return '"' .. gsub(s, '"', '""') .. '"' end
+	return s
+end
+
+local function csv_cell(v)
+	local t = type(v)
+	if v == nil or v == null then return "" end
+	if t == "number" then
+		if mtype(v) == "integer" then return format("%d", v) end
+		if v ~= v then return "nan" end
+		if v == huge then return "inf" end
+		if v == -huge then return "-inf" end
+		local s = format("%.14g", v)
+		if tonumber(s) ~= v then s = format("%.17g", v) end
+		return s
+	elseif t == "string" then
+		return csv_quote(v)
+	elseif t == "boolean" then
+		return v and "true" or "false"
+	elseif t == "table" then
+		local ok, s = pcall(json.encode, v)
+		return csv_quote(ok and s or tostring(v))
+	end
+	return csv_quote(tostring(v))
+end
+
+local function raw_getter(col)
+	if not find(col, ".", 1, true) then
+		return function(s) return s[col] end
+	end
+	local parts = {}
+	for p in col:gmatch("[^.]+") do parts[#parts + 1] = p end
+	return function(s)
+		local v = s
+		for i = 1, #parts do
+			if type(v) ~= "table" then return nil end
+			v = v[parts[i]]
+		end
+		return v
+	end
+end
+
+function analysis.to_csv(recs, columns)
+	check_recs(recs, "to_csv")
+	columns = columns or analysis.csv_columns
+	if type(columns) ~= "table" or #columns == 0 then
+		error("bad argument #2 to 'to_csv' (non-empty list of column names expected)", 2)
+	end
+	local gets, header = {}, {}
+	for i, c in ipairs(columns) do
+		if type(c) ~= "string" then
+			error("bad argument #2 to 'to_csv' (column " .. i .. " is not a string)", 2)
+		end
+		gets[i] = raw_getter(c)
+		header[i] = csv_quote(c)
+	end
+	local lines = { concat(header, ",") }
+	local row = {}
+	for _, s in ipairs(samples(recs)) do
+		for i = 1, #gets do row[i] = csv_cell(gets[i](s)) end
+		lines[#lines + 1] = concat(row, ",", 1, #gets)
+	end
+	return concat(lines, "\n") .. "\n"
+end
+
+return analysis

@@ -1,0 +1,53 @@
+-- denet — the public Lua API (DESIGN §4). `require "denet"` returns this
+-- table. Process control, timers and the loop come from the C module
+-- denet.core; output and analysis are the Lua modules beside this file.
+-- Keep every public name here: scripts must never depend on globals.
+local core = require "denet.core"
+local json = require "denet.json"
+local jsonl = require "denet.jsonl"
+local read = require "denet.read"
+local analysis = require "denet.analysis"
+
+local denet = {
+  version = core.version,
+  features = core.features(),
+  json = json,
+  jsonl = jsonl,
+  read = read,
+  analysis = analysis,
+  run = core.run,
+  attach = core.attach,
+  every = core.every,
+  after = core.after,
+  loop = core.loop,
+  stop = core.stop,
+  size = core.parse_size,
+}
+
+-- off-CPU profiling and symbolization arrive with the eBPF work; until
+-- then they fail the documented way: nil, message, code.
+function denet.offcpu()
+  return nil, "ENOTSUP: off-CPU profiling is not part of this build yet", "ENOTSUP"
+end
+
+function denet.symbolizer()
+  return nil, "ENOTSUP: symbolization is not part of this build yet", "ENOTSUP"
+end
+
+function denet.symbolize()
+  return nil, "ENOTSUP: symbolization is not part of this build yet", "ENOTSUP"
+end
+
+-- denet.hook_budget_ms is a setting that C must see: forward writes.
+local settings = { hook_budget_ms = 1000 }
+return setmetatable(denet, {
+  __index = function(_, k) return settings[k] end,
+  __newindex = function(t, k, v)
+    if k == "hook_budget_ms" then
+      core.set_hook_budget(v)
+      settings[k] = v
+    else
+      rawset(t, k, v)
+    end
+  end,
+})

@@ -34,7 +34,6 @@ struct cli_run {
 	int out_fd;
 	int stats_fd;
 	bool debug;
-	uint64_t sample_started;
 };
 
 static void die_usage(const char *msg)
@@ -93,16 +92,8 @@ static void on_sample(struct dn_monitor *m, void *ctx)
 		dn_human_sample(cr->human, &m->tree.agg,
 				(double)(dn_mono_ns() - m->start_mono_ns) / 1e9);
 	if (cr->debug)
-		fprintf(stderr, "denet: sample of %zu processes took %.1f us\n", m->tree.nprocs,
-			(double)(dn_mono_ns() - cr->sample_started) / 1e3);
-}
-
-static bool want_fast(struct dn_monitor *m, void *ctx)
-{
-	(void)m;
-	struct cli_run *cr = ctx;
-	cr->sample_started = dn_mono_ns();
-	return false;
+		fprintf(stderr, "denet: debug: sample of %zu processes took %.1f us\n",
+			m->tree.nprocs, (double)m->last_sample_cost_ns / 1e3);
 }
 
 static void write_env_record(struct dn_monitor *m)
@@ -206,7 +197,6 @@ static int monitor_main(struct dn_cli *cli)
 	}
 	cr.mon.hooks = (struct dn_monitor_hooks){
 		.on_sample = on_sample,
-		.want_fast = want_fast,
 		.ctx = &cr,
 	};
 	if (cli->script) {

@@ -265,6 +265,7 @@ int dn_monitor_start(struct dn_monitor *m)
 
 int dn_monitor_sample_now(struct dn_monitor *m)
 {
+	uint64_t began = dn_mono_ns();
 	int n = dn_tree_scan(&m->tree, dn_wall_ms());
 	uint64_t now = dn_mono_ns();
 	double dt = (double)(now - m->last_sample_mono_ns) / 1e9;
@@ -284,6 +285,7 @@ int dn_monitor_sample_now(struct dn_monitor *m)
 	dn_buf_reset(&m->line);
 	dn_record_tree(&m->line, &m->tree, !m->o.children);
 	emit_line(m);
+	m->last_sample_cost_ns = dn_mono_ns() - began;
 	if (m->hooks.on_sample)
 		m->hooks.on_sample(m, m->hooks.ctx);
 	return 0;

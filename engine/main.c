@@ -132,6 +132,10 @@ static int monitor_main(struct dn_cli *cli)
 	int status = 1;
 	raise_fd_limit();
 	signal(SIGPIPE, SIG_IGN);
+	if (cli->enable_ebpf || cli->offcpu_out)
+		/* Accepted for compatibility; say so rather than ignore it. */
+		fprintf(stderr, "denet: %s: off-CPU profiling is not in this build yet; ignored\n",
+			cli->enable_ebpf ? "--enable-ebpf" : "--offcpu-out");
 	if (cli->out && (cr.out_fd = open_output(cli->out)) < 0)
 		return 1;
 	if (cli->stats_out && (cr.stats_fd = open_output(cli->stats_out)) < 0) {
@@ -165,8 +169,10 @@ static int monitor_main(struct dn_cli *cli)
 		dn_launcher_become_subreaper();
 		struct dn_launch_opts lo = {
 			.child_mask = dn_loop_saved_sigmask(loop),
-			/* stdout stays pure JSONL: the command's goes to stderr */
-			.stdout_fd = json_stdout ? 2 : -1,
+			/* stdout stays pure JSONL: the command's goes to stderr
+			 * (also for `--out -`, which writes JSONL to stdout) */
+			.stdout_fd =
+				(json_stdout || (cli->out && strcmp(cli->out, "-") == 0)) ? 2 : -1,
 			.stderr_fd = -1,
 		};
 		r = dn_monitor_launch(&cr.mon, loop, &mo, cli->argv, cli->argc, &lo);
@@ -210,6 +216,8 @@ static int monitor_main(struct dn_cli *cli)
 		status = dn_launch_exec_failure_code(-r);
 		if (cr.out_fd >= 0 && cli->out && strcmp(cli->out, "-") != 0)
 			unlink(cli->out); /* nothing was recorded */
+		if (cr.stats_fd >= 0 && strcmp(cli->stats_out, "-") != 0)
+			unlink(cli->stats_out); /* nor summarized */
 		goto out;
 	}
 	if (cli->write_env)

@@ -216,6 +216,12 @@ static void act(struct dn_monitor *m, enum dn_rule_action action)
 void dn_rules_eval(struct dn_rules *rs, struct dn_monitor *m, dn_alert_fn fn, void *ctx)
 {
 	uint64_t ts = m->tree.agg.ts_ms;
+	/* The last sample, taken while the command is a zombie, carries its
+	 * final counters but no memory any more (RSS 0): judging rules on it
+	 * would clear alerts (or fire `below` ones) only because it ended. */
+	const struct dn_proc *root = dn_tree_root(&m->tree);
+	if (root && root->state == 'Z')
+		return;
 	for (int i = 0; i < rs->n; i++) {
 		struct dn_rule *r = &rs->v[i];
 		pid_t pid;

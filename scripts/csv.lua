@@ -1,0 +1,103 @@
+--[[
+csv.lua — a command's aggregate metrics as CSV, one row per sample.
+
+usage:
+  denet scripts/csv.lua [--columns a,b,c] [--interval MS] -- CMD [ARGS...]
+  denet scripts/csv.lua [--columns a,b,c] FILE.jsonl
+
+Live: runs CMD and writes a header, then one CSV row per sample on stdout
+as it is taken (flushed, so `| tail -f`-style consumers see rows at once).
+The command's stdout goes to stderr so that stdout is pure CSV. Exits with
+the command's status.
+
+File: converts the aggregate samples of a recorded JSONL file.
+
+Columns are fields of the aggregate (`aggregated` of each tree record):
+ts_ms, cpu_usage, mem_rss_kb, mem_vms_kb, disk_read_bytes,
+disk_write_bytes, syscall_read_bytes, syscall_write_bytes,
+page_faults_cached, page_faults_disk, sys_net_rx_bytes, sys_net_tx_bytes,
+thread_count, process_count, uptime_secs, mem_peak_kb. Default:
+ts_ms,cpu_usage,mem_rss_kb,mem_vms_kb,disk_read_bytes,disk_write_bytes,
+process_count,thread_count. Rows are made by denet.analysis.to_csv
+(RFC 4180 quoting; absent values are empty cells).
+
+example:
+  denet scripts/csv.lua --columns ts_ms,cpu_usage,mem_rss_kb -- make -j4 > usage.csv
+--]]
+local denet = require "denet"
+
+local USAGE = [==[
+usage: denet scripts/csv.lua [--columns a,b,c] [--interval MS] -- CMD [ARGS...]
+       denet scripts/csv.lua [--columns a,b,c] FILE.jsonl]==]
+
+local function usage(msg)
+  if msg then io.stderr:write("denet: csv: ", msg, "\n") end
+  io.stderr:write(USAGE, "\n")
+  os.exit(2)
+end
+
+local argv, i = { table.unpack(arg) }, 1
+local columns, interval, dashdash
+while i <= #argv do
+  local a = argv[i]
+  if a == "--" then
+    dashdash = true
+    i = i + 1
+    break
+  elseif a == "-h" or a == "--help" then
+    io.stdout:write(USAGE, "\n")
+    os.exit(0)
+  elseif a == "--columns" then
+    i = i + 1
+    if not argv[i] then usage("--columns needs a list, e.g. ts_ms,cpu_usage") end
+    columns = {}
+    for c in argv[i]:gmatch("[^,%s]+") do columns[#columns + 1] = c end
+    if #columns == 0 then usage("--columns needs at least one column") end
+  elseif a == "--interval" then
+    i = i + 1
+    interval = tonumber(argv[i])
+    if not interval or interval < 1 then usage("--interval takes milliseconds >= 1") end
+  elseif a:sub(1, 1) == "-" then
+    usage("unknown option '" .. a .. "'")
+  else
+    break
+  end
+  i = i + 1
+end
+if i > #argv then usage("give a command (after --) or a JSONL file") end
+
+if not dashdash and #argv == i and argv[i]:match("%.jsonl?$") then
+  local it, st = denet.read(argv[i])
+  if not it then
+    io.stderr:write("denet: csv: ", st, "\n")
+    os.exit(1)
+  end
+  io.stdout:write(denet.analysis.to_csv(it, columns))
+  if st.skipped > 0 then
+    io.stderr:write(("denet: csv: skipped %d malformed lines in %s\n"):format(st.skipped, argv[i]))
+  end
+  os.exit(0)
+end
+
+-- The command's stdout goes to stderr: stdout is the CSV.
+local spec = { "sh", "-c", 'exec "$@" 1>&2', "sh", interval = interval }
+for k = i, #argv do spec[#spec + 1] = argv[k] end
+local p, msg, code = denet.run(spec)
+if not p then
+  io.stderr:write("denet: csv: ", msg, "\n")
+  os.exit(code == "ENOENT" and 127 or 1)
+end
+
+local header = true
+p:on("sample", function(rec)
+  local text = denet.analysis.to_csv({ rec }, columns)
+  if not header then text = text:gsub("^[^\n]*\n", "") end
+  header = false
+  io.stdout:write(text)
+  io.stdout:flush()
+end)
+local status = p:wait()
+if header then -- no sample at all: still a valid CSV
+  io.stdout:write((denet.analysis.to_csv({}, columns)))
+end
+os.exit(status or 1)

@@ -1,0 +1,138 @@
+--[[
+stages.lua — a per-stage summary of a command, using marks.
+
+usage:
+  denet scripts/stages.lua [--every SECS] [--interval MS] [--out FILE.jsonl] -- CMD [ARGS...]
+
+Splits the run into stages and prints one table row per stage on stderr
+when the command ends (stdout is left to the command):
+
+  - by default a stage starts whenever the command starts a new direct
+    child (the steps of a shell script or of `make`): stage "2: gzip big.txt";
+  - with --every SECS, a stage is each SECS-second slice of the run:
+    stage "t+10s".
+
+Each stage boundary is also written as a `mark` record (p:mark), so with
+--out the stages are in the JSONL file for denet stats/report. For each
+stage: start (seconds since the run began), duration, average and peak CPU
+(100 % = one core), peak RSS, and disk bytes read and written during it.
+Exits with the command's status.
+
+example:
+  denet scripts/stages.lua -- sh -c 'make; make test; make install'
+--]]
+local denet = require "denet"
+
+local USAGE = [==[
+usage: denet scripts/stages.lua [--every SECS] [--interval MS] [--out FILE.jsonl] -- CMD [ARGS...]]==]
+
+local function usage(msg)
+  if msg then io.stderr:write("denet: stages: ", msg, "\n") end
+  io.stderr:write(USAGE, "\n")
+  os.exit(2)
+end
+
+local argv, i = { table.unpack(arg) }, 1
+local every, interval, out
+while i <= #argv do
+  local a = argv[i]
+  if a == "--" then
+    i = i + 1
+    break
+  elseif a == "-h" or a == "--help" then
+    io.stdout:write(USAGE, "\n")
+    os.exit(0)
+  elseif a == "--every" then
+    i = i + 1
+    every = tonumber(argv[i])
+    if not every or every <= 0 then usage("--every takes a number of seconds > 0") end
+  elseif a == "--interval" then
+    i = i + 1
+    interval = tonumber(argv[i])
+    if not interval or interval < 1 then usage("--interval takes milliseconds >= 1") end
+  elseif a == "--out" then
+    i = i + 1
+    out = argv[i] or usage("--out needs a file")
+  elseif a:sub(1, 1) == "-" then
+    usage("unknown option '" .. a .. "'")
+  else
+    break
+  end
+  i = i + 1
+end
+if i > #argv then usage("the command is missing (after --)") end
+
+local spec = { interval = interval, out = out }
+for k = i, #argv do spec[#spec + 1] = argv[k] end
+local p, msg, code = denet.run(spec)
+if not p then
+  io.stderr:write("denet: stages: ", msg, "\n")
+  os.exit(code == "ENOENT" and 127 or (code == "EACCES" and 126) or 1)
+end
+
+local stages, cur = {}, nil
+local t0, last
+
+local function begin(label, pid)
+  cur = { label = label, pid = pid, n = 0, cpu_sum = 0, cpu_peak = 0, rss_peak = 0,
+    start_ts = last and last.ts_ms or nil, read0 = last and last.disk_read_bytes or 0,
+    write0 = last and last.disk_write_bytes or 0 }
+  stages[#stages + 1] = cur
+  p:mark(label)
+end
+
+begin(every and "t+0s" or "1: start")
+
+p:on("sample", function(rec)
+  local a = rec.aggregated or rec
+  t0 = t0 or a.ts_ms
+  cur.start_ts = cur.start_ts or a.ts_ms
+  cur.n = cur.n + 1
+  cur.cpu_sum = cur.cpu_sum + a.cpu_usage
+  if a.cpu_usage > cur.cpu_peak then cur.cpu_peak = a.cpu_usage end
+  if a.mem_rss_kb > cur.rss_peak then cur.rss_peak = a.mem_rss_kb end
+  cur.end_ts = a.ts_ms
+  cur.read1, cur.write1 = a.disk_read_bytes, a.disk_write_bytes
+  -- a child seen before its exec shows its parent's command: refresh
+  if cur.pid and rec.children then
+    for _, ch in ipairs(rec.children) do
+      if ch.pid == cur.pid then cur.label = ("%d: %s"):format(#stages, ch.command) end
+    end
+  end
+  last = a
+end)
+
+if every then
+  denet.every(every * 1000, function(h)
+    if not p.running then return h:cancel() end
+    local secs = #stages * every
+    begin(("t+%gs"):format(secs))
+  end)
+else
+  p:on("spawn", function(child)
+    if child.ppid == p.pid then begin(("%d: %s"):format(#stages + 1, child.command), child.pid) end
+  end)
+end
+
+local status = p:wait()
+
+local function mib(kb) return ("%.1f MiB"):format(kb / 1024) end
+local function bytes(b)
+  if b >= 1048576 then return ("%.1f MiB"):format(b / 1048576) end
+  if b >= 1024 then return ("%.1f KiB"):format(b / 1024) end
+  return ("%d B"):format(b)
+end
+local e = io.stderr
+local width = 5
+for _, s in ipairs(stages) do width = math.max(width, math.min(60, #s.label)) end
+e:write(("%-" .. width .. "s %8s %8s %8s %8s %10s %10s  %s\n"):format("stage", "start", "secs",
+  "samples", "avg cpu", "peak cpu", "peak rss", "disk read/write"))
+for _, s in ipairs(stages) do
+  if s.n > 0 then
+    local label = #s.label > 60 and s.label:sub(1, 57) .. "..." or s.label
+    e:write(("%-" .. width .. "s %7.1fs %7.2fs %8d %7.1f%% %9.1f%% %10s  %s\n"):format(label,
+      (s.start_ts - t0) / 1000, (s.end_ts - s.start_ts) / 1000, s.n, s.cpu_sum / s.n, s.cpu_peak,
+      mib(s.rss_peak), bytes((s.read1 or 0) - s.read0) .. " / " .. bytes((s.write1 or 0) - s.write0)))
+  end
+end
+os.exit(status or 1)

@@ -1,0 +1,439 @@
+-- cli_spec.lua — end-to-end specs of the real denet binary's command line:
+-- the JSONL records of a run, exit statuses (command's, signals, timeout,
+-- usage and runtime errors), attach, signal forwarding, `stats` and
+-- `--stats`, stdout purity with --json, option placement, --interval,
+-- --exclude-children, unwritable output paths and hostile process names.
+-- Policies are those of /work/shared/DESIGN.md §2 and §3.
+
+local S = require "support"
+local json = require "denet.json"
+
+local FFFD = "\u{FFFD}"
+
+local function now_ms()
+	local p = io.popen("date +%s%3N")
+	local v = tonumber(p:read("l"))
+	p:close()
+	return v
+end
+
+-- Runs a shell script; returns its stdout text.
+local function sh(script)
+	local p = io.popen(script)
+	local out = p:read("a")
+	p:close()
+	return out
+end
+
+local function alive(pid)
+	return os.execute("kill -0 " .. pid .. " 2>/dev/null") == true
+end
+
+local function lines(text)
+	local t = {}
+	for l in text:gmatch("[^\n]+") do t[#t + 1] = l end
+	return t
+end
+
+local function median(xs)
+	table.sort(xs)
+	local n = #xs
+	if n % 2 == 1 then return xs[(n + 1) // 2] end
+	return (xs[n // 2] + xs[n // 2 + 1]) / 2
+end
+
+describe("denet run", function()
+	it("writes metadata, tree records and an exit record as JSONL", function()
+		local r = S.denet { "--json", "run", "sleep", "0.5" }
+		assert.are.equal(0, r.code, r.err)
+		local recs = S.records(r.out)
+		assert.is_true(#recs >= 4, "only " .. #recs .. " records")
+		local md = recs[1]
+		assert.are.equal("metadata", md.kind)
+		assert.are.equal("number", type(md.pid))
+		assert.are.same({ "sleep", "0.5" }, md.cmd)
+		assert.is_truthy(tostring(md.executable):match("/sleep$"), md.executable)
+		assert.are.equal("number", type(md.t0_ms))
+		for i = 2, #recs - 1 do
+			assert.are.equal("tree", recs[i].kind)
+			assert.is_true(recs[i].ts_ms >= md.t0_ms)
+			assert.are.equal("table", type(recs[i].parent))
+			assert.are.equal(1, recs[i].aggregated.process_count)
+		end
+		local ex = recs[#recs]
+		assert.are.equal("exit", ex.kind)
+		assert.are.equal(0, ex.exit_code)
+		assert.are.equal(md.pid, ex.pid)
+		assert.are.equal(json.null, ex.signal)
+		assert.is_true(ex.duration_secs >= 0.45 and ex.duration_secs < 2, "duration_secs " .. ex.duration_secs)
+	end)
+
+	it("exits with the command's status", function()
+		local r = S.denet { "run", "sh", "-c", "exit 3" }
+		assert.are.equal(3, r.code)
+	end)
+
+	it("exits 128+9 for a command killed by SIGKILL, and records signal 9", function()
+		local r = S.denet { "--json", "run", "sh", "-c", "kill -9 $$" }
+		assert.are.equal(137, r.code)
+		local recs = S.records(r.out)
+		local ex = recs[#recs]
+		assert.are.equal("exit", ex.kind)
+		assert.are.equal(9, ex.signal)
+		assert.are.equal(137, ex.exit_code)
+	end)
+
+	it("exits 127 with one line for a command that does not exist", function()
+		local r = S.denet { "run", "denet-no-such-command-xyz" }
+		assert.are.equal(127, r.code)
+		assert.are.equal(1, #lines(r.err), r.err)
+		assert.is_truthy(r.err:find("denet-no-such-command-xyz", 1, true), r.err)
+	end)
+
+	it("forwards SIGTERM to the command and finishes the --out file", function()
+		local out = S.tmpname(".jsonl")
+		local t0 = now_ms()
+		local status = sh(("%s --out %s run sleep 10 >/dev/null 2>&1 </dev/null & d=$!; sleep 0.5; kill -TERM $d; wait $d; echo $?")
+			:format(S.q(S.bin), S.q(out)))
+		local elapsed = now_ms() - t0
+		assert.are.equal("143", status:match("%d+"), "denet's status")
+		assert.is_true(elapsed < 3000, "took " .. elapsed .. " ms")
+		local recs = S.records(S.slurp(out) or "")
+		os.remove(out)
+		assert.is_true(#recs >= 3, "only " .. #recs .. " records")
+		assert.are.equal("metadata", recs[1].kind)
+		assert.are.equal("exit", recs[#recs].kind)
+		assert.are.equal(15, recs[#recs].signal)
+		assert.are.equal(143, recs[#recs].exit_code)
+		assert.are.equal(#recs - 2, #S.of_kind(recs, "tree"))
+	end)
+
+	it("ends the command after --timeout and exits 124", function()
+		local t0 = now_ms()
+		local r = S.denet { "--json", "--timeout", "1", "run", "sleep", "10" }
+		local elapsed = now_ms() - t0
+		assert.are.equal(124, r.code, r.err)
+		assert.is_true(elapsed >= 800 and elapsed < 3000, "took " .. elapsed .. " ms")
+		local recs = S.records(r.out)
+		assert.are.equal("exit", recs[#recs].kind)
+		assert.are.equal(15, recs[#recs].signal)
+	end)
+
+	-- the command prints "hello" without the word being in its argv
+	local hello = { "sh", "-c", "x=hel; echo ${x}lo; echo '{not json'" }
+	local function cmdw(pre)
+		local t = {}
+		for _, w in ipairs(pre) do t[#t + 1] = w end
+		for _, w in ipairs(hello) do t[#t + 1] = w end
+		return t
+	end
+
+	it("keeps stdout pure JSONL with --json: the command's stdout goes to stderr", function()
+		local r = S.denet(cmdw { "--json", "run" })
+		assert.are.equal(0, r.code)
+		local recs = S.records(r.out) -- asserts every line parses
+		assert.are.equal("metadata", recs[1].kind)
+		assert.are.equal("exit", recs[#recs].kind)
+		assert.is_nil(r.out:find("hello", 1, true))
+		assert.is_truthy(r.err:find("hello\n{not json\n", 1, true), r.err)
+		-- also when the records go to a file as well (upstream prints them
+		-- on stdout with --json --out)
+		local out = S.tmpname(".jsonl")
+		r = S.denet(cmdw { "--json", "--out", out, "run" })
+		local frecs = S.records(S.slurp(out) or "")
+		os.remove(out)
+		assert.are.equal(0, r.code)
+		recs = S.records(r.out)
+		assert.are.equal(#frecs, #recs)
+		assert.is_truthy(r.err:find("hello\n", 1, true), r.err)
+	end)
+
+	it("passes the command's stdout through to stdout when no JSON goes there", function()
+		local r = S.denet(cmdw { "-q", "run" })
+		assert.are.equal(0, r.code)
+		assert.are.equal("hello\n{not json\n", r.out)
+		local out = S.tmpname(".jsonl")
+		for _, pre in ipairs { { "--out", out, "run" }, { "-q", "--json", "--out", out, "run" } } do
+			r = S.denet(cmdw(pre))
+			local recs = S.records(S.slurp(out) or "")
+			os.remove(out)
+			assert.are.equal(0, r.code)
+			assert.are.equal("hello\n{not json\n", r.out, table.concat(pre, " "))
+			assert.are.equal("metadata", recs[1].kind)
+			assert.are.equal("exit", recs[#recs].kind)
+		end
+	end)
+
+	it("writes flat sample records with --exclude-children", function()
+		local r = S.denet { "--json", "--exclude-children", "run", S.helper("spawner"), "2", "0.4" }
+		assert.are.equal(0, r.code, r.err)
+		local recs = S.records(r.out)
+		local pid = recs[1].pid
+		local samples = S.of_kind(recs, "sample")
+		assert.is_true(#samples >= 2, "only " .. #samples .. " samples")
+		assert.are.equal(0, #S.of_kind(recs, "tree"))
+		for _, s in ipairs(samples) do
+			assert.are.equal(pid, s.pid)
+			assert.are.equal("number", type(s.cpu_usage))
+			assert.are.equal("number", type(s.mem_rss_kb))
+			assert.is_nil(s.children)
+			assert.is_nil(s.aggregated)
+		end
+		assert.are.equal("exit", recs[#recs].kind)
+	end)
+
+	it("accepts options before and right after the subcommand; later words belong to the command", function()
+		local r = S.denet { "run", "-j", "sleep", "0.2" }
+		assert.are.equal(0, r.code, r.err)
+		local recs = S.records(r.out)
+		assert.are.same({ "sleep", "0.2" }, recs[1].cmd)
+		r = S.denet { "run", "--interval", "50", "--json", "--", "true", "-j", "--json" }
+		assert.are.equal(0, r.code, r.err)
+		recs = S.records(r.out)
+		assert.are.same({ "true", "-j", "--json" }, recs[1].cmd)
+		r = S.denet { "--json", "run", "true", "-j" }
+		recs = S.records(r.out)
+		assert.are.same({ "true", "-j" }, recs[1].cmd)
+	end)
+
+	it("samples about every 50 ms with --interval 50", function()
+		local r = S.denet { "--json", "--interval", "50", "run", "sleep", "1.2" }
+		assert.are.equal(0, r.code, r.err)
+		local recs = S.records(r.out)
+		local t0 = recs[1].t0_ms
+		local trees = S.of_kind(recs, "tree")
+		local gaps = {}
+		for i = 2, #trees do
+			if trees[i].ts_ms - t0 <= 1000 then gaps[#gaps + 1] = trees[i].ts_ms - trees[i - 1].ts_ms end
+		end
+		assert.is_true(#gaps >= 10, "only " .. #gaps .. " samples in the first second")
+		local m = median(gaps)
+		assert.is_true(m >= 40 and m <= 80, "median gap " .. m .. " ms")
+	end)
+
+	it("refuses an unwritable --out before starting the command", function()
+		local marker = S.tmpname(".marker")
+		local bad = "/nonexistent/dir/x.jsonl"
+		local r = S.denet { "--out", bad, "run", "sh", "-c", "touch " .. S.q(marker) }
+		assert.are.equal(1, r.code)
+		assert.are.equal(1, #lines(r.err), r.err)
+		assert.is_truthy(r.err:find(bad, 1, true), r.err)
+		assert.is_nil(S.slurp(marker), "the command was started")
+		r = S.denet { "--stats", "/nonexistent/dir/s.json", "run", "sh", "-c", "touch " .. S.q(marker) }
+		assert.are.equal(1, r.code)
+		assert.is_truthy(r.err:find("/nonexistent/dir/s.json", 1, true), r.err)
+		assert.is_nil(S.slurp(marker), "the command was started")
+		os.remove(marker)
+	end)
+
+	it("exits 2 with one line for an unknown option", function()
+		local r = S.denet { "--bogus-option", "run", "true" }
+		assert.are.equal(2, r.code)
+		assert.are.equal(1, #lines(r.err), r.err)
+		assert.is_truthy(r.err:find("--bogus-option", 1, true), r.err)
+		assert.are.equal("", r.out)
+		r = S.denet { "run", "--bogus-option", "true" }
+		assert.are.equal(2, r.code)
+		assert.are.equal(1, #lines(r.err), r.err)
+	end)
+end)
+
+describe("denet run with hostile process names", function()
+	local hostile = "a\nb\"c\\\\)\t\xff\xfe(x"
+
+	it("writes valid JSON for a command line with newline, quotes and invalid UTF-8", function()
+		local r = S.denet { "--json", "run", "sh", "-c", "sleep 0.3", hostile }
+		assert.are.equal(0, r.code, r.err)
+		local recs = S.records(r.out) -- asserts every line parses
+		assert.are.same({ "sh", "-c", "sleep 0.3", (hostile:gsub("[\xfe\xff]", FFFD)) }, recs[1].cmd)
+		for _, l in ipairs(lines(r.out)) do
+			assert.is_nil(l:find("[\0-\31\xfe\xff]"), "raw control or invalid byte in " .. l)
+		end
+	end)
+
+	it("writes valid JSON for argv[0] set by exec -a", function()
+		local r = S.denet { "--json", "run", "bash", "-c",
+			[[exec -a "$(printf 'a\nb"c\\\xff')" sleep 0.3]] }
+		assert.are.equal(0, r.code, r.err)
+		local recs = S.records(r.out)
+		assert.is_true(#S.of_kind(recs, "tree") >= 2)
+		assert.are.equal("exit", recs[#recs].kind)
+	end)
+
+	it("writes valid JSON for children whose comm and cmdline hold ) \\n \" and 0xff", function()
+		local r = S.denet { "--json", "run", S.helper("namer"), "0.5" }
+		assert.are.equal(0, r.code, r.err)
+		local recs = S.records(r.out)
+		local seen = false
+		for _, t in ipairs(S.of_kind(recs, "tree")) do
+			assert.are.equal(1 + #t.children, t.aggregated.process_count)
+			for _, c in ipairs(t.children) do
+				seen = true
+				assert.is_truthy(c.command:find("a) (b\n\"c\\\t", 1, true), c.command)
+				assert.is_truthy(c.command:find(FFFD, 1, true), c.command)
+			end
+		end
+		assert.is_true(seen, "the hostile child was never sampled")
+		for _, l in ipairs(lines(r.out)) do
+			assert.is_nil(l:find("[\0-\31\xfe\xff]"), "raw control or invalid byte in " .. l)
+		end
+	end)
+end)
+
+describe("denet attach", function()
+	it("fails with one line and exit 1 for a PID that does not exist", function()
+		-- a pid that existed a moment ago and is gone now
+		local pid = tonumber(sh("sh -c 'echo $$'"))
+		assert.is_false(alive(pid))
+		local r = S.denet { "attach", tostring(pid) }
+		assert.are.equal(1, r.code)
+		assert.are.equal(1, #lines(r.err), r.err)
+		assert.is_truthy(r.err:find(tostring(pid), 1, true), r.err)
+	end)
+
+	it("returns after --duration and leaves the process running", function()
+		local pid = tonumber(sh("sleep 30 >/dev/null 2>&1 </dev/null & echo $!"))
+		assert.is_true(alive(pid))
+		local t0 = now_ms()
+		local r = S.denet { "--json", "--duration", "1", "attach", tostring(pid) }
+		local elapsed = now_ms() - t0
+		local still = alive(pid)
+		os.execute("kill " .. pid)
+		assert.are.equal(0, r.code, r.err)
+		assert.is_true(elapsed >= 800 and elapsed <= 3000, "took " .. elapsed .. " ms")
+		assert.is_true(still, "the attached process was ended")
+		local recs = S.records(r.out)
+		assert.are.equal("metadata", recs[1].kind)
+		assert.are.equal(pid, recs[1].pid)
+		assert.is_true(#S.of_kind(recs, "tree") >= 3)
+		assert.are.equal(0, #S.of_kind(recs, "exit"))
+	end)
+end)
+
+describe("denet --duration and signals in attach", function()
+	it("stops an attach on SIGTERM and leaves the process running", function()
+		local pid = tonumber(sh("sleep 30 >/dev/null 2>&1 </dev/null & echo $!"))
+		local out = S.tmpname(".jsonl")
+		local status = sh(("%s --json attach %d >%s 2>/dev/null </dev/null & d=$!; sleep 0.5; kill -TERM $d; wait $d; echo $?")
+			:format(S.q(S.bin), pid, S.q(out)))
+		local still = alive(pid)
+		os.execute("kill " .. pid)
+		assert.are.equal("0", status:match("%d+"), "denet's status")
+		assert.is_true(still, "the attached process was ended")
+		local recs = S.records(S.slurp(out) or "")
+		os.remove(out)
+		assert.are.equal("metadata", recs[1].kind)
+		assert.are.equal(pid, recs[1].pid)
+		assert.is_true(#S.of_kind(recs, "tree") >= 2)
+	end)
+
+	it("run --duration stops monitoring, leaves the command running and exits 0", function()
+		local t0 = now_ms()
+		local r = S.denet { "--json", "--duration", "1", "run", "sleep", "5" }
+		local elapsed = now_ms() - t0
+		local recs = S.records(r.out)
+		local pid = recs[1].pid
+		local still = alive(pid)
+		os.execute("kill " .. pid .. " 2>/dev/null")
+		assert.are.equal(0, r.code, r.err)
+		assert.is_true(elapsed >= 800 and elapsed < 3000, "took " .. elapsed .. " ms")
+		assert.is_true(still, "the command was ended")
+		assert.are.equal(0, #S.of_kind(recs, "exit"))
+	end)
+end)
+
+describe("denet stats", function()
+	local out = S.tmpname(".jsonl")
+	local statsf = S.tmpname(".stats.json")
+	teardown(function()
+		os.remove(out)
+		os.remove(statsf)
+	end)
+
+	-- record a run with some CPU, memory and a child
+	local rec
+	setup(function()
+		rec = S.denet { "-q", "--out", out, "--stats", statsf, "run", "sh", "-c",
+		S.q(S.helper("busy")) .. " 0.4; " .. S.q(S.helper("memhog")) .. " 30 0.4" }
+	end)
+
+	local function expected(recs)
+		local trees = S.of_kind(recs, "tree")
+		local e = {
+			sample_count = #trees,
+			total_time_secs = (trees[#trees].ts_ms - trees[1].ts_ms) / 1000,
+			max_processes = 0, peak_mem_rss_kb = 0,
+		}
+		local sum = 0
+		for _, t in ipairs(trees) do
+			e.max_processes = math.max(e.max_processes, t.aggregated.process_count)
+			e.peak_mem_rss_kb = math.max(e.peak_mem_rss_kb, t.aggregated.mem_rss_kb)
+			sum = sum + t.aggregated.cpu_usage
+		end
+		e.avg_cpu_usage = sum / #trees
+		return e
+	end
+
+	local function check(e, got)
+		assert.are.equal(e.sample_count, got.sample_count)
+		assert.are.equal(e.max_processes, got.max_processes)
+		assert.are.equal(e.peak_mem_rss_kb, got.peak_mem_rss_kb)
+		assert.is_true(math.abs(e.total_time_secs - got.total_time_secs) < 0.0015,
+			("total_time_secs %s vs %s"):format(got.total_time_secs, e.total_time_secs))
+		assert.is_true(math.abs(e.avg_cpu_usage - got.avg_cpu_usage) <= 0.006,
+			("avg_cpu_usage %s vs %s"):format(got.avg_cpu_usage, e.avg_cpu_usage))
+	end
+
+	it("summarizes a recorded file with upstream's fields", function()
+		assert.are.equal(0, rec.code, rec.err)
+		local recs = S.records(S.slurp(out))
+		local e = expected(recs)
+		assert.is_true(e.sample_count >= 5 and e.max_processes == 2 and e.peak_mem_rss_kb >= 30 * 1024,
+			"unexpected recording")
+		local r = S.denet { "--json", "stats", out }
+		assert.are.equal(0, r.code, r.err)
+		local got = S.records(r.out)
+		assert.are.equal(1, #got)
+		got = got[1]
+		check(e, got)
+		assert.are.equal(0, got.skipped_lines)
+		for _, k in ipairs { "max_threads", "total_disk_read_bytes", "total_disk_write_bytes",
+			"total_syscall_read_bytes", "total_syscall_write_bytes", "peak_page_faults_cached",
+			"peak_page_faults_disk", "total_sys_net_rx_bytes", "total_sys_net_tx_bytes" } do
+			assert.are.equal("number", type(got[k]), k)
+		end
+		-- human-readable form
+		local h = S.denet { "stats", out }
+		assert.are.equal(0, h.code, h.err)
+		assert.is_truthy(h.out:match("sample_count%s+" .. e.sample_count .. "\n"), h.out)
+		assert.is_truthy(h.out:match("peak_mem_rss_kb%s+" .. e.peak_mem_rss_kb .. "\n"), h.out)
+	end)
+
+	it("--stats during the run writes the same summary as stats on the file", function()
+		assert.are.equal(0, rec.code, rec.err)
+		local r = S.denet { "--json", "stats", out }
+		local want = S.records(r.out)[1]
+		local got = json.decode(assert(S.slurp(statsf), "no --stats file"))
+		assert.is_table(got)
+		for _, k in ipairs { "sample_count", "peak_mem_rss_kb", "max_processes", "max_threads",
+			"total_syscall_write_bytes", "peak_page_faults_cached" } do
+			assert.are.equal(want[k], got[k], k)
+		end
+		assert.is_true(math.abs(want.avg_cpu_usage - got.avg_cpu_usage) <= 0.006)
+		assert.is_true(math.abs(want.total_time_secs - got.total_time_secs) < 0.0015)
+	end)
+
+	it("skips and counts malformed lines", function()
+		assert.are.equal(0, rec.code, rec.err)
+		local e = expected(S.records(S.slurp(out)))
+		local f = assert(io.open(out, "ab"))
+		f:write("this is not json\n{\"kind\":\"tree\",\n\xff\xfe\n")
+		f:close()
+		local r = S.denet { "--json", "stats", out }
+		assert.are.equal(0, r.code, r.err)
+		assert.are.equal("denet: skipped 3 malformed lines in " .. out .. "\n", r.err)
+		local got = S.records(r.out)[1]
+		assert.are.equal(3, got.skipped_lines)
+		check(e, got)
+	end)
+end)

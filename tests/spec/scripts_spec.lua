@@ -1,0 +1,260 @@
+-- scripts_spec.lua — the shipped scripts (scripts/*.lua) run through the
+-- real binary, as a user runs them: `denet scripts/NAME.lua ARGS...`.
+
+local S = require "support"
+
+local function script(name) return S.root .. "/scripts/" .. name .. ".lua" end
+
+local function helper(name)
+  local path = S.helper(name)
+  if not io.open(path, "r") then
+    os.execute(("mkdir -p %s && cc -std=c11 -D_GNU_SOURCE -O1 -o %s %s/tests/helpers/%s.c -lpthread")
+      :format(S.q(S.helpers), S.q(path), S.q(S.root), name))
+  end
+  return path
+end
+
+-- The real interpreter (a pyenv shim adds ~250 ms per start).
+local python = (function()
+  local f = io.popen("python3 -c 'import sys; print(sys.executable)' 2>/dev/null")
+  local p = f and f:read("l")
+  if f then f:close() end
+  return p
+end)()
+
+-- Grows to 300 MiB in 50 MiB steps, 200 ms apart; prints "step N MS".
+local GROW = [[
+import time
+b = []
+for i in range(6):
+    b.append(bytearray(50 << 20))
+    print("step", i + 1, int(time.time() * 1000), flush=True)
+    time.sleep(0.2)
+]]
+
+local function count(text, pat)
+  local n = 0
+  for _ in text:gmatch(pat) do n = n + 1 end
+  return n
+end
+
+describe("scripts/mem-alert.lua", function()
+  local run = python and it or pending
+
+  run("alerts once, within one sample interval of the crossing", function()
+    local out = S.tmpname(".jsonl")
+    local r = S.denet{ script("mem-alert"), "--limit", "100M", "--out", out, "--", python, "-c", GROW }
+    assert.equal(0, r.code)
+    assert.equal(1, count(r.err, "denet: mem%-alert: RSS [%d.]+ MiB > limit 100%.0 MiB %(pid %d+%)\n"))
+    assert.equal(0, count(r.err, "back below"))
+    local recs = S.records(S.slurp(out))
+    local alerts = S.of_kind(recs, "alert")
+    assert.equal(1, #alerts)
+    local a = alerts[1]
+    assert.equal("fire", a.state)
+    assert.equal("mem-alert", a.rule)
+    assert.equal(102400, a.threshold)
+    assert.is_true(a.value > 102400)
+    -- the crossing: the first sample above the limit; the one before it
+    -- was below, so the alert came within one interval (100 ms) of it
+    local trees = S.of_kind(recs, "tree")
+    local k = 1
+    while trees[k].aggregated.mem_rss_kb <= 102400 do k = k + 1 end
+    assert.equal(trees[k].ts_ms, a.ts_ms)
+    assert.is_true(trees[k].ts_ms - trees[k - 1].ts_ms <= 150)
+    -- and it lines up with the program's own steps: the step that made
+    -- RSS cross had finished at most one interval before the alert
+    local steps = {}
+    for n, ms in r.out:gmatch("step (%d) (%d+)") do steps[tonumber(n)] = tonumber(ms) end
+    assert.equal(6, #steps)
+    local crossed
+    for n = 1, 6 do if steps[n] >= a.ts_ms - 150 and not crossed then crossed = n end end
+    assert.is_truthy(crossed)
+    assert.is_true(a.ts_ms - steps[crossed] <= 150,
+      ("alert %d ms after step %d"):format(a.ts_ms - steps[crossed], crossed))
+    assert.equal("exit", recs[#recs].kind)
+    os.remove(out)
+  end)
+
+  run("--action kill kills the command and exits 137", function()
+    local r = S.denet{ script("mem-alert"), "--limit", "100M", "--action", "kill", "--", python, "-c", GROW }
+    assert.equal(137, r.code)
+    assert.equal(1, count(r.err, "> limit 100%.0 MiB %(pid %d+%); killing the command %(SIGKILL%)"))
+    local _, last = 0, 0
+    for n in r.out:gmatch("step (%d)") do last = tonumber(n) end
+    assert.is_true(last < 6, "the command ran to step " .. last)
+  end)
+
+  run("a 1G limit: no alert and exit status 0", function()
+    local r = S.denet{ script("mem-alert"), "--limit", "1G", "--", python, "-c", GROW }
+    assert.equal(0, r.code)
+    assert.equal("", r.err)
+    assert.equal(6, count(r.out, "step %d"))
+  end)
+
+  it("clears below 90 % of the limit, and passes the command's status through", function()
+    local r = S.denet{ script("mem-alert"), "--limit", "100M", "--interval", "50", "--",
+      "sh", "-c", S.q(helper("memsteps")) .. " 150:300 95:300 40:300 >/dev/null; exit 3" }
+    assert.equal(3, r.code)
+    assert.equal(1, count(r.err, "> limit 100%.0 MiB"))
+    -- 95 MiB is inside the band (90..100 MiB): the clear comes at 40 MiB
+    assert.equal(1, count(r.err, "RSS 4%d%.%d MiB back below 90%.0 MiB"))
+  end)
+
+  it("--for MS ignores a shorter excess", function()
+    local r = S.denet{ script("mem-alert"), "--limit", "100M", "--for", "500", "--interval", "50", "--",
+      helper("memsteps"), "150:200", "10:300" }
+    assert.equal(0, r.code)
+    assert.equal(0, count(r.err, "mem%-alert"))
+  end)
+
+  it("bad arguments: usage on stderr, exit 2", function()
+    for _, args in ipairs{
+      { "--", "true" },                                -- no --limit
+      { "--limit", "lots", "--", "true" },
+      { "--limit", "1G" },                             -- no command
+      { "--limit", "1G", "--action", "nuke", "--", "true" },
+      { "--limit", "1G", "--frobnicate", "--", "true" },
+      { "--limit", "1G", "--for", "soon", "--", "true" },
+    } do
+      table.insert(args, 1, script("mem-alert"))
+      local r = S.denet(args)
+      assert.equal(2, r.code, table.concat(args, " "))
+      assert.matches("usage: denet scripts/mem%-alert%.lua", r.err)
+    end
+  end)
+
+  it("a missing command exits 127", function()
+    local r = S.denet{ script("mem-alert"), "--limit", "1G", "--", "/nonexistent/cmd" }
+    assert.equal(127, r.code)
+    assert.matches("ENOENT", r.err)
+  end)
+end)
+
+describe("scripts/report.lua", function()
+  it("reports a recorded file: peaks, top processes, alerts and marks", function()
+    local out = S.tmpname(".jsonl")
+    local hooks = S.tmpname(".lua")
+    S.write(hooks, [[
+local p = ...
+p:watch{ metric = "mem_rss_kb", above = "50M", name = "fifty" }
+p:on("spawn", function(c) p:mark("spawned " .. c.pid) end)
+]])
+    local r = S.denet{ "-q", "-i", "50", "-o", out, "run", "-s", hooks, "--", "sh", "-c",
+      S.q(helper("memsteps")) .. " 20:200 70:300 >/dev/null; " .. S.q(helper("busy")) .. " 0.3" }
+    assert.equal(0, r.code)
+    -- a garbage line is skipped and counted
+    local f = assert(io.open(out, "a"))
+    f:write("garbage\n")
+    f:close()
+    local rep = S.denet{ script("report"), out }
+    assert.equal(0, rep.code)
+    local md = rep.out
+    assert.matches("^# denet report: `sh %-c ", md)
+    assert.matches("Exit status: 0", md)
+    assert.matches("Skipped malformed lines: 1", md)
+    local peak = tonumber(md:match("| RSS | ([%d.]+) MiB"))
+    assert.is_true(peak > 69 and peak < 80, "peak RSS " .. tostring(peak))
+    local cpu = tonumber(md:match("| CPU %(100 %% = one core%) | ([%d.]+) %%"))
+    assert.is_true(cpu > 60, "peak CPU " .. tostring(cpu))
+    -- top by CPU is busy, top by memory is memsteps
+    local by_cpu = md:match("## Top processes by CPU.-\n|%-%-%-:.-\n(| [^\n]+)")
+    local by_mem = md:match("## Top processes by memory.-\n|%-%-%-:.-\n(| [^\n]+)")
+    assert.matches("busy 0%.3", by_cpu)
+    assert.matches("memsteps 20:200 70:300", by_mem)
+    assert.matches("| fifty | mem_rss_kb | fire |", md, 1, true)
+    assert.equal(2, count(md, "| spawned %d+ |"))
+    os.remove(out)
+    os.remove(hooks)
+  end)
+
+  it("reports a live run on stdout, the command's output on stderr, its status", function()
+    local r = S.denet{ script("report"), "--interval", "50", "--watch", "mem_rss_kb>30M", "--",
+      "sh", "-c", "echo from-the-command; " .. S.q(helper("memsteps")) .. " 40:300; exit 5" }
+    assert.equal(5, r.code)
+    assert.matches("from%-the%-command", r.err)
+    assert.not_matches("\nfrom%-the%-command\n", r.out)
+    assert.matches("^# denet report: `sh %-c echo from%-the%-command", r.out)
+    assert.matches("Source: live run", r.out)
+    assert.matches("Exit status: 5", r.out)
+    assert.matches("| mem_rss_kb>30M | mem_rss_kb | fire |", r.out, 1, true)
+    local n = tonumber(r.out:match("Duration: [%d.]+ s, (%d+) samples"))
+    assert.is_true(n >= 5)
+  end)
+
+  it("a missing file is an error; no arguments is a usage error", function()
+    local r = S.denet{ script("report"), "/nonexistent.jsonl" }
+    assert.equal(1, r.code)
+    assert.matches("No such file", r.err)
+    r = S.denet{ script("report") }
+    assert.equal(2, r.code)
+    assert.matches("usage:", r.err)
+  end)
+end)
+
+describe("scripts/csv.lua", function()
+  it("streams the chosen columns of every sample as CSV", function()
+    local r = S.denet{ script("csv"), "--columns", "ts_ms,mem_rss_kb,process_count", "--interval", "50",
+      "--", "sh", "-c", "echo noise; " .. S.q(helper("memsteps")) .. " 30:300" }
+    assert.equal(0, r.code)
+    local lines = {}
+    for l in r.out:gmatch("[^\n]+") do lines[#lines + 1] = l end
+    assert.equal("ts_ms,mem_rss_kb,process_count", lines[1])
+    assert.is_true(#lines >= 6)
+    local peak, prev = 0, 0
+    for i = 2, #lines do
+      local ts, rss, pc = lines[i]:match("^(%d+),(%d+),(%d+)$")
+      assert.is_truthy(ts, "line " .. lines[i])
+      assert.is_true(tonumber(ts) > prev)
+      prev = tonumber(ts)
+      peak = math.max(peak, tonumber(rss))
+    end
+    assert.is_true(peak > 30 * 1024 and peak < 40 * 1024, "peak " .. peak)
+    assert.matches("noise", r.err)
+  end)
+
+  it("converts a recorded file", function()
+    local out = S.tmpname(".jsonl")
+    assert.equal(0, S.denet{ "-q", "-i", "50", "-o", out, "run", "--", "sleep", "0.3" }.code)
+    local r = S.denet{ script("csv"), out }
+    assert.equal(0, r.code)
+    local n = count(r.out, "\n")
+    local trees = S.of_kind(S.records(S.slurp(out)), "tree")
+    assert.equal(#trees + 1, n)
+    assert.matches("^ts_ms,cpu_usage,mem_rss_kb,mem_vms_kb,disk_read_bytes,disk_write_bytes,process_count,thread_count\n", r.out)
+    os.remove(out)
+  end)
+end)
+
+describe("scripts/stages.lua", function()
+  it("splits a shell script into one stage per child, with marks", function()
+    local out = S.tmpname(".jsonl")
+    local r = S.denet{ script("stages"), "--interval", "50", "--out", out, "--", "sh", "-c",
+      "sleep 0.3; " .. S.q(helper("busy")) .. " 0.4; " .. S.q(helper("memsteps")) .. " 60:300 >/dev/null" }
+    assert.equal(0, r.code)
+    local rows = {}
+    for l in r.err:gmatch("[^\n]+") do
+      local label, avg, rss = l:match("^(%d: .-)%s+[%d.]+s%s+[%d.]+s%s+%d+%s+([%d.]+)%%%s+[%d.]+%%%s+([%d.]+) MiB")
+      if label then rows[#rows + 1] = { label = label, avg = tonumber(avg), rss = tonumber(rss) } end
+    end
+    assert.equal(3, #rows, r.err)
+    assert.matches("^2: sleep 0%.3", rows[1].label)
+    assert.matches("^3: .*busy 0%.4", rows[2].label)
+    assert.matches("^4: .*memsteps 60:300", rows[3].label)
+    assert.is_true(rows[2].avg > 50, "busy stage avg cpu " .. rows[2].avg)
+    assert.is_true(rows[1].avg < 20, "sleep stage avg cpu " .. rows[1].avg)
+    assert.is_true(rows[3].rss > 60 and rows[3].rss < 70)
+    local marks = S.of_kind(S.records(S.slurp(out)), "mark")
+    assert.equal(4, #marks)
+    os.remove(out)
+  end)
+
+  it("--every SECS makes time slices", function()
+    local r = S.denet{ script("stages"), "--every", "0.2", "--interval", "50", "--", "sleep", "0.7" }
+    assert.equal(0, r.code)
+    assert.matches("t%+0s", r.err)
+    assert.matches("t%+0%.2s", r.err)
+    assert.matches("t%+0%.4s", r.err)
+    assert.matches("t%+0%.6s", r.err)
+  end)
+end)

@@ -1006,7 +1006,8 @@ static int proc_mark(lua_State *L)
 {
 	struct lproc *p = check_proc(L, 1);
 	const char *label = luaL_checkstring(L, 2);
-	dn_monitor_mark(p->mon, label);
+	if (dn_monitor_mark(p->mon, label) < 0)
+		return push_fail(L, ESRCH, "the process has ended: no record can follow its exit");
 	lua_settop(L, 1);
 	return 1;
 }

@@ -205,11 +205,6 @@ static int monitor_main(struct dn_cli *cli)
 		.on_sample = on_sample,
 		.ctx = &cr,
 	};
-	if (cli->script) {
-		cr.lua = dn_lua_hooks_load(cli->script, loop, &cr.mon);
-		if (!cr.lua)
-			goto out;
-	}
 	r = dn_monitor_start(&cr.mon);
 	if (r < 0) {
 		fprintf(stderr, "denet: cannot run '%s': %s\n", cli->argv[0], strerror(-r));
@@ -222,6 +217,21 @@ static int monitor_main(struct dn_cli *cli)
 	}
 	if (cli->write_env)
 		write_env_record(&cr.mon);
+	if (cli->script) {
+		/* After `metadata` (so it stays line 1) and before the first
+		 * sample (the loop has not run yet), so rules see them all. */
+		cr.lua = dn_lua_hooks_load(cli->script, loop, &cr.mon);
+		if (!cr.lua) {
+			if (cr.mon.launched) { /* do not leave it orphaned */
+				dn_monitor_terminate(&cr.mon);
+				while (cr.mon.running && dn_loop_run_once(loop) == 0)
+					;
+			}
+			dn_monitor_stop(&cr.mon);
+			status = 1;
+			goto out;
+		}
+	}
 	while (cr.mon.running && !(cr.lua && dn_lua_failed(cr.lua))) {
 		r = dn_loop_run_once(loop);
 		if (r < 0) {

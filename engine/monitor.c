@@ -456,11 +456,15 @@ static void on_timeout(struct dn_loop *loop, struct dn_timer *t, void *ctx)
 	dn_monitor_terminate(m);
 }
 
-void dn_monitor_mark(struct dn_monitor *m, const char *label)
+int dn_monitor_mark(struct dn_monitor *m, const char *label)
 {
+	/* `exit` is the last line of a monitor, and `metadata` the first. */
+	if (m->command_done || !m->t0_ms)
+		return -ESRCH;
 	dn_buf_reset(&m->line);
 	dn_record_mark(&m->line, dn_wall_ms(), label);
 	emit_line(m);
+	return 0;
 }
 
 static void add_rusage(struct rusage *acc, const struct rusage *r)
@@ -491,12 +495,21 @@ void dn_monitor_reap_orphans(struct dn_monitor **mons, int n)
 		np = 4096;
 	for (int i = 0; i < np; i++) {
 		pid_t pid = pids[i];
-		bool is_command = false;
+		struct dn_monitor *cmd_of = NULL;
 		for (int k = 0; k < n; k++)
 			if (mons[k]->launched && mons[k]->pid == pid)
-				is_command = true;
-		if (is_command)
-			continue; /* its monitor reaps it after the last sample */
+				cmd_of = mons[k];
+		if (cmd_of) {
+			/* Its monitor reaps it after the last sample; without a
+			 * pidfd (old kernels, valgrind) this is where it learns
+			 * that the command exited. */
+			siginfo_t si = { 0 };
+			if (cmd_of->pidfd < 0 && cmd_of->running && !cmd_of->command_done &&
+			    waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+			    si.si_pid == pid)
+				on_command_exit(cmd_of);
+			continue;
+		}
 		/* Whose is it? The monitor that knew it, else the first one
 		 * that launched a command and still runs (orphans only come
 		 * from trees denet launched). */

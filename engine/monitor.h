@@ -109,7 +109,8 @@ int dn_monitor_signal_tree(struct dn_monitor *m, int sig);
 void dn_monitor_terminate(struct dn_monitor *m);
 /* Write a record line to every output and the on_record hook. */
 void dn_monitor_emit(struct dn_monitor *m, const char *line, size_t len);
-void dn_monitor_mark(struct dn_monitor *m, const char *label);
+/* A `mark` record. -ESRCH before start or after the command ended. */
+int dn_monitor_mark(struct dn_monitor *m, const char *label);
 /* Called by the owner on SIGCHLD: reap zombies among denet's children
  * that are not a monitor's own command (orphans adopted as subreaper). */
 void dn_monitor_reap_orphans(struct dn_monitor **mons, int n);

@@ -65,6 +65,8 @@ static ssize_t pread_all(struct dn_tree *t, int fd)
 	return (ssize_t)len;
 }
 
+static char *read_command(struct dn_tree *t, struct dn_proc *p);
+
 static int read_stat(struct dn_tree *t, struct dn_proc *p)
 {
 	ssize_t n = pread_all(t, p->fd_stat);
@@ -73,11 +75,18 @@ static int read_stat(struct dn_tree *t, struct dn_proc *p)
 	struct dn_stat st;
 	if (dn_proc_parse_stat(t->rdbuf, (size_t)n, &st) < 0)
 		return -EINVAL;
+	/* comm changes on exec: the command line did too (wrappers such as
+	 * env, nice or sh -c exec the real program). */
+	bool execd = p->command && strcmp(p->comm, st.comm) != 0;
 	p->st = st;
 	p->ppid = st.ppid;
 	p->state = st.state;
 	memcpy(p->comm, st.comm, sizeof p->comm);
 	p->stat_gen = t->gen;
+	if (execd) {
+		free(p->command);
+		p->command = read_command(t, p);
+	}
 	return 0;
 }
 

@@ -35,6 +35,10 @@ void dn_metrics_write_json(struct dn_json *j, const struct dn_metrics *m,
 		put_u64(j, "process_count", m->process_count);
 		put_u64(j, "uptime_secs", m->uptime_secs);
 		put_u64(j, "mem_peak_kb", m->mem_peak_kb);
+		dn_json_key(j, "cpu_usage_exited");
+		dn_json_fixed(j, m->cpu_usage_exited, 2);
+		dn_json_key(j, "cpu_source");
+		dn_json_str(j, m->cpu_source ? m->cpu_source : "proc");
 	} else {
 		put_u64(j, "uptime_secs", m->uptime_secs);
 		dn_json_key(j, "cpu_core");

@@ -24,6 +24,9 @@ struct dn_metrics {
 	int cpu_core;             /* last CPU it ran on; -1 for none (aggregate) */
 	uint64_t process_count;   /* aggregates only */
 	uint64_t mem_peak_kb;     /* aggregates only: largest RSS seen so far */
+	double cpu_usage_exited;  /* aggregates only: the part of cpu_usage from
+	                             processes that ended in this window */
+	const char *cpu_source;   /* aggregates only: where cpu_usage came from */
 };
 
 /* Write the fields as a JSON object. `aggregated` adds process_count and

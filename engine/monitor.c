@@ -523,8 +523,12 @@ void dn_monitor_reap_orphans(struct dn_monitor **mons, int n)
 		siginfo_t si = { 0 };
 		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid) {
 			struct rusage ru;
-			if (wait4(pid, NULL, WNOHANG, &ru) == pid && owner)
+			if (wait4(pid, NULL, WNOHANG, &ru) == pid && owner) {
 				add_rusage(&owner->orphans_ru, &ru);
+				owner->tree.reaped_by_denet_ns +=
+					(uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ull +
+					(uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull;
+			}
 		} else if (owner && owner->running && !dn_tree_find(&owner->tree, pid)) {
 			/* Alive and unknown: its parent died between two scans. */
 			dn_tree_adopt(&owner->tree, pid);

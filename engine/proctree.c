@@ -417,6 +417,16 @@ static void compute_metrics(struct dn_tree *t, struct dn_proc *p, uint64_t now_b
 		if (win)
 			cpu = 100.0 * (double)total / (double)win;
 	}
+	/* The same CPU as a running total, so the tree total stays
+	 * consistent when the source (schedstat/ticks) changes. */
+	if (p->has_prev) {
+		uint64_t win = sub0(now_boot, p->prev_boot_ns);
+		p->own_cum_ns += (uint64_t)(cpu / 100.0 * (double)win);
+	} else {
+		p->own_cum_ns = (sched_ok && st->num_threads == 1) ? ss.run_ns : tick_ns;
+	}
+	p->cchild_ns = (uint64_t)((st->cutime > 0 ? st->cutime : 0) +
+				  (st->cstime > 0 ? st->cstime : 0)) * ns_per_tick;
 	p->has_prev = true;
 	p->prev_sched_ok = sched_ok;
 	p->prev_sched_ns = ss.run_ns;
@@ -524,6 +534,31 @@ static int scan(struct dn_tree *t, uint64_t wall_ms, bool compute)
 		}
 	}
 	t->nprocs = w;
+	/* The tree's CPU in this window: from an exact source when the
+	 * monitor has one (cgroup), else from the running totals of the
+	 * processes plus what their parents (or denet) reaped. The part
+	 * beyond the live processes is CPU of processes that ended. */
+	uint64_t total = t->reaped_by_denet_ns;
+	for (size_t i = 0; i < t->nprocs; i++)
+		total += t->procs[i]->own_cum_ns + t->procs[i]->cchild_ns;
+	agg.cpu_source = "proc";
+	if (compute && t->primed) {
+		uint64_t win = sub0(now_boot, t->last_boot_ns);
+		double window_ns;
+		if (t->exact_total_ns && t->prev_exact_total_ns) {
+			window_ns = (double)sub0(t->exact_total_ns, t->prev_exact_total_ns);
+			agg.cpu_source = "cgroup";
+		} else {
+			window_ns = (double)sub0(total, t->prev_total_ns);
+		}
+		double exited = win ? 100.0 * window_ns / (double)win - agg.cpu_usage : 0.0;
+		if (exited > 0.005) {
+			agg.cpu_usage_exited = exited;
+			agg.cpu_usage += exited;
+		}
+	}
+	t->prev_total_ns = total;
+	t->prev_exact_total_ns = t->exact_total_ns;
 	agg.sys_net_rx_bytes = sub0(rx, t->net_rx0);
 	agg.sys_net_tx_bytes = sub0(tx, t->net_tx0);
 	agg.ts_ms = wall_ms;

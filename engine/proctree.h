@@ -37,6 +37,8 @@ struct dn_proc {
 	bool has_prev, prev_sched_ok;
 	uint64_t prev_sched_ns, prev_tick_ns, prev_boot_ns;
 	int64_t prev_threads;
+	uint64_t own_cum_ns;   /* CPU counted for it so far (sum of window deltas) */
+	uint64_t cchild_ns;    /* CPU of its children it has waited for (cutime+cstime) */
 	struct dn_io io_base;
 	uint64_t minflt_base, majflt_base;
 	struct dn_stat st;
@@ -77,6 +79,15 @@ struct dn_tree {
 	size_t nspawned;          /* procs[] entries with is_new set */
 	char *rdbuf;
 	size_t rdcap;
+	/* Whole-tree CPU accounting: live processes' own + reaped-children CPU,
+	 * plus what denet reaped itself (the monitor adds orphans' rusage), so
+	 * processes born and gone inside one window still count. */
+	uint64_t reaped_by_denet_ns;
+	uint64_t prev_total_ns;
+	/* An exact tree total from elsewhere (the run's cgroup), 0 = none:
+	 * set by the monitor before each scan. */
+	uint64_t exact_total_ns;
+	uint64_t prev_exact_total_ns;
 };
 
 /* Open the root and read a baseline (so the first sample has a window).

@@ -667,7 +667,17 @@ static void test_metrics_json(void)
 	dn_json_init(&j, &b);
 	dn_metrics_write_json(&j, &m, true);
 	CHECK_STR(b.data, COMMON_FIELDS "\"process_count\":14,\"uptime_secs\":13,"
-					"\"mem_peak_kb\":15}");
+					"\"mem_peak_kb\":15,\"cpu_usage_exited\":0.00,"
+					"\"cpu_source\":\"proc\"}");
+
+	m.cpu_usage_exited = 12.345;
+	m.cpu_source = "cgroup";
+	dn_buf_reset(&b);
+	dn_json_init(&j, &b);
+	dn_metrics_write_json(&j, &m, true);
+	CHECK_STR(b.data, COMMON_FIELDS "\"process_count\":14,\"uptime_secs\":13,"
+					"\"mem_peak_kb\":15,\"cpu_usage_exited\":12.35,"
+					"\"cpu_source\":\"cgroup\"}");
 
 	/* As a value inside a record, after other fields. */
 	dn_buf_reset(&b);

@@ -14,7 +14,7 @@ CC ?= cc
 DEV ?= 0
 SAN ?=
 
-PKGS := lua5.4
+PKGS := lua5.4 libdw libelf
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -32,7 +32,7 @@ LDFLAGS += -fsanitize=$(SAN)
 endif
 
 # Engine objects (no Lua headers), Lua binding objects, and the CLI main.
-ENGINE_SRCS := $(filter-out engine/main.c engine/lua_%.c,$(wildcard engine/*.c))
+ENGINE_SRCS := $(filter-out engine/main.c engine/lua_%.c engine/offcpu.c,$(wildcard engine/*.c))
 LUABIND_SRCS := $(wildcard engine/lua_*.c)
 ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(BUILD)/%.o)
 LUABIND_OBJS := $(LUABIND_SRCS:%.c=$(BUILD)/%.o)
@@ -40,7 +40,7 @@ LUA_MODULES := $(sort $(wildcard lua/denet/*.lua))
 EMBED_C := $(BUILD)/gen/lua_embedded.c
 EMBED_O := $(BUILD)/gen/lua_embedded.o
 
-UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_SRCS := $(filter-out tests/unit/test_offcpu.c,$(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 HELPER_SRCS := $(wildcard tests/helpers/*.c)
 HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/helpers/%)
@@ -73,7 +73,7 @@ $(BUILD)/denet: $(BUILD)/engine/main.o $(LUABIND_OBJS) $(EMBED_O) $(BUILD)/libde
 # The same objects as a Lua C module, for busted specs: require "denet.core".
 $(BUILD)/lua/denet/core.so: $(LUABIND_OBJS) $(EMBED_O) $(BUILD)/libdenet.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -shared -o $@ $^ -lm
+	$(CC) $(LDFLAGS) -shared -o $@ $^ $(filter-out -llua5.4,$(LDLIBS_ALL))
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libdenet.a
 	@mkdir -p $(dir $@)

@@ -9,7 +9,7 @@ BUILD=${BUILD:-build}
 export DENET_BIN="$PWD/$BUILD/denet"
 export DENET_HELPERS="$PWD/$BUILD/helpers"
 export DENET_ROOT="$PWD"
-export LUA_PATH="$PWD/lua/?.lua;$PWD/tests/spec/?.lua;;"
+export LUA_PATH="$PWD/lua/?.lua;$PWD/lua/?/init.lua;$PWD/tests/spec/?.lua;;"
 export LUA_CPATH="$PWD/$BUILD/lua/?.so;;"
 passed=0 failed=0 skipped=0
 log=$(mktemp)
@@ -46,7 +46,7 @@ fi
 if [ "${ONLY:-spec}" = spec ] || [ -z "${ONLY:-}" ]; then
 	if [ "${VALGRIND:-0}" = 1 ]; then export DENET_VALGRIND=1; fi
 	echo "# spec: busted"
-	lua5.4 /usr/bin/busted --lpath="$PWD/lua/?.lua;$PWD/tests/spec/?.lua" -o TAP ${SPEC:-tests/spec} 2>&1 | count
+	lua5.4 /usr/bin/busted --lpath="$PWD/lua/?.lua;$PWD/lua/?/init.lua;$PWD/tests/spec/?.lua" -o TAP ${SPEC:-tests/spec} 2>&1 | count
 fi
 passed=$(grep -c P "$log")
 failed=$(grep -c F "$log")

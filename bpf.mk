@@ -1,0 +1,42 @@
+# bpf.mk — builds the eBPF off-CPU program and its libbpf skeleton.
+# Included by the Makefile (`include bpf.mk`); uses $(BUILD).
+#
+#   $(BUILD)/gen/vmlinux.h       from the running kernel's BTF (CO-RE)
+#   $(BUILD)/gen/offcpu.bpf.o    clang -target bpf
+#   $(BUILD)/gen/offcpu.skel.h   bpftool gen skeleton (embeds the object)
+#
+# The engine side needs: $(BUILD)/engine/offcpu.o: $(BPF_SKEL),
+# CFLAGS_ALL += -I$(BUILD)/gen and LDLIBS_ALL += $(BPF_LIBS).
+
+BPF_CLANG ?= clang
+BPFTOOL ?= bpftool
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+BPF_ARCH ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' \
+	-e 's/ppc64le/powerpc/' -e 's/riscv64/riscv/' -e 's/s390x/s390/')
+BPF_CFLAGS ?= -g -O2 -Wall
+
+BPF_GEN := $(BUILD)/gen
+BPF_VMLINUX := $(BPF_GEN)/vmlinux.h
+BPF_OBJ := $(BPF_GEN)/offcpu.bpf.o
+BPF_SKEL := $(BPF_GEN)/offcpu.skel.h
+BPF_LIBS := -lbpf -lelf -ldw -lz
+
+$(BPF_VMLINUX):
+	@mkdir -p $(dir $@)
+	$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp && mv $@.tmp $@
+
+$(BPF_OBJ): bpf/offcpu.bpf.c bpf/offcpu.h $(BPF_VMLINUX)
+	@mkdir -p $(dir $@)
+	$(BPF_CLANG) $(BPF_CFLAGS) -target bpf -D__TARGET_ARCH_$(BPF_ARCH) \
+		-I$(BPF_GEN) -Ibpf -c $< -o $@
+
+$(BPF_SKEL): $(BPF_OBJ)
+	$(BPFTOOL) gen skeleton $< name offcpu_bpf > $@.tmp && mv $@.tmp $@
+
+.PHONY: bpf vmlinux
+bpf: $(BPF_SKEL)
+
+# Regenerate vmlinux.h (after a kernel upgrade).
+vmlinux:
+	rm -f $(BPF_VMLINUX)
+	$(MAKE) $(BPF_VMLINUX)

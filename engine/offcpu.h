@@ -1,0 +1,81 @@
+/*
+ * offcpu.h — off-CPU profiling of a process tree with eBPF (loader side).
+ *
+ * Loads bpf/offcpu.bpf.c (a libbpf skeleton), keeps its tgid set, resolves
+ * the leaf libc frame the frame-pointer walk misses (.eh_frame CFI through
+ * libdw) and drains the in-kernel aggregate. Addresses only: symbolization
+ * is engine/symbolizer.c's job. Nothing here prints; libbpf's messages are
+ * kept for the `why` of a failed open.
+ */
+#ifndef DENET_OFFCPU_H
+#define DENET_OFFCPU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define DN_OFFCPU_FRAMES 127
+
+struct dn_offcpu_opts {
+	bool kernel_stacks;
+	bool user_stacks;
+	uint64_t min_us, max_us; /* max_us 0: no upper bound */
+	bool force_raw_tp;       /* skip tp_btf (tests of the fallback) */
+};
+
+struct dn_offcpu;
+
+/* Loads and attaches the program. NULL + errno on failure; `why` (may be
+ * NULL) gets a one-line human reason, e.g. "eBPF needs root or
+ * CAP_BPF+CAP_PERFMON (EPERM loading offcpu.bpf.o)". */
+struct dn_offcpu *dn_offcpu_open(const struct dn_offcpu_opts *o, char *why,
+				 size_t whylen);
+
+/* Adds a tgid; its children forked from now on are followed in the kernel
+ * (existing descendants must be added by the caller). 0 or -errno. */
+int dn_offcpu_track(struct dn_offcpu *p, pid_t tgid);
+
+/* One aggregated off-CPU stack since the previous drain. user[] and
+ * kernel[] are innermost first; user[1] is the caller of the libc leaf
+ * recovered from its CFI when the frame-pointer walk missed it. */
+struct dn_offcpu_stack {
+	pid_t tgid, tid;
+	char comm[16];
+	char state; /* 'S' or 'D' */
+	uint64_t off_ns, count, max_ns;
+	uint64_t user[DN_OFFCPU_FRAMES];
+	int nuser;
+	uint64_t kernel[DN_OFFCPU_FRAMES];
+	int nkernel;
+	bool recovered; /* user[1] was recovered (not from the FP walk) */
+};
+
+/* Reads and clears the in-kernel aggregate (double-buffered: no interval
+ * is lost to a race with the kernel), calls fn for each entry. Returns the
+ * number of entries or -errno. */
+int dn_offcpu_drain(struct dn_offcpu *p,
+		    void (*fn)(const struct dn_offcpu_stack *s, void *ctx),
+		    void *ctx);
+
+/* Kernel-side counters, for diagnostics and tests. */
+struct dn_offcpu_stats {
+	uint64_t switches_out, recorded, recovered, unknown_leaf;
+	uint64_t ustack_err, kstack_err, agg_full, start_full;
+	uint64_t leaves_resolved;  /* leaf rules computed in user space */
+	uint64_t snap_recovered;   /* frames recovered from stack copies */
+	bool btf_tracepoint;       /* tp_btf attached (else raw_tp) */
+};
+void dn_offcpu_get_stats(const struct dn_offcpu *p, struct dn_offcpu_stats *st);
+
+/* The offset from the user sp of the return address out of the function
+ * at `ip` in process `pid`, from the .eh_frame CFI of the mapped file:
+ * CFA = sp + N, return address at CFA - 8, so *off = N - 8. -ENOENT when
+ * there is no CFI for ip, -EOPNOTSUPP when the CFA is not sp-based (a frame
+ * pointer function: nothing to recover), -ESRCH when pid is gone. */
+int dn_offcpu_leaf_offset(struct dn_offcpu *p, pid_t pid, uint64_t ip,
+			  int *off);
+
+void dn_offcpu_close(struct dn_offcpu *p);
+
+#endif

@@ -1,0 +1,79 @@
+/*
+ * symbolizer.h — in-process symbolization of user and kernel addresses.
+ *
+ * One struct dn_symbolizer per denet process. It owns three caches:
+ * ELF modules keyed by the (device, inode) of the mapped file (shared by
+ * every pid that maps the file), the memory maps of each pid (captured so
+ * stacks of exited processes still symbolize), and a small per-address
+ * result cache. Sources: ELF .symtab/.dynsym (FUNC and IFUNC), separate
+ * debug files (build-id under /usr/lib/debug/.build-id, .gnu_debuglink),
+ * the [vdso] image, /proc/kallsyms, /tmp/perf-PID.map for JIT code, and
+ * optionally file:line from DWARF through libdw. Never spawns a process and
+ * never contacts debuginfod. Not thread-safe: one thread uses one instance.
+ *
+ * Link with: -ldw -lelf
+ */
+#ifndef DENET_SYMBOLIZER_H
+#define DENET_SYMBOLIZER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct dn_symbolizer;
+
+/* NULL with errno = ENOMEM on failure. */
+struct dn_symbolizer *dn_sym_new(void);
+void dn_sym_free(struct dn_symbolizer *s);
+
+/*
+ * Capture the maps of pid now (so its stacks symbolize after it exits) and
+ * open the files it maps; call again after exec. 0, -ESRCH (gone), -EACCES.
+ */
+int dn_sym_capture(struct dn_symbolizer *s, pid_t pid);
+/* Drop the maps of pid (module caches stay, they are shared). */
+void dn_sym_forget(struct dn_symbolizer *s, pid_t pid);
+
+struct dn_frame {
+	uint64_t addr;
+	const char
+		*name;	 /* symbol name or NULL; owned by the symbolizer, valid until dn_sym_free */
+	uint64_t offset; /* addr - symbol start; when name is NULL the module offset: the ELF
+			    virtual address when the file could be read (what addr2line -e takes),
+			    else the file offset; for anonymous memory, addr - mapping start */
+	const char *module; /* path of the mapped file, "[kernel]", "[vdso]", "[unknown]",
+			       "[heap]"/"[anon]"..., or the perf map path for JIT code */
+	const char *file;   /* source file or NULL (only with dn_sym_set_lines) */
+	int line;	    /* 0 if unknown */
+};
+
+/*
+ * Resolve a user address of pid: its captured maps, else its live maps
+ * (read now and kept; re-read when an address misses while pid lives).
+ * 0; -ENOENT when addr is in no mapping (module "[unknown]"); -ESRCH when
+ * pid was never captured and is gone. *out is always filled.
+ */
+int dn_sym_resolve(struct dn_symbolizer *s, pid_t pid, uint64_t addr, struct dn_frame *out);
+
+/* Kernel addresses from /proc/kallsyms (loaded once). 0, -ENOENT, -EACCES (addresses hidden). */
+int dn_sym_resolve_kernel(struct dn_symbolizer *s, uint64_t addr, struct dn_frame *out);
+
+/* file:line through libdw (off by default: DWARF loading costs 16-43 ms per module). */
+void dn_sym_set_lines(struct dn_symbolizer *s, bool enable);
+
+/* "name+0xoff", or "module+0xoffset" (module base name) when name is NULL; ';' and
+   whitespace control characters are replaced so the result is one folded-stack frame. */
+void dn_sym_format(const struct dn_frame *f, char *buf, size_t len);
+
+/*
+ * CFA rule of the user address addr in pid through the module's .eh_frame
+ * (or .debug_frame): on success *ra_off_from_sp = offset from the stack
+ * pointer (as it is at addr) at which the return address is stored, e.g. 0 at
+ * a function's first instruction on x86-64. 0, -ENOENT (no module or no CFI
+ * for addr), -ENOTSUP (CFA not sp-relative, or return address not saved on
+ * the stack, e.g. in the link register).
+ */
+int dn_sym_ra_offset(struct dn_symbolizer *s, pid_t pid, uint64_t addr, int64_t *ra_off_from_sp);
+
+#endif

@@ -196,6 +196,19 @@ int dn_monitor_start(struct dn_monitor *m)
 		struct dn_launch *pl = take_pending(m);
 		/* The tree starts at the held child: nothing it does can be
 		 * missed, because it has not done anything yet. */
+		/* Its own cgroup, joined before exec: exact CPU, peak memory
+		 * and OOM kills of the whole tree, short-lived children too. */
+		if (!m->o.no_cgroup) {
+			m->cg = dn_cgroup_create(m->cg_why, sizeof m->cg_why);
+			if (m->cg && dn_cgroup_add(m->cg, m->pid) < 0) {
+				snprintf(m->cg_why, sizeof m->cg_why,
+					 "cannot move the command into its cgroup: %s", strerror(errno));
+				dn_cgroup_destroy(m->cg);
+				m->cg = NULL;
+			}
+		} else {
+			snprintf(m->cg_why, sizeof m->cg_why, "disabled");
+		}
 		struct dn_tree_opts to = { m->pid, m->o.children, m->o.since_process_start };
 		int r = dn_tree_init(&m->tree, &to);
 		if (r < 0) {
@@ -231,6 +244,15 @@ int dn_monitor_start(struct dn_monitor *m)
 		}
 	} else {
 		m->t0_ms = dn_wall_ms();
+		/* Attached: the process's cgroup counts only when it holds
+		 * nothing but this tree. */
+		if (!m->o.no_cgroup)
+			m->cg = dn_cgroup_of_tree(m->pid, m->cg_why, sizeof m->cg_why);
+	}
+	if (m->cg) {
+		m->cgs_ok = dn_cgroup_read(m->cg, &m->cgs) == 0;
+		m->tree.prev_exact_total_ns = m->tree.exact_total_ns =
+			m->cgs_ok && m->cgs.has_cpu ? m->cgs.usage_usec * 1000ull + 1 : 0;
 	}
 	m->running = true;
 	m->processes_seen = m->tree.nprocs;
@@ -240,6 +262,7 @@ int dn_monitor_start(struct dn_monitor *m)
 	add_cap(m, "io", m->tree.nprocs && m->tree.procs[0]->fd_io >= 0,
 		"/proc/PID/io unreadable (another user's process?)");
 	add_cap(m, "exit_status", m->launched, "attached: not denet's child");
+	add_cap(m, "cgroup", m->cg != NULL, m->cg_why[0] ? m->cg_why : "unavailable");
 	dn_buf_reset(&m->line);
 	dn_record_metadata(&m->line, m->pid, m->argv, m->argc, m->executable, m->t0_ms, m->caps,
 			   m->ncaps);
@@ -266,7 +289,15 @@ int dn_monitor_start(struct dn_monitor *m)
 int dn_monitor_sample_now(struct dn_monitor *m)
 {
 	uint64_t began = dn_mono_ns();
+	if (m->cg) {
+		m->cgs_ok = dn_cgroup_read(m->cg, &m->cgs) == 0;
+		/* +1: 0 means "no exact source" to the tree */
+		m->tree.exact_total_ns =
+			m->cgs_ok && m->cgs.has_cpu ? m->cgs.usage_usec * 1000ull + 1 : 0;
+	}
 	int n = dn_tree_scan(&m->tree, dn_wall_ms());
+	if (m->cgs_ok && m->cgs.has_mem && m->cgs.mem_peak_kb > m->tree.agg.mem_peak_kb)
+		m->tree.agg.mem_peak_kb = m->cgs.mem_peak_kb; /* a spike between samples */
 	uint64_t now = dn_mono_ns();
 	double dt = (double)(now - m->last_sample_mono_ns) / 1e9;
 	m->last_sample_mono_ns = now;
@@ -313,6 +344,13 @@ static void end_monitoring(struct dn_monitor *m)
 		return;
 	m->running = false;
 	disarm_all(m);
+	if (m->cg && m->command_done) {
+		/* Gone with the command; lingering orphans move to denet's
+		 * own cgroup and run on. After --duration the command keeps
+		 * its cgroup until it exits. */
+		dn_cgroup_destroy(m->cg);
+		m->cg = NULL;
+	}
 	if (m->hooks.on_end)
 		m->hooks.on_end(m, m->hooks.ctx);
 }
@@ -348,9 +386,26 @@ static void write_exit(struct dn_monitor *m, int status, bool known)
 		e->mem_peak_kb = peak > 0 ? (uint64_t)peak : 0;
 		e->processes = m->processes_seen;
 	}
+	if (m->cg && dn_cgroup_read(m->cg, &m->cgs) == 0) {
+		/* The cgroup saw every process of the tree, however short. */
+		if (m->cgs.has_cpu) {
+			e->source = m->cgs.source;
+			e->cpu_user_secs = (double)m->cgs.user_usec / 1e6;
+			e->cpu_system_secs = (double)m->cgs.system_usec / 1e6;
+		}
+		if (m->cgs.has_mem && m->cgs.mem_peak_kb > e->mem_peak_kb)
+			e->mem_peak_kb = m->cgs.mem_peak_kb;
+		e->has_io = m->cgs.has_io;
+		e->disk_read_bytes = m->cgs.io_read_bytes;
+		e->disk_write_bytes = m->cgs.io_write_bytes;
+		e->has_oom = m->cgs.has_oom;
+		e->oom_kills = m->cgs.oom_kills;
+		if (!e->source)
+			e->source = "rusage";
+	}
 	e->duration_secs = (double)(dn_mono_ns() - m->start_mono_ns) / 1e9;
 	e->sampled_cpu_secs = m->sampled_cpu_secs;
-	e->sampled_mem_peak_kb = m->tree.agg.mem_peak_kb;
+	e->sampled_mem_peak_kb = m->summary.peak_mem_rss_kb; /* what the samples saw */
 	e->sampled_disk_read_bytes = m->summary.total_disk_read_bytes;
 	e->sampled_disk_write_bytes = m->summary.total_disk_write_bytes;
 	e->samples = m->summary.sample_count;
@@ -551,6 +606,8 @@ void dn_monitor_free(struct dn_monitor *m)
 			dn_loop_del_fd(m->loop, m->pidfd);
 		close(m->pidfd);
 	}
+	if (m->cg)
+		dn_cgroup_destroy(m->cg);
 	dn_loop_timer_free(m->sample_timer);
 	dn_loop_timer_free(m->duration_timer);
 	dn_loop_timer_free(m->timeout_timer);

@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include "buf.h"
+#include "cgroup.h"
 #include "launcher.h"
 #include "loop.h"
 #include "proctree.h"
@@ -49,6 +50,7 @@ struct dn_monitor_opts {
 	double duration_secs;     /* stop monitoring after; 0 = never */
 	double timeout_secs;      /* end the command after; 0 = never */
 	double kill_grace_secs;   /* SIGTERM -> SIGKILL (5 s) */
+	bool no_cgroup;           /* do not put the command in a cgroup of its own */
 };
 
 #define DN_MONITOR_MAX_OUTPUTS 4
@@ -84,6 +86,10 @@ struct dn_monitor {
 	struct dn_capability caps[8];
 	int ncaps;
 	struct dn_launch *pending; /* launched, not yet released */
+	struct dn_cgroup *cg;      /* the run's own cgroup (or the attached tree's) */
+	struct dn_cgroup_stats cgs; /* its latest reading */
+	bool cgs_ok;
+	char cg_why[160];          /* why there is no cgroup */
 };
 
 /* Launch argv (prepared, not released: the caller may add outputs and

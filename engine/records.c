@@ -151,6 +151,16 @@ void dn_record_exit(struct dn_buf *b, const struct dn_exit_info *e)
 		dn_json_uint(&j, e->mem_peak_kb);
 		dn_json_key(&j, "processes");
 		dn_json_uint(&j, e->processes);
+		if (e->has_io) {
+			dn_json_key(&j, "disk_read_bytes");
+			dn_json_uint(&j, e->disk_read_bytes);
+			dn_json_key(&j, "disk_write_bytes");
+			dn_json_uint(&j, e->disk_write_bytes);
+		}
+		if (e->has_oom) {
+			dn_json_key(&j, "oom_kills");
+			dn_json_uint(&j, e->oom_kills);
+		}
 		dn_json_obj_end(&j);
 	} else {
 		dn_json_null(&j);
@@ -168,6 +178,16 @@ void dn_record_exit(struct dn_buf *b, const struct dn_exit_info *e)
 	dn_json_key(&j, "samples");
 	dn_json_uint(&j, e->samples);
 	dn_json_obj_end(&j);
+	if (e->source) {
+		/* exact minus sampled: what sampling missed (positive) */
+		dn_json_key(&j, "gap");
+		dn_json_obj_begin(&j);
+		dn_json_key(&j, "cpu_secs");
+		dn_json_fixed(&j, e->cpu_user_secs + e->cpu_system_secs - e->sampled_cpu_secs, 6);
+		dn_json_key(&j, "mem_peak_kb");
+		dn_json_int(&j, (int64_t)e->mem_peak_kb - (int64_t)e->sampled_mem_peak_kb);
+		dn_json_obj_end(&j);
+	}
 	dn_json_obj_end(&j);
 	end_line(b);
 }

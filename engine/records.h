@@ -31,6 +31,8 @@ struct dn_exit_info {
 	double cpu_user_secs, cpu_system_secs;
 	uint64_t mem_peak_kb;
 	uint64_t processes;  /* processes seen in the tree */
+	bool has_io, has_oom;
+	uint64_t disk_read_bytes, disk_write_bytes, oom_kills;
 	/* the same figures integrated from the samples */
 	double sampled_cpu_secs;
 	uint64_t sampled_mem_peak_kb;

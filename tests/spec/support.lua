@@ -65,6 +65,17 @@ function M.denet(args, opts)
   return r
 end
 
+-- Run a raw shell command line; same result shape as M.denet.
+function M.sh(cmdline)
+  local outp, errp = os.tmpname(), os.tmpname()
+  local ok, how, code = os.execute(("%s >%s 2>%s </dev/null"):format(cmdline, outp, errp))
+  local r = { out = M.slurp(outp) or "", err = M.slurp(errp) or "", cmd = cmdline }
+  os.remove(outp)
+  os.remove(errp)
+  if how == "exit" then r.code = code else r.code = 128 + (code or 0) end
+  return r
+end
+
 -- Every line of a JSONL text decoded (asserting each parses).
 function M.records(text)
   local recs = {}

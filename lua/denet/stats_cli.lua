@@ -55,10 +55,17 @@ return function(file, as_json, stats_out)
     if s.exit then
       local e = s.exit
       io.write(("  %-28s %s\n"):format("exit_code", tostring(e.exit_code)))
-      local t = e.totals
+      local t, sm, gap = e.totals, e.sampled, e.gap
       if type(t) == "table" then
-        io.write(("  %-28s %s (%s)\n"):format("exact cpu_secs", tostring(t.cpu_secs), tostring(t.source)))
-        io.write(("  %-28s %s\n"):format("exact mem_peak_kb", tostring(t.mem_peak_kb)))
+        -- exact (kernel) and sampled side by side, and what sampling missed
+        local function field(tbl, k) return type(tbl) == "table" and tostring(tbl[k]) or "-" end
+        io.write(("  %-28s exact %s (%s), sampled %s, gap %s\n"):format("cpu_secs",
+          field(t, "cpu_secs"), field(t, "source"), field(sm, "cpu_secs"), field(gap, "cpu_secs")))
+        io.write(("  %-28s exact %s, sampled %s, gap %s\n"):format("mem_peak_kb",
+          field(t, "mem_peak_kb"), field(sm, "mem_peak_kb"), field(gap, "mem_peak_kb")))
+        if t.oom_kills ~= nil then
+          io.write(("  %-28s %s\n"):format("oom_kills", tostring(t.oom_kills)))
+        end
       end
     end
     if st.skipped > 0 then

@@ -31,6 +31,7 @@ enum opt_id {
 	OPT_EBPF,
 	OPT_DEBUG,
 	OPT_WRITE_ENV,
+	OPT_NO_CGROUP,
 	OPT_SCRIPT,
 	OPT_OFFCPU_OUT,
 	OPT_HELP,
@@ -59,6 +60,7 @@ static const struct opt opts[] = {
 	{ "enable-ebpf", 0, false, OPT_EBPF },
 	{ "debug", 0, false, OPT_DEBUG },
 	{ "write-env", 0, false, OPT_WRITE_ENV },
+	{ "no-cgroup", 0, false, OPT_NO_CGROUP },
 	{ "script", 's', true, OPT_SCRIPT },
 	{ "offcpu-out", 0, true, OPT_OFFCPU_OUT },
 	{ "help", 'h', false, OPT_HELP },
@@ -93,6 +95,8 @@ const char dn_cli_usage[] =
 	"      --enable-ebpf          off-CPU profiling with eBPF (needs root or CAP_BPF)\n"
 	"      --debug                diagnostics on stderr (eBPF, sampling)\n"
 	"      --write-env            start the output with an `env` record (host, CPU, cgroup)\n"
+	"      --no-cgroup            do not put the command in a cgroup of its own (exact\n"
+	"                             totals then come from wait4 rusage only)\n"
 	"  -s, --script FILE.lua      Lua hooks for a run or attach\n"
 	"      --offcpu-out FILE      write off-CPU stacks to FILE, folded format\n"
 	"  -h, --help                 show this help\n"
@@ -213,6 +217,7 @@ static int apply(const struct opt *o, const char *val, struct dn_cli *cli,
 	case OPT_EBPF: cli->enable_ebpf = true; break;
 	case OPT_DEBUG: cli->debug = true; break;
 	case OPT_WRITE_ENV: cli->write_env = true; break;
+	case OPT_NO_CGROUP: cli->no_cgroup = true; break;
 	case OPT_SCRIPT: cli->script = val; break;
 	case OPT_OFFCPU_OUT: cli->offcpu_out = val; break;
 	case OPT_HELP:

@@ -37,6 +37,7 @@ struct dn_cli {
 	bool enable_ebpf;         /* --enable-ebpf */
 	bool debug;               /* --debug */
 	bool write_env;           /* --write-env */
+	bool no_cgroup;           /* --no-cgroup */
 	const char *script;       /* -s/--script FILE.lua */
 	const char *offcpu_out;   /* --offcpu-out FILE */
 	pid_t attach_pid;         /* attach PID (> 0) */

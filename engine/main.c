@@ -162,6 +162,7 @@ static int monitor_main(struct dn_cli *cli)
 		.since_process_start = cli->since_process_start,
 		.duration_secs = cli->duration_secs,
 		.timeout_secs = cli->timeout_secs,
+		.no_cgroup = cli->no_cgroup,
 	};
 	bool json_stdout = cli->json && !cli->quiet;
 	int r;

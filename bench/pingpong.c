@@ -45,6 +45,8 @@ int main(int argc, char **argv)
 		return 1;
 	kid = fork();
 	if (kid == 0) {
+		close(ab[1]);
+		close(ba[0]);
 		while (read(ab[0], &c, 1) == 1)
 			if (write(ba[1], &c, 1) != 1)
 				break;
@@ -63,7 +65,7 @@ int main(int argc, char **argv)
 	} while (t - t0 < secs);
 	close(ab[1]);
 	waitpid(kid, NULL, 0);
-	printf("%.0f round trips/s, %.3f us per round trip (%ld in %.2f s)\n",
-	       n / (t - t0), (t - t0) / n * 1e6, n, t - t0);
+	printf("%.0f round trips/s, %.3f us per round trip (%ld in %.2f s)\n", n / (t - t0),
+	       (t - t0) / n * 1e6, n, t - t0);
 	return 0;
 }

@@ -24,10 +24,10 @@
 #include <bpf/bpf_tracing.h>
 #include "offcpu.h"
 
-#define PF_KTHREAD 0x00200000
-#define TASK_INTERRUPTIBLE 0x1
+#define PF_KTHREAD	     0x00200000
+#define TASK_INTERRUPTIBLE   0x1
 #define TASK_UNINTERRUPTIBLE 0x2
-#define USER_TOP 0x00007fffffffffffULL
+#define USER_TOP	     0x00007fffffffffffULL
 
 const volatile __u64 min_ns = 1;
 const volatile __u64 max_ns = ~0ULL;
@@ -37,21 +37,21 @@ const volatile bool recover_leaf = true;
 /* the program and bpf_trace_run4 (measured on 6.18, raw_tp and tp_btf) */
 const volatile __u32 kstack_skip = 2;
 
-__u32 gen;                      /* written by user space to switch buffers */
-__u64 aspace_seq;               /* address-space ids handed out in the kernel */
+__u32 gen;	  /* written by user space to switch buffers */
+__u64 aspace_seq; /* address-space ids handed out in the kernel */
 struct dn_offcpu_counters counters;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, DN_OFFCPU_MAX_TGIDS);
-	__type(key, __u32);     /* tgid */
-	__type(value, __u64);   /* address-space id */
+	__type(key, __u32);   /* tgid */
+	__type(value, __u64); /* address-space id */
 } tgids SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, DN_OFFCPU_MAX_THREADS);
-	__type(key, __u32);     /* tid */
+	__type(key, __u32); /* tid */
 	__type(value, struct dn_offcpu_start);
 } start SEC(".maps");
 
@@ -73,7 +73,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, DN_OFFCPU_MAX_LEAVES);
 	__type(key, struct dn_offcpu_leaf_key);
-	__type(value, __s32);   /* return address at sp + value; <0: none */
+	__type(value, __s32); /* return address at sp + value; <0: none */
 } leaf_cfa SEC(".maps");
 
 struct {
@@ -103,8 +103,7 @@ static __always_inline void count(__u64 *c)
 	__sync_fetch_and_add(c, 1);
 }
 
-static __always_inline void switch_out(void *ctx, struct task_struct *prev,
-				       unsigned int prev_state)
+static __always_inline void switch_out(void *ctx, struct task_struct *prev, unsigned int prev_state)
 {
 	struct dn_offcpu_leaf_key lk;
 	struct dn_offcpu_start *s;
@@ -177,17 +176,19 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev,
 					count(&counters.recovered);
 				}
 			} else {
-				struct dn_offcpu_leaf_who who = { .tgid = tgid };
+				struct dn_offcpu_leaf_who who = {.tgid = tgid};
 
 				count(&counters.unknown_leaf);
 				bpf_map_update_elem(&leaf_unknown, &lk, &who, BPF_NOEXIST);
-				if (bpf_probe_read_user(s->snap, sizeof(s->snap), (void *)s->sp) == 0)
+				if (bpf_probe_read_user(s->snap, sizeof(s->snap), (void *)s->sp) ==
+				    0)
 					s->has_snap = 1;
 			}
 		}
 	}
 	if (kernel_stacks) {
-		s->key.kern_stack_id = bpf_get_stackid(ctx, &stacks, kstack_skip & BPF_F_SKIP_FIELD_MASK);
+		s->key.kern_stack_id =
+			bpf_get_stackid(ctx, &stacks, kstack_skip & BPF_F_SKIP_FIELD_MASK);
 		if (s->key.kern_stack_id < 0)
 			count(&counters.kstack_err);
 	}

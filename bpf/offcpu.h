@@ -6,13 +6,13 @@
 #ifndef DENET_BPF_OFFCPU_H
 #define DENET_BPF_OFFCPU_H
 
-#define DN_OFFCPU_MAX_DEPTH 127   /* frames per stack (perf_event_max_stack) */
-#define DN_OFFCPU_SNAP_BYTES 128  /* user stack bytes copied for unknown leaves */
-#define DN_OFFCPU_MAX_TGIDS 16384
+#define DN_OFFCPU_MAX_DEPTH   127 /* frames per stack (perf_event_max_stack) */
+#define DN_OFFCPU_SNAP_BYTES  128 /* user stack bytes copied for unknown leaves */
+#define DN_OFFCPU_MAX_TGIDS   16384
 #define DN_OFFCPU_MAX_THREADS 32768
-#define DN_OFFCPU_MAX_AGG 16384
-#define DN_OFFCPU_MAX_STACKS 16384
-#define DN_OFFCPU_MAX_LEAVES 65536
+#define DN_OFFCPU_MAX_AGG     16384
+#define DN_OFFCPU_MAX_STACKS  16384
+#define DN_OFFCPU_MAX_LEAVES  65536
 #define DN_OFFCPU_MAX_UNKNOWN 1024
 
 /* leaf_cfa value meaning "no stack-pointer based rule here: do not recover"
@@ -25,10 +25,10 @@ struct dn_offcpu_key {
 	__u32 gen;
 	__u32 tgid;
 	__u32 tid;
-	__s32 user_stack_id;   /* <0: none (error code from bpf_get_stackid) */
+	__s32 user_stack_id; /* <0: none (error code from bpf_get_stackid) */
 	__s32 kern_stack_id;
-	__u32 state;           /* 'S' or 'D' */
-	__u64 recovered_ret;   /* return address out of the leaf frame, 0: none */
+	__u32 state;	     /* 'S' or 'D' */
+	__u64 recovered_ret; /* return address out of the leaf frame, 0: none */
 };
 
 struct dn_offcpu_val {
@@ -62,7 +62,7 @@ struct dn_offcpu_leaf_who {
 /* Per-thread state between switch-out and switch-in (kernel only, but the
  * loader sizes nothing from it). */
 struct dn_offcpu_start {
-	__u64 ts;              /* 0: not off-CPU (entry kept for reuse) */
+	__u64 ts; /* 0: not off-CPU (entry kept for reuse) */
 	struct dn_offcpu_key key;
 	__u64 aspace;
 	__u64 ip, sp, bp;
@@ -73,13 +73,13 @@ struct dn_offcpu_start {
 
 /* Counters in .bss (user space reads them through the skeleton). */
 struct dn_offcpu_counters {
-	__u64 switches_out;    /* tracked switch-outs (S or D) */
-	__u64 recorded;        /* intervals added to the aggregate */
-	__u64 recovered;       /* switch-outs with a recovered return address */
-	__u64 unknown_leaf;    /* switch-outs whose leaf had no rule yet */
-	__u64 ustack_err;      /* bpf_get_stackid failed (user) */
+	__u64 switches_out; /* tracked switch-outs (S or D) */
+	__u64 recorded;	    /* intervals added to the aggregate */
+	__u64 recovered;    /* switch-outs with a recovered return address */
+	__u64 unknown_leaf; /* switch-outs whose leaf had no rule yet */
+	__u64 ustack_err;   /* bpf_get_stackid failed (user) */
 	__u64 kstack_err;
-	__u64 agg_full;        /* aggregate map full: interval dropped */
+	__u64 agg_full; /* aggregate map full: interval dropped */
 	__u64 start_full;
 };
 

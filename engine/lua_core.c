@@ -151,8 +151,20 @@ static void on_loop_signal(struct dn_loop *loop, const struct signalfd_siginfo *
 
 /* ---- calling Lua -------------------------------------------------------- */
 
+/* Raised out of denet.loop()/p:wait() once a hook has failed, so the main
+ * chunk stops too; the failure itself was reported when it happened. */
+static char failed_sentinel;
+
+static int raise_failed(lua_State *L)
+{
+	lua_pushlightuserdata(L, &failed_sentinel);
+	return lua_error(L);
+}
+
 int dn_lua_traceback(lua_State *L)
 {
+	if (lua_touserdata(L, 1) == &failed_sentinel)
+		return 1;
 	const char *msg = lua_tostring(L, 1);
 	if (!msg) {
 		if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
@@ -165,6 +177,8 @@ int dn_lua_traceback(lua_State *L)
 
 void dn_lua_report_error(lua_State *L, int idx)
 {
+	if (lua_touserdata(L, idx) == &failed_sentinel)
+		return; /* already reported */
 	const char *msg = lua_tostring(L, idx);
 	fprintf(stderr, "denet: %s\n", msg ? msg : "(error object is not a string)");
 	fflush(stderr);
@@ -177,9 +191,19 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
 	if (!c->in_hook || c->hook_budget_ms <= 0)
 		return;
 	double ms = (double)(dn_mono_ns() - c->hook_started_ns) / 1e6;
-	if (ms > c->hook_budget_ms)
-		luaL_error(L, "hook ran for more than %d ms (denet.hook_budget_ms)",
-			   (int)c->hook_budget_ms);
+	if (ms > c->hook_budget_ms) {
+		/* where the hook was when the budget ran out */
+		lua_Debug where;
+		if (lua_getstack(L, 0, &where) && lua_getinfo(L, "Sl", &where) &&
+		    where.currentline > 0)
+			lua_pushfstring(L, "%s:%d: ", where.short_src, where.currentline);
+		else
+			lua_pushliteral(L, "");
+		lua_pushfstring(L, "hook ran for more than %d ms (denet.hook_budget_ms)",
+				(int)c->hook_budget_ms);
+		lua_concat(L, 2);
+		lua_error(L);
+	}
 }
 
 int dn_lua_call_hook(lua_State *L, int nargs)
@@ -366,11 +390,11 @@ static void call_each(struct lproc *p, const char *event, void (*push_args)(stru
 		      int nargs, void *arg)
 {
 	lua_State *L = p->L;
-	if (p->ctx->failed || !push_handlers(p, event))
+	if (p->ctx->failed || p->ctx->teardown || !push_handlers(p, event))
 		return;
 	int list = lua_gettop(L);
 	lua_Integer n = (lua_Integer)lua_rawlen(L, list);
-	for (lua_Integer i = 1; i <= n && !p->ctx->failed; i++) {
+	for (lua_Integer i = 1; i <= n && !p->ctx->failed && !p->ctx->teardown; i++) {
 		lua_rawgeti(L, list, i);
 		push_args(p, arg);
 		dn_lua_call_hook(L, nargs);
@@ -1019,7 +1043,7 @@ static int proc_wait(lua_State *L)
 		return luaL_error(L, "p:wait() cannot be used in a -s hooks script (denet runs the loop)");
 	dn_lua_run_loop(L, &p->ended);
 	if (p->ctx->failed)
-		return luaL_error(L, "p:wait(): the run was stopped by an error in a hook");
+		return raise_failed(L);
 	const struct dn_exit_info *e = &p->mon->exit;
 	if (e->known)
 		lua_pushinteger(L, e->exit_code);
@@ -1072,7 +1096,8 @@ static void on_timer(struct dn_loop *loop, struct dn_timer *t, void *ctx)
 		dn_loop_timer_arm(t, dn_loop_timer_deadline(t) + lt->period_ns);
 	else
 		lt->done = true;
-	if (lt->ref_self == LUA_NOREF)
+	struct dn_lua_ctx *c = dn_lua_ctx(L);
+	if (lt->ref_self == LUA_NOREF || c->failed || c->teardown)
 		return;
 	lua_rawgeti(L, LUA_REGISTRYINDEX, lt->ref_self);
 	int self = lua_gettop(L);
@@ -1160,8 +1185,7 @@ void dn_lua_run_loop(lua_State *L, const bool *until)
 void dn_lua_end_all(lua_State *L)
 {
 	struct dn_lua_ctx *c = dn_lua_ctx(L);
-	bool failed = c->failed;
-	c->failed = false; /* let the loop run to reap them; hooks are off */
+	c->teardown = true; /* no Lua runs from here on */
 	for (int i = 0; i < c->nprocs; i++) {
 		struct dn_monitor *m = c->procs[i]->mon;
 		if (m->running && m->launched && !c->procs[i]->borrowed)
@@ -1170,7 +1194,6 @@ void dn_lua_end_all(lua_State *L)
 			dn_monitor_stop(m);
 	}
 	c->stop = false;
-	c->in_hook = true; /* no Lua callbacks while tearing down */
 	for (;;) {
 		bool left = false;
 		for (int i = 0; i < c->nprocs; i++)
@@ -1179,8 +1202,6 @@ void dn_lua_end_all(lua_State *L)
 		if (!left || dn_loop_run_once(c->loop) < 0)
 			break;
 	}
-	c->in_hook = false;
-	c->failed = failed;
 }
 
 static int l_loop(lua_State *L)
@@ -1189,6 +1210,8 @@ static int l_loop(lua_State *L)
 	dn_lua_run_loop(L, NULL);
 	struct dn_lua_ctx *c = dn_lua_ctx(L);
 	c->stop = false;
+	if (c->failed)
+		return raise_failed(L);
 	return 0;
 }
 

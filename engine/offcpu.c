@@ -37,9 +37,9 @@
 #include "offcpu.h"
 #include "offcpu.skel.h"
 
-#define MOD_CACHE 16
-#define LEAF_CACHE 4096     /* power of two */
-#define DWARF_REG_SP 7      /* x86_64 DWARF register numbers */
+#define MOD_CACHE    16
+#define LEAF_CACHE   4096 /* power of two */
+#define DWARF_REG_SP 7	  /* x86_64 DWARF register numbers */
 #define DWARF_REG_RA 16
 
 struct mod {
@@ -47,7 +47,7 @@ struct mod {
 	ino_t ino;
 	int fd;
 	Elf *elf;
-	Dwarf_CFI *cfi;     /* NULL: no .eh_frame */
+	Dwarf_CFI *cfi;	    /* NULL: no .eh_frame */
 	unsigned long used; /* LRU clock */
 };
 
@@ -55,7 +55,7 @@ struct leaf_ent {
 	dev_t dev;
 	ino_t ino;
 	uint64_t addr;
-	int off;            /* >=0 offset; <0 -errno */
+	int off; /* >=0 offset; <0 -errno */
 	bool valid;
 };
 
@@ -84,8 +84,7 @@ struct dn_offcpu {
 
 static char last_msg[256];
 
-static int quiet_print(enum libbpf_print_level level, const char *fmt,
-		       va_list ap)
+static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	char line[sizeof last_msg];
 	size_t n;
@@ -106,10 +105,8 @@ static void set_why(char *why, size_t len, int err, const char *what)
 	if (!why || !len)
 		return;
 	if (err == EPERM || err == EACCES)
-		snprintf(why, len,
-			 "eBPF needs root or CAP_BPF+CAP_PERFMON (%s %s)",
-			 strerrorname_np(err) ? strerrorname_np(err) : "EPERM",
-			 what);
+		snprintf(why, len, "eBPF needs root or CAP_BPF+CAP_PERFMON (%s %s)",
+			 strerrorname_np(err) ? strerrorname_np(err) : "EPERM", what);
 	else if (err == ENOSYS)
 		snprintf(why, len, "kernel without bpf() (ENOSYS %s)", what);
 	else
@@ -117,8 +114,8 @@ static void set_why(char *why, size_t len, int err, const char *what)
 			 last_msg[0] ? "; libbpf: " : "", last_msg);
 }
 
-static struct offcpu_bpf *load(const struct dn_offcpu_opts *o, bool btf,
-			       int *err, const char **what)
+static struct offcpu_bpf *load(const struct dn_offcpu_opts *o, bool btf, int *err,
+			       const char **what)
 {
 	struct offcpu_bpf *s = offcpu_bpf__open();
 
@@ -149,8 +146,7 @@ static struct offcpu_bpf *load(const struct dn_offcpu_opts *o, bool btf,
 	return s;
 }
 
-struct dn_offcpu *dn_offcpu_open(const struct dn_offcpu_opts *o, char *why,
-				 size_t whylen)
+struct dn_offcpu *dn_offcpu_open(const struct dn_offcpu_opts *o, char *why, size_t whylen)
 {
 	libbpf_print_fn_t old = libbpf_set_print(quiet_print);
 	struct dn_offcpu *p;
@@ -199,13 +195,10 @@ int dn_offcpu_track(struct dn_offcpu *p, pid_t tgid)
 	if (!p || tgid <= 0)
 		return -EINVAL;
 	/* Keep the id if already tracked (children added by the kernel) */
-	if (bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.tgids), &key,
-				&aspace) == 0)
+	if (bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.tgids), &key, &aspace) == 0)
 		return 0;
-	aspace = __atomic_add_fetch(&p->skel->bss->aspace_seq, 1,
-				    __ATOMIC_SEQ_CST);
-	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.tgids), &key,
-				&aspace, BPF_ANY))
+	aspace = __atomic_add_fetch(&p->skel->bss->aspace_seq, 1, __ATOMIC_SEQ_CST);
+	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.tgids), &key, &aspace, BPF_ANY))
 		return -errno;
 	return 0;
 }
@@ -297,8 +290,8 @@ static int maps_find(const struct maps *m, uint64_t ip, struct mapping *out)
 
 		if (!nl)
 			nl = end;
-		if (sscanf(s, "%llx-%llx %4s %llx %x:%x %llu", &a, &b, perms,
-			   &off, &maj, &min, &ino) == 7 &&
+		if (sscanf(s, "%llx-%llx %4s %llx %x:%x %llu", &a, &b, perms, &off, &maj, &min,
+			   &ino) == 7 &&
 		    ip >= a && ip < b) {
 			out->start = a;
 			out->end = b;
@@ -313,8 +306,7 @@ static int maps_find(const struct maps *m, uint64_t ip, struct mapping *out)
 	return -ENOENT;
 }
 
-static struct mod *mod_get(struct dn_offcpu *p, pid_t pid,
-			   const struct mapping *mp)
+static struct mod *mod_get(struct dn_offcpu *p, pid_t pid, const struct mapping *mp)
 {
 	struct mod *m, *victim = &p->mods[0];
 	char path[96];
@@ -382,22 +374,20 @@ static int cfi_offset(Dwarf_CFI *cfi, uint64_t addr)
 
 	if (dwarf_cfi_addrframe(cfi, addr, &fr) != 0)
 		return -ENOENT;
-	if (dwarf_frame_cfa(fr, &ops, &nops) != 0 || nops != 1 ||
-	    ops[0].atom != DW_OP_bregx)
+	if (dwarf_frame_cfa(fr, &ops, &nops) != 0 || nops != 1 || ops[0].atom != DW_OP_bregx)
 		goto out;
 	if (ops[0].number != DWARF_REG_SP) {
 		ret = -EOPNOTSUPP; /* rbp-based: the FP walk has the caller */
 		goto out;
 	}
 	cfa = (int64_t)ops[0].number2;
-	if (dwarf_frame_register(fr, DWARF_REG_RA, ops_mem, &ops, &nops) == 0 &&
-	    nops >= 1 && ops[0].atom == DW_OP_call_frame_cfa) {
+	if (dwarf_frame_register(fr, DWARF_REG_RA, ops_mem, &ops, &nops) == 0 && nops >= 1 &&
+	    ops[0].atom == DW_OP_call_frame_cfa) {
 		if (nops == 1)
 			ra = 0;
 		else if (nops == 2 && ops[1].atom == DW_OP_plus_uconst)
 			ra = (int64_t)ops[1].number;
-		else if (nops == 3 && ops[1].atom == DW_OP_consts &&
-			 ops[2].atom == DW_OP_plus)
+		else if (nops == 3 && ops[1].atom == DW_OP_consts && ops[2].atom == DW_OP_plus)
 			ra = (int64_t)ops[1].number;
 	}
 	if (cfa + ra < 0 || cfa + ra > 65535)
@@ -434,11 +424,9 @@ static int leaf_offset(struct dn_offcpu *p, pid_t pid, uint64_t ip, int *off)
 	r = elf_addr_of(m->elf, ip - mp.start + mp.pgoff, &addr);
 	if (r)
 		return r;
-	h = (addr * 0x9E3779B97F4A7C15ULL) ^ (uint64_t)mp.ino ^
-	    ((uint64_t)mp.dev << 20);
+	h = (addr * 0x9E3779B97F4A7C15ULL) ^ (uint64_t)mp.ino ^ ((uint64_t)mp.dev << 20);
 	le = &p->leaves[(h >> 20) & (LEAF_CACHE - 1)];
-	if (!(le->valid && le->addr == addr && le->ino == mp.ino &&
-	      le->dev == mp.dev)) {
+	if (!(le->valid && le->addr == addr && le->ino == mp.ino && le->dev == mp.dev)) {
 		le->valid = true;
 		le->addr = addr;
 		le->ino = mp.ino;
@@ -451,8 +439,7 @@ static int leaf_offset(struct dn_offcpu *p, pid_t pid, uint64_t ip, int *off)
 	return 0;
 }
 
-int dn_offcpu_leaf_offset(struct dn_offcpu *p, pid_t pid, uint64_t ip,
-			  int *off)
+int dn_offcpu_leaf_offset(struct dn_offcpu *p, pid_t pid, uint64_t ip, int *off)
 {
 	if (!p || !off)
 		return -EINVAL;
@@ -484,10 +471,8 @@ static void resolve_unknown(struct dn_offcpu *p)
 		int off, r;
 
 		if (bpf_map_lookup_elem(ufd, &keys[i], &who) == 0 &&
-		    bpf_map_lookup_elem(tfd, &who.tgid, &cur) == 0 &&
-		    cur == keys[i].aspace) {
-			r = leaf_offset(p, (pid_t)who.tgid,
-						  keys[i].ip, &off);
+		    bpf_map_lookup_elem(tfd, &who.tgid, &cur) == 0 && cur == keys[i].aspace) {
+			r = leaf_offset(p, (pid_t)who.tgid, keys[i].ip, &off);
 			if (r == 0)
 				v = off;
 			if (r != -ESRCH && r != -ENOMEM) {
@@ -511,9 +496,9 @@ static int entry_cmp(const void *a, const void *b)
 {
 	const struct entry *x = a, *y = b;
 
-#define CMP(f)                                                                 \
-	if (x->f != y->f)                                                      \
-		return x->f < y->f ? -1 : 1
+#define CMP(f)            \
+	if (x->f != y->f) \
+	return x->f < y->f ? -1 : 1
 	CMP(k.tgid);
 	CMP(k.tid);
 	CMP(k.state);
@@ -527,17 +512,22 @@ static int entry_cmp(const void *a, const void *b)
 static void snap_recover(struct dn_offcpu *p, struct entry *e)
 {
 	int tfd = bpf_map__fd(p->skel->maps.tgids);
+	int cfd = bpf_map__fd(p->skel->maps.leaf_cfa);
 	const struct dn_offcpu_val *v = &e->v;
+	struct dn_offcpu_leaf_key lk = {v->snap_aspace, v->snap_ip};
+	__s32 rule;
 	__u64 cur;
 	uint64_t ret;
 	int off;
 
 	if (e->ret || !v->snap_sp)
 		return;
-	/* the rule must come from the image the stack was copied from */
-	if (bpf_map_lookup_elem(tfd, &e->k.tgid, &cur) || cur != v->snap_aspace)
-		return;
-	if (leaf_offset(p, (pid_t)e->k.tgid, v->snap_ip, &off))
+	/* A rule learnt for this image works after the process is gone;
+	 * else ask the live process, if it still runs the same image. */
+	if (bpf_map_lookup_elem(cfd, &lk, &rule) == 0)
+		off = rule;
+	else if (bpf_map_lookup_elem(tfd, &e->k.tgid, &cur) || cur != v->snap_aspace ||
+		 leaf_offset(p, (pid_t)e->k.tgid, v->snap_ip, &off))
 		return;
 	if (off < 0 || (size_t)off + 8 > sizeof v->snap ||
 	    v->snap_sp + (uint64_t)off == v->snap_bp + 8)
@@ -562,14 +552,13 @@ static int stack_read(int fd, __s32 id, uint64_t *out, int skip_first)
 	return n;
 }
 
-int dn_offcpu_drain(struct dn_offcpu *p,
-		    void (*fn)(const struct dn_offcpu_stack *s, void *ctx),
+int dn_offcpu_drain(struct dn_offcpu *p, void (*fn)(const struct dn_offcpu_stack *s, void *ctx),
 		    void *ctx)
 {
 	int afd, sfd, nout = 0;
 	struct dn_offcpu_key k, next, *prev = NULL;
 	struct dn_offcpu_stack st;
-	struct timespec ts = { 0, 200000 };
+	struct timespec ts = {0, 200000};
 	__u32 old;
 	size_t i, j;
 
@@ -636,11 +625,9 @@ int dn_offcpu_drain(struct dn_offcpu *p,
 		}
 		st.nuser = stack_read(sfd, e->k.user_stack_id, st.user, 0);
 		if (e->ret && st.nuser >= 1) {
-			int n = st.nuser < DN_OFFCPU_FRAMES ? st.nuser
-							    : DN_OFFCPU_FRAMES - 1;
+			int n = st.nuser < DN_OFFCPU_FRAMES ? st.nuser : DN_OFFCPU_FRAMES - 1;
 
-			memmove(&st.user[2], &st.user[1],
-				(size_t)(n - 1) * sizeof st.user[0]);
+			memmove(&st.user[2], &st.user[1], (size_t)(n - 1) * sizeof st.user[0]);
 			st.user[1] = e->ret;
 			st.nuser = n + 1;
 			st.recovered = true;

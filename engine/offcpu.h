@@ -21,7 +21,7 @@ struct dn_offcpu_opts {
 	bool kernel_stacks;
 	bool user_stacks;
 	uint64_t min_us, max_us; /* max_us 0: no upper bound */
-	bool force_raw_tp;       /* skip tp_btf (tests of the fallback) */
+	bool force_raw_tp;	 /* skip tp_btf (tests of the fallback) */
 };
 
 struct dn_offcpu;
@@ -29,8 +29,7 @@ struct dn_offcpu;
 /* Loads and attaches the program. NULL + errno on failure; `why` (may be
  * NULL) gets a one-line human reason, e.g. "eBPF needs root or
  * CAP_BPF+CAP_PERFMON (EPERM loading offcpu.bpf.o)". */
-struct dn_offcpu *dn_offcpu_open(const struct dn_offcpu_opts *o, char *why,
-				 size_t whylen);
+struct dn_offcpu *dn_offcpu_open(const struct dn_offcpu_opts *o, char *why, size_t whylen);
 
 /* Adds a tgid; its children forked from now on are followed in the kernel
  * (existing descendants must be added by the caller). 0 or -errno. */
@@ -54,17 +53,16 @@ struct dn_offcpu_stack {
 /* Reads and clears the in-kernel aggregate (double-buffered: no interval
  * is lost to a race with the kernel), calls fn for each entry. Returns the
  * number of entries or -errno. */
-int dn_offcpu_drain(struct dn_offcpu *p,
-		    void (*fn)(const struct dn_offcpu_stack *s, void *ctx),
+int dn_offcpu_drain(struct dn_offcpu *p, void (*fn)(const struct dn_offcpu_stack *s, void *ctx),
 		    void *ctx);
 
 /* Kernel-side counters, for diagnostics and tests. */
 struct dn_offcpu_stats {
 	uint64_t switches_out, recorded, recovered, unknown_leaf;
 	uint64_t ustack_err, kstack_err, agg_full, start_full;
-	uint64_t leaves_resolved;  /* leaf rules computed in user space */
-	uint64_t snap_recovered;   /* frames recovered from stack copies */
-	bool btf_tracepoint;       /* tp_btf attached (else raw_tp) */
+	uint64_t leaves_resolved; /* leaf rules computed in user space */
+	uint64_t snap_recovered;  /* frames recovered from stack copies */
+	bool btf_tracepoint;	  /* tp_btf attached (else raw_tp) */
 };
 void dn_offcpu_get_stats(const struct dn_offcpu *p, struct dn_offcpu_stats *st);
 
@@ -73,8 +71,7 @@ void dn_offcpu_get_stats(const struct dn_offcpu *p, struct dn_offcpu_stats *st);
  * CFA = sp + N, return address at CFA - 8, so *off = N - 8. -ENOENT when
  * there is no CFI for ip, -EOPNOTSUPP when the CFA is not sp-based (a frame
  * pointer function: nothing to recover), -ESRCH when pid is gone. */
-int dn_offcpu_leaf_offset(struct dn_offcpu *p, pid_t pid, uint64_t ip,
-			  int *off);
+int dn_offcpu_leaf_offset(struct dn_offcpu *p, pid_t pid, uint64_t ip, int *off);
 
 void dn_offcpu_close(struct dn_offcpu *p);
 

@@ -81,7 +81,8 @@ int main(int argc, char **argv)
 			return 1;
 		end = now() + atof(argv[2]);
 		while (now() < end)
-			for (int i = 0; i < 100000; i++) x += i;
+			for (int i = 0; i < 100000; i++)
+				x += i;
 		return 0;
 	}
 	if (argc > 1)
@@ -103,7 +104,7 @@ int main(int argc, char **argv)
 		return 1;
 	sem_post(&start);
 	for (int i = 0; i < rounds; i++) {
-		struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+		struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 		nanosleep(&ts, NULL);
 		if (write(pfd[1], "x", 1) != 1)
 			return 1;

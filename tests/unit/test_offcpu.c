@@ -46,8 +46,7 @@ static int blocker_path(char *buf, size_t len)
 }
 
 /* st_value and st_size of a function in the binary's .symtab. */
-static int symtab_lookup(const char *path, const char *name, uint64_t *value,
-			 uint64_t *size)
+static int symtab_lookup(const char *path, const char *name, uint64_t *value, uint64_t *size)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC), found = -ENOENT;
 	Elf_Scn *scn = NULL;
@@ -109,7 +108,7 @@ static int spawn(struct child *c, const char *a1, const char *a2)
 		unsigned long long a, s;
 
 		if (sscanf(line, "read %llx %llx", &a, &s) == 2)
-			c->read = (struct range){ a, a + s };
+			c->read = (struct range){a, a + s};
 		else if (sscanf(line, "wait_here_on_pipe %llx", &a) == 1)
 			c->wait_rt = a;
 		else if (sscanf(line, "caller_of_wait %llx", &a) == 1)
@@ -123,9 +122,9 @@ static int spawn(struct child *c, const char *a1, const char *a2)
 		uint64_t v, sz;
 
 		if (symtab_lookup(path, "wait_here_on_pipe", &v, &sz) == 0)
-			c->wait_fn = (struct range){ c->wait_rt, c->wait_rt + sz };
+			c->wait_fn = (struct range){c->wait_rt, c->wait_rt + sz};
 		if (symtab_lookup(path, "caller_of_wait", &v, &sz) == 0)
-			c->caller_fn = (struct range){ c->caller_rt, c->caller_rt + sz };
+			c->caller_fn = (struct range){c->caller_rt, c->caller_rt + sz};
 	}
 	return 0;
 }
@@ -164,8 +163,8 @@ static void collect(const struct dn_offcpu_stack *s, void *ctx)
 	for (i = 0; i < g->n; i++) {
 		struct dn_offcpu_stack *t = &g->s[i];
 
-		if (t->tid == s->tid && t->state == s->state &&
-		    t->nuser == s->nuser && t->nkernel == s->nkernel &&
+		if (t->tid == s->tid && t->state == s->state && t->nuser == s->nuser &&
+		    t->nkernel == s->nkernel &&
 		    !memcmp(t->user, s->user, sizeof(uint64_t) * (size_t)s->nuser) &&
 		    !memcmp(t->kernel, s->kernel, sizeof(uint64_t) * (size_t)s->nkernel)) {
 			t->off_ns += s->off_ns;
@@ -184,19 +183,33 @@ static bool in(struct range r, uint64_t a)
 
 static bool raw_tp;
 
+/* NULL with the reason in why when this run cannot use BPF. */
+/* NULL with the reason in `why` when this run cannot use BPF. */
 static struct dn_offcpu *open_or_skip(char *why, size_t len)
 {
-	struct dn_offcpu_opts o = { .kernel_stacks = true, .user_stacks = true,
-				    .force_raw_tp = raw_tp };
+	struct dn_offcpu_opts o = {
+		.kernel_stacks = true, .user_stacks = true, .force_raw_tp = raw_tp};
+	const char *vg = getenv("VALGRIND");
 
+	if (vg && strcmp(vg, "1") == 0) {
+		/* its bpf(2) model checks fields libbpf's attrs do not have
+		 * (attr->flags of GET_NEXT_KEY...): false reports */
+		snprintf(why, len, "valgrind does not model bpf(2)");
+		return NULL;
+	}
 	return dn_offcpu_open(&o, why, len);
 }
 
 static void sleep_ms(int ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 	nanosleep(&ts, NULL);
 }
+
+/* With one_drain, one drain while the child lives (after 9 of its 10
+ * waits): the frame of those must come from the kernel's copy of the top of
+ * the stack, as user space had not seen the leaf before. */
+static bool one_drain;
 
 /* Drains every 100 ms until the child exits, then once more. */
 static void run_and_drain(struct dn_offcpu *p, struct child *c, struct got *g)
@@ -204,9 +217,14 @@ static void run_and_drain(struct dn_offcpu *p, struct child *c, struct got *g)
 	int st;
 
 	go(c);
-	while (waitpid(c->pid, &st, WNOHANG) == 0) {
-		sleep_ms(100);
+	if (one_drain) {
+		sleep_ms(950);
 		dn_offcpu_drain(p, collect, g);
+	}
+	while (waitpid(c->pid, &st, WNOHANG) == 0) {
+		sleep_ms(one_drain ? 10 : 100);
+		if (!one_drain)
+			dn_offcpu_drain(p, collect, g);
 	}
 	c->pid = -1;
 	dn_offcpu_drain(p, collect, g);
@@ -244,16 +262,15 @@ static void test_blocker_stack(void)
 		if (top < 0 || g.s[i].off_ns > g.s[top].off_ns)
 			top = i;
 	}
-	printf("# blocker tid %d: off-CPU %.3f s in %d stacks\n", c.tid,
-	       total / 1e9, g.n);
+	printf("# blocker tid %d: off-CPU %.3f s in %d stacks\n", c.tid, total / 1e9, g.n);
 	CHECK(total > 800000000ULL && total < 1200000000ULL);
 	CHECK(top >= 0);
 	if (top >= 0) {
 		const struct dn_offcpu_stack *s = &g.s[top];
 
 		printf("# top: %.3f s, %llu times, state %c, %d kernel frames, "
-		       "user:", s->off_ns / 1e9, (unsigned long long)s->count,
-		       s->state, s->nkernel);
+		       "user:",
+		       s->off_ns / 1e9, (unsigned long long)s->count, s->state, s->nkernel);
 		for (int i = 0; i < s->nuser && i < 6; i++)
 			printf(" %#llx", (unsigned long long)s->user[i]);
 		printf("\n#   read [%#llx,%#llx) wait [%#llx,%#llx) caller [%#llx,%#llx)\n",
@@ -276,13 +293,12 @@ static void test_blocker_stack(void)
 	dn_offcpu_get_stats(p, &st);
 	printf("# stats: %s, out %llu recorded %llu recovered(kernel) %llu "
 	       "unknown %llu snap %llu leaves %llu ustack_err %llu kstack_err %llu\n",
-	       st.btf_tracepoint ? "tp_btf" : "raw_tp",
-	       (unsigned long long)st.switches_out, (unsigned long long)st.recorded,
-	       (unsigned long long)st.recovered, (unsigned long long)st.unknown_leaf,
-	       (unsigned long long)st.snap_recovered,
-	       (unsigned long long)st.leaves_resolved,
-	       (unsigned long long)st.ustack_err, (unsigned long long)st.kstack_err);
-	CHECK(st.recovered > 0);
+	       st.btf_tracepoint ? "tp_btf" : "raw_tp", (unsigned long long)st.switches_out,
+	       (unsigned long long)st.recorded, (unsigned long long)st.recovered,
+	       (unsigned long long)st.unknown_leaf, (unsigned long long)st.snap_recovered,
+	       (unsigned long long)st.leaves_resolved, (unsigned long long)st.ustack_err,
+	       (unsigned long long)st.kstack_err);
+	CHECK(one_drain ? st.snap_recovered > 0 : st.recovered > 0);
 	reap(&c);
 	reap(&other);
 	dn_offcpu_close(p);
@@ -346,7 +362,7 @@ static void test_leaf_offset(void)
 static void test_open_bad_pid(void)
 {
 	struct dn_offcpu *p;
-	char why[256];
+	char why[200];
 
 	if (geteuid() != 0)
 		UNIT_SKIP("needs root for eBPF");
@@ -370,6 +386,9 @@ int main(void)
 	raw_tp = true;
 	unit_run("test_blocker_stack_raw_tp", test_blocker_stack);
 	raw_tp = false;
+	one_drain = true;
+	unit_run("test_blocker_stack_first_sample", test_blocker_stack);
+	one_drain = false;
 	RUN(test_busy_not_offcpu);
 	return unit_done();
 }

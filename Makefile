@@ -31,8 +31,13 @@ CFLAGS_ALL += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=al
 LDFLAGS += -fsanitize=$(SAN)
 endif
 
+# The eBPF off-CPU program: vmlinux.h, the BPF object and its skeleton.
+include bpf.mk
+CFLAGS_ALL += -I$(BUILD)/gen
+LDLIBS_ALL += $(BPF_LIBS)
+
 # Engine objects (no Lua headers), Lua binding objects, and the CLI main.
-ENGINE_SRCS := $(filter-out engine/main.c engine/lua_%.c engine/offcpu.c,$(wildcard engine/*.c))
+ENGINE_SRCS := $(filter-out engine/main.c engine/lua_%.c,$(wildcard engine/*.c))
 LUABIND_SRCS := $(wildcard engine/lua_*.c)
 ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(BUILD)/%.o)
 LUABIND_OBJS := $(LUABIND_SRCS:%.c=$(BUILD)/%.o)
@@ -40,7 +45,7 @@ LUA_MODULES := $(sort $(wildcard lua/denet/*.lua))
 EMBED_C := $(BUILD)/gen/lua_embedded.c
 EMBED_O := $(BUILD)/gen/lua_embedded.o
 
-UNIT_SRCS := $(filter-out tests/unit/test_offcpu.c,$(wildcard tests/unit/test_*.c))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 HELPER_SRCS := $(wildcard tests/helpers/*.c)
 HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/helpers/%)
@@ -62,6 +67,8 @@ $(EMBED_C): tools/embed.lua $(LUA_MODULES)
 
 $(EMBED_O): $(EMBED_C)
 	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+$(BUILD)/engine/offcpu.o: $(BPF_SKEL) bpf/offcpu.h
 
 $(BUILD)/libdenet.a: $(ENGINE_OBJS)
 	@mkdir -p $(dir $@)

@@ -33,6 +33,7 @@ struct cli_run {
 	struct dn_lua *lua;
 	int out_fd;
 	int stats_fd;
+	int offcpu_fd; /* --offcpu-out: folded stacks at the end */
 	bool debug;
 };
 
@@ -126,21 +127,36 @@ static void write_stats_file(struct cli_run *cr)
 	dn_buf_free(&b);
 }
 
+static void write_folded_file(struct cli_run *cr)
+{
+	struct dn_buf b = { 0 };
+	if (cr->mon.prof)
+		dn_profile_folded(cr->mon.prof, &b);
+	if (!b.oom && b.len && write(cr->offcpu_fd, b.data, b.len) != (ssize_t)b.len)
+		fprintf(stderr, "denet: writing '%s': %s\n", cr->cli->offcpu_out, strerror(errno));
+	dn_buf_free(&b);
+}
+
 static int monitor_main(struct dn_cli *cli)
 {
-	struct cli_run cr = { .cli = cli, .out_fd = -1, .stats_fd = -1, .debug = cli->debug };
+	struct cli_run cr = {
+		.cli = cli, .out_fd = -1, .stats_fd = -1, .offcpu_fd = -1, .debug = cli->debug
+	};
 	int status = 1;
 	raise_fd_limit();
 	signal(SIGPIPE, SIG_IGN);
-	if (cli->enable_ebpf || cli->offcpu_out)
-		/* Accepted for compatibility; say so rather than ignore it. */
-		fprintf(stderr, "denet: %s: off-CPU profiling is not in this build yet; ignored\n",
-			cli->enable_ebpf ? "--enable-ebpf" : "--offcpu-out");
 	if (cli->out && (cr.out_fd = open_output(cli->out)) < 0)
 		return 1;
 	if (cli->stats_out && (cr.stats_fd = open_output(cli->stats_out)) < 0) {
 		if (cr.out_fd >= 0)
 			close(cr.out_fd);
+		return 1;
+	}
+	if (cli->offcpu_out && (cr.offcpu_fd = open_output(cli->offcpu_out)) < 0) {
+		if (cr.out_fd >= 0)
+			close(cr.out_fd);
+		if (cr.stats_fd >= 0)
+			close(cr.stats_fd);
 		return 1;
 	}
 	sigset_t sigs;
@@ -163,6 +179,10 @@ static int monitor_main(struct dn_cli *cli)
 		.duration_secs = cli->duration_secs,
 		.timeout_secs = cli->timeout_secs,
 		.no_cgroup = cli->no_cgroup,
+		/* --offcpu-out implies the profile; intervals under 1 ms are
+		 * scheduling noise for "where does it block" */
+		.offcpu = cli->enable_ebpf || cli->offcpu_out,
+		.offcpu_opts = { .kernel_stacks = true, .min_us = 1000 },
 	};
 	bool json_stdout = cli->json && !cli->quiet;
 	int r;
@@ -216,6 +236,9 @@ static int monitor_main(struct dn_cli *cli)
 			unlink(cli->stats_out); /* nor summarized */
 		goto out;
 	}
+	if (cr.mon.o.offcpu && !cr.mon.prof)
+		fprintf(stderr, "denet: off-CPU profiling unavailable: %s; going on with /proc sampling\n",
+			cr.mon.prof_why[0] ? cr.mon.prof_why : "unknown reason");
 	if (cli->write_env)
 		write_env_record(&cr.mon);
 	if (cli->script) {
@@ -268,6 +291,8 @@ static int monitor_main(struct dn_cli *cli)
 	}
 	if (cr.stats_fd >= 0)
 		write_stats_file(&cr);
+	if (cr.offcpu_fd >= 0)
+		write_folded_file(&cr);
 	if (cr.mon.write_error) {
 		fprintf(stderr, "denet: writing records: %s\n", strerror(-cr.mon.write_error));
 		if (status == 0)
@@ -283,6 +308,8 @@ out:
 		close(cr.out_fd);
 	if (cr.stats_fd >= 0)
 		close(cr.stats_fd);
+	if (cr.offcpu_fd >= 0)
+		close(cr.offcpu_fd);
 	return status;
 }
 

@@ -217,6 +217,13 @@ int dn_monitor_start(struct dn_monitor *m)
 			m->pidfd = -1;
 			return r;
 		}
+		/* Tracked before exec: the kernel follows every fork from the
+		 * first instruction on. */
+		if (m->o.offcpu) {
+			m->prof = dn_profile_open(&m->o.offcpu_opts, m->prof_why, sizeof m->prof_why);
+			if (m->prof)
+				dn_profile_track(m->prof, m->pid);
+		}
 		m->t0_ms = dn_wall_ms();
 		r = dn_launch_release(pl);
 		m->pidfd = pl->pidfd;
@@ -249,6 +256,14 @@ int dn_monitor_start(struct dn_monitor *m)
 		if (!m->o.no_cgroup)
 			m->cg = dn_cgroup_of_tree(m->pid, m->cg_why, sizeof m->cg_why);
 	}
+	if (m->o.offcpu && !m->prof) {
+		/* Attached: everything already in the tree; launched: the held
+		 * child was tracked before exec (see below). */
+		m->prof = dn_profile_open(&m->o.offcpu_opts, m->prof_why, sizeof m->prof_why);
+		for (size_t i = 0; m->prof && i < m->tree.nprocs; i++)
+			dn_profile_track(m->prof, m->tree.procs[i]->pid);
+	}
+	m->prof_window_ms = m->t0_ms;
 	if (m->cg) {
 		m->cgs_ok = dn_cgroup_read(m->cg, &m->cgs) == 0;
 		m->tree.prev_exact_total_ns = m->tree.exact_total_ns =
@@ -263,6 +278,8 @@ int dn_monitor_start(struct dn_monitor *m)
 		"/proc/PID/io unreadable (another user's process?)");
 	add_cap(m, "exit_status", m->launched, "attached: not denet's child");
 	add_cap(m, "cgroup", m->cg != NULL, m->cg_why[0] ? m->cg_why : "unavailable");
+	if (m->o.offcpu)
+		add_cap(m, "ebpf", m->prof != NULL, m->prof_why[0] ? m->prof_why : "unavailable");
 	dn_buf_reset(&m->line);
 	dn_record_metadata(&m->line, m->pid, m->argv, m->argc, m->executable, m->t0_ms, m->caps,
 			   m->ncaps);
@@ -310,12 +327,31 @@ int dn_monitor_sample_now(struct dn_monitor *m)
 		for (size_t i = 0; i < m->tree.nprocs; i++)
 			if (m->tree.procs[i]->is_new)
 				m->hooks.on_spawn(m, m->tree.procs[i], m->hooks.ctx);
+	if (m->prof) {
+		/* maps of new and exec'd processes now, so their stacks still
+		 * symbolize after they exit; then the window's stacks */
+		for (size_t i = 0; i < m->tree.nprocs; i++)
+			if (m->tree.procs[i]->is_new || m->tree.procs[i]->execd)
+				dn_profile_capture(m->prof, m->tree.procs[i]->pid);
+		dn_profile_drain(m->prof);
+	}
 	if (n <= 0)
 		return -ESRCH;
 	dn_summary_add(&m->summary, &m->tree.agg);
 	dn_buf_reset(&m->line);
-	dn_record_tree(&m->line, &m->tree, !m->o.children);
+	dn_record_tree(&m->line, &m->tree, !m->o.children, m->prof);
 	emit_line(m);
+	if (m->prof) {
+		const struct dn_profile_stack *st;
+		if (dn_profile_window(m->prof, &st)) {
+			dn_buf_reset(&m->line);
+			dn_profile_write_record(&m->line, m->prof, m->tree.agg.ts_ms,
+						m->tree.agg.ts_ms - m->prof_window_ms);
+			emit_line(m);
+		}
+		dn_profile_reset_window(m->prof);
+		m->prof_window_ms = m->tree.agg.ts_ms;
+	}
 	m->last_sample_cost_ns = dn_mono_ns() - began;
 	if (m->hooks.on_sample)
 		m->hooks.on_sample(m, m->hooks.ctx);
@@ -608,6 +644,7 @@ void dn_monitor_free(struct dn_monitor *m)
 	}
 	if (m->cg)
 		dn_cgroup_destroy(m->cg);
+	dn_profile_close(m->prof);
 	dn_loop_timer_free(m->sample_timer);
 	dn_loop_timer_free(m->duration_timer);
 	dn_loop_timer_free(m->timeout_timer);

@@ -19,6 +19,7 @@
 #include "cgroup.h"
 #include "launcher.h"
 #include "loop.h"
+#include "profile.h"
 #include "proctree.h"
 #include "records.h"
 #include "schedule.h"
@@ -51,6 +52,8 @@ struct dn_monitor_opts {
 	double timeout_secs;      /* end the command after; 0 = never */
 	double kill_grace_secs;   /* SIGTERM -> SIGKILL (5 s) */
 	bool no_cgroup;           /* do not put the command in a cgroup of its own */
+	bool offcpu;              /* eBPF off-CPU profile of the tree */
+	struct dn_profile_opts offcpu_opts;
 };
 
 #define DN_MONITOR_MAX_OUTPUTS 4
@@ -90,6 +93,9 @@ struct dn_monitor {
 	struct dn_cgroup_stats cgs; /* its latest reading */
 	bool cgs_ok;
 	char cg_why[160];          /* why there is no cgroup */
+	struct dn_profile *prof;   /* off-CPU profile, when asked for and possible */
+	char prof_why[256];        /* why there is none */
+	uint64_t prof_window_ms;   /* wall time of the previous drain */
 };
 
 /* Launch argv (prepared, not released: the caller may add outputs and

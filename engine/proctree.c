@@ -83,6 +83,7 @@ static int read_stat(struct dn_tree *t, struct dn_proc *p)
 	p->state = st.state;
 	memcpy(p->comm, st.comm, sizeof p->comm);
 	p->stat_gen = t->gen;
+	p->execd = execd;
 	if (execd) {
 		free(p->command);
 		p->command = read_command(t, p);
@@ -482,7 +483,7 @@ static int scan(struct dn_tree *t, uint64_t wall_ms, bool compute)
 	clear_gone(t);
 	t->nspawned = 0;
 	for (size_t i = 0; i < t->nprocs; i++)
-		t->procs[i]->is_new = false;
+		t->procs[i]->is_new = t->procs[i]->execd = false;
 
 	/* Mark: re-read everyone known (new ones are appended as they are
 	 * found and read on insertion, so this is a breadth-first walk). */

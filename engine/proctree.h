@@ -30,6 +30,7 @@ struct dn_proc {
 	char state;
 	struct dn_metrics m;  /* the latest sample */
 	bool is_new;          /* first seen in the latest scan */
+	bool execd;           /* exec'd since the previous scan (comm changed) */
 
 	/* private to proctree.c */
 	int fd_stat, fd_io, fd_sched, fd_children;

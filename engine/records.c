@@ -4,6 +4,7 @@
  * can dispatch on a prefix.
  */
 #include "json.h"
+#include "profile.h"
 #include "records.h"
 
 static void end_line(struct dn_buf *b)
@@ -49,7 +50,8 @@ void dn_record_metadata(struct dn_buf *b, pid_t pid, char *const *argv, int argc
 	end_line(b);
 }
 
-void dn_record_tree(struct dn_buf *b, const struct dn_tree *t, bool flat)
+void dn_record_tree(struct dn_buf *b, const struct dn_tree *t, bool flat,
+		    const struct dn_profile *prof)
 {
 	struct dn_json j;
 	const struct dn_proc *root = dn_tree_root(t);
@@ -108,7 +110,24 @@ void dn_record_tree(struct dn_buf *b, const struct dn_tree *t, bool flat)
 	}
 	dn_json_arr_end(&j);
 	dn_json_key(&j, "aggregated");
-	dn_metrics_write_json(&j, &t->agg, true);
+	if (prof) {
+		/* splice "ebpf":{"offcpu":{...}} into the aggregate object */
+		struct dn_buf ab = { 0 };
+		struct dn_json aj;
+		dn_json_init(&aj, &ab);
+		dn_metrics_write_json(&aj, &t->agg, true);
+		if (ab.len > 1 && !ab.oom) {
+			dn_json_raw(&j, ab.data, ab.len - 1); /* without the closing brace */
+			dn_buf_puts(b, ",\"ebpf\":{\"offcpu\":");
+			struct dn_json pj;
+			dn_json_init(&pj, b);
+			dn_profile_write_upstream(&pj, prof);
+			dn_buf_puts(b, "}}");
+		}
+		dn_buf_free(&ab);
+	} else {
+		dn_metrics_write_json(&j, &t->agg, true);
+	}
 	dn_json_obj_end(&j);
 	end_line(b);
 }

@@ -12,6 +12,8 @@
 #include "buf.h"
 #include "proctree.h"
 
+struct dn_profile;
+
 /* One optional data source and whether it opened (capabilities). */
 struct dn_capability {
 	const char *name;
@@ -43,8 +45,10 @@ struct dn_exit_info {
 void dn_record_metadata(struct dn_buf *b, pid_t pid, char *const *argv, int argc,
 			const char *executable, uint64_t t0_ms,
 			const struct dn_capability *caps, int ncaps);
-/* A `tree` record, or a flat `sample` of the root when flat is set. */
-void dn_record_tree(struct dn_buf *b, const struct dn_tree *t, bool flat);
+/* A `tree` record, or a flat `sample` of the root when flat is set. With a
+ * profile, the aggregate carries upstream's `ebpf.offcpu` object. */
+void dn_record_tree(struct dn_buf *b, const struct dn_tree *t, bool flat,
+		    const struct dn_profile *prof);
 void dn_record_exit(struct dn_buf *b, const struct dn_exit_info *e);
 void dn_record_mark(struct dn_buf *b, uint64_t ts_ms, const char *label);
 

@@ -1,0 +1,458 @@
+/*
+ * profile.c — an off-CPU profile of a process tree (see profile.h). Owns
+ * the eBPF loader, the symbolizer, the window's symbolized stacks, the
+ * per-thread statistics and the folded-stack table.
+ *
+ * Stacks are symbolized when they are drained, while the maps captured for
+ * their process are still at hand; the folded table keys on the symbol
+ * names (not addresses), so one function's stacks add up however many
+ * offsets inside it blocked.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "offcpu.h"
+#include "profile.h"
+
+struct thread_stat {
+	pid_t pid, tid;
+	uint64_t total_ns, count, max_ns, min_ns;
+};
+
+struct folded_entry {
+	char *key; /* "comm;outer;...;inner" */
+	uint64_t us;
+};
+
+struct dn_profile {
+	struct dn_profile_opts o;
+	struct dn_offcpu *bpf;
+	struct dn_symbolizer *sym;
+	struct dn_profile_stack *win;
+	size_t nwin, capwin;
+	uint64_t total_ns, total_events, max_ns, min_ns;
+	struct thread_stat *threads;
+	size_t nthreads, capthreads;
+	struct folded_entry *folded; /* open addressing, power-of-two size */
+	size_t nfolded, capfolded;
+};
+
+struct dn_profile *dn_profile_open(const struct dn_profile_opts *o, char *why, size_t whylen)
+{
+	struct dn_profile *p = calloc(1, sizeof *p);
+	if (!p)
+		return NULL;
+	p->o = *o;
+	struct dn_offcpu_opts bo = {
+		.kernel_stacks = o->kernel_stacks,
+		.user_stacks = true,
+		.min_us = o->min_us,
+		.max_us = o->max_us,
+	};
+	p->bpf = dn_offcpu_open(&bo, why, whylen);
+	if (!p->bpf) {
+		int e = errno;
+		free(p);
+		errno = e;
+		return NULL;
+	}
+	p->sym = dn_sym_new();
+	if (!p->sym) {
+		dn_offcpu_close(p->bpf);
+		free(p);
+		errno = ENOMEM;
+		return NULL;
+	}
+	dn_sym_set_lines(p->sym, o->lines);
+	return p;
+}
+
+int dn_profile_track(struct dn_profile *p, pid_t tgid)
+{
+	int r = dn_offcpu_track(p->bpf, tgid);
+	if (r == 0)
+		dn_sym_capture(p->sym, tgid);
+	return r;
+}
+
+void dn_profile_capture(struct dn_profile *p, pid_t pid)
+{
+	dn_sym_capture(p->sym, pid);
+}
+
+struct dn_symbolizer *dn_profile_symbolizer(struct dn_profile *p)
+{
+	return p->sym;
+}
+
+/* ---- statistics ---------------------------------------------------------- */
+
+static struct thread_stat *thread_of(struct dn_profile *p, pid_t pid, pid_t tid)
+{
+	for (size_t i = 0; i < p->nthreads; i++)
+		if (p->threads[i].tid == tid && p->threads[i].pid == pid)
+			return &p->threads[i];
+	if (p->nthreads == p->capthreads) {
+		size_t ncap = p->capthreads ? p->capthreads * 2 : 16;
+		struct thread_stat *nt = realloc(p->threads, ncap * sizeof *nt);
+		if (!nt)
+			return NULL;
+		p->threads = nt;
+		p->capthreads = ncap;
+	}
+	struct thread_stat *t = &p->threads[p->nthreads++];
+	memset(t, 0, sizeof *t);
+	t->pid = pid;
+	t->tid = tid;
+	return t;
+}
+
+/* The kernel keeps sums and maxima per stack; the smallest single interval
+ * is not kept, so min is the smallest per-stack mean (exact for stacks that
+ * blocked once). */
+static void account(struct dn_profile *p, const struct dn_offcpu_stack *s)
+{
+	uint64_t mean = s->count ? s->off_ns / s->count : 0;
+	p->total_ns += s->off_ns;
+	p->total_events += s->count;
+	if (s->max_ns > p->max_ns)
+		p->max_ns = s->max_ns;
+	if (s->count && (!p->min_ns || mean < p->min_ns))
+		p->min_ns = mean;
+	struct thread_stat *t = thread_of(p, s->tgid, s->tid);
+	if (!t)
+		return;
+	t->total_ns += s->off_ns;
+	t->count += s->count;
+	if (s->max_ns > t->max_ns)
+		t->max_ns = s->max_ns;
+	if (s->count && (!t->min_ns || mean < t->min_ns))
+		t->min_ns = mean;
+}
+
+/* ---- folded stacks --------------------------------------------------------- */
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+	return h;
+}
+
+static int folded_grow(struct dn_profile *p)
+{
+	size_t ncap = p->capfolded ? p->capfolded * 2 : 256;
+	struct folded_entry *nf = calloc(ncap, sizeof *nf);
+	if (!nf)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->capfolded; i++) {
+		if (!p->folded[i].key)
+			continue;
+		size_t k = hash_str(p->folded[i].key) & (ncap - 1);
+		while (nf[k].key)
+			k = (k + 1) & (ncap - 1);
+		nf[k] = p->folded[i];
+	}
+	free(p->folded);
+	p->folded = nf;
+	p->capfolded = ncap;
+	return 0;
+}
+
+static void folded_add(struct dn_profile *p, const char *key, uint64_t us)
+{
+	if ((p->nfolded + 1) * 2 > p->capfolded && folded_grow(p) < 0)
+		return;
+	size_t k = hash_str(key) & (p->capfolded - 1);
+	while (p->folded[k].key) {
+		if (strcmp(p->folded[k].key, key) == 0) {
+			p->folded[k].us += us;
+			return;
+		}
+		k = (k + 1) & (p->capfolded - 1);
+	}
+	p->folded[k].key = strdup(key);
+	if (!p->folded[k].key)
+		return;
+	p->folded[k].us = us;
+	p->nfolded++;
+}
+
+/* One frame as folded text: the function name when known (offsets would
+ * split a function into many boxes), else module+0xoffset; `;` and
+ * whitespace cannot appear in a folded frame. */
+static void folded_frame(struct dn_buf *b, const struct dn_profile_frame *fr)
+{
+	char tmp[512];
+	if (fr->f.name)
+		snprintf(tmp, sizeof tmp, "%s%s", fr->f.name, fr->kernel ? "_[k]" : "");
+	else
+		dn_sym_format(&fr->f, tmp, sizeof tmp);
+	for (char *c = tmp; *c; c++)
+		if (*c == ';' || *c == ' ' || *c == '\t' || *c == '\n')
+			*c = *c == ';' ? ':' : '_';
+	dn_buf_puts(b, tmp);
+}
+
+static void fold_stack(struct dn_profile *p, const struct dn_profile_stack *st)
+{
+	struct dn_buf b = { 0 };
+	char comm[sizeof st->comm + 1];
+	memcpy(comm, st->comm, sizeof st->comm);
+	comm[sizeof st->comm] = '\0';
+	for (char *c = comm; *c; c++)
+		if (*c == ';' || *c == ' ' || *c == '\n' || *c == '\t')
+			*c = '_';
+	dn_buf_puts(&b, comm[0] ? comm : "?");
+	for (int i = st->nframes - 1; i >= 0; i--) { /* outermost first */
+		dn_buf_putc(&b, ';');
+		folded_frame(&b, &st->frames[i]);
+	}
+	if (!b.oom && b.data)
+		folded_add(p, b.data, (st->off_ns + 500) / 1000);
+	dn_buf_free(&b);
+}
+
+/* ---- drain --------------------------------------------------------------- */
+
+static void resolve(struct dn_profile *p, pid_t pid, uint64_t addr, bool kernel,
+		    struct dn_profile_frame *out)
+{
+	out->addr = addr;
+	out->kernel = kernel;
+	memset(&out->f, 0, sizeof out->f);
+	int r = kernel ? dn_sym_resolve_kernel(p->sym, addr, &out->f)
+		       : dn_sym_resolve(p->sym, pid, addr, &out->f);
+	if (r < 0 && !out->f.module) {
+		out->f.addr = addr;
+		out->f.name = NULL;
+		out->f.module = kernel ? "[kernel]" : "[unknown]";
+		out->f.offset = addr;
+	}
+}
+
+static void on_stack(const struct dn_offcpu_stack *s, void *ctx)
+{
+	struct dn_profile *p = ctx;
+	account(p, s);
+	if (p->nwin == p->capwin) {
+		size_t ncap = p->capwin ? p->capwin * 2 : 64;
+		struct dn_profile_stack *nw = realloc(p->win, ncap * sizeof *nw);
+		if (!nw)
+			return;
+		p->win = nw;
+		p->capwin = ncap;
+	}
+	struct dn_profile_stack *st = &p->win[p->nwin];
+	memset(st, 0, sizeof *st);
+	st->pid = s->tgid;
+	st->tid = s->tid;
+	memcpy(st->comm, s->comm, sizeof st->comm);
+	st->state = s->state;
+	st->off_ns = s->off_ns;
+	st->count = s->count;
+	st->max_ns = s->max_ns;
+	int n = s->nkernel + s->nuser;
+	st->frames = n ? calloc((size_t)n, sizeof *st->frames) : NULL;
+	if (n && !st->frames)
+		return;
+	for (int i = 0; i < s->nkernel; i++)
+		resolve(p, s->tgid, s->kernel[i], true, &st->frames[st->nframes++]);
+	for (int i = 0; i < s->nuser; i++)
+		resolve(p, s->tgid, s->user[i], false, &st->frames[st->nframes++]);
+	p->nwin++;
+	fold_stack(p, st);
+}
+
+int dn_profile_drain(struct dn_profile *p)
+{
+	int r = dn_offcpu_drain(p->bpf, on_stack, p);
+	return r < 0 ? r : 0;
+}
+
+size_t dn_profile_window(const struct dn_profile *p, const struct dn_profile_stack **stacks)
+{
+	*stacks = p->win;
+	return p->nwin;
+}
+
+void dn_profile_reset_window(struct dn_profile *p)
+{
+	for (size_t i = 0; i < p->nwin; i++)
+		free(p->win[i].frames);
+	p->nwin = 0;
+}
+
+/* ---- output ---------------------------------------------------------------- */
+
+static int by_total_desc(const void *a, const void *b)
+{
+	const struct thread_stat *x = *(const struct thread_stat *const *)a;
+	const struct thread_stat *y = *(const struct thread_stat *const *)b;
+	return x->total_ns < y->total_ns ? 1 : x->total_ns > y->total_ns ? -1 : 0;
+}
+
+void dn_profile_write_upstream(struct dn_json *j, const struct dn_profile *p)
+{
+	dn_json_obj_begin(j);
+	dn_json_key(j, "total_time_ns");
+	dn_json_uint(j, p->total_ns);
+	dn_json_key(j, "total_events");
+	dn_json_uint(j, p->total_events);
+	dn_json_key(j, "avg_time_ns");
+	dn_json_uint(j, p->total_events ? p->total_ns / p->total_events : 0);
+	dn_json_key(j, "max_time_ns");
+	dn_json_uint(j, p->max_ns);
+	dn_json_key(j, "min_time_ns");
+	dn_json_uint(j, p->min_ns);
+	/* top 10 threads by off-CPU time */
+	const struct thread_stat **order = NULL;
+	if (p->nthreads)
+		order = malloc(p->nthreads * sizeof *order);
+	size_t n = order ? p->nthreads : 0;
+	for (size_t i = 0; i < n; i++)
+		order[i] = &p->threads[i];
+	if (n)
+		qsort(order, n, sizeof *order, by_total_desc);
+	dn_json_key(j, "top_blocking_threads");
+	dn_json_arr_begin(j);
+	for (size_t i = 0; i < n && i < 10; i++) {
+		dn_json_obj_begin(j);
+		dn_json_key(j, "pid");
+		dn_json_int(j, order[i]->pid);
+		dn_json_key(j, "tid");
+		dn_json_int(j, order[i]->tid);
+		dn_json_key(j, "time_ms");
+		dn_json_fixed(j, (double)order[i]->total_ns / 1e6, 3);
+		dn_json_key(j, "percentage");
+		dn_json_fixed(j, p->total_ns ? 100.0 * (double)order[i]->total_ns / (double)p->total_ns
+					     : 0.0,
+			      2);
+		dn_json_obj_end(j);
+	}
+	dn_json_arr_end(j);
+	free(order);
+	dn_json_key(j, "thread_stats");
+	dn_json_obj_begin(j);
+	for (size_t i = 0; i < p->nthreads; i++) {
+		const struct thread_stat *t = &p->threads[i];
+		char key[32];
+		snprintf(key, sizeof key, "%d:%d", (int)t->pid, (int)t->tid);
+		dn_json_key(j, key);
+		dn_json_obj_begin(j);
+		dn_json_key(j, "tid");
+		dn_json_int(j, t->tid);
+		dn_json_key(j, "total_time_ns");
+		dn_json_uint(j, t->total_ns);
+		dn_json_key(j, "count");
+		dn_json_uint(j, t->count);
+		dn_json_key(j, "avg_time_ns");
+		dn_json_uint(j, t->count ? t->total_ns / t->count : 0);
+		dn_json_key(j, "max_time_ns");
+		dn_json_uint(j, t->max_ns);
+		dn_json_key(j, "min_time_ns");
+		dn_json_uint(j, t->min_ns);
+		dn_json_obj_end(j);
+	}
+	dn_json_obj_end(j);
+	dn_json_obj_end(j);
+}
+
+void dn_profile_write_record(struct dn_buf *b, const struct dn_profile *p, uint64_t ts_ms,
+			     uint64_t window_ms)
+{
+	struct dn_json j;
+	dn_json_init(&j, b);
+	dn_json_obj_begin(&j);
+	dn_json_key(&j, "kind");
+	dn_json_str(&j, "offcpu");
+	dn_json_key(&j, "ts_ms");
+	dn_json_uint(&j, ts_ms);
+	dn_json_key(&j, "window_ms");
+	dn_json_uint(&j, window_ms);
+	dn_json_key(&j, "stacks");
+	dn_json_arr_begin(&j);
+	for (size_t i = 0; i < p->nwin; i++) {
+		const struct dn_profile_stack *st = &p->win[i];
+		dn_json_obj_begin(&j);
+		dn_json_key(&j, "pid");
+		dn_json_int(&j, st->pid);
+		dn_json_key(&j, "tid");
+		dn_json_int(&j, st->tid);
+		dn_json_key(&j, "comm");
+		dn_json_strn(&j, st->comm, strnlen(st->comm, sizeof st->comm));
+		dn_json_key(&j, "state");
+		dn_json_strn(&j, st->state == 'D' ? "D" : "S", 1);
+		dn_json_key(&j, "off_ns");
+		dn_json_uint(&j, st->off_ns);
+		dn_json_key(&j, "count");
+		dn_json_uint(&j, st->count);
+		dn_json_key(&j, "frames");
+		dn_json_arr_begin(&j);
+		for (int k = 0; k < st->nframes; k++) {
+			const struct dn_profile_frame *fr = &st->frames[k];
+			char addr[24];
+			snprintf(addr, sizeof addr, "0x%llx", (unsigned long long)fr->addr);
+			dn_json_obj_begin(&j);
+			dn_json_key(&j, "addr");
+			dn_json_str(&j, addr);
+			dn_json_key(&j, "name");
+			dn_json_str(&j, fr->f.name);
+			dn_json_key(&j, "module");
+			dn_json_str(&j, fr->f.module);
+			dn_json_key(&j, "offset");
+			dn_json_uint(&j, fr->f.offset);
+			if (fr->f.file) {
+				dn_json_key(&j, "file");
+				dn_json_str(&j, fr->f.file);
+				dn_json_key(&j, "line");
+				dn_json_int(&j, fr->f.line);
+			}
+			dn_json_obj_end(&j);
+		}
+		dn_json_arr_end(&j);
+		dn_json_obj_end(&j);
+	}
+	dn_json_arr_end(&j);
+	dn_json_obj_end(&j);
+	dn_buf_putc(b, '\n');
+}
+
+static int by_key(const void *a, const void *b)
+{
+	const struct folded_entry *x = *(const struct folded_entry *const *)a;
+	const struct folded_entry *y = *(const struct folded_entry *const *)b;
+	return strcmp(x->key, y->key);
+}
+
+void dn_profile_folded(const struct dn_profile *p, struct dn_buf *out)
+{
+	const struct folded_entry **v = p->nfolded ? malloc(p->nfolded * sizeof *v) : NULL;
+	size_t n = 0;
+	for (size_t i = 0; v && i < p->capfolded; i++)
+		if (p->folded[i].key)
+			v[n++] = &p->folded[i];
+	if (n)
+		qsort(v, n, sizeof *v, by_key); /* stable output for diffs */
+	for (size_t i = 0; i < n; i++)
+		dn_buf_printf(out, "%s %llu\n", v[i]->key, (unsigned long long)v[i]->us);
+	free(v);
+}
+
+void dn_profile_close(struct dn_profile *p)
+{
+	if (!p)
+		return;
+	dn_profile_reset_window(p);
+	free(p->win);
+	free(p->threads);
+	for (size_t i = 0; i < p->capfolded; i++)
+		free(p->folded[i].key);
+	free(p->folded);
+	dn_offcpu_close(p->bpf);
+	dn_sym_free(p->sym);
+	free(p);
+}

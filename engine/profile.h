@@ -1,0 +1,72 @@
+/*
+ * profile.h — an off-CPU profile of a process tree: the eBPF aggregate
+ * (offcpu.c) drained per window and symbolized in-process (symbolizer.c),
+ * kept as the window's stacks, upstream's cumulative `ebpf.offcpu`
+ * statistics, and cumulative folded stacks. The CLI (--enable-ebpf,
+ * --offcpu-out) and Lua (denet.offcpu) both use it.
+ */
+#ifndef DENET_PROFILE_H
+#define DENET_PROFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "buf.h"
+#include "json.h"
+#include "symbolizer.h"
+
+struct dn_profile_opts {
+	bool kernel_stacks; /* default on: they cost more than user stacks */
+	uint64_t min_us;    /* shorter off-CPU intervals are not recorded */
+	uint64_t max_us;    /* 0 = no upper bound */
+	bool lines;         /* file:line for frames (libdw; slower to load) */
+};
+
+/* One symbolized frame of a window stack. */
+struct dn_profile_frame {
+	uint64_t addr;
+	bool kernel;
+	struct dn_frame f; /* strings owned by the profile's symbolizer */
+};
+
+struct dn_profile_stack {
+	pid_t pid, tid;
+	char comm[16];
+	char state; /* 'S' sleeping, 'D' uninterruptible */
+	uint64_t off_ns, count, max_ns;
+	struct dn_profile_frame *frames; /* innermost first: kernel, then user */
+	int nframes;
+};
+
+struct dn_profile;
+
+/* NULL + errno with a one-line reason in `why` (permission, kernel). */
+struct dn_profile *dn_profile_open(const struct dn_profile_opts *o, char *why, size_t whylen);
+/* Record this tgid (and, from the kernel, the children it forks); capture
+ * its maps so its stacks symbolize after it exits. 0 or -errno. */
+int dn_profile_track(struct dn_profile *p, pid_t tgid);
+/* Re-capture maps of pid (first seen, after exec). */
+void dn_profile_capture(struct dn_profile *p, pid_t pid);
+/* Drain the kernel aggregate, symbolize, and add to the current window,
+ * the cumulative statistics and the folded stacks. 0 or -errno. */
+int dn_profile_drain(struct dn_profile *p);
+/* The stacks of the current window (since the last reset). */
+size_t dn_profile_window(const struct dn_profile *p, const struct dn_profile_stack **stacks);
+void dn_profile_reset_window(struct dn_profile *p);
+/* Upstream's `ebpf.offcpu` object (cumulative since the profile began):
+ * total_time_ns, total_events, avg_time_ns, max_time_ns, min_time_ns,
+ * top_blocking_threads, thread_stats keyed "PID:TID". */
+void dn_profile_write_upstream(struct dn_json *j, const struct dn_profile *p);
+/* An `offcpu` record (one line, "\n"-terminated) of the current window. */
+void dn_profile_write_record(struct dn_buf *b, const struct dn_profile *p, uint64_t ts_ms,
+			     uint64_t window_ms);
+/* Cumulative folded stacks: "comm;outer;...;inner VALUE\n" per stack,
+ * VALUE = off-CPU microseconds (flamegraph.pl, speedscope). */
+void dn_profile_folded(const struct dn_profile *p, struct dn_buf *out);
+/* The symbolizer the profile uses (shared with denet.symbolizer). */
+struct dn_symbolizer *dn_profile_symbolizer(struct dn_profile *p);
+void dn_profile_close(struct dn_profile *p);
+
+#endif

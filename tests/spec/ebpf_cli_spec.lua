@@ -1,0 +1,163 @@
+-- ebpf_cli_spec.lua — off-CPU profiling through the CLI (--enable-ebpf,
+-- --offcpu-out) on the real kernel: the stack of a thread blocked in
+-- wait_here_on_pipe() must hold, in order, a kernel frame, libc's read,
+-- wait_here_on_pipe and its caller; PIE, non-PIE and stripped builds.
+-- Needs root (CI runs as root); otherwise pending with the reason.
+local S = require "support"
+local json = require "denet.json"
+
+local function is_root()
+  local r = S.sh("id -u")
+  return r.out:match("^0") ~= nil
+end
+
+-- Run the blocker (or another build of it) under denet --enable-ebpf.
+local function profile(binary, extra)
+  local folded = S.tmpname(".folded")
+  local cmd = ("{ (sleep 0.05; echo go) | %s --json --enable-ebpf --offcpu-out %s %s run %s; }"):format(
+    S.q(S.bin), S.q(folded), extra or "", binary)
+  local r = S.sh(cmd)
+  r.folded = S.slurp(folded) or ""
+  os.remove(folded)
+  r.recs = S.records(r.out)
+  return r
+end
+
+-- The blocking thread's stacks, the same path over all windows added up
+-- (each window drains its own entry), largest first, and its total.
+local function stacks_of_tid(recs, tid)
+  local by_path, total = {}, 0
+  for _, rec in ipairs(S.of_kind(recs, "offcpu")) do
+    for _, st in ipairs(rec.stacks) do
+      if st.tid == tid then
+        local key = {}
+        for _, f in ipairs(st.frames) do key[#key + 1] = tostring(f.name) .. "@" .. f.module end
+        key = table.concat(key, ";")
+        local agg = by_path[key]
+        if not agg then
+          agg = { frames = st.frames, off_ns = 0 }
+          by_path[key] = agg
+        end
+        agg.off_ns = agg.off_ns + st.off_ns
+        total = total + st.off_ns
+      end
+    end
+  end
+  local out = {}
+  for _, agg in pairs(by_path) do out[#out + 1] = agg end
+  table.sort(out, function(a, b) return a.off_ns > b.off_ns end)
+  return out, total
+end
+
+local function names(st)
+  local v = {}
+  for _, f in ipairs(st.frames) do v[#v + 1] = f.name ~= json.null and f.name or "?" end
+  return v
+end
+
+local function index_of(list, name, from)
+  for i = from or 1, #list do if list[i] == name then return i end end
+end
+
+local function check_blocker_stack(r)
+  assert.are.equal(0, r.code, r.err)
+  local caps = r.recs[1].capabilities
+  assert.is_true(caps.ebpf.ok, "ebpf: " .. tostring(caps.ebpf.reason))
+  local tid = tonumber(r.err:match("tid (%d+)"))
+  assert.is_not_nil(tid, r.err)
+  local stacks, total = stacks_of_tid(r.recs, tid)
+  assert.is_true(#stacks > 0, "no stack for tid " .. tid)
+  -- 10 x 100 ms blocked in read(): 1 s +- 20 %
+  assert.is_true(total >= 0.8e9 and total <= 1.2e9, ("off-CPU total %.3f s"):format(total / 1e9))
+  local top = stacks[1]
+  local n = names(top)
+  local k = 1
+  assert.is_true(top.frames[1].module == "[kernel]", "innermost frame is not a kernel frame: " ..
+    table.concat(n, " <- "))
+  local iread = index_of(n, "read") or index_of(n, "__libc_read")
+  local iwait = index_of(n, "wait_here_on_pipe")
+  local icall = index_of(n, "caller_of_wait")
+  assert.is_true(iread and iwait and icall and iread < iwait and iwait < icall,
+    "want read <- wait_here_on_pipe <- caller_of_wait in: " .. table.concat(n, " <- "))
+  -- and the frames before read are the kernel's
+  for i = 1, iread - 1 do
+    assert.are.equal("[kernel]", top.frames[i].module)
+  end
+  -- the folded file has the same path, outermost first
+  assert.is_truthy(r.folded:find("caller_of_wait;wait_here_on_pipe;read;", 1, true),
+    "folded stacks lack the path:\n" .. r.folded)
+  return top
+end
+
+describe("--enable-ebpf", function()
+  it("finds wait_here_on_pipe under libc read (PIE build)", function()
+    if not is_root() then return pending("off-CPU profiling needs root here") end
+    check_blocker_stack(profile(S.helper("blocker")))
+  end)
+
+  it("finds it in a non-PIE build too", function()
+    if not is_root() then return pending("off-CPU profiling needs root here") end
+    local exe = S.tmpname("-blocker-nopie")
+    local src = S.root .. "/tests/helpers/blocker.c"
+    local b = S.sh(("cc -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer -no-pie -o %s %s -lpthread"):format(S.q(exe), S.q(src)))
+    assert.are.equal(0, b.code, b.err)
+    local r = profile(exe)
+    os.remove(exe)
+    check_blocker_stack(r)
+  end)
+
+  it("gives module+offset frames for a stripped binary, not garbage names", function()
+    if not is_root() then return pending("off-CPU profiling needs root here") end
+    local exe = S.tmpname("-blocker-stripped")
+    local b = S.sh(("cp %s %s && strip %s"):format(S.q(S.helper("blocker")), S.q(exe), S.q(exe)))
+    assert.are.equal(0, b.code, b.err)
+    local r = profile(exe)
+    os.remove(exe)
+    assert.are.equal(0, r.code, r.err)
+    local tid = tonumber(r.err:match("tid (%d+)"))
+    local stacks = stacks_of_tid(r.recs, tid)
+    assert.is_true(#stacks > 0)
+    local in_exe = 0
+    for _, f in ipairs(stacks[1].frames) do
+      if f.module == exe then
+        in_exe = in_exe + 1
+        -- no symbol table: no name, an offset inside the file
+        assert.are.equal(json.null, f.name)
+        assert.is_true(f.offset > 0 and f.offset < 1024 * 1024)
+      end
+    end
+    assert.is_true(in_exe >= 2, "frames in the stripped binary: " .. in_exe)
+    assert.is_falsy(r.folded:find("wait_here_on_pipe", 1, true))
+  end)
+
+  it("records near-zero off-CPU time for a busy process", function()
+    if not is_root() then return pending("off-CPU profiling needs root here") end
+    local r = S.sh(("{ echo go | %s --json --enable-ebpf run %s busy 1; }"):format(S.q(S.bin), S.q(S.helper("blocker"))))
+    assert.are.equal(0, r.code, r.err)
+    local trees = S.of_kind(S.records(r.out), "tree")
+    local off = trees[#trees].aggregated.ebpf.offcpu
+    -- a spinning thread is never switched out voluntarily; start-up and
+    -- exit may block for a few ms
+    assert.is_true(off.total_time_ns < 50e6, ("off-CPU %.1f ms"):format(off.total_time_ns / 1e6))
+  end)
+
+  it("without privileges: one warning with the reason, the run goes on", function()
+    if not is_root() then return pending("needs root to drop to nobody") end
+    local dir = S.tmpname("-nobody")
+    assert.is_true(os.execute("mkdir -p " .. S.q(dir) .. " && cp " .. S.q(S.bin) .. " " .. S.q(dir) ..
+      "/denet && chmod -R a+rx " .. S.q(dir)))
+    local r = S.sh(("cd / && setpriv --reuid=nobody --regid=nogroup --clear-groups %s/denet --json --enable-ebpf run sleep 0.3"):format(S.q(dir)))
+    os.execute("rm -rf " .. S.q(dir))
+    assert.are.equal(0, r.code, r.err)
+    local warnings = 0
+    for line in r.err:gmatch("[^\n]+") do
+      if line:find("off-CPU profiling unavailable", 1, true) then warnings = warnings + 1 end
+    end
+    assert.are.equal(1, warnings, r.err)
+    local recs = S.records(r.out)
+    assert.is_false(recs[1].capabilities.ebpf.ok)
+    assert.is_truthy(recs[1].capabilities.ebpf.reason:find("root", 1, true), recs[1].capabilities.ebpf.reason)
+    assert.is_true(#S.of_kind(recs, "tree") >= 1)
+    assert.are.equal("exit", recs[#recs].kind)
+  end)
+end)

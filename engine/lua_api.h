@@ -20,6 +20,10 @@ int dn_lua_run_script(int argc, char **argv, int script_idx);
  * (to stdout), optionally also written to stats_out. Exit status. */
 int dn_lua_stats(const char *file, bool json, const char *stats_out);
 
+/* `denet report FILE [-o OUT]`: a self-contained HTML report of a recorded
+ * file, written to out (NULL: FILE with .jsonl replaced by .html). */
+int dn_lua_report(const char *file, const char *out);
+
 /* `run -s FILE` / `attach -s FILE`: a Lua state bound to the CLI's loop
  * and monitor; the script gets the process object as `...`. NULL with a
  * message printed on failure (main exits 1). */

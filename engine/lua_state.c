@@ -156,6 +156,29 @@ int dn_lua_stats(const char *file, bool json, const char *stats_out)
 	return status;
 }
 
+int dn_lua_report(const char *file, const char *out)
+{
+	lua_State *L = new_state();
+	if (!L) {
+		fprintf(stderr, "denet: cannot create a Lua state: out of memory\n");
+		return 1;
+	}
+	int status = 1;
+	lua_getglobal(L, "require");
+	lua_pushstring(L, "denet.report_cli");
+	if (pcall_main(L, 1, 1) == LUA_OK) {
+		lua_pushstring(L, file);
+		if (out)
+			lua_pushstring(L, out);
+		else
+			lua_pushnil(L);
+		if (pcall_main(L, 2, 1) == LUA_OK)
+			status = (int)lua_tointeger(L, -1);
+	}
+	lua_close(L);
+	return status;
+}
+
 struct dn_lua *dn_lua_hooks_load(const char *file, struct dn_loop *loop, struct dn_monitor *m)
 {
 	struct dn_lua *h = calloc(1, sizeof *h);

@@ -339,8 +339,7 @@ int main(int argc, char **argv)
 	case DN_CMD_SCRIPT:
 		return dn_lua_run_script(argc, argv, cli.script_argv0);
 	case DN_CMD_REPORT:
-		fprintf(stderr, "denet: report: not available in this build yet\n");
-		return 1;
+		return dn_lua_report(cli.file, cli.out);
 	case DN_CMD_NONE:
 		break;
 	}

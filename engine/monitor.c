@@ -303,6 +303,22 @@ int dn_monitor_start(struct dn_monitor *m)
 	return 0;
 }
 
+/* The off-CPU stacks drained since the previous window, as an `offcpu`
+ * record (after the tree record of the same sample). */
+static void emit_profile_window(struct dn_monitor *m, uint64_t ts_ms)
+{
+	if (!m->prof)
+		return;
+	const struct dn_profile_stack *st;
+	if (dn_profile_window(m->prof, &st)) {
+		dn_buf_reset(&m->line);
+		dn_profile_write_record(&m->line, m->prof, ts_ms, ts_ms - m->prof_window_ms);
+		emit_line(m);
+	}
+	dn_profile_reset_window(m->prof);
+	m->prof_window_ms = ts_ms;
+}
+
 int dn_monitor_sample_now(struct dn_monitor *m)
 {
 	uint64_t began = dn_mono_ns();
@@ -341,17 +357,7 @@ int dn_monitor_sample_now(struct dn_monitor *m)
 	dn_buf_reset(&m->line);
 	dn_record_tree(&m->line, &m->tree, !m->o.children, m->prof);
 	emit_line(m);
-	if (m->prof) {
-		const struct dn_profile_stack *st;
-		if (dn_profile_window(m->prof, &st)) {
-			dn_buf_reset(&m->line);
-			dn_profile_write_record(&m->line, m->prof, m->tree.agg.ts_ms,
-						m->tree.agg.ts_ms - m->prof_window_ms);
-			emit_line(m);
-		}
-		dn_profile_reset_window(m->prof);
-		m->prof_window_ms = m->tree.agg.ts_ms;
-	}
+	emit_profile_window(m, m->tree.agg.ts_ms);
 	m->last_sample_cost_ns = dn_mono_ns() - began;
 	if (m->hooks.on_sample)
 		m->hooks.on_sample(m, m->hooks.ctx);
@@ -457,8 +463,13 @@ static void on_command_exit(struct dn_monitor *m)
 	 * Right after a scheduled sample the window is too short for a CPU
 	 * percentage to mean anything (a few us of exit work read as 40 %):
 	 * skip it then, unless it would be the only sample. */
-	if (m->summary.sample_count == 0 || dn_mono_ns() - m->last_sample_mono_ns >= 10000000ull)
+	if (m->summary.sample_count == 0 || dn_mono_ns() - m->last_sample_mono_ns >= 10000000ull) {
 		dn_monitor_sample_now(m);
+	} else if (m->prof) {
+		/* no sample, but the last off-CPU intervals must not be lost */
+		dn_profile_drain(m->prof);
+		emit_profile_window(m, dn_wall_ms());
+	}
 	int status = 0;
 	bool known = false;
 	if (m->launched) {

@@ -92,7 +92,45 @@ end
 describe("--enable-ebpf", function()
   it("finds wait_here_on_pipe under libc read (PIE build)", function()
     if not is_root() then return pending("off-CPU profiling needs root here") end
-    check_blocker_stack(profile(S.helper("blocker")))
+    local r = profile(S.helper("blocker"))
+    check_blocker_stack(r)
+    -- only the monitored tree is recorded: every stack's pid was in a tree
+    local tree_pids = {}
+    for _, t in ipairs(S.of_kind(r.recs, "tree")) do
+      if t.parent ~= json.null then tree_pids[r.recs[1].pid] = true end
+      for _, c in ipairs(t.children) do tree_pids[c.pid] = true end
+    end
+    tree_pids[r.recs[1].pid] = true
+    for _, rec in ipairs(S.of_kind(r.recs, "offcpu")) do
+      for _, st in ipairs(rec.stacks) do
+        assert.is_true(tree_pids[st.pid], "pid " .. st.pid .. " (" .. st.comm .. ") is not in the tree")
+      end
+    end
+  end)
+
+  it("finds a blocking function in a shared library built by the test", function()
+    if not is_root() then return pending("off-CPU profiling needs root here") end
+    local dir = S.tmpname("-solib")
+    local src = S.root .. "/tests/fixtures/src/"
+    local b = S.sh(("mkdir -p %s && cc -shared -fPIC -O1 -g -fno-omit-frame-pointer -o %s/libblock.so %slibblock.c && cc -O1 -g -fno-omit-frame-pointer -o %s/useslib %suseslib.c -L%s -lblock -Wl,-rpath,%s -lpthread")
+      :format(S.q(dir), S.q(dir), S.q(src), S.q(dir), S.q(src), S.q(dir), S.q(dir)))
+    assert.are.equal(0, b.code, b.err)
+    local folded = dir .. "/f.folded"
+    local r = S.sh(("%s --json --enable-ebpf --offcpu-out %s run %s/useslib"):format(S.q(S.bin), S.q(folded), S.q(dir)))
+    local text = S.slurp(folded) or ""
+    os.execute("rm -rf " .. S.q(dir))
+    assert.are.equal(0, r.code, r.err)
+    local tid = tonumber(r.err:match("tid (%d+)"))
+    local stacks, total = stacks_of_tid(S.records(r.out), tid)
+    assert.is_true(total >= 0.8e9 and total <= 1.2e9, ("off-CPU total %.3f s"):format(total / 1e9))
+    local n = names(stacks[1])
+    local iread = index_of(n, "read")
+    local ilib = index_of(n, "lib_wait_on_pipe")
+    local icall = index_of(n, "exe_caller")
+    assert.is_true(iread and ilib and icall and iread < ilib and ilib < icall,
+      "want read <- lib_wait_on_pipe <- exe_caller in: " .. table.concat(n, " <- "))
+    assert.is_truthy(stacks[1].frames[ilib].module:find("libblock.so", 1, true))
+    assert.is_truthy(text:find("exe_caller;lib_wait_on_pipe;read;", 1, true), text)
   end)
 
   it("finds it in a non-PIE build too", function()

@@ -9,7 +9,7 @@
 # CFLAGS_ALL += -I$(BUILD)/gen and LDLIBS_ALL += $(BPF_LIBS).
 
 BPF_CLANG ?= clang
-BPFTOOL ?= bpftool
+BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
 VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 BPF_ARCH ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' \
 	-e 's/ppc64le/powerpc/' -e 's/riscv64/riscv/' -e 's/s390x/s390/')

@@ -41,11 +41,14 @@ __u32 gen;	  /* written by user space to switch buffers */
 __u64 aspace_seq; /* address-space ids handed out in the kernel */
 struct dn_offcpu_counters counters;
 
+/* Bit 63 of a tgids value: the image's first off-CPU wait was announced. */
+#define ANNOUNCED (1ULL << 63)
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, DN_OFFCPU_MAX_TGIDS);
 	__type(key, __u32);   /* tgid */
-	__type(value, __u64); /* address-space id */
+	__type(value, __u64); /* address-space id | ANNOUNCED */
 } tgids SEC(".maps");
 
 struct {
@@ -62,18 +65,24 @@ struct {
 	__type(value, struct dn_offcpu_val);
 } agg SEC(".maps");
 
+/* User and kernel stacks by content hash | generation bit. Not a
+ * STACK_TRACE map: its bucket = id scheme fails new stacks with EEXIST as
+ * soon as two hash to one bucket, and a deleted bucket can be reused by
+ * another stack under a live id. User space deletes the old generation's
+ * unreferenced stacks after each drain. Preallocated: an allocating map
+ * fails inserts in bursts (its per-CPU caches refill asynchronously). */
 struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, DN_OFFCPU_MAX_STACKS);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, DN_OFFCPU_MAX_DEPTH * sizeof(__u64));
+	__type(key, __u64);
+	__type(value, struct dn_offcpu_frames);
 } stacks SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, DN_OFFCPU_MAX_LEAVES);
 	__type(key, struct dn_offcpu_leaf_key);
-	__type(value, __s32); /* return address at sp + value; <0: none */
+	__type(value, struct dn_offcpu_rule);
 } leaf_cfa SEC(".maps");
 
 struct {
@@ -83,34 +92,239 @@ struct {
 	__type(value, struct dn_offcpu_leaf_who);
 } leaf_unknown SEC(".maps");
 
-/* Scratch for building a new aggregate value (too big for the stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, DN_OFFCPU_MAX_SNAPS);
+	__type(key, __u64); /* user stack key */
+	__type(value, struct dn_offcpu_snap);
+} snaps SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, DN_OFFCPU_EVENTS_SIZE);
+} events SEC(".maps");
+
+/* Scratch (too big for the BPF stack). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct dn_offcpu_val);
-} scratch SEC(".maps");
+	__type(value, struct dn_offcpu_frames);
+} frame_buf SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct dn_offcpu_start);
-} scratch_start SEC(".maps");
+	__type(value, struct dn_offcpu_snap);
+} snap_buf SEC(".maps");
 
 static __always_inline void count(__u64 *c)
 {
 	__sync_fetch_and_add(c, 1);
 }
 
+static __always_inline void emit(__u32 tgid, __u32 kind)
+{
+	struct dn_offcpu_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		count(&counters.events_lost);
+		return;
+	}
+	e->tgid = tgid;
+	e->kind = kind;
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* Stores f (f->n frames) once; returns its key, 0 when the map is full. */
+static __always_inline __u64 store_stack(struct dn_offcpu_frames *f, __u32 g)
+{
+	__u64 h = 0xcbf29ce484222325ULL ^ f->n ^ ((__u64)f->nrec << 8), key;
+	__u32 i, n = f->n;
+
+	for (i = 0; i < DN_OFFCPU_MAX_DEPTH; i++) {
+		if (i >= n)
+			break;
+		h = (h ^ f->ips[i]) * 0x100000001b3ULL;
+		h ^= h >> 29;
+	}
+	key = (h & ~DN_OFFCPU_GEN_BIT) | (g & 1 ? DN_OFFCPU_GEN_BIT : 0);
+	if (!key)
+		key = 1;
+	if (bpf_map_lookup_elem(&stacks, &key))
+		return key;
+	if (bpf_map_update_elem(&stacks, &key, f, BPF_NOEXIST) &&
+	    !bpf_map_lookup_elem(&stacks, &key))
+		return 0;
+	return key;
+}
+
+struct fp_frame {
+	__u64 next, ret;
+};
+
+/* The user stack of current: the interrupted ip, up to MAX_RECOVER frames
+ * unwound with the CFI rules user space put in leaf_cfa (they also restore
+ * rbp, which glibc uses as a general register), then the frame-pointer
+ * chain, cut at the first implausible frame. */
+static __always_inline __u64 user_stack(__u64 aspace, __u32 tgid, __u32 g)
+{
+	struct dn_offcpu_leaf_key lk = {.aspace = aspace};
+	__u64 ip, sp, bp, sp0, ret, key, usp = 0, ubp = 0, uip = 0;
+	struct dn_offcpu_frames *f;
+	struct dn_offcpu_rule *r;
+	struct pt_regs *regs;
+	__u32 zero = 0, n, i, udepth = 0;
+	bool tail = true, unknown = false;
+
+	f = bpf_map_lookup_elem(&frame_buf, &zero);
+	if (!f)
+		return 0;
+	/* prev is current here: its saved user registers */
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	ip = BPF_CORE_READ(regs, ip);
+	sp = BPF_CORE_READ(regs, sp);
+	bp = BPF_CORE_READ(regs, bp);
+	if (!ip || ip > USER_TOP)
+		return 0;
+	sp0 = sp;
+	f->ips[0] = ip;
+	f->nrec = 0;
+	n = 1;
+	lk.ip = ip;
+	if (recover_leaf) {
+		for (i = 0; i <= DN_OFFCPU_MAX_RECOVER; i++) {
+			__s32 ra, cfa, bo;
+
+			r = bpf_map_lookup_elem(&leaf_cfa, &lk);
+			if (!r) {
+				unknown = true;
+				uip = lk.ip;
+				usp = sp;
+				ubp = bp;
+				udepth = n - 1;
+				break;
+			}
+			ra = r->ra;
+			cfa = r->cfa;
+			bo = r->bp;
+			if (ra < 0)
+				break; /* frame pointer frame: the FP walk goes on */
+			if (i == DN_OFFCPU_MAX_RECOVER) {
+				/* more frames without frame pointer: rbp is
+				 * not a frame pointer, its chain is garbage */
+				tail = false;
+				break;
+			}
+			if (ra > 65535 || cfa <= ra || cfa > 65536)
+				break;
+			if (sp + (__u64)ra == bp + 8)
+				break; /* the FP walk has it */
+			if (bpf_probe_read_user(&ret, sizeof(ret), (void *)(sp + (__u64)ra)) ||
+			    !ret || ret > USER_TOP) {
+				tail = false;
+				break;
+			}
+			if (bo != DN_OFFCPU_BP_SAME &&
+			    (bo < 0 || bo > 65535 ||
+			     bpf_probe_read_user(&bp, sizeof(bp), (void *)(sp + (__u64)bo)))) {
+				tail = false;
+				break;
+			}
+			sp += (__u64)cfa;
+			f->ips[n & 7] = ret; /* n <= MAX_RECOVER here */
+			n++;
+			lk.ip = ret | DN_OFFCPU_RET_BIT;
+		}
+		f->nrec = n - 1;
+		if (n > 1) {
+			count(&counters.recovered);
+			__sync_fetch_and_add(&counters.rec_frames, n - 1);
+		}
+	}
+	if (tail) {
+		/* frame-pointer chain, strictly upwards within the stack */
+		for (i = 0; i < DN_OFFCPU_MAX_DEPTH; i++) {
+			struct fp_frame fr;
+
+			if (n >= DN_OFFCPU_MAX_DEPTH)
+				break;
+			if (bp < sp || bp >= sp0 + DN_OFFCPU_STACK_SPAN || (bp & 7)) {
+				if (bp)
+					count(&counters.fp_cut);
+				break;
+			}
+			if (bpf_probe_read_user(&fr, sizeof(fr), (void *)bp))
+				break;
+			if (fr.ret < 4096 || fr.ret > USER_TOP) {
+				count(&counters.fp_cut);
+				break;
+			}
+			f->ips[n & 127] = fr.ret;
+			n++;
+			sp = bp + 16;
+			bp = fr.next;
+		}
+	}
+	f->n = n;
+	key = store_stack(f, g);
+	if (!key) {
+		count(&counters.ustack_err);
+		return 0;
+	}
+	if (unknown) {
+		struct dn_offcpu_leaf_who who = {.tgid = tgid, .ustack = key};
+		struct dn_offcpu_snap *sn;
+
+		count(&counters.unknown_leaf);
+		lk.ip = uip;
+		if (bpf_map_update_elem(&leaf_unknown, &lk, &who, BPF_NOEXIST) == 0)
+			emit(tgid, DN_OFFCPU_EV_LEAF);
+		if (!bpf_map_lookup_elem(&snaps, &key) &&
+		    (sn = bpf_map_lookup_elem(&snap_buf, &zero)) != NULL) {
+			sn->aspace = aspace;
+			sn->ip = uip;
+			sn->sp = usp;
+			sn->bp = ubp;
+			sn->tgid = tgid;
+			sn->depth = udepth;
+			sn->len = DN_OFFCPU_SNAP_BYTES;
+			if (bpf_probe_read_user(sn->data, DN_OFFCPU_SNAP_BYTES, (void *)usp)) {
+				sn->len = DN_OFFCPU_SNAP_BYTES / 4;
+				if (bpf_probe_read_user(sn->data, DN_OFFCPU_SNAP_BYTES / 4,
+							(void *)usp))
+					sn->len = 0;
+			}
+			if (sn->len)
+				bpf_map_update_elem(&snaps, &key, sn, BPF_NOEXIST);
+		}
+	}
+	return key;
+}
+
+static __always_inline __u64 kernel_stack(void *ctx, __u32 g)
+{
+	struct dn_offcpu_frames *f;
+	__u32 zero = 0;
+	long r;
+
+	f = bpf_map_lookup_elem(&frame_buf, &zero);
+	if (!f)
+		return 0;
+	r = bpf_get_stack(ctx, f->ips, sizeof(f->ips), kstack_skip & BPF_F_SKIP_FIELD_MASK);
+	if (r <= 0)
+		return 0;
+	f->n = (__u32)(r / 8);
+	f->nrec = 0;
+	return store_stack(f, g);
+}
+
 static __always_inline void switch_out(void *ctx, struct task_struct *prev, unsigned int prev_state)
 {
-	struct dn_offcpu_leaf_key lk;
 	struct dn_offcpu_start *s;
-	struct pt_regs *regs;
-	__u32 tid, tgid, zero = 0;
-	__u64 *aspace;
-	__s32 *off;
+	__u32 tid, tgid, g;
+	__u64 *aspace, as;
 	char state;
 
 	if (prev_state & TASK_UNINTERRUPTIBLE)
@@ -125,16 +339,19 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev, unsi
 		return;
 	tid = BPF_CORE_READ(prev, pid);
 	count(&counters.switches_out);
+	as = *aspace;
+	if (!(as & ANNOUNCED)) {
+		/* racy between threads: at worst two events */
+		*aspace = as | ANNOUNCED;
+		emit(tgid, DN_OFFCPU_EV_BLOCKED);
+	}
+	as &= ~ANNOUNCED;
 
 	s = bpf_map_lookup_elem(&start, &tid);
 	if (!s) {
-		struct dn_offcpu_start *z = bpf_map_lookup_elem(&scratch_start, &zero);
+		struct dn_offcpu_start z = {};
 
-		if (!z)
-			return;
-		z->ts = 0;
-		z->has_snap = 0;
-		if (bpf_map_update_elem(&start, &tid, z, BPF_NOEXIST) &&
+		if (bpf_map_update_elem(&start, &tid, &z, BPF_NOEXIST) &&
 		    bpf_map_lookup_elem(&start, &tid) == NULL) {
 			count(&counters.start_full);
 			return;
@@ -143,53 +360,17 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev, unsi
 		if (!s)
 			return;
 	}
+	g = gen;
 	s->key.tgid = tgid;
 	s->key.tid = tid;
 	s->key.state = state;
-	s->key.recovered_ret = 0;
-	s->key.user_stack_id = -1;
-	s->key.kern_stack_id = -1;
-	s->has_snap = 0;
-	s->aspace = *aspace;
-	if (user_stacks && !(BPF_CORE_READ(prev, flags) & PF_KTHREAD)) {
-		s->key.user_stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
-		if (s->key.user_stack_id < 0)
-			count(&counters.ustack_err);
-		/* prev is current here: its saved user registers */
-		regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-		s->ip = BPF_CORE_READ(regs, ip);
-		s->sp = BPF_CORE_READ(regs, sp);
-		s->bp = BPF_CORE_READ(regs, bp);
-		if (recover_leaf && s->ip && s->ip <= USER_TOP) {
-			lk.aspace = *aspace;
-			lk.ip = s->ip;
-			off = bpf_map_lookup_elem(&leaf_cfa, &lk);
-			if (off) {
-				__s32 o = *off;
-				__u64 at = s->sp + (__u64)o, ret = 0;
-
-				/* at == bp + 8: the frame-pointer walk has it */
-				if (o >= 0 && o < 65536 && at != s->bp + 8 &&
-				    bpf_probe_read_user(&ret, sizeof(ret), (void *)at) == 0 &&
-				    ret && ret <= USER_TOP) {
-					s->key.recovered_ret = ret;
-					count(&counters.recovered);
-				}
-			} else {
-				struct dn_offcpu_leaf_who who = {.tgid = tgid};
-
-				count(&counters.unknown_leaf);
-				bpf_map_update_elem(&leaf_unknown, &lk, &who, BPF_NOEXIST);
-				if (bpf_probe_read_user(s->snap, sizeof(s->snap), (void *)s->sp) ==
-				    0)
-					s->has_snap = 1;
-			}
-		}
-	}
+	s->key.ustack = 0;
+	s->key.kstack = 0;
+	if (user_stacks && !(BPF_CORE_READ(prev, flags) & PF_KTHREAD))
+		s->key.ustack = user_stack(as, tgid, g);
 	if (kernel_stacks) {
-		s->key.kern_stack_id =
-			bpf_get_stackid(ctx, &stacks, kstack_skip & BPF_F_SKIP_FIELD_MASK);
-		if (s->key.kern_stack_id < 0)
+		s->key.kstack = kernel_stack(ctx, g);
+		if (!s->key.kstack)
 			count(&counters.kstack_err);
 	}
 	s->ts = bpf_ktime_get_ns();
@@ -199,7 +380,7 @@ static __always_inline void switch_in(struct task_struct *next)
 {
 	struct dn_offcpu_start *s;
 	struct dn_offcpu_val *v;
-	__u32 tid = BPF_CORE_READ(next, pid), zero = 0;
+	__u32 tid = BPF_CORE_READ(next, pid);
 	__u64 ts, delta;
 
 	s = bpf_map_lookup_elem(&start, &tid);
@@ -213,24 +394,11 @@ static __always_inline void switch_in(struct task_struct *next)
 	s->key.gen = gen;
 	v = bpf_map_lookup_elem(&agg, &s->key);
 	if (!v) {
-		struct dn_offcpu_val *n = bpf_map_lookup_elem(&scratch, &zero);
+		struct dn_offcpu_val n = {};
 
-		if (!n)
-			return;
-		n->total_ns = 0;
-		n->count = 0;
-		n->max_ns = 0;
-		BPF_CORE_READ_STR_INTO(&n->comm, next, comm);
-		n->snap_sp = 0;
-		if (s->has_snap) {
-			n->snap_aspace = s->aspace;
-			n->snap_ip = s->ip;
-			n->snap_sp = s->sp;
-			n->snap_bp = s->bp;
-			__builtin_memcpy(n->snap, s->snap, sizeof(n->snap));
-		}
+		BPF_CORE_READ_STR_INTO(&n.comm, next, comm);
 		/* NOEXIST: another CPU may have created it meanwhile */
-		bpf_map_update_elem(&agg, &s->key, n, BPF_NOEXIST);
+		bpf_map_update_elem(&agg, &s->key, &n, BPF_NOEXIST);
 		v = bpf_map_lookup_elem(&agg, &s->key);
 		if (!v) {
 			count(&counters.agg_full);
@@ -271,7 +439,7 @@ SEC("raw_tp/sched_process_fork")
 int BPF_PROG(dn_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptgid = BPF_CORE_READ(parent, tgid), ctgid = BPF_CORE_READ(child, tgid);
-	__u64 *aspace;
+	__u64 *aspace, as;
 
 	if (ptgid == ctgid)
 		return 0; /* a thread: covered by its tgid */
@@ -280,7 +448,9 @@ int BPF_PROG(dn_fork, struct task_struct *parent, struct task_struct *child)
 		return 0;
 	/* fork copies the address space: same code at the same addresses
 	 * until exec, so the child shares the parent's leaf rules */
-	bpf_map_update_elem(&tgids, &ctgid, aspace, BPF_ANY);
+	as = *aspace & ~ANNOUNCED; /* the child announces its own first wait */
+	bpf_map_update_elem(&tgids, &ctgid, &as, BPF_ANY);
+	emit(ctgid, DN_OFFCPU_EV_FORK);
 	return 0;
 }
 
@@ -290,8 +460,11 @@ int BPF_PROG(dn_exec, struct task_struct *p)
 	__u32 tgid = BPF_CORE_READ(p, tgid);
 	__u64 *aspace = bpf_map_lookup_elem(&tgids, &tgid);
 
-	if (aspace)
-		*aspace = __sync_fetch_and_add(&aspace_seq, 1) + 1;
+	if (!aspace)
+		return 0;
+	/* a new image: new leaf rules, a new first wait to announce */
+	*aspace = __sync_fetch_and_add(&aspace_seq, 1) + 1;
+	emit(tgid, DN_OFFCPU_EV_EXEC);
 	return 0;
 }
 

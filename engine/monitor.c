@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -146,8 +147,30 @@ int dn_monitor_add_output(struct dn_monitor *m, int fd)
 {
 	if (m->noutputs == DN_MONITOR_MAX_OUTPUTS)
 		return -ENOSPC;
+	struct stat st;
+	off_t pos = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? lseek(fd, 0, SEEK_CUR) : -1;
+	m->out_base[m->noutputs] = pos;
+	m->out_bytes[m->noutputs] = 0;
+	m->out_failed[m->noutputs] = false;
 	m->outputs[m->noutputs++] = fd;
 	return 0;
+}
+
+/* After a failed write to output i (e.g. ENOSPC part-way through a record):
+ * cut a regular file back to its last complete line, if nothing but our own
+ * partial write lies beyond it, so the file holds only whole records. */
+static void drop_partial_record(struct dn_monitor *m, int i)
+{
+	int fd = m->outputs[i];
+	if (m->out_base[i] < 0)
+		return;
+	off_t good = (off_t)(m->out_base[i] + (int64_t)m->out_bytes[i]);
+	off_t pos = lseek(fd, 0, SEEK_CUR);
+	struct stat st;
+	if (pos < good || fstat(fd, &st) != 0 || st.st_size != pos || pos == good)
+		return;
+	if (ftruncate(fd, good) == 0)
+		lseek(fd, good, SEEK_SET);
 }
 
 static int write_all(int fd, const char *p, size_t n)
@@ -168,9 +191,16 @@ static int write_all(int fd, const char *p, size_t n)
 void dn_monitor_emit(struct dn_monitor *m, const char *line, size_t len)
 {
 	for (int i = 0; i < m->noutputs; i++) {
+		if (m->out_failed[i])
+			continue;
 		int r = write_all(m->outputs[i], line, len);
-		if (r < 0 && !m->write_error)
-			m->write_error = r;
+		if (r < 0) {
+			if (!m->write_error)
+				m->write_error = r;
+			m->out_failed[i] = true;
+			drop_partial_record(m, i);
+		} else
+			m->out_bytes[i] += len;
 	}
 	if (m->hooks.on_record)
 		m->hooks.on_record(m, line, len, m->hooks.ctx);

@@ -83,6 +83,12 @@ struct dn_monitor {
 	int outputs[DN_MONITOR_MAX_OUTPUTS];
 	int noutputs;
 	int write_error;           /* first -errno of an output write */
+	/* per output: offset when added (-1 if not seekable), bytes of
+	 * complete records written since, and whether a write failed (it then
+	 * gets nothing more: records stay whole lines) */
+	int64_t out_base[DN_MONITOR_MAX_OUTPUTS];
+	uint64_t out_bytes[DN_MONITOR_MAX_OUTPUTS];
+	bool out_failed[DN_MONITOR_MAX_OUTPUTS];
 	char **argv;               /* owned copy */
 	int argc;
 	char executable[4096];

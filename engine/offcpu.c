@@ -1,11 +1,24 @@
 /*
  * offcpu.c — loader of bpf/offcpu.bpf.c: open/attach, the tracked tgid set,
- * leaf-frame recovery rules (.eh_frame CFI through libdw) and the drain of
- * the in-kernel aggregate.
+ * frame-recovery rules (.eh_frame CFI through libdw), the exec/fork event
+ * ring buffer and the drain of the in-kernel aggregate.
  *
  * Owns: the skeleton, a cache of opened ELF files (by device and inode) with
- * their CFI, and a cache of computed leaf offsets (device, inode, ELF
+ * their CFI, and a cache of computed unwind rules (device, inode, ELF
  * address). Symbolization is not done here.
+ *
+ * Recovery: for each frame without frame pointer (glibc's), user space puts
+ * in leaf_cfa the CFA, return-address and saved-rbp offsets from the frame's
+ * sp; the kernel unwinds up to DN_OFFCPU_MAX_RECOVER such frames, then
+ * follows the frame-pointer chain from the restored rbp. Frames met without
+ * a rule are announced (leaf_unknown, an internal ring-buffer event) with a
+ * copy of the user stack above them; the drain unwinds those copies.
+ *
+ * Stacks live in a hash keyed by content hash | generation bit. After a
+ * drain, the drained generation's stacks that no pending interval and no
+ * entry of the current generation use are deleted: the map holds about two
+ * drain windows of stacks, however many garbage stacks a binary without
+ * frame pointers produces.
  *
  * Drain: the aggregate key carries a generation; the kernel writes into
  * bss.gen and the drain flips it, waits for programs already running to
@@ -41,6 +54,8 @@
 #define LEAF_CACHE   4096 /* power of two */
 #define DWARF_REG_SP 7	  /* x86_64 DWARF register numbers */
 #define DWARF_REG_RA 16
+#define DWARF_REG_BP 6
+#define ANNOUNCED    (1ULL << 63) /* tgids value: first wait announced */
 
 struct mod {
 	dev_t dev;
@@ -54,8 +69,9 @@ struct mod {
 struct leaf_ent {
 	dev_t dev;
 	ino_t ino;
-	uint64_t addr;
-	int off; /* >=0 offset; <0 -errno */
+	uint64_t addr; /* ELF address the CFI was looked up at */
+	int err;       /* 0: rule valid; <0 -errno */
+	struct dn_offcpu_rule rule;
 	bool valid;
 };
 
@@ -75,9 +91,19 @@ struct dn_offcpu {
 	struct leaf_ent *leaves;
 	struct maps maps;
 	uint64_t leaves_resolved, snap_recovered;
+	uint64_t stacks_live, stacks_freed, events;
 	/* drain scratch */
 	struct entry *ents;
 	size_t nents, capents;
+	uint64_t *frames; /* user frames of the entries */
+	size_t capframes;
+	uint64_t *keep; /* stack keys kept by the GC */
+	size_t nkeep, capkeep;
+	/* exec/fork events */
+	struct ring_buffer *rb;
+	void (*ev_fn)(pid_t tgid, int kind, void *ctx);
+	void *ev_ctx;
+	bool ev_leaf;
 };
 
 /* ---- libbpf messages: kept, never printed ---- */
@@ -113,6 +139,8 @@ static void set_why(char *why, size_t len, int err, const char *what)
 		snprintf(why, len, "%s failed: %s%s%s", what, strerror(err),
 			 last_msg[0] ? "; libbpf: " : "", last_msg);
 }
+
+static int on_event(void *ctx, void *data, size_t size);
 
 static struct offcpu_bpf *load(const struct dn_offcpu_opts *o, bool btf, int *err,
 			       const char **what)
@@ -176,6 +204,15 @@ struct dn_offcpu *dn_offcpu_open(const struct dn_offcpu_opts *o, char *why, size
 	p->btf_tp = p->skel != NULL;
 	if (!p->skel && err != EPERM && err != EACCES)
 		p->skel = load(o, false, &err, &what);
+	if (p->skel) {
+		p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.events), on_event, p, NULL);
+		if (!p->rb) {
+			err = errno ? errno : ENOMEM;
+			what = "creating the event ring buffer";
+			offcpu_bpf__destroy(p->skel);
+			p->skel = NULL;
+		}
+	}
 	libbpf_set_print(old);
 	if (!p->skel) {
 		set_why(why, whylen, err, what);
@@ -216,8 +253,13 @@ void dn_offcpu_get_stats(const struct dn_offcpu *p, struct dn_offcpu_stats *st)
 	st->kstack_err = c->kstack_err;
 	st->agg_full = c->agg_full;
 	st->start_full = c->start_full;
+	st->events_lost = c->events_lost;
+	st->fp_cut = c->fp_cut;
+	st->rec_frames = c->rec_frames;
 	st->leaves_resolved = p->leaves_resolved;
 	st->snap_recovered = p->snap_recovered;
+	st->stacks_live = p->stacks_live;
+	st->stacks_freed = p->stacks_freed;
 	st->btf_tracepoint = p->btf_tp;
 }
 
@@ -364,11 +406,30 @@ static int elf_addr_of(Elf *e, uint64_t foff, uint64_t *addr)
 	return -ENOENT;
 }
 
-static int cfi_offset(Dwarf_CFI *cfi, uint64_t addr)
+/* The value of a CFI register rule "saved at CFA + N": N, or -1. */
+static int cfa_rel(const Dwarf_Op *ops, size_t nops, int64_t *n)
+{
+	if (nops < 1 || ops[0].atom != DW_OP_call_frame_cfa)
+		return -1;
+	if (nops == 1)
+		*n = 0;
+	else if (nops == 2 && ops[1].atom == DW_OP_plus_uconst)
+		*n = (int64_t)ops[1].number;
+	else if (nops == 3 && ops[1].atom == DW_OP_consts && ops[2].atom == DW_OP_plus)
+		*n = (int64_t)ops[1].number;
+	else
+		return -1;
+	return 0;
+}
+
+/* The unwind rule at ELF address addr: CFA = sp + cfa, return address and
+ * saved rbp offsets from sp. -EOPNOTSUPP when the CFA is not sp-based (a
+ * frame-pointer function: the FP walk has its caller). */
+static int cfi_rule(Dwarf_CFI *cfi, uint64_t addr, struct dn_offcpu_rule *rule)
 {
 	Dwarf_Op ops_mem[3], *ops;
 	Dwarf_Frame *fr = NULL;
-	int64_t cfa, ra = -8;
+	int64_t cfa, ra = -8, bpo;
 	size_t nops;
 	int ret = -ENOENT;
 
@@ -381,26 +442,31 @@ static int cfi_offset(Dwarf_CFI *cfi, uint64_t addr)
 		goto out;
 	}
 	cfa = (int64_t)ops[0].number2;
-	if (dwarf_frame_register(fr, DWARF_REG_RA, ops_mem, &ops, &nops) == 0 && nops >= 1 &&
-	    ops[0].atom == DW_OP_call_frame_cfa) {
-		if (nops == 1)
-			ra = 0;
-		else if (nops == 2 && ops[1].atom == DW_OP_plus_uconst)
-			ra = (int64_t)ops[1].number;
-		else if (nops == 3 && ops[1].atom == DW_OP_consts && ops[2].atom == DW_OP_plus)
-			ra = (int64_t)ops[1].number;
-	}
-	if (cfa + ra < 0 || cfa + ra > 65535)
+	if (dwarf_frame_register(fr, DWARF_REG_RA, ops_mem, &ops, &nops) == 0)
+		(void)cfa_rel(ops, nops, &ra);
+	rule->bp = DN_OFFCPU_BP_SAME;
+	/* rbp: "same value" (nops 0, ops NULL), or saved at CFA + N; other
+	 * rules (undefined, in a register) are rare: keep the value */
+	if (dwarf_frame_register(fr, DWARF_REG_BP, ops_mem, &ops, &nops) == 0 &&
+	    cfa_rel(ops, nops, &bpo) == 0 && cfa + bpo >= 0 && cfa + bpo <= 65535)
+		rule->bp = (__s32)(cfa + bpo);
+	if (cfa + ra < 0 || cfa + ra > 65535 || cfa <= 0 || cfa > 65536 || cfa + ra >= cfa) {
 		ret = -ERANGE;
-	else
-		ret = (int)(cfa + ra);
+	} else {
+		rule->cfa = (__s32)cfa;
+		rule->ra = (__s32)(cfa + ra);
+		rule->pad = 0;
+		ret = 0;
+	}
 out:
 	free(fr);
 	return ret;
 }
 
-/* As dn_offcpu_leaf_offset, with the maps read once per drain. */
-static int leaf_offset(struct dn_offcpu *p, pid_t pid, uint64_t ip, int *off)
+/* The rule of the frame at ip in pid (ret: ip is a return address, look
+ * at the call before it), with the maps read once per drain. */
+static int rule_of(struct dn_offcpu *p, pid_t pid, uint64_t ip, bool ret,
+		   struct dn_offcpu_rule *rule)
 {
 	struct mapping mp;
 	struct leaf_ent *le;
@@ -408,12 +474,10 @@ static int leaf_offset(struct dn_offcpu *p, pid_t pid, uint64_t ip, int *off)
 	struct mod *m;
 	int r;
 
-	if (!p || !off)
-		return -EINVAL;
 	r = maps_load(p, pid);
 	if (r)
 		return r;
-	r = maps_find(&p->maps, ip, &mp);
+	r = maps_find(&p->maps, ip - (ret ? 1 : 0), &mp);
 	if (r)
 		return r;
 	m = mod_get(p, pid, &mp);
@@ -421,7 +485,7 @@ static int leaf_offset(struct dn_offcpu *p, pid_t pid, uint64_t ip, int *off)
 		return errno == ENOENT ? -ESRCH : -errno;
 	if (!m->elf)
 		return -ENOEXEC;
-	r = elf_addr_of(m->elf, ip - mp.start + mp.pgoff, &addr);
+	r = elf_addr_of(m->elf, ip - (ret ? 1 : 0) - mp.start + mp.pgoff, &addr);
 	if (r)
 		return r;
 	h = (addr * 0x9E3779B97F4A7C15ULL) ^ (uint64_t)mp.ino ^ ((uint64_t)mp.dev << 20);
@@ -431,30 +495,146 @@ static int leaf_offset(struct dn_offcpu *p, pid_t pid, uint64_t ip, int *off)
 		le->addr = addr;
 		le->ino = mp.ino;
 		le->dev = mp.dev;
-		le->off = m->cfi ? cfi_offset(m->cfi, addr) : -ENOENT;
+		le->err = m->cfi ? cfi_rule(m->cfi, addr, &le->rule) : -ENOENT;
 	}
-	if (le->off < 0)
-		return le->off;
-	*off = le->off;
+	if (le->err < 0)
+		return le->err;
+	*rule = le->rule;
 	return 0;
 }
 
 int dn_offcpu_leaf_offset(struct dn_offcpu *p, pid_t pid, uint64_t ip, int *off)
 {
+	struct dn_offcpu_rule rule;
+	int r;
+
 	if (!p || !off)
 		return -EINVAL;
 	p->maps.pid = 0; /* the maps may have changed since */
-	return leaf_offset(p, pid, ip, off);
+	r = rule_of(p, pid, ip, false, &rule);
+	if (r == 0)
+		*off = rule.ra;
+	return r;
 }
 
-/* Resolves the leaves the kernel met without a rule. */
+static uint64_t tgid_aspace(struct dn_offcpu *p, uint32_t tgid, bool *ok)
+{
+	__u64 cur = 0;
+
+	*ok = bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.tgids), &tgid, &cur) == 0;
+	return cur & ~ANNOUNCED;
+}
+
+/* The rule for a leaf key: from leaf_cfa (valid after the process exited),
+ * else computed from the live process if it still runs that image, and
+ * then installed for the kernel. 0, or -errno (-ENOENT: no rule). */
+static int get_rule(struct dn_offcpu *p, uint32_t tgid, const struct dn_offcpu_leaf_key *k,
+		    struct dn_offcpu_rule *rule)
+{
+	int cfd = bpf_map__fd(p->skel->maps.leaf_cfa);
+	uint64_t ip = k->ip & ~DN_OFFCPU_RET_BIT;
+	bool ok;
+	int r;
+
+	if (bpf_map_lookup_elem(cfd, k, rule) == 0)
+		return 0;
+	if (tgid_aspace(p, tgid, &ok) != k->aspace || !ok)
+		return -ENOENT;
+	r = rule_of(p, (pid_t)tgid, ip, (k->ip & DN_OFFCPU_RET_BIT) != 0, rule);
+	if (r == -ESRCH || r == -ENOMEM)
+		return r;
+	if (r) {
+		memset(rule, 0, sizeof *rule);
+		rule->ra = DN_OFFCPU_NO_RECOVERY;
+		rule->bp = DN_OFFCPU_BP_SAME;
+	}
+	bpf_map_update_elem(cfd, k, rule, BPF_ANY);
+	p->leaves_resolved++;
+	return 0;
+}
+
+static bool snap_word(const struct dn_offcpu_snap *sn, uint64_t at, uint64_t *v)
+{
+	if (at < sn->sp || at - sn->sp + 8 > sn->len || sn->len > sizeof sn->data)
+		return false;
+	memcpy(v, sn->data + (at - sn->sp), sizeof *v);
+	return true;
+}
+
+/* Unwinds the frames of a stack copy the kernel had no rules for (the
+ * kernel's algorithm on the copy), putting the rules met in leaf_cfa.
+ * out[] gets the return addresses; *tail_ok tells whether the kernel's
+ * frame-pointer tail (walked from sn->bp) still follows; when the rbp of
+ * the last frame changed and its FP chain lies in the copy, that chain is
+ * appended to out[] too. Returns the number of frames in out[]. */
+static int snap_unwind(struct dn_offcpu *p, const struct dn_offcpu_snap *sn, uint64_t *out, int max,
+		       bool *tail_ok)
+{
+	struct dn_offcpu_leaf_key k = {sn->aspace, sn->ip};
+	struct dn_offcpu_rule rule;
+	uint64_t sp = sn->sp, bp = sn->bp, ret;
+	int n = 0, i, room = DN_OFFCPU_MAX_RECOVER - (int)sn->depth;
+	bool fp_frame = false;
+
+	*tail_ok = true;
+	for (i = 0; i <= room && n < max; i++) {
+		if (get_rule(p, sn->tgid, &k, &rule))
+			break; /* unknown: as the kernel did */
+		if (rule.ra < 0) {
+			fp_frame = true;
+			break;
+		}
+		if (i == room) {
+			*tail_ok = false; /* as the kernel: rbp is no frame pointer */
+			break;
+		}
+		if (sp + (uint64_t)rule.ra == bp + 8) {
+			fp_frame = true;
+			break;
+		}
+		if (!snap_word(sn, sp + (uint64_t)rule.ra, &ret) || !ret ||
+		    ret > 0x7fffffffffffULL) {
+			*tail_ok = false;
+			break;
+		}
+		if (rule.bp != DN_OFFCPU_BP_SAME && !snap_word(sn, sp + (uint64_t)rule.bp, &bp)) {
+			*tail_ok = false;
+			out[n++] = ret;
+			break;
+		}
+		sp += (uint64_t)rule.cfa;
+		out[n++] = ret;
+		k.ip = ret | DN_OFFCPU_RET_BIT;
+	}
+	if (bp != sn->bp) {
+		/* the kernel walked the chain of another rbp: use the copy */
+		*tail_ok = false;
+		while (fp_frame && n < max && bp >= sp && (bp & 7) == 0) {
+			uint64_t next;
+
+			if (!snap_word(sn, bp + 8, &ret) || !snap_word(sn, bp, &next) ||
+			    ret < 4096 || ret > 0x7fffffffffffULL)
+				break;
+			out[n++] = ret;
+			sp = bp + 16;
+			bp = next;
+		}
+	}
+	return n;
+}
+
+/* Resolves the frames the kernel met without a rule (and, with the stack
+ * copy of that stack, the frames above them). */
 static void resolve_unknown(struct dn_offcpu *p)
 {
 	int ufd = bpf_map__fd(p->skel->maps.leaf_unknown);
-	int cfd = bpf_map__fd(p->skel->maps.leaf_cfa);
-	int tfd = bpf_map__fd(p->skel->maps.tgids);
+	int sfd = bpf_map__fd(p->skel->maps.snaps);
 	struct dn_offcpu_leaf_key k, next, *prev = NULL;
 	struct dn_offcpu_leaf_who who;
+	struct dn_offcpu_snap sn;
+	struct dn_offcpu_rule rule;
+	uint64_t frames[DN_OFFCPU_MAX_RECOVER + 1];
+	bool tail_ok;
 
 	/* Deleting while iterating restarts the walk: collect first. */
 	struct dn_offcpu_leaf_key keys[256];
@@ -465,23 +645,67 @@ static void resolve_unknown(struct dn_offcpu *p)
 		k = next;
 		prev = &k;
 	}
+	p->maps.pid = 0;
 	for (size_t i = 0; i < n; i++) {
-		__u64 cur;
-		__s32 v = DN_OFFCPU_NO_RECOVERY;
-		int off, r;
-
-		if (bpf_map_lookup_elem(ufd, &keys[i], &who) == 0 &&
-		    bpf_map_lookup_elem(tfd, &who.tgid, &cur) == 0 && cur == keys[i].aspace) {
-			r = leaf_offset(p, (pid_t)who.tgid, keys[i].ip, &off);
-			if (r == 0)
-				v = off;
-			if (r != -ESRCH && r != -ENOMEM) {
-				bpf_map_update_elem(cfd, &keys[i], &v, BPF_ANY);
-				p->leaves_resolved++;
-			}
+		if (bpf_map_lookup_elem(ufd, &keys[i], &who) == 0) {
+			(void)get_rule(p, who.tgid, &keys[i], &rule);
+			if (who.ustack && bpf_map_lookup_elem(sfd, &who.ustack, &sn) == 0)
+				(void)snap_unwind(p, &sn, frames, DN_OFFCPU_MAX_RECOVER + 1,
+						  &tail_ok);
 		}
 		bpf_map_delete_elem(ufd, &keys[i]);
 	}
+}
+
+/* ---- events ---- */
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct dn_offcpu *p = ctx;
+	const struct dn_offcpu_event *e = data;
+
+	if (size < sizeof *e)
+		return 0;
+	if (e->kind == DN_OFFCPU_EV_LEAF) {
+		p->ev_leaf = true;
+		return 0;
+	}
+	if (e->kind == DN_OFFCPU_EV_EXEC && p->maps.pid == (pid_t)e->tgid)
+		p->maps.pid = 0;
+	p->events++;
+	if (p->ev_fn)
+		p->ev_fn((pid_t)e->tgid, (int)e->kind, p->ev_ctx);
+	return 0;
+}
+
+int dn_offcpu_event_fd(struct dn_offcpu *p)
+{
+	if (!p || !p->rb)
+		return -EINVAL;
+	return ring_buffer__epoll_fd(p->rb);
+}
+
+int dn_offcpu_poll_events(struct dn_offcpu *p, void (*fn)(pid_t tgid, int kind, void *ctx),
+			  void *ctx)
+{
+	uint64_t before;
+	int r;
+
+	if (!p || !p->rb)
+		return -EINVAL;
+	before = p->events;
+	p->ev_fn = fn;
+	p->ev_ctx = ctx;
+	p->ev_leaf = false;
+	r = ring_buffer__consume(p->rb);
+	p->ev_fn = NULL;
+	p->ev_ctx = NULL;
+	if (r < 0)
+		return r;
+	/* a new frame without rule: resolve it while its process waits */
+	if (p->ev_leaf)
+		resolve_unknown(p);
+	return (int)(p->events - before);
 }
 
 /* ---- drain ---- */
@@ -489,12 +713,15 @@ static void resolve_unknown(struct dn_offcpu *p)
 struct entry {
 	struct dn_offcpu_key k;
 	struct dn_offcpu_val v;
-	uint64_t ret; /* recovered return address (kernel or snapshot) */
+	uint64_t kkey;	 /* kernel stack content hash (no generation) */
+	size_t uoff;	 /* frames in p->frames */
+	int nuser, nrec; /* nrec: frames recovered (kernel + copy) */
 };
 
-static int entry_cmp(const void *a, const void *b)
+static int entry_cmp(const void *a, const void *b, void *ctx)
 {
 	const struct entry *x = a, *y = b;
+	const uint64_t *frames_pool = ctx;
 
 #define CMP(f)            \
 	if (x->f != y->f) \
@@ -502,54 +729,144 @@ static int entry_cmp(const void *a, const void *b)
 	CMP(k.tgid);
 	CMP(k.tid);
 	CMP(k.state);
-	CMP(k.user_stack_id);
-	CMP(k.kern_stack_id);
-	CMP(ret);
+	CMP(kkey);
+	CMP(nuser);
 #undef CMP
+	return memcmp(frames_pool + x->uoff, frames_pool + y->uoff,
+		      (size_t)x->nuser * sizeof(uint64_t));
+}
+
+static int frames_read(int fd, __u64 key, struct dn_offcpu_frames *f)
+{
+	if (!key || bpf_map_lookup_elem(fd, &key, f))
+		return -1;
+	if (f->n > DN_OFFCPU_MAX_DEPTH)
+		f->n = DN_OFFCPU_MAX_DEPTH;
+	if (f->nrec >= f->n)
+		f->nrec = f->n ? f->n - 1 : 0;
 	return 0;
 }
 
-static void snap_recover(struct dn_offcpu *p, struct entry *e)
+/* The user frames of e into the pool: the stored stack, with the frames
+ * of its stack copy (if the kernel had no rule yet) unwound here. */
+static void user_frames(struct dn_offcpu *p, struct entry *e, uint64_t *out)
 {
-	int tfd = bpf_map__fd(p->skel->maps.tgids);
-	int cfd = bpf_map__fd(p->skel->maps.leaf_cfa);
-	const struct dn_offcpu_val *v = &e->v;
-	struct dn_offcpu_leaf_key lk = {v->snap_aspace, v->snap_ip};
-	__s32 rule;
-	__u64 cur;
-	uint64_t ret;
-	int off;
+	int sfd = bpf_map__fd(p->skel->maps.stacks);
+	int nfd = bpf_map__fd(p->skel->maps.snaps);
+	struct dn_offcpu_frames f;
+	struct dn_offcpu_snap sn;
+	uint64_t rec[DN_OFFCPU_MAX_DEPTH];
+	int n = 0, nr, d;
+	bool tail_ok;
 
-	if (e->ret || !v->snap_sp)
+	e->nuser = 0;
+	e->nrec = 0;
+	if (frames_read(sfd, e->k.ustack, &f))
 		return;
-	/* A rule learnt for this image works after the process is gone;
-	 * else ask the live process, if it still runs the same image. */
-	if (bpf_map_lookup_elem(cfd, &lk, &rule) == 0)
-		off = rule;
-	else if (bpf_map_lookup_elem(tfd, &e->k.tgid, &cur) || cur != v->snap_aspace ||
-		 leaf_offset(p, (pid_t)e->k.tgid, v->snap_ip, &off))
-		return;
-	if (off < 0 || (size_t)off + 8 > sizeof v->snap ||
-	    v->snap_sp + (uint64_t)off == v->snap_bp + 8)
-		return;
-	memcpy(&ret, v->snap + off, sizeof ret);
-	if (ret && ret < 0x800000000000ULL) {
-		e->ret = ret;
+	if (bpf_map_lookup_elem(nfd, &e->k.ustack, &sn) == 0 && sn.depth < f.n &&
+	    (nr = snap_unwind(p, &sn, rec, DN_OFFCPU_MAX_DEPTH, &tail_ok)) > 0) {
+		d = (int)sn.depth + 1;
+		memcpy(out, f.ips, (size_t)d * sizeof *out);
+		n = d;
+		for (int i = 0; i < nr && n < DN_OFFCPU_FRAMES; i++)
+			out[n++] = rec[i];
+		for (int i = d; tail_ok && i < (int)f.n && n < DN_OFFCPU_FRAMES; i++)
+			out[n++] = f.ips[i];
+		e->nrec = (int)sn.depth + nr;
 		p->snap_recovered++;
+	} else {
+		memcpy(out, f.ips, (size_t)f.n * sizeof *out);
+		n = (int)f.n;
+		e->nrec = (int)f.nrec;
 	}
+	e->nuser = n;
 }
 
-static int stack_read(int fd, __s32 id, uint64_t *out, int skip_first)
+static int keep_add(struct dn_offcpu *p, uint64_t key)
 {
-	__u64 ips[DN_OFFCPU_MAX_DEPTH];
-	int n = 0;
-
-	(void)skip_first;
-	if (id < 0 || bpf_map_lookup_elem(fd, &id, ips))
+	if (!key)
 		return 0;
-	while (n < DN_OFFCPU_MAX_DEPTH && ips[n])
-		out[n] = ips[n], n++;
-	return n;
+	if (p->nkeep == p->capkeep) {
+		size_t nc = p->capkeep ? p->capkeep * 2 : 1024;
+		uint64_t *nk = realloc(p->keep, nc * sizeof *nk);
+
+		if (!nk)
+			return -ENOMEM;
+		p->keep = nk;
+		p->capkeep = nc;
+	}
+	p->keep[p->nkeep++] = key;
+	return 0;
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Deletes the stacks of generation `old` that neither a pending interval
+ * (start) nor an entry of the current generation uses. Runs after the flip:
+ * the kernel stores no stack of `old` any more. start is read before agg:
+ * an interval that ends in between is seen in one or the other. */
+static void stacks_gc(struct dn_offcpu *p, uint32_t old)
+{
+	int tfd = bpf_map__fd(p->skel->maps.start);
+	int afd = bpf_map__fd(p->skel->maps.agg);
+	int sfd = bpf_map__fd(p->skel->maps.stacks);
+	int nfd = bpf_map__fd(p->skel->maps.snaps);
+	uint64_t oldbit = old & 1 ? DN_OFFCPU_GEN_BIT : 0, live = 0;
+	struct dn_offcpu_start s;
+	struct dn_offcpu_key ak, anext, *aprev = NULL;
+	__u32 tk, tnext, *tprev = NULL;
+	__u64 sk, snext, *sprev = NULL;
+	uint64_t *dead = NULL;
+	size_t ndead = 0, capdead = 0;
+
+	p->nkeep = 0;
+	while (bpf_map_get_next_key(tfd, tprev, &tnext) == 0) {
+		tk = tnext;
+		tprev = &tk;
+		if (bpf_map_lookup_elem(tfd, &tk, &s) == 0 && s.ts &&
+		    (keep_add(p, s.key.ustack) || keep_add(p, s.key.kstack)))
+			return;
+	}
+	while (bpf_map_get_next_key(afd, aprev, &anext) == 0) {
+		ak = anext;
+		aprev = &ak;
+		if (ak.gen != old && (keep_add(p, ak.ustack) || keep_add(p, ak.kstack)))
+			return;
+	}
+	qsort(p->keep, p->nkeep, sizeof *p->keep, u64_cmp);
+	while (bpf_map_get_next_key(sfd, sprev, &snext) == 0) {
+		sk = snext;
+		sprev = &sk;
+		live++;
+		if ((sk & DN_OFFCPU_GEN_BIT) != oldbit ||
+		    bsearch(&sk, p->keep, p->nkeep, sizeof *p->keep, u64_cmp))
+			continue;
+		if (ndead == capdead) {
+			size_t nc = capdead ? capdead * 2 : 1024;
+			uint64_t *nd = realloc(dead, nc * sizeof *nd);
+
+			if (!nd)
+				break;
+			dead = nd;
+			capdead = nc;
+		}
+		dead[ndead++] = sk;
+	}
+	/* delete after the walk: deleting the current key restarts it */
+	for (size_t i = 0; i < ndead; i++) {
+		if (bpf_map_delete_elem(sfd, &dead[i]) == 0) {
+			p->stacks_freed++;
+			live--;
+		}
+		bpf_map_delete_elem(nfd, &dead[i]);
+	}
+	p->stacks_live = live;
+	free(dead);
 }
 
 int dn_offcpu_drain(struct dn_offcpu *p, void (*fn)(const struct dn_offcpu_stack *s, void *ctx),
@@ -557,6 +874,7 @@ int dn_offcpu_drain(struct dn_offcpu *p, void (*fn)(const struct dn_offcpu_stack
 {
 	int afd, sfd, nout = 0;
 	struct dn_offcpu_key k, next, *prev = NULL;
+	struct dn_offcpu_frames kf;
 	struct dn_offcpu_stack st;
 	struct timespec ts = {0, 200000};
 	__u32 old;
@@ -601,13 +919,25 @@ int dn_offcpu_drain(struct dn_offcpu *p, void (*fn)(const struct dn_offcpu_stack
 	for (i = 0; i < p->nents; i++)
 		bpf_map_delete_elem(afd, &p->ents[i].k);
 
-	for (i = 0; i < p->nents; i++) {
-		p->ents[i].ret = p->ents[i].k.recovered_ret;
-		snap_recover(p, &p->ents[i]);
+	if (p->nents * DN_OFFCPU_MAX_DEPTH > p->capframes) {
+		size_t nc = p->nents * DN_OFFCPU_MAX_DEPTH;
+		uint64_t *nf = realloc(p->frames, nc * sizeof *nf);
+
+		if (!nf)
+			return -ENOMEM;
+		p->frames = nf;
+		p->capframes = nc;
 	}
-	/* the first sample of a leaf (recovered from its stack copy) and
-	 * the later ones (recovered in the kernel) are one stack */
-	qsort(p->ents, p->nents, sizeof *p->ents, entry_cmp);
+	for (i = 0; i < p->nents; i++) {
+		struct entry *e = &p->ents[i];
+
+		e->uoff = i * DN_OFFCPU_MAX_DEPTH;
+		user_frames(p, e, p->frames + e->uoff);
+		e->kkey = e->k.kstack & ~DN_OFFCPU_GEN_BIT;
+	}
+	/* the first samples of a frame (unwound here from the stack copy)
+	 * and the later ones (unwound in the kernel) are one stack */
+	qsort_r(p->ents, p->nents, sizeof *p->ents, entry_cmp, p->frames);
 	for (i = 0; i < p->nents; i = j) {
 		struct entry *e = &p->ents[i];
 
@@ -617,26 +947,25 @@ int dn_offcpu_drain(struct dn_offcpu *p, void (*fn)(const struct dn_offcpu_stack
 		memcpy(st.comm, e->v.comm, sizeof st.comm);
 		st.comm[sizeof st.comm - 1] = '\0';
 		st.state = (char)e->k.state;
-		for (j = i; j < p->nents && entry_cmp(e, &p->ents[j]) == 0; j++) {
+		for (j = i; j < p->nents && entry_cmp(e, &p->ents[j], p->frames) == 0; j++) {
 			st.off_ns += p->ents[j].v.total_ns;
 			st.count += p->ents[j].v.count;
 			if (p->ents[j].v.max_ns > st.max_ns)
 				st.max_ns = p->ents[j].v.max_ns;
 		}
-		st.nuser = stack_read(sfd, e->k.user_stack_id, st.user, 0);
-		if (e->ret && st.nuser >= 1) {
-			int n = st.nuser < DN_OFFCPU_FRAMES ? st.nuser : DN_OFFCPU_FRAMES - 1;
-
-			memmove(&st.user[2], &st.user[1], (size_t)(n - 1) * sizeof st.user[0]);
-			st.user[1] = e->ret;
-			st.nuser = n + 1;
-			st.recovered = true;
+		memcpy(st.user, p->frames + e->uoff, (size_t)e->nuser * sizeof st.user[0]);
+		st.nuser = e->nuser;
+		st.nrecovered = e->nrec;
+		st.recovered = e->nrec > 0;
+		if (frames_read(sfd, e->k.kstack, &kf) == 0) {
+			memcpy(st.kernel, kf.ips, kf.n * sizeof st.kernel[0]);
+			st.nkernel = (int)kf.n;
 		}
-		st.nkernel = stack_read(sfd, e->k.kern_stack_id, st.kernel, 0);
 		if (fn)
 			fn(&st, ctx);
 		nout++;
 	}
+	stacks_gc(p, old);
 	return nout;
 }
 
@@ -644,6 +973,7 @@ void dn_offcpu_close(struct dn_offcpu *p)
 {
 	if (!p)
 		return;
+	ring_buffer__free(p->rb);
 	offcpu_bpf__destroy(p->skel);
 	for (int i = 0; i < MOD_CACHE; i++) {
 		if (p->mods[i].fd >= 0) {
@@ -656,5 +986,7 @@ void dn_offcpu_close(struct dn_offcpu *p)
 	free(p->maps.text);
 	free(p->leaves);
 	free(p->ents);
+	free(p->keep);
+	free(p->frames);
 	free(p);
 }

@@ -36,8 +36,10 @@ struct dn_offcpu *dn_offcpu_open(const struct dn_offcpu_opts *o, char *why, size
 int dn_offcpu_track(struct dn_offcpu *p, pid_t tgid);
 
 /* One aggregated off-CPU stack since the previous drain. user[] and
- * kernel[] are innermost first; user[1] is the caller of the libc leaf
- * recovered from its CFI when the frame-pointer walk missed it. */
+ * kernel[] are innermost first; user[1..nrecovered] are return addresses
+ * recovered from the .eh_frame CFI of frames without frame pointer (libc's:
+ * the caller of the libc function, and the libc frames in between), the
+ * frame-pointer walk follows. */
 struct dn_offcpu_stack {
 	pid_t tgid, tid;
 	char comm[16];
@@ -48,6 +50,7 @@ struct dn_offcpu_stack {
 	uint64_t kernel[DN_OFFCPU_FRAMES];
 	int nkernel;
 	bool recovered; /* user[1] was recovered (not from the FP walk) */
+	int nrecovered; /* user[1..nrecovered] were recovered */
 };
 
 /* Reads and clears the in-kernel aggregate (double-buffered: no interval
@@ -63,6 +66,11 @@ struct dn_offcpu_stats {
 	uint64_t leaves_resolved; /* leaf rules computed in user space */
 	uint64_t snap_recovered;  /* frames recovered from stack copies */
 	bool btf_tracepoint;	  /* tp_btf attached (else raw_tp) */
+	uint64_t events_lost;	  /* exec/fork events dropped: ring buffer full */
+	uint64_t fp_cut;	  /* FP walks cut at an implausible frame */
+	uint64_t rec_frames;	  /* frames recovered with CFI in the kernel */
+	uint64_t stacks_live;	  /* stacks in the kernel map after the last drain */
+	uint64_t stacks_freed;	  /* stacks deleted by the drains */
 };
 void dn_offcpu_get_stats(const struct dn_offcpu *p, struct dn_offcpu_stats *st);
 
@@ -72,6 +80,26 @@ void dn_offcpu_get_stats(const struct dn_offcpu *p, struct dn_offcpu_stats *st);
  * there is no CFI for ip, -EOPNOTSUPP when the CFA is not sp-based (a frame
  * pointer function: nothing to recover), -ESRCH when pid is gone. */
 int dn_offcpu_leaf_offset(struct dn_offcpu *p, pid_t pid, uint64_t ip, int *off);
+
+/* Process events, for a prompt capture of /proc/PID/maps (so the stacks of
+ * a short-lived child still symbolize after it exits):
+ *   DN_OFFCPU_EXEC (1)    a tracked tgid called exec: the new executable
+ *                         and ld.so are mapped, its libraries not yet;
+ *   DN_OFFCPU_FORK (2)    a tracked tgid forked tgid (now tracked too);
+ *   DN_OFFCPU_BLOCKED (3) first off-CPU wait of a tracked image (after each
+ *                         exec or fork): libraries are mapped now, and the
+ *                         process waits while its maps are read.
+ * Callers that capture maps should do so for every kind. dn_offcpu_event_fd
+ * is an fd for epoll/poll (readable when events wait); -errno on error.
+ * dn_offcpu_poll_events consumes the pending events without blocking, calls
+ * fn for each, and returns their number or -errno. It also resolves the
+ * unwind rules of frames the kernel just met (do call it when readable). */
+#define DN_OFFCPU_EXEC	  1
+#define DN_OFFCPU_FORK	  2
+#define DN_OFFCPU_BLOCKED 3
+int dn_offcpu_event_fd(struct dn_offcpu *p);
+int dn_offcpu_poll_events(struct dn_offcpu *p, void (*fn)(pid_t tgid, int kind, void *ctx),
+			  void *ctx);
 
 void dn_offcpu_close(struct dn_offcpu *p);
 

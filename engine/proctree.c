@@ -552,10 +552,19 @@ static int scan(struct dn_tree *t, uint64_t wall_ms, bool compute)
 		} else {
 			window_ns = (double)sub0(total, t->prev_total_ns);
 		}
-		double exited = win ? 100.0 * window_ns / (double)win - agg.cpu_usage : 0.0;
-		if (exited > 0.005) {
-			agg.cpu_usage_exited = exited;
-			agg.cpu_usage += exited;
+		/* Tick rounding makes the per-process sum run ahead of the
+		 * total in one window and behind in the next: carry the
+		 * difference over (a credit) instead of adding only the
+		 * positive side, which would count the rounding twice. */
+		double live_ns = agg.cpu_usage / 100.0 * (double)win;
+		t->cpu_residue_ns += window_ns - live_ns;
+		if (t->cpu_residue_ns > 0 && win) {
+			double exited = 100.0 * t->cpu_residue_ns / (double)win;
+			t->cpu_residue_ns = 0;
+			if (exited > 0.005) {
+				agg.cpu_usage_exited = exited;
+				agg.cpu_usage += exited;
+			}
 		}
 	}
 	t->prev_total_ns = total;

@@ -89,6 +89,7 @@ struct dn_tree {
 	 * set by the monitor before each scan. */
 	uint64_t exact_total_ns;
 	uint64_t prev_exact_total_ns;
+	double cpu_residue_ns; /* total minus the processes' sum, carried over */
 };
 
 /* Open the root and read a baseline (so the first sample has a window).

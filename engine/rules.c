@@ -220,8 +220,8 @@ void dn_rules_eval(struct dn_rules *rs, struct dn_monitor *m, dn_alert_fn fn, vo
 	 * final counters but no memory any more (RSS 0): judging rules on it
 	 * would clear alerts (or fire `below` ones) only because it ended. */
 	const struct dn_proc *root = dn_tree_root(&m->tree);
-	if (root && root->state == 'Z')
-		return;
+	if (root && (root->state == 'Z' || root->st.vsize == 0))
+		return; /* exiting: its address space is gone (vsize 0) before it is a zombie */
 	for (int i = 0; i < rs->n; i++) {
 		struct dn_rule *r = &rs->v[i];
 		pid_t pid;

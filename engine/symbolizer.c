@@ -1260,6 +1260,8 @@ static bool find_frame(Dwarf_CFI *cfi, uint64_t vaddr, Dwarf_Frame **fr)
 	return cfi && dwarf_cfi_addrframe(cfi, vaddr, fr) == 0;
 }
 
+static int module_ra_offset(struct module *m, uint64_t vaddr, int64_t *ra_off_from_sp);
+
 int dn_sym_ra_offset(struct dn_symbolizer *s, pid_t pid, uint64_t addr, int64_t *ra_off_from_sp)
 {
 	if (DN_DWARF_SP < 0)
@@ -1276,6 +1278,13 @@ int dn_sym_ra_offset(struct dn_symbolizer *s, pid_t pid, uint64_t addr, int64_t 
 	uint64_t vaddr;
 	if (m->state != 1 || !module_vaddr(m, addr - mp->start + mp->pgoff, &vaddr))
 		return -ENOENT;
+	return module_ra_offset(m, vaddr, ra_off_from_sp);
+}
+
+/* The CFI half of dn_sym_ra_offset, at an ELF virtual address of a loaded module. */
+static int module_ra_offset(struct module *m, uint64_t vaddr, int64_t *ra_off_from_sp)
+{
+	int rc;
 	if (!m->cfi_state) {
 		m->cfi_state = -1;
 		if (!m->elf)
@@ -1310,3 +1319,79 @@ int dn_sym_ra_offset(struct dn_symbolizer *s, pid_t pid, uint64_t addr, int64_t 
 	free(fr);
 	return rc;
 }
+
+#ifdef DN_FUZZING
+/* ---- fuzzing entry points (tests/fuzz; built only with -DDN_FUZZING) ---- */
+
+/* Load the ELF file at path as a module and resolve names, lines and CFI at
+   the addresses it names (symbol starts, segments, a few fixed ones). */
+int dn_sym_fuzz_file(const char *path)
+{
+	struct dn_symbolizer *s = dn_sym_new();
+	struct module *m = s ? module_new() : NULL;
+	if (!m) {
+		dn_sym_free(s);
+		return -ENOMEM;
+	}
+	m->path = intern(s, path);
+	m->fd = open(path, O_RDONLY | O_CLOEXEC);
+	module_load(m);
+	int found = 0;
+	if (m->state == 1) {
+		uint64_t probe[64 + 3] = {0, 0x1000, UINT64_MAX};
+		size_t np = 3;
+		for (size_t i = 0; i < m->nsyms && np < 40; i++)
+			probe[np++] = m->syms[i].start + (i & 1);
+		for (size_t i = 0; i < m->nsegs && np < 64 + 3; i++)
+			probe[np++] = m->segs[i].off + m->segs[i].filesz / 2;
+		for (size_t i = 0; i < np; i++) {
+			uint64_t vaddr;
+			if (!module_vaddr(m, probe[i], &vaddr))
+				vaddr = probe[i];
+			struct dn_frame f = {.addr = probe[i], .module = m->path};
+			const struct sym *sy = sym_find(m->syms, m->nsyms, vaddr);
+			if (sy) {
+				f.name = sy->name;
+				f.offset = vaddr - sy->start;
+				found++;
+			}
+			module_line(m, vaddr, &f);
+			char buf[256];
+			dn_sym_format(&f, buf, sizeof buf);
+			int64_t ra;
+			module_ra_offset(m, vaddr, &ra);
+		}
+	}
+	module_free(m);
+	dn_sym_free(s);
+	return found;
+}
+
+/* Parse /proc/PID/maps text for a pid that does not exist, then look up addresses. */
+int dn_sym_fuzz_maps(const char *text, size_t len)
+{
+	struct dn_symbolizer *s = dn_sym_new();
+	struct proc *p = s ? calloc(1, sizeof *p) : NULL;
+	char *buf = p ? malloc(len + 1) : NULL;
+	if (!buf) {
+		free(p);
+		dn_sym_free(s);
+		return -ENOMEM;
+	}
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	p->pid = INT_MAX; /* above pid_max: no /proc entry */
+	int rc = parse_maps(s, p, buf, len);
+	free(buf);
+	int hits = 0;
+	for (size_t i = 0; !rc && i < p->nmaps && i < 16; i++) {
+		const struct map *mp = map_find(p, p->maps[i].start);
+		struct dn_frame f = {0};
+		if (mp && resolve_map(s, p, mp, mp->start, &f) == 0)
+			hits++;
+	}
+	*proc_slot(s, p->pid) = p; /* freed with s */
+	dn_sym_free(s);
+	return rc ? rc : hits;
+}
+#endif

@@ -76,4 +76,11 @@ void dn_sym_format(const struct dn_frame *f, char *buf, size_t len);
  */
 int dn_sym_ra_offset(struct dn_symbolizer *s, pid_t pid, uint64_t addr, int64_t *ra_off_from_sp);
 
+#ifdef DN_FUZZING
+/* Fuzzing entry points (tests/fuzz), compiled only with -DDN_FUZZING: load the
+   ELF file at path and resolve names, lines and CFI in it; parse maps text. */
+int dn_sym_fuzz_file(const char *path);
+int dn_sym_fuzz_maps(const char *text, size_t len);
+#endif
+
 #endif

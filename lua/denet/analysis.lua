@@ -254,6 +254,7 @@ function analysis.summary(recs)
 			duration_secs = exit_rec.duration_secs,
 			totals = exit_rec.totals,
 			sampled = exit_rec.sampled,
+			gap = exit_rec.gap,
 		}
 	end
 	return r

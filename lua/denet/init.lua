@@ -41,7 +41,15 @@ end
 -- denet.hook_budget_ms is a setting that C must see: forward writes.
 local settings = { hook_budget_ms = 1000 }
 return setmetatable(denet, {
-  __index = function(_, k) return settings[k] end,
+  __index = function(t, k)
+    -- denet.report (the HTML report builder) is loaded on first use
+    if k == "report" then
+      local r = require "denet.report"
+      rawset(t, "report", r)
+      return r
+    end
+    return settings[k]
+  end,
   __newindex = function(t, k, v)
     if k == "hook_budget_ms" then
       core.set_hook_budget(v)

@@ -263,6 +263,14 @@ static void test_blocker_stack(void)
 			top = i;
 	}
 	printf("# blocker tid %d: off-CPU %.3f s in %d stacks\n", c.tid, total / 1e9, g.n);
+	if (getenv("OFFCPU_DEBUG"))
+		for (int i = 0; i < g.n; i++) {
+			printf("#  tid %d %.3f s x%llu rec %d k%d:", g.s[i].tid, g.s[i].off_ns / 1e9,
+			       (unsigned long long)g.s[i].count, g.s[i].nrecovered, g.s[i].nkernel);
+			for (int j = 0; j < g.s[i].nuser && j < 8; j++)
+				printf(" %#llx", (unsigned long long)g.s[i].user[j]);
+			printf("\n");
+		}
 	CHECK(total > 800000000ULL && total < 1200000000ULL);
 	CHECK(top >= 0);
 	if (top >= 0) {

@@ -1,0 +1,30 @@
+# bench.mk — benchmarks (included by the top Makefile: `include bench/bench.mk`).
+#
+#   make bench        the full run, minutes: figures for docs/performance.md
+#   make bench-smoke  the same runner, seconds: CI runs it so it never rots
+#
+# Programs go to $(BUILD)/bench/; results to $(BUILD)/bench/results.md.
+
+BENCH_DIR := $(BUILD)/bench
+# Programs that link the engine (libdenet.a) and those that stand alone.
+BENCH_ENGINE := sampler symbolize
+BENCH_STANDALONE := floor sleeptree pingpong
+BENCH_BINS := $(BENCH_ENGINE:%=$(BENCH_DIR)/%) $(BENCH_STANDALONE:%=$(BENCH_DIR)/%)
+
+.PHONY: bench bench-smoke bench-bins
+
+bench-bins: all $(BENCH_BINS) $(BUILD)/helpers/rusage_of
+
+$(BENCH_ENGINE:%=$(BENCH_DIR)/%): $(BENCH_DIR)/%: bench/%.c $(BUILD)/libdenet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $< $(BUILD)/libdenet.a $(LDLIBS_ALL)
+
+$(BENCH_STANDALONE:%=$(BENCH_DIR)/%): $(BENCH_DIR)/%: bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -o $@ $< -lpthread
+
+bench: bench-bins
+	@BUILD=$(BUILD) bench/run.sh
+
+bench-smoke: bench-bins
+	@BUILD=$(BUILD) BENCH_SMOKE=1 bench/run.sh

@@ -1,0 +1,55 @@
+/*
+ * sampler.c — denet's sampler alone: a dn_tree on a running tree, timed
+ * over many samples of dn_tree_scan + dn_record_tree into a buffer (what
+ * the monitor does per sample, minus writing the line out).
+ *
+ * usage: sampler PID ITERS [REPS]
+ * Prints one line per repetition: "us_per_sample=X procs=N".
+ * PID is the root of the tree (bench/sleeptree.c); ITERS samples per rep.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "buf.h"
+#include "proctree.h"
+#include "records.h"
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3) {
+		fprintf(stderr, "usage: sampler PID ITERS [REPS]\n");
+		return 2;
+	}
+	struct dn_tree_opts o = { .root = atoi(argv[1]), .children = true };
+	int iters = atoi(argv[2]);
+	int reps = argc > 3 ? atoi(argv[3]) : 1;
+	struct dn_tree t;
+	int r = dn_tree_init(&t, &o);
+	if (r < 0) {
+		fprintf(stderr, "sampler: dn_tree_init: %d\n", r);
+		return 1;
+	}
+	struct dn_buf b = { 0 };
+	int n = dn_tree_scan(&t, 0); /* warm-up: first sample after priming */
+	for (int k = 0; k < reps; k++) {
+		double t0 = now();
+		for (int i = 0; i < iters; i++) {
+			dn_buf_reset(&b);
+			n = dn_tree_scan(&t, (uint64_t)i);
+			dn_record_tree(&b, &t, false, NULL);
+		}
+		double t1 = now();
+		printf("us_per_sample=%.2f procs=%d bytes=%zu\n", (t1 - t0) * 1e6 / iters, n, b.len);
+	}
+	dn_buf_free(&b);
+	dn_tree_free(&t);
+	return 0;
+}

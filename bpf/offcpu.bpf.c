@@ -8,12 +8,20 @@
  * `start`; when that task is switched in again the interval is added to
  * `agg`. Preemptions (still runnable) are not off-CPU waits and are skipped.
  *
- * Leaf recovery: glibc has no frame pointers, so the frame-pointer walk of a
- * thread blocked in libc misses libc's caller. User space gives, per leaf
- * ip, the offset of the return address from the user sp (from the leaf's
- * .eh_frame CFI) in `leaf_cfa`; the return address read there is part of
- * the key. Unknown leaves go to `leaf_unknown` for user space to resolve,
- * and their first sample carries a copy of the top of the user stack.
+ * User stacks: glibc has no frame pointers, so a frame-pointer walk of a
+ * thread blocked in libc misses libc's caller (and the libc frames). User
+ * space gives, per frame ip, the offsets from sp of the CFA, the return
+ * address and the saved rbp (from the frame's .eh_frame CFI) in `leaf_cfa`;
+ * up to DN_OFFCPU_MAX_RECOVER frames are unwound with them here (restoring
+ * rbp, which glibc uses as a general register), then the frame-pointer
+ * chain follows, cut at the first frame outside the stack or not strictly
+ * upwards. Frames without a rule go to `leaf_unknown` (and an internal
+ * ring-buffer event) for user space to resolve, with a copy of the user
+ * stack above them in `snaps`. More sp-based frames than that (a binary
+ * without frame pointers): no frame-pointer walk at all.
+ *
+ * Stacks are stored by content hash in `stacks` (see there); `events`
+ * carries exec/fork/first-wait notifications of tracked tgids.
  *
  * The tgid set is filled by user space and followed here through fork,
  * exec and exit, so children count from their first switch.

@@ -15,7 +15,7 @@
 #define DN_OFFCPU_MAX_LEAVES  65536
 #define DN_OFFCPU_MAX_UNKNOWN 1024
 #define DN_OFFCPU_MAX_SNAPS   1024
-#define DN_OFFCPU_MAX_RECOVER 4	   /* frames unwound with CFI in the kernel */
+#define DN_OFFCPU_MAX_RECOVER 4		    /* frames unwound with CFI in the kernel */
 #define DN_OFFCPU_STACK_SPAN  (16ULL << 20) /* FP walk: bp within sp + 16 MiB */
 #define DN_OFFCPU_EVENTS_SIZE (64 * 1024)   /* ring buffer of exec/fork events */
 
@@ -127,9 +127,9 @@ struct dn_offcpu_counters {
 	__u64 kstack_err;
 	__u64 agg_full; /* aggregate map full: interval dropped */
 	__u64 start_full;
-	__u64 events_lost;  /* ring buffer full */
-	__u64 fp_cut;	    /* FP walks cut at an implausible frame */
-	__u64 rec_frames;   /* frames recovered with CFI in the kernel */
+	__u64 events_lost; /* ring buffer full */
+	__u64 fp_cut;	   /* FP walks cut at an implausible frame */
+	__u64 rec_frames;  /* frames recovered with CFI in the kernel */
 };
 
 #endif

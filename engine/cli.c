@@ -34,6 +34,7 @@ enum opt_id {
 	OPT_NO_CGROUP,
 	OPT_SCRIPT,
 	OPT_OFFCPU_OUT,
+	OPT_USER,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -63,6 +64,7 @@ static const struct opt opts[] = {
 	{ "no-cgroup", 0, false, OPT_NO_CGROUP },
 	{ "script", 's', true, OPT_SCRIPT },
 	{ "offcpu-out", 0, true, OPT_OFFCPU_OUT },
+	{ "user", 'u', true, OPT_USER },
 	{ "help", 'h', false, OPT_HELP },
 	{ "version", 'V', false, OPT_VERSION },
 };
@@ -99,6 +101,9 @@ const char dn_cli_usage[] =
 	"                             totals then come from wait4 rusage only)\n"
 	"  -s, --script FILE.lua      Lua hooks for a run or attach\n"
 	"      --offcpu-out FILE      write off-CPU stacks to FILE, folded format\n"
+	"  -u, --user NAME            run CMD as user NAME (name or uid) with its groups;\n"
+	"                             under sudo the default is the invoking user\n"
+	"                             (SUDO_UID); --user root keeps root\n"
 	"  -h, --help                 show this help\n"
 	"  -V, --version              show the version\n"
 	"\n"
@@ -220,6 +225,7 @@ static int apply(const struct opt *o, const char *val, struct dn_cli *cli,
 	case OPT_NO_CGROUP: cli->no_cgroup = true; break;
 	case OPT_SCRIPT: cli->script = val; break;
 	case OPT_OFFCPU_OUT: cli->offcpu_out = val; break;
+	case OPT_USER: cli->user = val; break;
 	case OPT_HELP:
 		cli->command = DN_CMD_HELP;
 		st->done = true;

@@ -40,6 +40,7 @@ struct dn_cli {
 	bool no_cgroup;           /* --no-cgroup */
 	const char *script;       /* -s/--script FILE.lua */
 	const char *offcpu_out;   /* --offcpu-out FILE */
+	const char *user;         /* -u/--user NAME: run CMD as NAME (root only) */
 	pid_t attach_pid;         /* attach PID (> 0) */
 	const char *file;         /* stats FILE / report FILE / SCRIPT.lua */
 	char **argv;              /* run: CMD ARGS... (NULL-terminated, points into

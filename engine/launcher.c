@@ -5,8 +5,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +77,11 @@ int dn_launch_prepare(const struct dn_launch_opts *o, struct dn_launch *l)
 		if (r != 0) /* the parent gave up: abort quietly */
 			_exit(127);
 		close(ready[0]);
+		/* Drop to the user last: denet has moved us into the cgroup. */
+		if (o->creds && o->creds->set &&
+		    (setgroups((size_t)o->creds->ngroups, o->creds->groups) < 0 ||
+		     setgid(o->creds->gid) < 0 || setuid(o->creds->uid) < 0))
+			child_fail(errp[1], errno);
 		execvp(o->argv[0], o->argv);
 		child_fail(errp[1], errno);
 	}
@@ -154,4 +162,63 @@ int dn_launch_which(const char *argv0, char *buf, size_t len)
 		path = *end ? end + 1 : end;
 	}
 	return -ENOENT;
+}
+
+/* A uid from digits, or -1. */
+static long parse_id(const char *s)
+{
+	if (!s || !*s)
+		return -1;
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	return errno || *end || v < 0 || v > (long)INT32_MAX ? -1 : v;
+}
+
+int dn_launch_creds_resolve(const char *user, struct dn_launch_creds *c, char *why,
+			    size_t whylen)
+{
+	memset(c, 0, sizeof *c);
+	uid_t euid = geteuid();
+	long uid, gid = -1;
+	if (user) {
+		struct passwd *pw = getpwnam(user);
+		if (!pw && parse_id(user) >= 0)
+			pw = getpwuid((uid_t)parse_id(user));
+		if (!pw) {
+			snprintf(why, whylen, "--user %s: no such user", user);
+			return -ENOENT;
+		}
+		uid = pw->pw_uid;
+	} else {
+		/* sudo: the command gets the invoking user back */
+		uid = euid == 0 ? parse_id(getenv("SUDO_UID")) : -1;
+		if (uid <= 0)
+			return 0;
+		gid = parse_id(getenv("SUDO_GID"));
+	}
+	if ((uid_t)uid == euid && (user || euid != 0))
+		return 0; /* already that user: nothing to drop */
+	if (euid != 0) {
+		snprintf(why, whylen, "--user %s: running the command as another user needs root",
+			 user);
+		return -EPERM;
+	}
+	struct passwd *pw = getpwuid((uid_t)uid);
+	if (gid < 0)
+		gid = pw ? (long)pw->pw_gid : uid;
+	c->set = true;
+	c->uid = (uid_t)uid;
+	c->gid = (gid_t)gid;
+	c->groups[0] = c->gid;
+	c->ngroups = 1;
+	if (pw) {
+		snprintf(c->name, sizeof c->name, "%s", pw->pw_name);
+		int n = DN_LAUNCH_MAX_GROUPS;
+		if (getgrouplist(pw->pw_name, c->gid, c->groups, &n) < 0)
+			n = DN_LAUNCH_MAX_GROUPS; /* more than fit: the first ones */
+		c->ngroups = n;
+	} else
+		snprintf(c->name, sizeof c->name, "%ld", uid);
+	return 0;
 }

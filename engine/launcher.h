@@ -15,8 +15,31 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#define DN_LAUNCH_MAX_GROUPS 256
+
+/* Who the command runs as, when not as denet (see dn_launch_creds_resolve). */
+struct dn_launch_creds {
+	bool set; /* false: the command keeps denet's identity */
+	uid_t uid;
+	gid_t gid;
+	int ngroups; /* supplementary groups, as initgroups would set them */
+	gid_t groups[DN_LAUNCH_MAX_GROUPS];
+	char name[64];
+};
+
+/* Resolve who the command runs as. user (a name or a uid) from --user;
+ * NULL means the default: as root under sudo, the invoking user (SUDO_UID,
+ * SUDO_GID and that user's groups), else denet's own identity. "--user" of
+ * denet's own user (root included) keeps denet's identity. Other users need
+ * root: -EPERM otherwise. 0 or -errno, with a one-line reason in `why`. */
+int dn_launch_creds_resolve(const char *user, struct dn_launch_creds *c, char *why,
+			    size_t whylen);
+
 struct dn_launch_opts {
 	char *const *argv;          /* argv[0] searched in PATH like execvp */
+	const struct dn_launch_creds *creds; /* NULL or !set: denet's identity;
+						else setgroups, setgid, setuid
+						in the child after the handshake */
 	const sigset_t *child_mask; /* signal mask the command starts with */
 	int stdout_fd;              /* -1: inherit; else dup2'ed onto 1 */
 	int stderr_fd;              /* -1: inherit; else dup2'ed onto 2 */

@@ -1267,7 +1267,8 @@ static int l_features(lua_State *L)
 	lua_newtable(L);
 	int reasons = lua_gettop(L);
 	lua_newtable(L);
-	set_feature(L, reasons, "ebpf", false, "off-CPU profiling is not part of this build yet");
+	/* ebpf: probed (a load of the program) on first use, see lua_offcpu.c */
+	dn_lua_features_ebpf(L, -1, reasons);
 	set_feature(L, reasons, "btf", access("/sys/kernel/btf/vmlinux", R_OK) == 0,
 		    "/sys/kernel/btf/vmlinux is missing");
 	set_feature(L, reasons, "cgroup", false, "per-run cgroups are not part of this build yet");
@@ -1327,5 +1328,6 @@ int luaopen_denet_core(lua_State *L)
 	luaL_newlib(L, core_funcs);
 	lua_pushstring(L, DN_VERSION);
 	lua_setfield(L, -2, "version");
+	dn_lua_open_offcpu(L, -1);
 	return 1;
 }

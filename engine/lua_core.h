@@ -29,6 +29,15 @@ struct dn_lua_ctx {
 };
 
 int luaopen_denet_core(lua_State *L);
+/* lua_offcpu.c: adds offcpu, symbolizer, symbolize and ebpf_probe to the
+ * denet.core table at core_table_index (called by luaopen_denet_core). */
+void dn_lua_open_offcpu(lua_State *L, int core_table_index);
+/* Can this process load the off-CPU eBPF program? Probed once (a load and
+ * close) and cached; *why (may be NULL) gets the reason when not. */
+bool dn_lua_ebpf_probe(const char **why);
+/* Give the features table (and its reason table) an `ebpf` entry that
+ * runs dn_lua_ebpf_probe on first use, so loading denet costs no BPF load. */
+void dn_lua_features_ebpf(lua_State *L, int features_idx, int reasons_idx);
 struct dn_lua_ctx *dn_lua_ctx(lua_State *L);
 /* Install the loop of the CLI (-s hooks) before denet.core is opened. */
 void dn_lua_set_loop(lua_State *L, struct dn_loop *loop);

@@ -188,7 +188,14 @@ static int monitor_main(struct dn_cli *cli)
 	int r;
 	if (cli->command == DN_CMD_RUN) {
 		dn_launcher_become_subreaper();
+		struct dn_launch_creds creds;
+		char why[160];
+		if (dn_launch_creds_resolve(cli->user, &creds, why, sizeof why) < 0) {
+			fprintf(stderr, "denet: %s\n", why);
+			goto out;
+		}
 		struct dn_launch_opts lo = {
+			.creds = &creds, /* --user, or sudo's invoking user */
 			.child_mask = dn_loop_saved_sigmask(loop),
 			/* stdout stays pure JSONL: the command's goes to stderr
 			 * (also for `--out -`, which writes JSONL to stdout) */

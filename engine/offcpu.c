@@ -568,7 +568,7 @@ static bool snap_word(const struct dn_offcpu_snap *sn, uint64_t at, uint64_t *v)
  * the last frame changed and its FP chain lies in the copy, that chain is
  * appended to out[] too. Returns the number of frames in out[]. */
 static int snap_unwind(struct dn_offcpu *p, const struct dn_offcpu_snap *sn, uint64_t *out, int max,
-		       bool *tail_ok)
+		       bool *tail_ok, int *ncfi)
 {
 	struct dn_offcpu_leaf_key k = {sn->aspace, sn->ip};
 	struct dn_offcpu_rule rule;
@@ -606,6 +606,7 @@ static int snap_unwind(struct dn_offcpu *p, const struct dn_offcpu_snap *sn, uin
 		out[n++] = ret;
 		k.ip = ret | DN_OFFCPU_RET_BIT;
 	}
+	*ncfi = n;
 	if (bp != sn->bp) {
 		/* the kernel walked the chain of another rbp: use the copy */
 		*tail_ok = false;
@@ -635,6 +636,7 @@ static void resolve_unknown(struct dn_offcpu *p)
 	struct dn_offcpu_rule rule;
 	uint64_t frames[DN_OFFCPU_MAX_RECOVER + 1];
 	bool tail_ok;
+	int ncfi;
 
 	/* Deleting while iterating restarts the walk: collect first. */
 	struct dn_offcpu_leaf_key keys[256];
@@ -651,7 +653,7 @@ static void resolve_unknown(struct dn_offcpu *p)
 			(void)get_rule(p, who.tgid, &keys[i], &rule);
 			if (who.ustack && bpf_map_lookup_elem(sfd, &who.ustack, &sn) == 0)
 				(void)snap_unwind(p, &sn, frames, DN_OFFCPU_MAX_RECOVER + 1,
-						  &tail_ok);
+						  &tail_ok, &ncfi);
 		}
 		bpf_map_delete_elem(ufd, &keys[i]);
 	}
@@ -756,7 +758,7 @@ static void user_frames(struct dn_offcpu *p, struct entry *e, uint64_t *out)
 	struct dn_offcpu_frames f;
 	struct dn_offcpu_snap sn;
 	uint64_t rec[DN_OFFCPU_MAX_DEPTH];
-	int n = 0, nr, d;
+	int n = 0, nr, d, ncfi = 0;
 	bool tail_ok;
 
 	e->nuser = 0;
@@ -764,7 +766,7 @@ static void user_frames(struct dn_offcpu *p, struct entry *e, uint64_t *out)
 	if (frames_read(sfd, e->k.ustack, &f))
 		return;
 	if (bpf_map_lookup_elem(nfd, &e->k.ustack, &sn) == 0 && sn.depth < f.n &&
-	    (nr = snap_unwind(p, &sn, rec, DN_OFFCPU_MAX_DEPTH, &tail_ok)) > 0) {
+	    (nr = snap_unwind(p, &sn, rec, DN_OFFCPU_MAX_DEPTH, &tail_ok, &ncfi)) > 0) {
 		d = (int)sn.depth + 1;
 		memcpy(out, f.ips, (size_t)d * sizeof *out);
 		n = d;
@@ -772,7 +774,7 @@ static void user_frames(struct dn_offcpu *p, struct entry *e, uint64_t *out)
 			out[n++] = rec[i];
 		for (int i = d; tail_ok && i < (int)f.n && n < DN_OFFCPU_FRAMES; i++)
 			out[n++] = f.ips[i];
-		e->nrec = (int)sn.depth + nr;
+		e->nrec = (int)sn.depth + ncfi;
 		p->snap_recovered++;
 	} else {
 		memcpy(out, f.ips, (size_t)f.n * sizeof *out);

@@ -24,19 +24,12 @@ local denet = {
   size = core.parse_size,
 }
 
--- off-CPU profiling and symbolization arrive with the eBPF work; until
--- then they fail the documented way: nil, message, code.
-function denet.offcpu()
-  return nil, "ENOTSUP: off-CPU profiling is not part of this build yet", "ENOTSUP"
-end
-
-function denet.symbolizer()
-  return nil, "ENOTSUP: symbolization is not part of this build yet", "ENOTSUP"
-end
-
-function denet.symbolize()
-  return nil, "ENOTSUP: symbolization is not part of this build yet", "ENOTSUP"
-end
+-- off-CPU profiling (eBPF) and symbolization (docs/ebpf.md): when eBPF
+-- is unavailable denet.offcpu returns nil, message, code and
+-- denet.features.ebpf is false with denet.features.reason.ebpf.
+denet.offcpu = core.offcpu
+denet.symbolizer = core.symbolizer
+denet.symbolize = core.symbolize
 
 -- denet.hook_budget_ms is a setting that C must see: forward writes.
 local settings = { hook_budget_ms = 1000 }

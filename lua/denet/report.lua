@@ -545,7 +545,8 @@ function sections.header(m, opts)
 	row("samples", fmt_num(#m.samples) .. (m.skipped and m.skipped > 0
 		and format(" (%d malformed lines skipped)", m.skipped) or ""))
 	if #m.alerts + #m.marks > 0 then
-		row("events", format("%d alerts, %d marks", #m.alerts, #m.marks))
+		row("events", format("%d alert%s, %d mark%s", #m.alerts, #m.alerts == 1 and "" or "s",
+			#m.marks, #m.marks == 1 and "" or "s"))
 	end
 	return format('<header><h1>denet report</h1><table class="kv">%s</table></header>', concat(rows))
 end
@@ -965,7 +966,7 @@ header h2{border:0;font-size:15px;margin:0 0 8px;word-break:break-all}h3{font-si
 code{font-family:ui-monospace,"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:13px}
 table{border-collapse:collapse}td,th{padding:2px 10px 2px 0;text-align:left;vertical-align:top}
 table.kv th{font-weight:600;color:#555;white-space:nowrap}
-.cols{display:flex;flex-wrap:wrap;gap:32px}
+.cols{display:flex;flex-wrap:wrap;gap:32px;align-items:flex-start}
 table.exact td,table.exact th,table.list td,table.list th{border-bottom:1px solid #eee;padding:3px 10px}
 table.exact caption{text-align:left;font-weight:600;padding-bottom:4px}
 .raw{color:#888;font-size:12px}.note{color:#555;font-size:13px;margin:2px 0 6px}

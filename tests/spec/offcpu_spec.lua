@@ -214,7 +214,8 @@ describe("denet.offcpu", function()
     assert.is_true(#stacks > 0, "no stack for tid " .. info.tid)
     assert.is_true(total >= 0.8e9 and total <= 1.2e9, ("off-CPU total of tid %d: %.3f s"):format(info.tid, total / 1e9))
     local top = stacks[1]
-    assert.equal(10, top.count)
+    -- (most of) the 10 waits are one stack, not one per interval
+    assert.is_true(top.count >= 8, ("the top stack has %d of the 10 waits"):format(top.count))
     check_read_stack(top.frames, info)
     -- the entries are shaped as documented
     local s = all[1]
@@ -243,9 +244,11 @@ describe("denet.offcpu", function()
     -- the subshell exists before the profiler starts (found in
     -- /proc/PID/task/*/children); the sleeps it forks later are followed
     -- by the kernel only because it is tracked
+    -- (loaded first: loading takes a while)
+    local prof = assert(denet.offcpu{ stacks = false })
     local p = assert(denet.run{ "sh", "-c", "(for i in 1 2 3 4 5 6; do sleep 0.1; done) & wait" })
     os.execute("sleep 0.15")
-    local prof = assert(denet.offcpu{ pid = p.pid, children = true, stacks = false })
+    assert(prof:track(p.pid, true))
     local all = {}
     p:on("sample", function() for _, s in ipairs(prof:drain()) do all[#all + 1] = s end end)
     assert.equal(0, (p:wait()))
@@ -264,9 +267,10 @@ describe("denet.offcpu", function()
     assert.is_true(n >= 3, "sleep children seen: " .. n)
     assert.is_true(sleep_ns > 0.25e9, ("sleep children off-CPU: %.3f s"):format(sleep_ns / 1e9))
     -- without children, nothing of them
+    prof = assert(denet.offcpu{ stacks = false })
     p = assert(denet.run{ "sh", "-c", "(for i in 1 2 3; do sleep 0.1; done) & wait" })
     os.execute("sleep 0.05")
-    prof = assert(denet.offcpu{ pid = p.pid, children = false, stacks = false })
+    assert(prof:track(p.pid, false))
     assert.equal(0, (p:wait()))
     for _, s in ipairs(prof:drain()) do assert.equal(p.pid, s.pid) end
     prof:close()

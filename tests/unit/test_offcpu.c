@@ -16,6 +16,7 @@
 #include <libelf.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <sys/epoll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -382,6 +383,435 @@ static void test_open_bad_pid(void)
 	dn_offcpu_close(p);
 }
 
+/* ---- generic helpers: start a program with pipes ---- */
+
+struct proc {
+	pid_t pid;
+	int in;
+	FILE *out;
+};
+
+static int start_prog(struct proc *pr, char *const argv[])
+{
+	int in[2], out[2];
+
+	memset(pr, 0, sizeof *pr);
+	if (pipe(in) || pipe(out))
+		return -1;
+	pr->pid = fork();
+	if (pr->pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[1]);
+		close(out[0]);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	pr->in = in[1];
+	pr->out = fdopen(out[0], "r");
+	return pr->pid > 0 ? 0 : -1;
+}
+
+static int end_prog(struct proc *pr)
+{
+	int st = 0;
+
+	close(pr->in);
+	if (pr->out)
+		fclose(pr->out);
+	if (pr->pid > 0)
+		waitpid(pr->pid, &st, 0);
+	return st;
+}
+
+/* ---- exec/fork events: maps of a short-lived child captured in time ---- */
+
+struct evlog {
+	pid_t parent;
+	int nfork, nexec, nblocked, nother;
+	pid_t forked, execed, blocked;
+	bool exec_maps_ok;    /* /proc/CHILD/maps read at exec names the new exe */
+	bool blocked_maps_ok; /* ... at its first wait also names libc */
+	char maps[32768];     /* the child's maps at its first wait */
+};
+
+static bool read_maps(pid_t pid, char *buf, size_t len)
+{
+	char path[64];
+	size_t n = 0;
+	ssize_t r;
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	while (n + 1 < len && (r = read(fd, buf + n, len - n - 1)) > 0)
+		n += (size_t)r;
+	close(fd);
+	buf[n] = '\0';
+	return n > 0;
+}
+
+static void on_ev(pid_t tgid, int kind, void *ctx)
+{
+	struct evlog *l = ctx;
+	static char buf[32768];
+
+	if (kind == DN_OFFCPU_FORK) {
+		l->nfork++;
+		l->forked = tgid;
+	} else if (kind == DN_OFFCPU_EXEC) {
+		l->nexec++;
+		l->execed = tgid;
+		if (tgid != l->parent && read_maps(tgid, buf, sizeof buf) &&
+		    strstr(buf, "/shortlived"))
+			l->exec_maps_ok = true;
+	} else if (kind == DN_OFFCPU_BLOCKED) {
+		l->nblocked++;
+		if (tgid != l->parent && tgid == l->execed && !l->blocked) {
+			l->blocked = tgid;
+			if (read_maps(tgid, l->maps, sizeof l->maps) &&
+			    strstr(l->maps, "/shortlived") && strstr(l->maps, "libc"))
+				l->blocked_maps_ok = true;
+		}
+	} else {
+		l->nother++;
+	}
+}
+
+/* ELF address of a runtime address of the mapped file named by `name`,
+ * from a copy of /proc/PID/maps (PIE: file offset = ELF address for gcc's
+ * text segment). 0 if not found. */
+static uint64_t maps_elf_addr(const char *maps, const char *name, uint64_t addr)
+{
+	const char *s = maps;
+
+	while (s && *s) {
+		unsigned long long a, b, off;
+		const char *nl = strchr(s, '\n');
+
+		if (sscanf(s, "%llx-%llx %*s %llx", &a, &b, &off) == 3 && addr >= a && addr < b) {
+			const char *path = strchr(s, '/');
+
+			if (path && (!nl || path < nl) && strstr(path, name) &&
+			    (!nl || strstr(path, name) < nl))
+				return addr - a + off;
+			return 0;
+		}
+		s = nl ? nl + 1 : NULL;
+	}
+	return 0;
+}
+
+static void test_exec_events(void)
+{
+	static struct got g;
+	static struct evlog l;
+	struct dn_offcpu_stats st;
+	struct dn_offcpu *p;
+	struct epoll_event ev = {.events = EPOLLIN};
+	char why[200], fk[300], sl[300], line[128];
+	uint64_t wv = 0, wsz = 0;
+	struct proc pr;
+	pid_t child = 0;
+	int ep, efd, status = -1;
+	bool symbolized = false;
+
+	if (geteuid() != 0)
+		UNIT_SKIP("needs root for eBPF");
+	snprintf(fk, sizeof fk, "%s/forker", helpers);
+	snprintf(sl, sizeof sl, "%s/shortlived", helpers);
+	if (access(fk, X_OK) || access(sl, X_OK))
+		UNIT_SKIP("forker or shortlived not built in %s", helpers);
+	p = open_or_skip(why, sizeof why);
+	if (!p)
+		UNIT_SKIP("eBPF unavailable: %s", why);
+	CHECK(symtab_lookup(sl, "wait_here_short", &wv, &wsz) == 0);
+	memset(&l, 0, sizeof l);
+	efd = dn_offcpu_event_fd(p);
+	CHECK(efd >= 0);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	CHECK(ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev) == 0);
+	char n3[] = "3", n50[] = "50";
+	CHECK(start_prog(&pr, (char *[]){fk, sl, n3, n50, NULL}) == 0);
+	CHECK(fgets(line, sizeof line, pr.out) && strncmp(line, "ready", 5) == 0);
+	l.parent = pr.pid;
+	CHECK_INT(dn_offcpu_track(p, pr.pid), 0);
+	CHECK(write(pr.in, "go\n", 3) == 3);
+	/* the engine's loop: epoll on the event fd, no drain until the end */
+	for (int i = 0; i < 200 && waitpid(pr.pid, &status, WNOHANG) == 0; i++) {
+		struct epoll_event out;
+
+		if (epoll_wait(ep, &out, 1, 10) > 0)
+			CHECK(dn_offcpu_poll_events(p, on_ev, &l) >= 0);
+	}
+	dn_offcpu_poll_events(p, on_ev, &l);
+	pr.pid = -1;
+	if (fgets(line, sizeof line, pr.out))
+		sscanf(line, "child %d", &child);
+	close(ep);
+	g.n = 0;
+	dn_offcpu_drain(p, collect, &g);
+	printf("# events: fork %d exec %d blocked %d other %d; child %d forked %d execed %d "
+	       "blocked %d; maps at exec %s, at first wait %s\n",
+	       l.nfork, l.nexec, l.nblocked, l.nother, (int)child, (int)l.forked, (int)l.execed,
+	       (int)l.blocked, l.exec_maps_ok ? "ok" : "MISSING",
+	       l.blocked_maps_ok ? "ok" : "MISSING");
+	CHECK(child > 0);
+	CHECK_INT(l.forked, child);
+	CHECK_INT(l.execed, child);
+	CHECK(l.nfork == 1 && l.nexec == 1 && l.nother == 0);
+	CHECK(l.exec_maps_ok);
+	CHECK(l.blocked_maps_ok);
+	/* its stack, drained after it exited, symbolizes with the maps
+	 * captured at its first wait */
+	for (int i = 0; i < g.n; i++) {
+		if (g.s[i].tgid != child)
+			continue;
+		for (int j = 0; j < g.s[i].nuser; j++) {
+			uint64_t a = maps_elf_addr(l.maps, "/shortlived", g.s[i].user[j]);
+
+			if (a >= wv && a < wv + wsz && g.s[i].count >= 3)
+				symbolized = true;
+		}
+	}
+	CHECK(symbolized);
+	dn_offcpu_get_stats(p, &st);
+	CHECK_INT(st.events_lost, 0);
+	end_prog(&pr);
+	CHECK_INT(dn_offcpu_event_fd(NULL), -EINVAL);
+	dn_offcpu_close(p);
+}
+
+/* ---- two or more libc frames without frame pointer on top ---- */
+
+struct fnrange {
+	const char *name;
+	struct range r;
+};
+
+static void test_multiframe(void)
+{
+	static struct got g;
+	struct dn_offcpu_stats st;
+	struct dn_offcpu *p;
+	char why[200], path[200], line[256];
+	struct fnrange fns[4] = {{"wait_here_in_usleep", {0, 0}},
+				 {"usleep_caller", {0, 0}},
+				 {"wait_here_on_cond", {0, 0}},
+				 {"cond_caller", {0, 0}}};
+	pid_t tids[2] = {0, 0};
+	struct proc pr;
+	int status;
+
+	if (geteuid() != 0)
+		UNIT_SKIP("needs root for eBPF");
+	snprintf(path, sizeof path, "%s/waiter", helpers);
+	if (access(path, X_OK))
+		UNIT_SKIP("%s not built", path);
+	p = open_or_skip(why, sizeof why);
+	if (!p)
+		UNIT_SKIP("eBPF unavailable: %s", why);
+	char n10[] = "10", n100[] = "100";
+	CHECK(start_prog(&pr, (char *[]){path, n10, n100, NULL}) == 0);
+	while (fgets(line, sizeof line, pr.out)) {
+		char name[64];
+		unsigned long long a;
+
+		if (sscanf(line, "usleep_tid %llu", &a) == 1)
+			tids[0] = (pid_t)a;
+		else if (sscanf(line, "cond_tid %llu", &a) == 1)
+			tids[1] = (pid_t)a;
+		else if (strncmp(line, "ready", 5) == 0)
+			break;
+		else if (sscanf(line, "%63s %llx", name, &a) == 2)
+			for (int i = 0; i < 4; i++) {
+				uint64_t v, sz;
+
+				if (strcmp(name, fns[i].name) == 0 &&
+				    symtab_lookup(path, name, &v, &sz) == 0)
+					fns[i].r = (struct range){a, a + sz};
+			}
+	}
+	for (int i = 0; i < 4; i++)
+		CHECK(fns[i].r.hi > 0);
+	CHECK_INT(dn_offcpu_track(p, pr.pid), 0);
+	CHECK(write(pr.in, "go\n", 3) == 3);
+	g.n = 0;
+	while (waitpid(pr.pid, &status, WNOHANG) == 0) {
+		sleep_ms(100);
+		dn_offcpu_drain(p, collect, &g);
+	}
+	pr.pid = -1;
+	dn_offcpu_drain(p, collect, &g);
+	for (int t = 0; t < 2; t++) {
+		const struct fnrange *want = &fns[2 * t], *caller = &fns[2 * t + 1];
+		uint64_t total = 0;
+		int top = -1, at = -1;
+
+		for (int i = 0; i < g.n; i++) {
+			if (g.s[i].tid != tids[t])
+				continue;
+			total += g.s[i].off_ns;
+			if (top < 0 || g.s[i].off_ns > g.s[top].off_ns)
+				top = i;
+		}
+		CHECK(top >= 0);
+		if (top < 0)
+			continue;
+		printf("# %s: off-CPU %.3f s, top %.3f s x%llu, %d recovered, user:", want->name,
+		       total / 1e9, g.s[top].off_ns / 1e9, (unsigned long long)g.s[top].count,
+		       g.s[top].nrecovered);
+		for (int j = 0; j < g.s[top].nuser && j < 8; j++) {
+			printf(" %#llx", (unsigned long long)g.s[top].user[j]);
+			if (at < 0 && in(want->r, g.s[top].user[j]))
+				at = j;
+		}
+		printf("\n#   %s at frame %d\n", want->name, at);
+		CHECK(total > 800000000ULL && total < 1200000000ULL);
+		CHECK(at >= 2); /* libc frames, then the function */
+		CHECK(at >= 0 && at + 1 < g.s[top].nuser && in(caller->r, g.s[top].user[at + 1]));
+		CHECK(g.s[top].nkernel > 0);
+	}
+	dn_offcpu_get_stats(p, &st);
+	printf("# stats: recovered %llu (frames %llu) unknown %llu leaves %llu snap %llu "
+	       "fp_cut %llu ustack_err %llu\n",
+	       (unsigned long long)st.recovered, (unsigned long long)st.rec_frames,
+	       (unsigned long long)st.unknown_leaf, (unsigned long long)st.leaves_resolved,
+	       (unsigned long long)st.snap_recovered, (unsigned long long)st.fp_cut,
+	       (unsigned long long)st.ustack_err);
+	CHECK(st.rec_frames > st.recovered); /* more than one frame each */
+	CHECK_INT(st.ustack_err, 0);
+	end_prog(&pr);
+	dn_offcpu_close(p);
+}
+
+/* ---- a binary without frame pointers must not flood the stack map ---- */
+
+static const char nofp_src[] =
+	"#include <stdlib.h>\n"
+	"#include <time.h>\n"
+	"#include <unistd.h>\n"
+	"volatile long sink;\n"
+	"__attribute__((noinline)) void blk(long x) {\n"
+	"  struct timespec ts = {0, 300000 + (x & 7) * 10000};\n"
+	"  if (x & 1) nanosleep(&ts, 0); else usleep(300 + (x & 3) * 10);\n"
+	"  sink += x; }\n"
+	"void g(int d, long x);\n"
+	"__attribute__((noinline)) void f(int d, long x) {\n"
+	"  long a[4] = {x, x * 3, x ^ d, d};\n"
+	"  __asm__ volatile(\"\" : : \"r\"(a) : \"memory\");\n"
+	"  if (d <= 0) blk(x * 31 + a[x & 3]);\n"
+	"  else if ((x >> (d & 7)) & 1) f(d - 1, x * 7 + a[d & 3]);\n"
+	"  else g(d - 1, x + a[(d + 1) & 3]);\n"
+	"  sink += a[x & 3]; }\n"
+	"__attribute__((noinline)) void g(int d, long x) {\n"
+	"  long b[3] = {x + 1, x * 5, x - d};\n"
+	"  __asm__ volatile(\"\" : : \"r\"(b) : \"memory\");\n"
+	"  if (d <= 0) blk(x * 17 + b[x % 3]);\n"
+	"  else if ((x >> (d & 3)) & 1) g(d - 1, x * 3 + b[d % 3]);\n"
+	"  else f(d - 1, x ^ b[(d + 2) % 3]);\n"
+	"  sink += b[x % 3]; }\n"
+	"int main(int argc, char **argv) {\n"
+	"  int n = argc > 1 ? atoi(argv[1]) : 2000;\n"
+	"  srand(42);\n"
+	"  for (int i = 0; i < n; i++) f(rand() % 24, rand());\n"
+	"  return 0; }\n";
+
+struct ustacks {
+	uint64_t h[8192];
+	int n;
+	bool full;
+};
+
+static void count_ustacks(const struct dn_offcpu_stack *s, void *ctx)
+{
+	struct ustacks *u = ctx;
+	uint64_t h = 1469598103934665603ULL;
+
+	for (int i = 0; i < s->nuser; i++)
+		h = (h ^ s->user[i]) * 1099511628211ULL;
+	for (int i = 0; i < u->n; i++)
+		if (u->h[i] == h)
+			return;
+	if (u->n < 8192)
+		u->h[u->n++] = h;
+	else
+		u->full = true;
+}
+
+static void test_nofp_no_flood(void)
+{
+	static struct ustacks u;
+	struct dn_offcpu_stats st;
+	struct dn_offcpu *p;
+	char why[200], src[64], bin[64], cmd[256];
+	struct proc pr;
+	int status, drains = 0;
+	FILE *f;
+
+	if (geteuid() != 0)
+		UNIT_SKIP("needs root for eBPF");
+	snprintf(src, sizeof src, "/tmp/denet-nofp-%d.c", (int)getpid());
+	snprintf(bin, sizeof bin, "/tmp/denet-nofp-%d", (int)getpid());
+	f = fopen(src, "w");
+	if (!f)
+		UNIT_SKIP("cannot write %s", src);
+	fputs(nofp_src, f);
+	fclose(f);
+	snprintf(cmd, sizeof cmd, "cc -O2 -fomit-frame-pointer -o %s %s 2>/dev/null", bin, src);
+	if (system(cmd) != 0) {
+		unlink(src);
+		UNIT_SKIP("no C compiler to build the test program");
+	}
+	p = open_or_skip(why, sizeof why);
+	if (!p) {
+		unlink(src);
+		unlink(bin);
+		UNIT_SKIP("eBPF unavailable: %s", why);
+	}
+	memset(&u, 0, sizeof u);
+	/* stopped at exec until tracked: SIGSTOP itself before exec */
+	pr.pid = fork();
+	if (pr.pid == 0) {
+		raise(SIGSTOP);
+		execl(bin, bin, "3000", (char *)NULL);
+		_exit(127);
+	}
+	waitpid(pr.pid, &status, WUNTRACED);
+	CHECK_INT(dn_offcpu_track(p, pr.pid), 0);
+	kill(pr.pid, SIGCONT);
+	while (waitpid(pr.pid, &status, WNOHANG) == 0) {
+		sleep_ms(100);
+		dn_offcpu_drain(p, count_ustacks, &u);
+		drains++;
+	}
+	dn_offcpu_drain(p, count_ustacks, &u);
+	dn_offcpu_get_stats(p, &st);
+	printf("# no frame pointers: %llu waits, %d distinct user stacks in %d drains, "
+	       "%llu stacks in the map after the last drain (%llu freed), fp_cut %llu, "
+	       "recovered %llu (frames %llu), ustack_err %llu kstack_err %llu\n",
+	       (unsigned long long)st.switches_out, u.n, drains + 1,
+	       (unsigned long long)st.stacks_live, (unsigned long long)st.stacks_freed,
+	       (unsigned long long)st.fp_cut, (unsigned long long)st.recovered,
+	       (unsigned long long)st.rec_frames, (unsigned long long)st.ustack_err,
+	       (unsigned long long)st.kstack_err);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(st.switches_out >= 3000);
+	CHECK_INT(st.ustack_err, 0);
+	CHECK_INT(st.kstack_err, 0);
+	CHECK_INT(st.agg_full, 0);
+	/* the top frames of 2 functions × 2 sleeps: far fewer than waits */
+	CHECK(!u.full && u.n < 300);
+	CHECK(st.stacks_live < 600);
+	unlink(src);
+	unlink(bin);
+	dn_offcpu_close(p);
+}
+
 int main(void)
 {
 	const char *h = getenv("DENET_HELPERS");
@@ -398,5 +828,8 @@ int main(void)
 	unit_run("test_blocker_stack_first_sample", test_blocker_stack);
 	one_drain = false;
 	RUN(test_busy_not_offcpu);
+	RUN(test_exec_events);
+	RUN(test_multiframe);
+	RUN(test_nofp_no_flood);
 	return unit_done();
 }

@@ -7,8 +7,10 @@
 #   tracked-u   the same, user stacks only (nokstack)
 #   unrelated   offcpu_attach tracking another (sleeping) process
 #   bpftrace    sched_switch: @[kstack, ustack, comm] = count()  (all tasks)
-# in REPS interleaved repetitions; prints the median µs per round trip and
-# the added cost per switch (µs) and as a ratio to bpftrace's.
+# in REPS interleaved repetitions; prints the median and the minimum µs per
+# round trip and the added cost per switch (µs, from the medians; from the
+# minima in brackets, less sensitive to other load on a shared machine) and
+# as a ratio to bpftrace's.
 # usage: bench/offcpu_overhead.sh [SECS [REPS [CPU]]]   (default 3 5 1)
 # Needs root, `make all`; installs nothing (bpftrace: apt-get install bpftrace;
 # its tracepoint needs tracefs: mount -t tracefs nodev /sys/kernel/tracing).
@@ -18,7 +20,7 @@ SECS=${1:-3} REPS=${2:-5} CPU=${3:-1}
 B=build/bench
 mkdir -p "$B"
 CFLAGS="-std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra"
-cc $CFLAGS -o "$B/pingpong" bench/pingpong.c
+cc -O2 -Wall -o "$B/pingpong" bench/pingpong.c
 cc $CFLAGS -Iengine -Ibuild/gen -o "$B/offcpu_attach" bench/offcpu_attach.c \
 		build/libdenet.a -lbpf -lelf -ldw -lz
 
@@ -81,16 +83,18 @@ for r in $(seq "$REPS"); do
 done
 
 median() { sort -n "$1" | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-base=$(median "$out/alone")
-bt=
-[ $have_bpftrace = 1 ] && bt=$(median "$out/bpftrace")
-printf '%-10s %10s %14s %12s\n' mode "us/rt" "+us/switch" "vs bpftrace"
+minimum() { sort -n "$1" | head -n 1; }
+base=$(median "$out/alone") mbase=$(minimum "$out/alone")
+bt=0 mbt=0
+[ $have_bpftrace = 1 ] && bt=$(median "$out/bpftrace") mbt=$(minimum "$out/bpftrace")
+printf '%-10s %16s %20s %18s\n' mode "us/rt med (min)" "+us/switch med (min)" "vs bpftrace (min)"
 for m in $modes; do
-	v=$(median "$out/$m")
-	awk -v m="$m" -v v="$v" -v b="$base" -v bt="${bt:-0}" 'BEGIN {
-		add = (v - b) / 2; addbt = (bt - b) / 2
-		ratio = (bt > 0 && addbt > 0 && m != "alone") ? sprintf("%.2f", add / addbt) : "-"
-		printf "%-10s %10.3f %14.3f %12s\n", m, v, add, ratio }'
+	awk -v m="$m" -v v="$(median "$out/$m")" -v mv="$(minimum "$out/$m")" -v b="$base" \
+		-v mb="$mbase" -v bt="$bt" -v mbt="$mbt" 'BEGIN {
+		add = (v - b) / 2; addbt = (bt - b) / 2; madd = (mv - mb) / 2; maddbt = (mbt - mb) / 2
+		r = (addbt > 0 && m != "alone") ? sprintf("%.2f", add / addbt) : "-"
+		mr = (maddbt > 0 && m != "alone") ? sprintf("%.2f", madd / maddbt) : "-"
+		printf "%-10s %8.3f (%6.3f) %10.3f (%7.3f) %9s (%5s)\n", m, v, mv, add, madd, r, mr }'
 done
 [ -s "$out/attach.log" ] && tail -n 1 "$out/attach.log" | sed 's/^/# /'
 exit 0

@@ -85,7 +85,7 @@ void dn_lua_set_loop(lua_State *L, struct dn_loop *loop)
 
 static void on_loop_signal(struct dn_loop *loop, const struct signalfd_siginfo *si, void *ctx);
 
-static struct dn_loop *need_loop(lua_State *L)
+struct dn_loop *dn_lua_loop(lua_State *L)
 {
 	struct dn_lua_ctx *c = dn_lua_ctx(L);
 	if (!c->loop) {
@@ -718,7 +718,7 @@ static int l_run(lua_State *L)
 		luaL_argerror(L, 1, "the command is missing: denet.run{ \"cmd\", \"arg\"... }");
 	struct dn_monitor_opts o = { 0 };
 	read_monitor_opts(L, 1, &o, "denet.run");
-	struct dn_loop *loop = need_loop(L);
+	struct dn_loop *loop = dn_lua_loop(L);
 	struct lproc *p = new_lproc(L);
 	int pidx = lua_gettop(L);
 	const char *out = opt_str(L, 1, "out"), *so = opt_str(L, 1, "stdout"),
@@ -780,7 +780,7 @@ static int l_attach(lua_State *L)
 	check_opts(L, 2, attach_opts, false, "denet.attach");
 	struct dn_monitor_opts o = { 0 };
 	read_monitor_opts(L, 2, &o, "denet.attach");
-	struct dn_loop *loop = need_loop(L);
+	struct dn_loop *loop = dn_lua_loop(L);
 	struct lproc *p = new_lproc(L);
 	int pidx = lua_gettop(L);
 	const char *out = opt_str(L, 2, "out");
@@ -1115,7 +1115,7 @@ static int make_timer(lua_State *L, bool repeat)
 	luaL_argcheck(L, ms >= 0 && (repeat ? ms >= 1 : 1), 1,
 		      repeat ? "the period must be >= 1 ms" : "the delay must be >= 0 ms");
 	luaL_checktype(L, 2, LUA_TFUNCTION);
-	struct dn_loop *loop = need_loop(L);
+	struct dn_loop *loop = dn_lua_loop(L);
 	struct ltimer *lt = lua_newuserdatauv(L, sizeof *lt, 1);
 	memset(lt, 0, sizeof *lt);
 	lt->L = L;
@@ -1206,7 +1206,7 @@ void dn_lua_end_all(lua_State *L)
 
 static int l_loop(lua_State *L)
 {
-	need_loop(L);
+	dn_lua_loop(L);
 	dn_lua_run_loop(L, NULL);
 	struct dn_lua_ctx *c = dn_lua_ctx(L);
 	c->stop = false;

@@ -39,6 +39,8 @@ bool dn_lua_ebpf_probe(const char **why);
  * runs dn_lua_ebpf_probe on first use, so loading denet costs no BPF load. */
 void dn_lua_features_ebpf(lua_State *L, int features_idx, int reasons_idx);
 struct dn_lua_ctx *dn_lua_ctx(lua_State *L);
+/* The state's event loop, created on first use (with SIGCHLD handling). */
+struct dn_loop *dn_lua_loop(lua_State *L);
 /* Install the loop of the CLI (-s hooks) before denet.core is opened. */
 void dn_lua_set_loop(lua_State *L, struct dn_loop *loop);
 /* Wrap the CLI's monitor as a process object and push it. */

@@ -21,11 +21,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 #include <lauxlib.h>
 #include <lua.h>
 
 #include "buf.h"
+#include "loop.h"
 #include "lua_core.h"
 #include "profile.h"
 #include "symbolizer.h"
@@ -40,7 +42,30 @@ struct lprof {
 	struct dn_profile *p; /* NULL once closed */
 	pid_t pid;
 	bool stacks;
+	struct dn_loop *loop; /* where the profile's process events are watched */
+	int efd;
 };
+
+/* exec/fork/first-block events: capture maps at once (see profile.h) */
+static void on_prof_events(struct dn_loop *loop, int fd, uint32_t events, void *ctx)
+{
+	(void)loop;
+	(void)fd;
+	(void)events;
+	struct lprof *lp = ctx;
+	if (lp->p)
+		dn_profile_poll_events(lp->p);
+}
+
+static void lprof_close(struct lprof *lp)
+{
+	if (lp->efd >= 0 && lp->loop)
+		dn_loop_del_fd(lp->loop, lp->efd);
+	lp->efd = -1;
+	if (lp->p)
+		dn_profile_close(lp->p);
+	lp->p = NULL;
+}
 
 struct lsym {
 	struct dn_symbolizer *s; /* NULL once closed */
@@ -303,12 +328,16 @@ static int l_offcpu(lua_State *L)
 	}
 	lp->pid = pid;
 	lp->stacks = stacks;
+	lp->efd = -1;
+	lp->loop = dn_lua_loop(L);
+	int efd = dn_profile_event_fd(lp->p);
+	if (efd >= 0 && dn_loop_add_fd(lp->loop, efd, EPOLLIN, on_prof_events, lp) == 0)
+		lp->efd = efd;
 	if (!pid)
 		return 1;
 	int r = exists(pid) ? dn_profile_track(lp->p, pid) : -ESRCH;
 	if (r < 0) {
-		dn_profile_close(lp->p);
-		lp->p = NULL;
+		lprof_close(lp);
 		char what[64];
 		snprintf(what, sizeof what, "cannot profile PID %d", (int)pid);
 		return push_fail(L, -r, what);
@@ -448,10 +477,7 @@ static int prof_folded(lua_State *L)
 static int prof_close(lua_State *L)
 {
 	struct lprof *lp = check_prof(L, 1);
-	if (lp->p) {
-		dn_profile_close(lp->p);
-		lp->p = NULL;
-	}
+	lprof_close(lp);
 	return 0;
 }
 

@@ -30,6 +30,16 @@
 static void on_sample_timer(struct dn_loop *loop, struct dn_timer *t, void *ctx);
 static void on_pidfd(struct dn_loop *loop, int fd, uint32_t events, void *ctx);
 static void on_duration(struct dn_loop *loop, struct dn_timer *t, void *ctx);
+
+static void on_profile_events(struct dn_loop *loop, int fd, uint32_t events, void *ctx)
+{
+	(void)loop;
+	(void)fd;
+	(void)events;
+	struct dn_monitor *m = ctx;
+	if (m->prof)
+		dn_profile_poll_events(m->prof);
+}
 static void on_timeout(struct dn_loop *loop, struct dn_timer *t, void *ctx);
 static void on_kill_grace(struct dn_loop *loop, struct dn_timer *t, void *ctx);
 
@@ -47,6 +57,7 @@ static int common_init(struct dn_monitor *m, struct dn_loop *loop, const struct 
 		m->o.kill_grace_secs = 5;
 	m->loop = loop;
 	m->pidfd = -1;
+	m->prof_event_fd = -1;
 	dn_summary_init(&m->summary);
 	m->sample_timer = dn_loop_timer_new(loop, on_sample_timer, m);
 	if (!m->sample_timer)
@@ -294,6 +305,11 @@ int dn_monitor_start(struct dn_monitor *m)
 			dn_profile_track(m->prof, m->tree.procs[i]->pid);
 	}
 	m->prof_window_ms = m->t0_ms;
+	if (m->prof) {
+		int efd = dn_profile_event_fd(m->prof);
+		if (efd >= 0 && dn_loop_add_fd(m->loop, efd, EPOLLIN, on_profile_events, m) == 0)
+			m->prof_event_fd = efd;
+	}
 	if (m->cg) {
 		m->cgs_ok = dn_cgroup_read(m->cg, &m->cgs) == 0;
 		m->tree.prev_exact_total_ns = m->tree.exact_total_ns =
@@ -396,6 +412,10 @@ int dn_monitor_sample_now(struct dn_monitor *m)
 
 static void disarm_all(struct dn_monitor *m)
 {
+	if (m->prof_event_fd >= 0) {
+		dn_loop_del_fd(m->loop, m->prof_event_fd);
+		m->prof_event_fd = -1;
+	}
 	dn_loop_timer_disarm(m->sample_timer);
 	if (m->duration_timer)
 		dn_loop_timer_disarm(m->duration_timer);
@@ -685,6 +705,8 @@ void dn_monitor_free(struct dn_monitor *m)
 	}
 	if (m->cg)
 		dn_cgroup_destroy(m->cg);
+	if (m->prof_event_fd >= 0 && m->loop)
+		dn_loop_del_fd(m->loop, m->prof_event_fd);
 	dn_profile_close(m->prof);
 	dn_loop_timer_free(m->sample_timer);
 	dn_loop_timer_free(m->duration_timer);

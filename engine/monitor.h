@@ -102,6 +102,7 @@ struct dn_monitor {
 	struct dn_profile *prof;   /* off-CPU profile, when asked for and possible */
 	char prof_why[256];        /* why there is none */
 	uint64_t prof_window_ms;   /* wall time of the previous drain */
+	int prof_event_fd;         /* the profile's process events, in the loop */
 };
 
 /* Launch argv (prepared, not released: the caller may add outputs and

@@ -82,6 +82,23 @@ void dn_profile_capture(struct dn_profile *p, pid_t pid)
 	dn_sym_capture(p->sym, pid);
 }
 
+int dn_profile_event_fd(struct dn_profile *p)
+{
+	return dn_offcpu_event_fd(p->bpf);
+}
+
+static void on_event(pid_t tgid, int kind, void *ctx)
+{
+	(void)kind;
+	struct dn_profile *p = ctx;
+	dn_sym_capture(p->sym, tgid);
+}
+
+int dn_profile_poll_events(struct dn_profile *p)
+{
+	return dn_offcpu_poll_events(p->bpf, on_event, p);
+}
+
 struct dn_symbolizer *dn_profile_symbolizer(struct dn_profile *p)
 {
 	return p->sym;

@@ -65,6 +65,13 @@ void dn_profile_write_record(struct dn_buf *b, const struct dn_profile *p, uint6
 /* Cumulative folded stacks: "comm;outer;...;inner VALUE\n" per stack,
  * VALUE = off-CPU microseconds (flamegraph.pl, speedscope). */
 void dn_profile_folded(const struct dn_profile *p, struct dn_buf *out);
+/* Process events from the kernel (exec, fork, first block of a tracked
+ * process): an fd for the event loop, and the handler to call when it is
+ * readable, which captures the maps of those processes at once, so the
+ * stacks of a child that blocks and exits between two drains still
+ * symbolize. */
+int dn_profile_event_fd(struct dn_profile *p);
+int dn_profile_poll_events(struct dn_profile *p);
 /* The symbolizer the profile uses (shared with denet.symbolizer). */
 struct dn_symbolizer *dn_profile_symbolizer(struct dn_profile *p);
 void dn_profile_close(struct dn_profile *p);

@@ -133,6 +133,32 @@ describe("--enable-ebpf", function()
     assert.is_truthy(text:find("exe_caller;lib_wait_on_pipe;read;", 1, true), text)
   end)
 
+  it("symbolizes a child that blocks and exits between two samples", function()
+    if not is_root() then return pending("off-CPU profiling needs root here") end
+    -- samples 1 s apart; the blocker lives ~0.2 s in between
+    local cmd = ("%s --json --enable-ebpf -i 1000 -m 1000 run sh -c %s"):format(S.q(S.bin),
+      S.q("echo go | " .. S.helper("blocker") .. " 3 50; sleep 1.2"))
+    local r = S.sh(cmd)
+    assert.are.equal(0, r.code, r.err)
+    local recs = S.records(r.out)
+    for _, t in ipairs(S.of_kind(recs, "tree")) do
+      for _, c in ipairs(t.children) do
+        assert.is_falsy(c.command:find("blocker", 1, true), "the blocker was sampled: the test needs it unseen")
+      end
+    end
+    local found
+    for _, rec in ipairs(S.of_kind(recs, "offcpu")) do
+      for _, st in ipairs(rec.stacks) do
+        local n = names(st)
+        if index_of(n, "wait_here_on_pipe") then found = n end
+      end
+    end
+    assert.is_not_nil(found, "no stack of the short-lived blocker names wait_here_on_pipe")
+    local iread = index_of(found, "read")
+    assert.is_true(iread ~= nil and iread < index_of(found, "wait_here_on_pipe"),
+      table.concat(found, " <- "))
+  end)
+
   it("finds it in a non-PIE build too", function()
     if not is_root() then return pending("off-CPU profiling needs root here") end
     local exe = S.tmpname("-blocker-nopie")

@@ -1,0 +1,239 @@
+#!/bin/bash
+# run.sh — denet's benchmarks, each side by side with its floor and peers
+# in one run (repetitions interleaved: the machine is shared and absolute
+# times drift, so ratios are taken within a repetition). Median and spread
+# (min–max) of every figure; results in $BUILD/bench/results.md.
+#
+#   BUILD=build bench/run.sh         full run (make bench), minutes
+#   BENCH_SMOKE=1 bench/run.sh       seconds (make bench-smoke, CI)
+#   BENCH_REPS=N                     repetitions (default 5; smoke 2)
+#
+# Needs the programs of bench/bench.mk built. A missing peer (psutil,
+# addr2line, eBPF, bench/offcpu_overhead.sh) is reported and skipped.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+B=$BUILD/bench
+DENET=$BUILD/denet
+RUSAGE=$BUILD/helpers/rusage_of
+SMOKE=${BENCH_SMOKE:-0}
+PY=/usr/bin/python3 # Debian's python3, where python3-psutil is installed
+OUT=$B/results.md
+TMP=$(mktemp -d /tmp/denet-bench.XXXXXX)
+TREES=()
+
+if [ "$SMOKE" = 1 ]; then
+	REPS=${BENCH_REPS:-2}
+	SIZES="1 10 100"
+	SAMPLE_WORK=3000 # process-samples per repetition for the C samplers
+	PY_WORK=300
+	CPU_SECS=1
+	LUA_ITERS=100
+	SYM_N="10000"
+	SYM_M=3
+	SLEEP=1
+else
+	REPS=${BENCH_REPS:-5}
+	SIZES="1 10 100 1000"
+	SAMPLE_WORK=40000
+	PY_WORK=3000
+	CPU_SECS=10
+	LUA_ITERS=2000
+	SYM_N="10000 100000"
+	SYM_M=50
+	SLEEP=5
+fi
+
+cleanup() {
+	for p in "${TREES[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+for f in "$DENET" "$RUSAGE" "$B/sampler" "$B/floor" "$B/sleeptree" "$B/symbolize"; do
+	[ -x "$f" ] || { echo "bench: $f not built (make bench-bins)" >&2; exit 1; }
+done
+
+# ---- helpers ---------------------------------------------------------------
+
+# Start a sleeping tree of N processes; prints its root pid.
+start_tree() {
+	"$B/sleeptree" "$1" >"$TMP/tree.$1" &
+	for _ in $(seq 200); do
+		[ -s "$TMP/tree.$1" ] && break
+		sleep 0.05
+	done
+	local pid
+	pid=$(cat "$TMP/tree.$1")
+	TREES+=("$pid")
+	echo "$pid"
+}
+stop_tree() { kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+
+# Numbers on stdin -> "median min max n" (empty input -> "- - - 0").
+stats() {
+	sort -g | awk '{ v[NR] = $1 } END {
+		if (NR == 0) { print "- - - 0"; exit }
+		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		printf "%.4g %.4g %.4g %d\n", m, v[1], v[NR], NR }'
+}
+
+# The value of key=VALUE in a line.
+kv() { sed -n "s/.*\\b$1=\\([-0-9.e+]*\\).*/\\1/p" | head -1; }
+
+# row FIGURE UNIT FILE COMMAND: one table row from the numbers in FILE.
+row() {
+	local s
+	s=$(stats <"$3")
+	set -- "$1" "$2" "$s" "$4"
+	local med min max n
+	read -r med min max n <<<"$3"
+	printf '| %s | %s %s | %s – %s | %s | `%s` |\n' "$1" "$med" "$2" "$min" "$max" "$n" "$4" | tee -a "$OUT"
+}
+# ratio A_FILE B_FILE OUT_FILE: per-repetition A/B.
+ratio() { paste "$1" "$2" | awk '$1 != "" && $2 + 0 > 0 { printf "%.4f\n", $1 / $2 }' >"$3"; }
+section() { printf '\n### %s\n\n| figure | median | spread (min – max) | reps | command |\n|---|---|---|---|---|\n' "$1" | tee -a "$OUT"; }
+
+have_psutil=0
+"$PY" -c 'import psutil' 2>/dev/null && have_psutil=1
+
+{
+	echo "# denet benchmarks ($([ "$SMOKE" = 1 ] && echo smoke || echo full) run, $(date -u +%F\ %H:%MZ))"
+	echo
+	echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "denet $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet 2>/dev/null || echo +dirty); $REPS repetitions, interleaved"
+} | tee "$OUT"
+
+# ---- 1. sampling cost --------------------------------------------------------
+section "1. Sampling cost per sample (sleeping flat tree of N processes)"
+for n in $SIZES; do
+	pid=$(start_tree "$n")
+	it=$(( SAMPLE_WORK / n )); [ "$it" -lt 5 ] && it=5
+	pit=$(( PY_WORK / n )); [ "$pit" -lt 2 ] && pit=2
+	: >"$TMP/d" ; : >"$TMP/f" ; : >"$TMP/f3" ; : >"$TMP/p"
+	for _ in $(seq "$REPS"); do
+		"$B/sampler" "$pid" "$it" | kv us_per_sample >>"$TMP/d"
+		"$B/floor" "$pid" "$it" | kv us_per_sample >>"$TMP/f"
+		"$B/floor" "$pid" "$it" 1 stat,schedstat,children | kv us_per_sample >>"$TMP/f3"
+		if [ "$have_psutil" = 1 ]; then
+			"$PY" bench/psutil_sampler.py "$pid" "$pit" | kv us_per_sample >>"$TMP/p"
+		fi
+	done
+	stop_tree "$pid"
+	row "N=$n denet sampler (scan + tree record)" µs "$TMP/d" "$B/sampler PID $it"
+	row "N=$n floor (pread stat, io, schedstat, children)" µs "$TMP/f" "$B/floor PID $it"
+	row "N=$n floor without io (3 files)" µs "$TMP/f3" "$B/floor PID $it 1 stat,schedstat,children"
+	ratio "$TMP/d" "$TMP/f" "$TMP/r"
+	row "N=$n denet / floor" × "$TMP/r" "(per repetition)"
+	if [ "$have_psutil" = 1 ]; then
+		row "N=$n python3-psutil" µs "$TMP/p" "$PY bench/psutil_sampler.py PID $pit"
+		ratio "$TMP/p" "$TMP/d" "$TMP/r"
+		row "N=$n psutil / denet" × "$TMP/r" "(per repetition)"
+	else
+		echo "| N=$n python3-psutil | skipped: python3-psutil not installed (tools/deps.sh) | | | |" | tee -a "$OUT"
+	fi
+done
+
+# denet's own CPU while monitoring (attach: rusage is denet's alone), and
+# the monitor's per-sample cost from --debug (cgroup, scan, record, write).
+section "1b. denet's own CPU while monitoring a sleeping tree (${CPU_SECS} s, fixed interval)"
+cpu_cases="100:100 100:10"
+[ "$SMOKE" = 1 ] || cpu_cases="$cpu_cases 1000:100"
+for c in $cpu_cases; do
+	n=${c%%:*}; iv=${c##*:}
+	pid=$(start_tree "$n")
+	: >"$TMP/c" ; : >"$TMP/s"
+	cpureps=$REPS; [ "$SMOKE" = 1 ] && cpureps=1; [ "$SMOKE" != 1 ] && cpureps=3
+	for _ in $(seq "$cpureps"); do
+		"$RUSAGE" "$DENET" --debug --json --out /dev/null -q -i "$iv" -m "$iv" -d "$CPU_SECS" \
+			attach "$pid" 2>"$TMP/err" >/dev/null
+		cpu=$(kv cpu_secs <"$TMP/err")
+		awk -v c="$cpu" -v s="$CPU_SECS" 'BEGIN { printf "%.4f\n", 100 * c / s }' >>"$TMP/c"
+		sed -n 's/.*sample of .* took \([0-9.]*\) us/\1/p' "$TMP/err" | stats | cut -d' ' -f1 >>"$TMP/s"
+	done
+	stop_tree "$pid"
+	row "N=$n at $iv ms: denet CPU" "% of one core" "$TMP/c" "$RUSAGE $DENET --json --out /dev/null -q -i $iv -m $iv -d $CPU_SECS attach PID"
+	row "N=$n at $iv ms: monitor's cost per sample (--debug, median of the run)" µs "$TMP/s" "same, --debug"
+done
+
+# ---- 2. off-CPU ----------------------------------------------------------------
+section "2. Off-CPU overhead"
+if [ -x bench/offcpu_overhead.sh ] || [ -f bench/offcpu_overhead.sh ]; then
+	lim=600; [ "$SMOKE" = 1 ] && lim=25
+	BUILD=$BUILD BENCH_SMOKE=$SMOKE timeout "$lim" bash bench/offcpu_overhead.sh >"$TMP/off" 2>&1
+	st=$?
+	sed 's/^/    /' "$TMP/off" | tee -a "$OUT"
+	[ "$st" = 0 ] || echo "(bench/offcpu_overhead.sh exited $st)" | tee -a "$OUT"
+else
+	echo "| off-CPU | skipped: bench/offcpu_overhead.sh not present | | | |" | tee -a "$OUT"
+fi
+
+# ---- 3. symbolization ------------------------------------------------------------
+section "3. Symbolization (bench/symbolize.c: random addresses in a large ELF)"
+symreps=$REPS; [ "$SMOKE" = 1 ] && symreps=1; [ "$SMOKE" != 1 ] && symreps=3
+for n in $SYM_N; do
+	: >"$TMP/cold" ; : >"$TMP/warm" ; : >"$TMP/hit" ; : >"$TMP/a1" ; : >"$TMP/ab" ; : >"$TMP/x"
+	for _ in $(seq "$symreps"); do
+		"$B/symbolize" "" "$n" "$SYM_M" >"$TMP/sym" 2>&1 || "$B/symbolize" >/dev/null 2>&1
+		grep -q '^file:' "$TMP/sym" || { sed 's/^/    /' "$TMP/sym" | tee -a "$OUT"; break; }
+		sed -n 's/^denet cold:.*(\([0-9.]*\) us\/address).*/\1/p' "$TMP/sym" >>"$TMP/cold"
+		sed -n 's/^denet warm (lookup.*: \([0-9.]*\) ns\/address.*/\1/p' "$TMP/sym" >>"$TMP/warm"
+		sed -n 's/^denet warm (result cache.*: \([0-9.]*\) ns\/address.*/\1/p' "$TMP/sym" >>"$TMP/hit"
+		sed -n 's/^addr2line, one process per address.*: \([0-9.]*\) ms\/address/\1/p' "$TMP/sym" >>"$TMP/a1"
+		sed -n 's/^addr2line, one process for all.*(\([0-9.]*\) us\/address)/\1/p' "$TMP/sym" >>"$TMP/ab"
+	done
+	file=$(sed -n 's/^file: \([^ ]*\).*/\1/p' "$TMP/sym")
+	echo "file: $file; $(grep '^names vs' "$TMP/sym")" | tee -a "$OUT" >/dev/null
+	row "N=$n denet cold (capture + load + resolve)" µs/address "$TMP/cold" "$B/symbolize '' $n $SYM_M"
+	row "N=$n denet warm, lookup" ns/address "$TMP/warm" "same"
+	awk '$1 > 0 { printf "%.3f\n", 1000 / $1 }' "$TMP/warm" >"$TMP/x"
+	row "N=$n denet warm, lookup" "M addresses/s" "$TMP/x" "same"
+	row "N=$n denet warm, result cache" ns/address "$TMP/hit" "same"
+	if [ -s "$TMP/a1" ]; then
+		row "addr2line, one process per address ($SYM_M)" ms/address "$TMP/a1" "same"
+		row "N=$n addr2line batched (one process)" µs/address "$TMP/ab" "same"
+		paste "$TMP/a1" "$TMP/warm" | awk '$2 > 0 { printf "%.0f\n", $1 * 1e6 / $2 }' >"$TMP/x"
+		row "N=$n addr2line per address / denet warm" × "$TMP/x" "(per repetition)"
+		paste "$TMP/a1" "$TMP/cold" | awk '$2 > 0 { printf "%.0f\n", $1 * 1e3 / $2 }' >"$TMP/x"
+		row "N=$n addr2line per address / denet cold" × "$TMP/x" "(per repetition)"
+		paste "$TMP/ab" "$TMP/warm" | awk '$2 > 0 { printf "%.1f\n", $1 * 1e3 / $2 }' >"$TMP/x"
+		row "N=$n addr2line batched / denet warm" × "$TMP/x" "(per repetition)"
+	fi
+done
+
+# ---- 4. Lua ----------------------------------------------------------------------
+section "4. Lua on the sample path (tree of 1 + 10 sleeping processes)"
+pid=$(start_tree 11)
+: >"$TMP/ln" ; : >"$TMP/lh" ; : >"$TMP/lr"
+for _ in $(seq "$REPS"); do
+	"$DENET" bench/lua_hook.lua "$pid" "$LUA_ITERS" >"$TMP/lua" 2>&1
+	n0=$(kv none_us <"$TMP/lua"); h=$(kv hook_us <"$TMP/lua"); r=$(kv rules100_us <"$TMP/lua")
+	[ -n "$n0" ] || { sed 's/^/    /' "$TMP/lua" | tee -a "$OUT"; break; }
+	echo "$n0" >>"$TMP/ln"
+	awk -v a="$h" -v b="$n0" 'BEGIN { printf "%.3f\n", a - b }' >>"$TMP/lh"
+	awk -v a="$r" -v b="$n0" 'BEGIN { printf "%.4f\n", (a - b) / 100 }' >>"$TMP/lr"
+done
+stop_tree "$pid"
+row "sample, no hook (p:sample())" µs "$TMP/ln" "$DENET bench/lua_hook.lua PID $LUA_ITERS"
+row "on(\"sample\") hook, per call" µs "$TMP/lh" "same (hook monitor − plain monitor)"
+row "watch rule, per rule per sample" µs "$TMP/lr" "same ((100 rules − none) / 100)"
+
+# ---- 5. footprint ------------------------------------------------------------------
+section "5. Footprint: denet's peak RSS monitoring \`sleep $SLEEP\`"
+echo 'local p = ... ; p:on("sample", function(rec) end)' >"$TMP/hook.lua"
+: >"$TMP/m0" ; : >"$TMP/m1" ; : >"$TMP/m2"
+ebpf_ok=1
+for _ in $(seq "$([ "$SMOKE" = 1 ] && echo 1 || echo 3)"); do
+	"$RUSAGE" "$DENET" --json --out /dev/null -q run sleep "$SLEEP" 2>&1 >/dev/null | kv maxrss_kb >>"$TMP/m0"
+	"$RUSAGE" "$DENET" --json --out /dev/null -q -s "$TMP/hook.lua" run sleep "$SLEEP" 2>&1 >/dev/null | kv maxrss_kb >>"$TMP/m1"
+	"$RUSAGE" "$DENET" --debug --json --out /dev/null -q --enable-ebpf run sleep "$SLEEP" >/dev/null 2>"$TMP/e"
+	grep -qi 'ebpf.*\(fail\|not\|unavailable\)' "$TMP/e" && ebpf_ok=0
+	kv maxrss_kb <"$TMP/e" >>"$TMP/m2"
+done
+row "plain" "kB" "$TMP/m0" "$RUSAGE $DENET --json --out /dev/null -q run sleep $SLEEP"
+row "with a Lua hook (-s)" "kB" "$TMP/m1" "same, -s hook.lua (one empty on(\"sample\"))"
+row "with --enable-ebpf$([ $ebpf_ok = 1 ] || echo ' (eBPF did not load: see --debug)')" "kB" "$TMP/m2" "same, --enable-ebpf"
+
+echo
+echo "results: $OUT"
+exit 0

@@ -46,6 +46,10 @@ fi
 if [ "${ONLY:-spec}" = spec ] || [ -z "${ONLY:-}" ]; then
 	if [ "${VALGRIND:-0}" = 1 ]; then export DENET_VALGRIND=1; fi
 	echo "# spec: busted"
+	# with a sanitizer build, the in-process module needs its runtime first
+	if [ -n "${SPEC_PRELOAD:-}" ]; then
+		export LD_PRELOAD="$SPEC_PRELOAD" ASAN_OPTIONS="detect_leaks=0:${ASAN_OPTIONS:-}"
+	fi
 	lua5.4 /usr/bin/busted --lpath="$PWD/lua/?.lua;$PWD/lua/?/init.lua;$PWD/tests/spec/?.lua" -o TAP ${SPEC:-tests/spec} 2>&1 | count
 fi
 passed=$(grep -c P "$log")

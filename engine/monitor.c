@@ -481,7 +481,9 @@ static void write_exit(struct dn_monitor *m, int status, bool known)
 	if (m->cg && dn_cgroup_read(m->cg, &m->cgs) == 0) {
 		/* The cgroup saw every process of the tree, however short. */
 		if (m->cgs.has_cpu) {
-			e->source = m->cgs.source;
+			/* a copy: the cgroup (and its name) goes at the end */
+			snprintf(m->exit_source, sizeof m->exit_source, "%s", m->cgs.source);
+			e->source = m->exit_source;
 			e->cpu_user_secs = (double)m->cgs.user_usec / 1e6;
 			e->cpu_system_secs = (double)m->cgs.system_usec / 1e6;
 		}

@@ -98,6 +98,7 @@ struct dn_monitor {
 	struct dn_cgroup *cg;      /* the run's own cgroup (or the attached tree's) */
 	struct dn_cgroup_stats cgs; /* its latest reading */
 	bool cgs_ok;
+	char exit_source[64];      /* exit.source when it names the cgroup */
 	char cg_why[160];          /* why there is no cgroup */
 	struct dn_profile *prof;   /* off-CPU profile, when asked for and possible */
 	char prof_why[256];        /* why there is none */

@@ -172,7 +172,7 @@ static long parse_id(const char *s)
 	char *end;
 	errno = 0;
 	long v = strtol(s, &end, 10);
-	return errno || *end || v < 0 || v > (long)INT32_MAX ? -1 : v;
+	return errno || *end || v < 0 || v > (long)INT_MAX ? -1 : v;
 }
 
 int dn_launch_creds_resolve(const char *user, struct dn_launch_creds *c, char *why,

@@ -939,7 +939,8 @@ int dn_offcpu_drain(struct dn_offcpu *p, void (*fn)(const struct dn_offcpu_stack
 	}
 	/* the first samples of a frame (unwound here from the stack copy)
 	 * and the later ones (unwound in the kernel) are one stack */
-	qsort_r(p->ents, p->nents, sizeof *p->ents, entry_cmp, p->frames);
+	if (p->nents) /* qsort_r's array must not be NULL, even when empty */
+		qsort_r(p->ents, p->nents, sizeof *p->ents, entry_cmp, p->frames);
 	for (i = 0; i < p->nents; i = j) {
 		struct entry *e = &p->ents[i];
 

@@ -175,8 +175,7 @@ static long parse_id(const char *s)
 	return errno || *end || v < 0 || v > (long)INT_MAX ? -1 : v;
 }
 
-int dn_launch_creds_resolve(const char *user, struct dn_launch_creds *c, char *why,
-			    size_t whylen)
+int dn_launch_creds_resolve(const char *user, struct dn_launch_creds *c, char *why, size_t whylen)
 {
 	memset(c, 0, sizeof *c);
 	uid_t euid = geteuid();

@@ -32,14 +32,13 @@ struct dn_launch_creds {
  * SUDO_GID and that user's groups), else denet's own identity. "--user" of
  * denet's own user (root included) keeps denet's identity. Other users need
  * root: -EPERM otherwise. 0 or -errno, with a one-line reason in `why`. */
-int dn_launch_creds_resolve(const char *user, struct dn_launch_creds *c, char *why,
-			    size_t whylen);
+int dn_launch_creds_resolve(const char *user, struct dn_launch_creds *c, char *why, size_t whylen);
 
 struct dn_launch_opts {
 	char *const *argv;          /* argv[0] searched in PATH like execvp */
-	const struct dn_launch_creds *creds; /* NULL or !set: denet's identity;
-						else setgroups, setgid, setuid
-						in the child after the handshake */
+	/* NULL or !set: denet's identity; else setgroups, setgid, setuid in
+	 * the child after the handshake, just before exec */
+	const struct dn_launch_creds *creds;
 	const sigset_t *child_mask; /* signal mask the command starts with */
 	int stdout_fd;              /* -1: inherit; else dup2'ed onto 1 */
 	int stderr_fd;              /* -1: inherit; else dup2'ed onto 2 */

@@ -840,7 +840,8 @@ static void stacks_gc(struct dn_offcpu *p, uint32_t old)
 		if (ak.gen != old && (keep_add(p, ak.ustack) || keep_add(p, ak.kstack)))
 			return;
 	}
-	qsort(p->keep, p->nkeep, sizeof *p->keep, u64_cmp);
+	if (p->nkeep) /* qsort's array must not be NULL, even when empty */
+		qsort(p->keep, p->nkeep, sizeof *p->keep, u64_cmp);
 	while (bpf_map_get_next_key(sfd, sprev, &snext) == 0) {
 		sk = snext;
 		sprev = &sk;

@@ -7,6 +7,8 @@
 #   make asan       the whole suite under AddressSanitizer + UBSan
 #   make valgrind   the C unit tests and end-to-end runs under valgrind
 #   make format-check   clang-format on engine/ and bpf/
+#   make bench      benchmarks side by side with the floor and peers (bench-smoke: seconds)
+#   make fuzz       libFuzzer harnesses (fuzz-smoke: a few seconds each)
 #   make help       this list
 
 BUILD ?= build
@@ -35,6 +37,10 @@ endif
 include bpf.mk
 CFLAGS_ALL += -I$(BUILD)/gen
 LDLIBS_ALL += $(BPF_LIBS)
+
+# Benchmarks (bench/) and fuzz harnesses (tests/fuzz/) have targets of their own.
+include bench/bench.mk
+include tests/fuzz/fuzz.mk
 
 # Engine objects (no Lua headers), Lua binding objects, and the CLI main.
 ENGINE_SRCS := $(filter-out engine/main.c engine/lua_%.c,$(wildcard engine/*.c))
@@ -110,8 +116,11 @@ demo: deps all
 asan:
 	$(MAKE) BUILD=build/asan SAN=address,undefined OPT="-O1 -g" SPEC_INTERP=denet test
 
+# memcheck on every C unit test and on representative runs of the binary
+# (tests/spec/valgrind_spec.lua): timing-bound specs are left out, since
+# valgrind slows denet down 20-50x.
 valgrind: all $(UNIT_BINS) $(HELPER_BINS)
-	@BUILD=$(BUILD) VALGRIND=1 tests/run.sh
+	@BUILD=$(BUILD) VALGRIND=1 SPEC=tests/spec/valgrind_spec.lua tests/run.sh
 
 format:
 	clang-format -i engine/*.c engine/*.h $(wildcard bpf/*.c bpf/*.h)

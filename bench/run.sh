@@ -11,7 +11,7 @@
 # Needs the programs of bench/bench.mk built. A missing peer (psutil,
 # addr2line, eBPF, bench/offcpu_overhead.sh) is reported and skipped.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
 B=$BUILD/bench
 DENET=$BUILD/denet
@@ -46,6 +46,7 @@ else
 	SLEEP=5
 fi
 
+# shellcheck disable=SC2317 # called by the trap
 cleanup() {
 	for p in "${TREES[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	rm -rf "$TMP"
@@ -58,17 +59,16 @@ done
 
 # ---- helpers ---------------------------------------------------------------
 
-# Start a sleeping tree of N processes; prints its root pid.
+# Start a sleeping tree of N processes; its root pid in $pid (not in a
+# subshell, so the EXIT trap knows it).
 start_tree() {
 	"$B/sleeptree" "$1" >"$TMP/tree.$1" &
 	for _ in $(seq 200); do
 		[ -s "$TMP/tree.$1" ] && break
 		sleep 0.05
 	done
-	local pid
 	pid=$(cat "$TMP/tree.$1")
 	TREES+=("$pid")
-	echo "$pid"
 }
 stop_tree() { kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 
@@ -109,7 +109,7 @@ have_psutil=0
 # ---- 1. sampling cost --------------------------------------------------------
 section "1. Sampling cost per sample (sleeping flat tree of N processes)"
 for n in $SIZES; do
-	pid=$(start_tree "$n")
+	start_tree "$n"
 	it=$(( SAMPLE_WORK / n )); [ "$it" -lt 5 ] && it=5
 	pit=$(( PY_WORK / n )); [ "$pit" -lt 2 ] && pit=2
 	: >"$TMP/d" ; : >"$TMP/f" ; : >"$TMP/f3" ; : >"$TMP/p"
@@ -143,7 +143,7 @@ cpu_cases="100:100 100:10"
 [ "$SMOKE" = 1 ] || cpu_cases="$cpu_cases 1000:100"
 for c in $cpu_cases; do
 	n=${c%%:*}; iv=${c##*:}
-	pid=$(start_tree "$n")
+	start_tree "$n"
 	: >"$TMP/c" ; : >"$TMP/s"
 	cpureps=$REPS; [ "$SMOKE" = 1 ] && cpureps=1; [ "$SMOKE" != 1 ] && cpureps=3
 	for _ in $(seq "$cpureps"); do
@@ -176,13 +176,16 @@ fi
 
 # ---- 3. symbolization ------------------------------------------------------------
 section "3. Symbolization (bench/symbolize.c: random addresses in a large ELF)"
-symreps=$REPS; [ "$SMOKE" = 1 ] && symreps=1; [ "$SMOKE" != 1 ] && symreps=3
 elf=""
 for c in /usr/bin/node /usr/lib/x86_64-linux-gnu/libLLVM-15.so.1 /usr/lib/x86_64-linux-gnu/libLLVM-14.so.1 \
 	/usr/lib/aarch64-linux-gnu/libLLVM-15.so.1 /usr/sbin/bpftool /usr/bin/bpftool /lib/x86_64-linux-gnu/libc.so.6; do
 	[ -r "$c" ] && { elf=$c; break; }
 done
 for n in $SYM_N; do
+	# addr2line batched costs ~1.4 ms per address on node: one repetition
+	# of 100 000 is already ~2.5 min
+	symreps=3
+	if [ "$SMOKE" = 1 ] || [ "$n" -gt 10000 ]; then symreps=1; fi
 	: >"$TMP/cold" ; : >"$TMP/warm" ; : >"$TMP/hit" ; : >"$TMP/a1" ; : >"$TMP/ab" ; : >"$TMP/x"
 	for _ in $(seq "$symreps"); do
 		"$B/symbolize" "$elf" "$n" "$SYM_M" >"$TMP/sym" 2>&1
@@ -214,7 +217,7 @@ done
 
 # ---- 4. Lua ----------------------------------------------------------------------
 section "4. Lua on the sample path (tree of 1 + 10 sleeping processes)"
-pid=$(start_tree 11)
+start_tree 11
 : >"$TMP/ln" ; : >"$TMP/lh" ; : >"$TMP/lr"
 for _ in $(seq "$REPS"); do
 	"$DENET" bench/lua_hook.lua "$pid" "$LUA_ITERS" >"$TMP/lua" 2>&1

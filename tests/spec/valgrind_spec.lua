@@ -1,0 +1,75 @@
+-- valgrind_spec.lua — representative runs of the real binary under
+-- valgrind's memcheck: every exit path ends with no memory error and no
+-- definite leak (valgrind's --error-exitcode=99 makes either visible).
+-- Run by `make valgrind` (DENET_VALGRIND=1); skipped otherwise, since the
+-- rest of the suite already runs these paths without valgrind.
+local S = require "support"
+
+local function vg(args, opts)
+  local r = S.denet(args, opts)
+  assert.are_not.equal(99, r.code, "valgrind reported errors:\n" .. r.err)
+  return r
+end
+
+describe("under valgrind", function()
+  if not S.valgrind then
+    it("needs DENET_VALGRIND=1 (make valgrind)", function()
+      pending("run by make valgrind")
+    end)
+    return
+  end
+
+  it("run: a small tree to the end", function()
+    local r = vg{ "--json", "-i", "50", "run", "sh", "-c", "sleep 0.3 & sleep 0.2; wait" }
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal("exit", S.records(r.out)[#S.records(r.out)].kind)
+  end)
+
+  it("run: exec failure", function()
+    local r = vg{ "run", "/nonexistent/cmd" }
+    assert.are.equal(127, r.code)
+  end)
+
+  it("run: --timeout kills the command", function()
+    local r = vg{ "--json", "--timeout", "0.5", "run", "sleep", "5" }
+    assert.are.equal(124, r.code, r.err)
+  end)
+
+  it("attach with --duration, and attach to a missing pid", function()
+    local sleeper = S.sh("sleep 3 & echo $!")
+    local pid = sleeper.out:match("(%d+)")
+    local r = vg{ "--json", "--duration", "0.5", "attach", pid }
+    assert.are.equal(0, r.code, r.err)
+    os.execute("kill " .. pid .. " 2>/dev/null")
+    r = vg{ "attach", "999999" }
+    assert.are.equal(1, r.code)
+  end)
+
+  it("a script with hooks, rules, timers and an error in a hook", function()
+    local script = S.tmpname(".lua")
+    S.write(script, [[
+local denet = require "denet"
+local p = assert(denet.run{ "sh", "-c", "sleep 0.4", interval = 50 })
+p:watch{ metric = "mem_rss_kb", above = "1K", on_fire = function() end }
+local n = 0
+p:on("sample", function(rec) n = n + 1; if n == 3 then error("boom") end end)
+denet.every(20, function() end)
+p:wait()
+]])
+    local r = vg{ script }
+    os.remove(script)
+    assert.are.equal(1, r.code, r.err)
+    assert.is_truthy(r.err:find("boom", 1, true))
+  end)
+
+  it("stats of a recorded file with bad lines", function()
+    local out = S.tmpname(".jsonl")
+    vg{ "-q", "-o", out, "run", "sleep", "0.2" }
+    local f = io.open(out, "a")
+    f:write("garbage\n{\"kind\":\n")
+    f:close()
+    local r = vg{ "--json", "stats", out }
+    os.remove(out)
+    assert.are.equal(0, r.code, r.err)
+  end)
+end)

@@ -243,6 +243,11 @@ static int monitor_main(struct dn_cli *cli)
 			unlink(cli->stats_out); /* nor summarized */
 		goto out;
 	}
+	if (cli->command == DN_CMD_ATTACH && cr.mon.tree.nprocs && cr.mon.tree.procs[0]->fd_io < 0)
+		fprintf(stderr,
+			"denet: attach: cannot read /proc/%d/io (EPERM: another user's process); "
+			"its I/O counters will read 0 — run denet as root or as that user\n",
+			(int)cli->attach_pid);
 	if (cr.mon.o.offcpu && !cr.mon.prof)
 		fprintf(stderr, "denet: off-CPU profiling unavailable: %s; going on with /proc sampling\n",
 			cr.mon.prof_why[0] ? cr.mon.prof_why : "unknown reason");

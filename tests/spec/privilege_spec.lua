@@ -83,3 +83,28 @@ describe("least privilege", function()
 		assert.matches("denet: %-%-user root: running the command as another user needs root", r.err)
 	end)
 end)
+
+describe("attach to another user's process", function()
+  it("says clearly that its I/O cannot be read (EPERM) and still monitors it", function()
+    if not (S.sh("id -u").out:match("^0")) then
+      return pending("needs root to drop to nobody")
+    end
+    local dir = S.tmpname("-nobody-attach")
+    assert.is_true(os.execute("mkdir -p " .. S.q(dir) .. " && cp " .. S.q(S.bin) .. " " .. S.q(dir) ..
+      "/denet && chmod -R a+rx " .. S.q(dir)))
+    local sleeper = S.sh("sleep 5 >/dev/null 2>&1 & echo $!")
+    local pid = sleeper.out:match("(%d+)")
+    local r = S.sh(("cd / && setpriv --reuid=nobody --regid=nogroup --clear-groups %s/denet --json --duration 0.4 attach %s")
+      :format(S.q(dir), pid))
+    os.execute("kill " .. pid .. " 2>/dev/null; rm -rf " .. S.q(dir))
+    assert.are.equal(0, r.code, r.err)
+    local lines = 0
+    for line in r.err:gmatch("[^\n]+") do
+      if line:find("EPERM", 1, true) and line:find("/proc/" .. pid .. "/io", 1, true) then lines = lines + 1 end
+    end
+    assert.are.equal(1, lines, r.err)
+    local recs = S.records(r.out)
+    assert.is_false(recs[1].capabilities.io.ok)
+    assert.is_true(#S.of_kind(recs, "tree") >= 1)
+  end)
+end)

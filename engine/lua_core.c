@@ -599,12 +599,7 @@ static int proc_gc(lua_State *L)
 	return 0;
 }
 
-struct opt_spec {
-	const char *name;
-	int type; /* LUA_TNUMBER, LUA_TBOOLEAN, LUA_TSTRING */
-};
-
-static const struct opt_spec run_opts[] = {
+static const struct dn_lua_opt run_opts[] = {
 	{ "interval", LUA_TNUMBER },	 { "max_interval", LUA_TNUMBER },
 	{ "children", LUA_TBOOLEAN },	 { "since_process_start", LUA_TBOOLEAN },
 	{ "stdout", LUA_TSTRING },	 { "stderr", LUA_TSTRING },
@@ -613,7 +608,7 @@ static const struct opt_spec run_opts[] = {
 };
 
 /* Unknown keys are errors (DESIGN §4); so are wrong types. */
-static void check_opts(lua_State *L, int idx, const struct opt_spec *spec, bool allow_array,
+void dn_lua_check_opts(lua_State *L, int idx, const struct dn_lua_opt *spec, bool allow_array,
 		       const char *fname)
 {
 	lua_pushnil(L);
@@ -626,13 +621,13 @@ static void check_opts(lua_State *L, int idx, const struct opt_spec *spec, bool 
 			continue;
 		}
 		const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-		const struct opt_spec *s = spec;
+		const struct dn_lua_opt *s = spec;
 		while (k && s->name && strcmp(s->name, k) != 0)
 			s++;
 		if (!k || !s->name)
 			luaL_error(L, "%s: unknown option '%s'", fname,
 				   k ? k : luaL_typename(L, -2));
-		if (lua_type(L, -1) != s->type)
+		if (s->type >= 0 && lua_type(L, -1) != s->type)
 			luaL_error(L, "%s: option '%s' must be a %s, got %s", fname, k,
 				   lua_typename(L, s->type), luaL_typename(L, -1));
 		lua_pop(L, 1);
@@ -712,7 +707,7 @@ static void hold(lua_State *L, struct lproc *p, int idx)
 static int l_run(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTABLE);
-	check_opts(L, 1, run_opts, true, "denet.run");
+	dn_lua_check_opts(L, 1, run_opts, true, "denet.run");
 	int argc = (int)lua_rawlen(L, 1);
 	if (argc < 1)
 		luaL_argerror(L, 1, "the command is missing: denet.run{ \"cmd\", \"arg\"... }");
@@ -761,7 +756,7 @@ static int l_run(lua_State *L)
 	return 1;
 }
 
-static const struct opt_spec attach_opts[] = {
+static const struct dn_lua_opt attach_opts[] = {
 	{ "interval", LUA_TNUMBER },	 { "max_interval", LUA_TNUMBER },
 	{ "children", LUA_TBOOLEAN },	 { "since_process_start", LUA_TBOOLEAN },
 	{ "out", LUA_TSTRING },		 { "duration", LUA_TNUMBER },
@@ -777,7 +772,7 @@ static int l_attach(lua_State *L)
 		lua_newtable(L);
 	}
 	luaL_checktype(L, 2, LUA_TTABLE);
-	check_opts(L, 2, attach_opts, false, "denet.attach");
+	dn_lua_check_opts(L, 2, attach_opts, false, "denet.attach");
 	struct dn_monitor_opts o = { 0 };
 	read_monitor_opts(L, 2, &o, "denet.attach");
 	struct dn_loop *loop = dn_lua_loop(L);
@@ -898,7 +893,7 @@ static double check_size(lua_State *L, int tidx, const char *key, const char *me
 	return v;
 }
 
-static const struct opt_spec watch_opts[] = {
+static const struct dn_lua_opt watch_opts[] = {
 	{ "metric", LUA_TSTRING },  { "above", -1 },	      { "below", -1 },
 	{ "for_ms", LUA_TNUMBER },  { "clear_below", -1 },    { "clear_above", -1 },
 	{ "name", LUA_TSTRING },    { "on_fire", LUA_TFUNCTION }, { "on_clear", LUA_TFUNCTION },
@@ -913,7 +908,7 @@ static int proc_watch(lua_State *L)
 	lua_pushnil(L);
 	while (lua_next(L, 2)) {
 		const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-		const struct opt_spec *s = watch_opts;
+		const struct dn_lua_opt *s = watch_opts;
 		while (k && s->name && strcmp(s->name, k) != 0)
 			s++;
 		if (!k || !s->name)

@@ -29,6 +29,16 @@ struct dn_lua_ctx {
 };
 
 int luaopen_denet_core(lua_State *L);
+
+/* An option of an options table: its name and Lua type (-1: any). */
+struct dn_lua_opt {
+	const char *name;
+	int type;
+};
+/* Unknown keys and wrong types raise, naming the key (DESIGN §4); with
+ * allow_array, integer keys (a command's words) must be strings. */
+void dn_lua_check_opts(lua_State *L, int idx, const struct dn_lua_opt *spec, bool allow_array,
+		       const char *fname);
 /* lua_offcpu.c: adds offcpu, symbolizer, symbolize and ebpf_probe to the
  * denet.core table at core_table_index (called by luaopen_denet_core). */
 void dn_lua_open_offcpu(lua_State *L, int core_table_index);

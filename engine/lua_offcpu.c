@@ -158,29 +158,6 @@ static void resolve_push(lua_State *L, struct dn_symbolizer *s, pid_t pid, uint6
 
 /* ---- options ------------------------------------------------------------ */
 
-struct opt_spec {
-	const char *name;
-	int type;
-};
-
-static void check_opts(lua_State *L, int idx, const struct opt_spec *spec, const char *fname)
-{
-	lua_pushnil(L);
-	while (lua_next(L, idx)) {
-		const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-		const struct opt_spec *s = spec;
-		while (k && s->name && strcmp(s->name, k) != 0)
-			s++;
-		if (!k || !s->name)
-			luaL_error(L, "%s: unknown option '%s'", fname,
-				   k ? k : luaL_typename(L, -2));
-		if (lua_type(L, -1) != s->type)
-			luaL_error(L, "%s: option '%s' must be a %s, got %s", fname, k,
-				   lua_typename(L, s->type), luaL_typename(L, -1));
-		lua_pop(L, 1);
-	}
-}
-
 static bool opt_bool(lua_State *L, int idx, const char *k, bool dflt)
 {
 	lua_getfield(L, idx, k);
@@ -283,7 +260,7 @@ static void track_descendants(struct dn_profile *p, pid_t pid, int depth)
 	closedir(d);
 }
 
-static const struct opt_spec offcpu_opts[] = {
+static const struct dn_lua_opt offcpu_opts[] = {
 	{ "pid", LUA_TNUMBER },		  { "children", LUA_TBOOLEAN }, { "min_us", LUA_TNUMBER },
 	{ "max_us", LUA_TNUMBER },	  { "stacks", LUA_TBOOLEAN },	{ "kernel_stacks", LUA_TBOOLEAN },
 	{ "lines", LUA_TBOOLEAN },	  { NULL, 0 },
@@ -293,7 +270,7 @@ static int l_offcpu(lua_State *L)
 {
 	const char *fname = "denet.offcpu";
 	luaL_checktype(L, 1, LUA_TTABLE);
-	check_opts(L, 1, offcpu_opts, fname);
+	dn_lua_check_opts(L, 1, offcpu_opts, false, fname);
 	/* without pid nothing is tracked until prof:track(pid): the program
 	 * can be loaded before the command starts */
 	lua_getfield(L, 1, "pid");
@@ -521,7 +498,7 @@ static struct lsym *open_sym(lua_State *L, int idx, const char *fname)
 	return ls;
 }
 
-static const struct opt_spec sym_opts[] = {
+static const struct dn_lua_opt sym_opts[] = {
 	{ "lines", LUA_TBOOLEAN },
 	{ NULL, 0 },
 };
@@ -532,7 +509,7 @@ static bool sym_lines(lua_State *L, int idx, const char *fname)
 	if (lua_isnoneornil(L, idx))
 		return true;
 	luaL_checktype(L, idx, LUA_TTABLE);
-	check_opts(L, idx, sym_opts, fname);
+	dn_lua_check_opts(L, idx, sym_opts, false, fname);
 	return opt_bool(L, idx, "lines", true);
 }
 

@@ -132,7 +132,10 @@ int dn_lua_run_script(int argc, char **argv, int script_idx)
 	return status;
 }
 
-int dn_lua_stats(const char *file, bool json, const char *stats_out)
+/* A subcommand written in Lua: require(module) returns a function; call it
+ * with the arguments push_args pushes; it returns the exit status. */
+static int run_lua_subcommand(const char *module, int (*push_args)(lua_State *, const void *),
+			      const void *args)
 {
 	lua_State *L = new_state();
 	if (!L) {
@@ -141,42 +144,61 @@ int dn_lua_stats(const char *file, bool json, const char *stats_out)
 	}
 	int status = 1;
 	lua_getglobal(L, "require");
-	lua_pushstring(L, "denet.stats_cli");
+	lua_pushstring(L, module);
 	if (pcall_main(L, 1, 1) == LUA_OK) {
-		lua_pushstring(L, file);
-		lua_pushboolean(L, json);
-		if (stats_out)
-			lua_pushstring(L, stats_out);
-		else
-			lua_pushnil(L);
-		if (pcall_main(L, 3, 1) == LUA_OK)
+		int nargs = push_args(L, args);
+		if (pcall_main(L, nargs, 1) == LUA_OK)
 			status = (int)lua_tointeger(L, -1);
 	}
 	lua_close(L);
 	return status;
 }
 
+static void push_opt_string(lua_State *L, const char *s)
+{
+	if (s)
+		lua_pushstring(L, s);
+	else
+		lua_pushnil(L);
+}
+
+struct stats_args {
+	const char *file;
+	bool json;
+	const char *stats_out;
+};
+
+static int push_stats_args(lua_State *L, const void *p)
+{
+	const struct stats_args *a = p;
+	lua_pushstring(L, a->file);
+	lua_pushboolean(L, a->json);
+	push_opt_string(L, a->stats_out);
+	return 3;
+}
+
+int dn_lua_stats(const char *file, bool json, const char *stats_out)
+{
+	struct stats_args a = { file, json, stats_out };
+	return run_lua_subcommand("denet.stats_cli", push_stats_args, &a);
+}
+
+struct report_args {
+	const char *file, *out;
+};
+
+static int push_report_args(lua_State *L, const void *p)
+{
+	const struct report_args *a = p;
+	lua_pushstring(L, a->file);
+	push_opt_string(L, a->out);
+	return 2;
+}
+
 int dn_lua_report(const char *file, const char *out)
 {
-	lua_State *L = new_state();
-	if (!L) {
-		fprintf(stderr, "denet: cannot create a Lua state: out of memory\n");
-		return 1;
-	}
-	int status = 1;
-	lua_getglobal(L, "require");
-	lua_pushstring(L, "denet.report_cli");
-	if (pcall_main(L, 1, 1) == LUA_OK) {
-		lua_pushstring(L, file);
-		if (out)
-			lua_pushstring(L, out);
-		else
-			lua_pushnil(L);
-		if (pcall_main(L, 2, 1) == LUA_OK)
-			status = (int)lua_tointeger(L, -1);
-	}
-	lua_close(L);
-	return status;
+	struct report_args a = { file, out };
+	return run_lua_subcommand("denet.report_cli", push_report_args, &a);
 }
 
 struct dn_lua *dn_lua_hooks_load(const char *file, struct dn_loop *loop, struct dn_monitor *m)

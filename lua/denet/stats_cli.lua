@@ -27,6 +27,8 @@ return function(file, as_json, stats_out)
   end
   local s = analysis.summary(recs)
   s.skipped_lines = st.skipped
+  -- two decimals, as the live summary (summary.c) writes it
+  s.avg_cpu_usage = math.floor(s.avg_cpu_usage * 100 + 0.5) / 100
   if (s.sample_count or 0) == 0 then
     io.stderr:write("denet: no samples in '", file, "'\n")
     return 1

@@ -24,8 +24,7 @@ int dn_buf_reserve(struct dn_buf *b, size_t extra);
 void dn_buf_append(struct dn_buf *b, const void *p, size_t n);
 void dn_buf_puts(struct dn_buf *b, const char *s);
 void dn_buf_putc(struct dn_buf *b, char c);
-void dn_buf_printf(struct dn_buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void dn_buf_printf(struct dn_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void dn_buf_vprintf(struct dn_buf *b, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 /* Forget the contents, keep the memory (and clear oom). */

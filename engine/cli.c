@@ -47,26 +47,26 @@ struct opt {
 };
 
 static const struct opt opts[] = {
-	{ "json", 'j', false, OPT_JSON },
-	{ "out", 'o', true, OPT_OUT },
-	{ "interval", 'i', true, OPT_INTERVAL },
-	{ "max-interval", 'm', true, OPT_MAX_INTERVAL },
-	{ "no-update", 'n', false, OPT_NO_UPDATE },
-	{ "duration", 'd', true, OPT_DURATION },
-	{ "timeout", 0, true, OPT_TIMEOUT },
-	{ "since-process-start", 0, false, OPT_SINCE_START },
-	{ "exclude-children", 0, false, OPT_EXCLUDE_CHILDREN },
-	{ "quiet", 'q', false, OPT_QUIET },
-	{ "stats", 0, true, OPT_STATS },
-	{ "enable-ebpf", 0, false, OPT_EBPF },
-	{ "debug", 0, false, OPT_DEBUG },
-	{ "write-env", 0, false, OPT_WRITE_ENV },
-	{ "no-cgroup", 0, false, OPT_NO_CGROUP },
-	{ "script", 's', true, OPT_SCRIPT },
-	{ "offcpu-out", 0, true, OPT_OFFCPU_OUT },
-	{ "user", 'u', true, OPT_USER },
-	{ "help", 'h', false, OPT_HELP },
-	{ "version", 'V', false, OPT_VERSION },
+	{"json", 'j', false, OPT_JSON},
+	{"out", 'o', true, OPT_OUT},
+	{"interval", 'i', true, OPT_INTERVAL},
+	{"max-interval", 'm', true, OPT_MAX_INTERVAL},
+	{"no-update", 'n', false, OPT_NO_UPDATE},
+	{"duration", 'd', true, OPT_DURATION},
+	{"timeout", 0, true, OPT_TIMEOUT},
+	{"since-process-start", 0, false, OPT_SINCE_START},
+	{"exclude-children", 0, false, OPT_EXCLUDE_CHILDREN},
+	{"quiet", 'q', false, OPT_QUIET},
+	{"stats", 0, true, OPT_STATS},
+	{"enable-ebpf", 0, false, OPT_EBPF},
+	{"debug", 0, false, OPT_DEBUG},
+	{"write-env", 0, false, OPT_WRITE_ENV},
+	{"no-cgroup", 0, false, OPT_NO_CGROUP},
+	{"script", 's', true, OPT_SCRIPT},
+	{"offcpu-out", 0, true, OPT_OFFCPU_OUT},
+	{"user", 'u', true, OPT_USER},
+	{"help", 'h', false, OPT_HELP},
+	{"version", 'V', false, OPT_VERSION},
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])
@@ -74,7 +74,8 @@ static const struct opt opts[] = {
 const char dn_cli_usage[] =
 	"Usage: denet [OPTIONS] run [--] CMD [ARGS...]  run CMD, monitor it and its descendants\n"
 	"       denet [OPTIONS] attach PID              monitor a running process tree\n"
-	"       denet [OPTIONS] stats FILE              summarize a recorded JSONL file (alias: summary)\n"
+	"       denet [OPTIONS] stats FILE              summarize a recorded JSONL file (alias: "
+	"summary)\n"
 	"       denet report FILE [-o OUT.html]         HTML report with charts of a recorded run\n"
 	"       denet SCRIPT.lua [ARGS...]              run a Lua script with the denet API\n"
 	"       denet help | --help | --version\n"
@@ -183,8 +184,8 @@ struct state {
 };
 
 /* Store one option's value; `val` is NULL for flags. */
-static int apply(const struct opt *o, const char *val, struct dn_cli *cli,
-		 struct state *st, char *err, size_t errlen)
+static int apply(const struct opt *o, const char *val, struct dn_cli *cli, struct state *st,
+		 char *err, size_t errlen)
 {
 	unsigned long ms;
 
@@ -211,9 +212,8 @@ static int apply(const struct opt *o, const char *val, struct dn_cli *cli,
 	case OPT_TIMEOUT:
 		if (parse_secs(val, o->id == OPT_DURATION ? &cli->duration_secs
 							  : &cli->timeout_secs) < 0)
-			return fail(err, errlen,
-				    "--%s needs a number of seconds >= 0, got '%s'", o->name,
-				    val);
+			return fail(err, errlen, "--%s needs a number of seconds >= 0, got '%s'",
+				    o->name, val);
 		break;
 	case OPT_SINCE_START: cli->since_process_start = true; break;
 	case OPT_EXCLUDE_CHILDREN: cli->exclude_children = true; break;
@@ -239,8 +239,8 @@ static int apply(const struct opt *o, const char *val, struct dn_cli *cli,
 }
 
 /* argv[*i] starts with "--" and is not "--". May consume argv[*i + 1]. */
-static int parse_long(int argc, char **argv, int *i, struct dn_cli *cli,
-		      struct state *st, char *err, size_t errlen)
+static int parse_long(int argc, char **argv, int *i, struct dn_cli *cli, struct state *st,
+		      char *err, size_t errlen)
 {
 	const char *name = argv[*i] + 2;
 	const char *eq = strchr(name, '=');
@@ -263,8 +263,8 @@ static int parse_long(int argc, char **argv, int *i, struct dn_cli *cli,
 
 /* argv[*i] is "-x...": a bundle of flags, the last of which may take a value
  * (attached, "-i50", or the next word). May consume argv[*i + 1]. */
-static int parse_short(int argc, char **argv, int *i, struct dn_cli *cli,
-		       struct state *st, char *err, size_t errlen)
+static int parse_short(int argc, char **argv, int *i, struct dn_cli *cli, struct state *st,
+		       char *err, size_t errlen)
 {
 	for (const char *p = argv[*i] + 1; *p; p++) {
 		const struct opt *o = find_short(*p);
@@ -295,8 +295,8 @@ static bool ends_with(const char *s, const char *suffix)
 
 /* The first positional word: a subcommand or SCRIPT.lua. Sets *stop when the
  * rest of argv belongs to the script. */
-static int parse_command(int argc, char **argv, int i, struct dn_cli *cli,
-			 const char **cmd_word, bool *stop, char *err, size_t errlen)
+static int parse_command(int argc, char **argv, int i, struct dn_cli *cli, const char **cmd_word,
+			 bool *stop, char *err, size_t errlen)
 {
 	const char *w = argv[i];
 
@@ -325,8 +325,8 @@ static int parse_command(int argc, char **argv, int i, struct dn_cli *cli,
 
 /* A positional word after the subcommand. Sets *stop when the rest of argv
  * belongs to the command being run. */
-static int parse_operand(int argc, char **argv, int i, struct dn_cli *cli,
-			 const char *cmd_word, bool *stop, char *err, size_t errlen)
+static int parse_operand(int argc, char **argv, int i, struct dn_cli *cli, const char *cmd_word,
+			 bool *stop, char *err, size_t errlen)
 {
 	const char *w = argv[i];
 	unsigned long pid;
@@ -351,16 +351,14 @@ static int parse_operand(int argc, char **argv, int i, struct dn_cli *cli,
 				    cmd_word);
 		cli->file = w;
 		return 0;
-	case DN_CMD_HELP: /* `denet help run`: the one help text covers it */
-		return 0;
-	default:
-		return fail(err, errlen, "unexpected argument '%s'", w);
+	case DN_CMD_HELP: /* `denet help run`: the one help text covers it */ return 0;
+	default: return fail(err, errlen, "unexpected argument '%s'", w);
 	}
 }
 
 /* What the subcommand still lacks once argv is used up. */
-static int check_complete(struct dn_cli *cli, const struct state *st,
-			  const char *cmd_word, char *err, size_t errlen)
+static int check_complete(struct dn_cli *cli, const struct state *st, const char *cmd_word,
+			  char *err, size_t errlen)
 {
 	switch (cli->command) {
 	case DN_CMD_NONE:
@@ -380,8 +378,7 @@ static int check_complete(struct dn_cli *cli, const struct state *st,
 		if (!cli->file)
 			return fail(err, errlen, "%s needs a FILE", cmd_word);
 		break;
-	default:
-		break;
+	default: break;
 	}
 	if (cli->max_interval_ms < cli->interval_ms) {
 		if (st->max_given)
@@ -395,7 +392,7 @@ static int check_complete(struct dn_cli *cli, const struct state *st,
 
 int dn_cli_parse(int argc, char **argv, struct dn_cli *cli, char *err, size_t errlen)
 {
-	struct state st = { 0 };
+	struct state st = {0};
 	const char *cmd_word = NULL;
 	bool opts_done = false, stop = false;
 	int rc;

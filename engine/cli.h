@@ -12,42 +12,42 @@
 
 enum dn_cli_command {
 	DN_CMD_NONE = 0, /* no subcommand given: usage error */
-	DN_CMD_RUN,      /* run [--] CMD [ARGS...] */
-	DN_CMD_ATTACH,   /* attach PID */
-	DN_CMD_STATS,    /* stats FILE (alias: summary) */
-	DN_CMD_SCRIPT,   /* SCRIPT.lua [ARGS...]: first non-option ends in .lua */
-	DN_CMD_REPORT,   /* report FILE [-o OUT.html] */
-	DN_CMD_HELP,     /* --help / -h / help */
-	DN_CMD_VERSION,  /* --version / -V */
+	DN_CMD_RUN,	 /* run [--] CMD [ARGS...] */
+	DN_CMD_ATTACH,	 /* attach PID */
+	DN_CMD_STATS,	 /* stats FILE (alias: summary) */
+	DN_CMD_SCRIPT,	 /* SCRIPT.lua [ARGS...]: first non-option ends in .lua */
+	DN_CMD_REPORT,	 /* report FILE [-o OUT.html] */
+	DN_CMD_HELP,	 /* --help / -h / help */
+	DN_CMD_VERSION,	 /* --version / -V */
 };
 
 struct dn_cli {
 	enum dn_cli_command command;
-	bool json;                /* -j/--json */
-	const char *out;          /* -o/--out FILE */
-	unsigned interval_ms;     /* -i/--interval MS (100), >= 1 */
+	bool json;		  /* -j/--json */
+	const char *out;	  /* -o/--out FILE */
+	unsigned interval_ms;	  /* -i/--interval MS (100), >= 1 */
 	unsigned max_interval_ms; /* -m/--max-interval MS (1000), >= interval */
-	bool no_update;           /* -n/--no-update */
-	double duration_secs;     /* -d/--duration SECS (0 = unlimited), >= 0 */
-	double timeout_secs;      /* --timeout SECS (0 = none), >= 0 */
+	bool no_update;		  /* -n/--no-update */
+	double duration_secs;	  /* -d/--duration SECS (0 = unlimited), >= 0 */
+	double timeout_secs;	  /* --timeout SECS (0 = none), >= 0 */
 	bool since_process_start; /* --since-process-start */
-	bool exclude_children;    /* --exclude-children */
-	bool quiet;               /* -q/--quiet */
-	const char *stats_out;    /* --stats FILE */
-	bool enable_ebpf;         /* --enable-ebpf */
-	bool debug;               /* --debug */
-	bool write_env;           /* --write-env */
-	bool no_cgroup;           /* --no-cgroup */
-	const char *script;       /* -s/--script FILE.lua */
-	const char *offcpu_out;   /* --offcpu-out FILE */
-	const char *user;         /* -u/--user NAME: run CMD as NAME (root only) */
-	pid_t attach_pid;         /* attach PID (> 0) */
-	const char *file;         /* stats FILE / report FILE / SCRIPT.lua */
-	char **argv;              /* run: CMD ARGS... (NULL-terminated, points into
-	                             the caller's argv); script: ARGS after it */
+	bool exclude_children;	  /* --exclude-children */
+	bool quiet;		  /* -q/--quiet */
+	const char *stats_out;	  /* --stats FILE */
+	bool enable_ebpf;	  /* --enable-ebpf */
+	bool debug;		  /* --debug */
+	bool write_env;		  /* --write-env */
+	bool no_cgroup;		  /* --no-cgroup */
+	const char *script;	  /* -s/--script FILE.lua */
+	const char *offcpu_out;	  /* --offcpu-out FILE */
+	const char *user;	  /* -u/--user NAME: run CMD as NAME (root only) */
+	pid_t attach_pid;	  /* attach PID (> 0) */
+	const char *file;	  /* stats FILE / report FILE / SCRIPT.lua */
+	char **argv;		  /* run: CMD ARGS... (NULL-terminated, points into
+				     the caller's argv); script: ARGS after it */
 	int argc;
-	int script_argv0;         /* script: index of SCRIPT.lua in the original
-	                             argv (for Lua's `arg` table) */
+	int script_argv0; /* script: index of SCRIPT.lua in the original
+			     argv (for Lua's `arg` table) */
 };
 
 /* Parse argv. 0 on success; -EINVAL with a one-line message in err

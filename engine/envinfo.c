@@ -153,8 +153,7 @@ static void write_topology(struct dn_json *j)
 		char path[512], v1[32], v2[32];
 		if (!is_numbered(e->d_name, "cpu"))
 			continue;
-		snprintf(path, sizeof path, "%s/%s/topology/physical_package_id", base,
-			 e->d_name);
+		snprintf(path, sizeof path, "%s/%s/topology/physical_package_id", base, e->d_name);
 		if (read_small(path, v1, sizeof v1) <= 0)
 			continue;
 		snprintf(path, sizeof path, "%s/%s/topology/core_id", base, e->d_name);
@@ -310,9 +309,8 @@ int dn_envinfo_write(struct dn_json *j, pid_t target)
 
 	write_uname(j);
 	dn_json_key(j, "cpu_model");
-	dn_json_str(j, find_field("/proc/cpuinfo", "model name", model, sizeof model) == 0
-			       ? model
-			       : NULL);
+	dn_json_str(j, find_field("/proc/cpuinfo", "model name", model, sizeof model) == 0 ? model
+											   : NULL);
 	write_long_or_null(j, "cpus_online", sysconf(_SC_NPROCESSORS_ONLN));
 	write_long_or_null(j, "cpus_configured", sysconf(_SC_NPROCESSORS_CONF));
 	write_topology(j);

@@ -21,22 +21,22 @@
 #include "buf.h"
 #include "human.h"
 
-#define SGR_RESET "\033[0m"
-#define SGR_BOLD "\033[1m"
-#define SGR_DIM "\033[2m"
-#define SGR_RED "\033[31m"
-#define SGR_GREEN "\033[32m"
+#define SGR_RESET  "\033[0m"
+#define SGR_BOLD   "\033[1m"
+#define SGR_DIM	   "\033[2m"
+#define SGR_RED	   "\033[31m"
+#define SGR_GREEN  "\033[32m"
 #define SGR_YELLOW "\033[1;33m"
-#define CLEAR_EOL "\033[K"
+#define CLEAR_EOL  "\033[K"
 
 #define DEFAULT_COLS 80
 
 struct dn_human {
 	int fd;
 	bool in_place, color;
-	bool shown;        /* a status line is on screen now */
-	unsigned spin;     /* spinner position */
-	long ncpu;         /* online CPUs, for the CPU colour threshold */
+	bool shown;	   /* a status line is on screen now */
+	unsigned spin;	   /* spinner position */
+	long ncpu;	   /* online CPUs, for the CPU colour threshold */
 	struct dn_buf buf; /* reused for every update */
 };
 
@@ -71,7 +71,7 @@ static void put_all(int fd, const char *p, size_t n)
 	}
 
 	if (epipe && blocked && !was_pending) {
-		const struct timespec zero = { 0, 0 };
+		const struct timespec zero = {0, 0};
 		while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
 			;
 	}
@@ -119,8 +119,7 @@ static void val(struct dn_human *h, const char *s)
 
 void dn_human_bytes(char *buf, size_t len, uint64_t bytes)
 {
-	static const char *const units[] = { "KiB", "MiB", "GiB",
-					     "TiB", "PiB", "EiB" };
+	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
 	if (!buf || len == 0)
 		return;
 	if (bytes < 1024) {
@@ -163,23 +162,18 @@ static void fmt_elapsed(char *buf, size_t len, double secs)
 static const char *signal_name(int sig, char *buf, size_t len)
 {
 	static const char *const names[] = {
-		[SIGHUP] = "SIGHUP",   [SIGINT] = "SIGINT",
-		[SIGQUIT] = "SIGQUIT", [SIGILL] = "SIGILL",
-		[SIGTRAP] = "SIGTRAP", [SIGABRT] = "SIGABRT",
-		[SIGBUS] = "SIGBUS",   [SIGFPE] = "SIGFPE",
-		[SIGKILL] = "SIGKILL", [SIGUSR1] = "SIGUSR1",
-		[SIGSEGV] = "SIGSEGV", [SIGUSR2] = "SIGUSR2",
-		[SIGPIPE] = "SIGPIPE", [SIGALRM] = "SIGALRM",
-		[SIGTERM] = "SIGTERM",
+		[SIGHUP] = "SIGHUP",	   [SIGINT] = "SIGINT",	  [SIGQUIT] = "SIGQUIT",
+		[SIGILL] = "SIGILL",	   [SIGTRAP] = "SIGTRAP", [SIGABRT] = "SIGABRT",
+		[SIGBUS] = "SIGBUS",	   [SIGFPE] = "SIGFPE",	  [SIGKILL] = "SIGKILL",
+		[SIGUSR1] = "SIGUSR1",	   [SIGSEGV] = "SIGSEGV", [SIGUSR2] = "SIGUSR2",
+		[SIGPIPE] = "SIGPIPE",	   [SIGALRM] = "SIGALRM", [SIGTERM] = "SIGTERM",
 #ifdef SIGSTKFLT
 		[SIGSTKFLT] = "SIGSTKFLT",
 #endif
-		[SIGCHLD] = "SIGCHLD", [SIGCONT] = "SIGCONT",
-		[SIGSTOP] = "SIGSTOP", [SIGTSTP] = "SIGTSTP",
-		[SIGTTIN] = "SIGTTIN", [SIGTTOU] = "SIGTTOU",
-		[SIGURG] = "SIGURG",   [SIGXCPU] = "SIGXCPU",
-		[SIGXFSZ] = "SIGXFSZ", [SIGVTALRM] = "SIGVTALRM",
-		[SIGPROF] = "SIGPROF", [SIGWINCH] = "SIGWINCH",
+		[SIGCHLD] = "SIGCHLD",	   [SIGCONT] = "SIGCONT", [SIGSTOP] = "SIGSTOP",
+		[SIGTSTP] = "SIGTSTP",	   [SIGTTIN] = "SIGTTIN", [SIGTTOU] = "SIGTTOU",
+		[SIGURG] = "SIGURG",	   [SIGXCPU] = "SIGXCPU", [SIGXFSZ] = "SIGXFSZ",
+		[SIGVTALRM] = "SIGVTALRM", [SIGPROF] = "SIGPROF", [SIGWINCH] = "SIGWINCH",
 		[SIGIO] = "SIGIO",
 #ifdef SIGPWR
 		[SIGPWR] = "SIGPWR",
@@ -265,8 +259,7 @@ void dn_human_free(struct dn_human *h)
 
 /* --- live output ------------------------------------------------------- */
 
-void dn_human_sample(struct dn_human *h, const struct dn_metrics *agg,
-		     double elapsed_secs)
+void dn_human_sample(struct dn_human *h, const struct dn_metrics *agg, double elapsed_secs)
 {
 	static const char spinner[] = "|/-\\";
 	if (!h || !agg)
@@ -356,8 +349,7 @@ static void section(struct dn_human *h, const char *name)
 	span(h, SGR_BOLD, "%-9s", name);
 }
 
-static void headline(struct dn_human *h, const struct dn_summary *s,
-		     const struct dn_exit_info *e)
+static void headline(struct dn_human *h, const struct dn_summary *s, const struct dn_exit_info *e)
 {
 	char sig[32], t[32];
 	double dur = e ? e->duration_secs : dn_summary_total_time_secs(s);
@@ -370,8 +362,8 @@ static void headline(struct dn_human *h, const struct dn_summary *s,
 		span(h, SGR_RED, "command killed by signal %d (%s)", e->signal,
 		     signal_name(e->signal, sig, sizeof sig));
 	else if (e && e->known)
-		span(h, e->exit_code == 0 ? SGR_GREEN : SGR_RED,
-		     "command exited with status %d", e->exit_code);
+		span(h, e->exit_code == 0 ? SGR_GREEN : SGR_RED, "command exited with status %d",
+		     e->exit_code);
 	else
 		dn_buf_puts(&h->buf, "monitoring ended");
 	dn_buf_puts(&h->buf, " after ");
@@ -383,8 +375,7 @@ static void headline(struct dn_human *h, const struct dn_summary *s,
 	dn_buf_putc(&h->buf, '\n');
 }
 
-void dn_human_end(struct dn_human *h, const struct dn_summary *s,
-		  const struct dn_exit_info *e)
+void dn_human_end(struct dn_human *h, const struct dn_summary *s, const struct dn_exit_info *e)
 {
 	if (!h)
 		return;

@@ -29,15 +29,13 @@ struct dn_human;
 /* NULL + errno (EINVAL for a NULL o or negative fd, ENOMEM). */
 struct dn_human *dn_human_new(const struct dn_human_opts *o);
 /* One sample of the tree. elapsed = seconds since monitoring began. */
-void dn_human_sample(struct dn_human *h, const struct dn_metrics *agg,
-		     double elapsed_secs);
+void dn_human_sample(struct dn_human *h, const struct dn_metrics *agg, double elapsed_secs);
 /* Clear the status line if one is shown (before other text is printed,
  * e.g. an alert). */
 void dn_human_clear(struct dn_human *h);
 /* The end: clears the status line, prints the summary table; exit may be
  * NULL (monitoring stopped by --duration or attach ended). */
-void dn_human_end(struct dn_human *h, const struct dn_summary *s,
-		  const struct dn_exit_info *exit);
+void dn_human_end(struct dn_human *h, const struct dn_summary *s, const struct dn_exit_info *exit);
 /* NULL is fine. Writes nothing. */
 void dn_human_free(struct dn_human *h);
 

@@ -35,19 +35,19 @@ struct dn_launch_creds {
 int dn_launch_creds_resolve(const char *user, struct dn_launch_creds *c, char *why, size_t whylen);
 
 struct dn_launch_opts {
-	char *const *argv;          /* argv[0] searched in PATH like execvp */
+	char *const *argv; /* argv[0] searched in PATH like execvp */
 	/* NULL or !set: denet's identity; else setgroups, setgid, setuid in
 	 * the child after the handshake, just before exec */
 	const struct dn_launch_creds *creds;
 	const sigset_t *child_mask; /* signal mask the command starts with */
-	int stdout_fd;              /* -1: inherit; else dup2'ed onto 1 */
-	int stderr_fd;              /* -1: inherit; else dup2'ed onto 2 */
+	int stdout_fd;		    /* -1: inherit; else dup2'ed onto 1 */
+	int stderr_fd;		    /* -1: inherit; else dup2'ed onto 2 */
 };
 
 struct dn_launch {
 	pid_t pid;
-	int pidfd;      /* -1 if pidfd_open is unavailable */
-	int ready_fd;   /* write end: close it to let the child exec */
+	int pidfd;	/* -1 if pidfd_open is unavailable */
+	int ready_fd;	/* write end: close it to let the child exec */
 	int errpipe_fd; /* read end: EOF = exec succeeded, else an errno */
 };
 

@@ -59,7 +59,7 @@ struct dn_loop *dn_loop_new(const sigset_t *signals, dn_loop_signal_fn on_signal
 	loop->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (loop->tfd < 0)
 		goto fail;
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &timer_tag };
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &timer_tag};
 	if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, loop->tfd, &ev) < 0)
 		goto fail;
 	if (signals) {
@@ -75,7 +75,7 @@ struct dn_loop *dn_loop_new(const sigset_t *signals, dn_loop_signal_fn on_signal
 		loop->signal_ctx = ctx;
 	}
 	return loop;
-fail: {
+fail : {
 	int e = errno;
 	dn_loop_free(loop);
 	errno = e;
@@ -119,7 +119,7 @@ int dn_loop_add_fd(struct dn_loop *loop, int fd, uint32_t events, dn_loop_fd_fn 
 	w->fd = fd;
 	w->fn = fn;
 	w->ctx = ctx;
-	struct epoll_event ev = { .events = events, .data.ptr = w };
+	struct epoll_event ev = {.events = events, .data.ptr = w};
 	if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		int e = errno;
 		free(w);
@@ -180,7 +180,7 @@ static void rearm(struct dn_loop *loop)
 	}
 	if (earliest == loop->armed_for)
 		return;
-	struct itimerspec its = { 0 };
+	struct itimerspec its = {0};
 	if (earliest) {
 		/* 0 would disarm: a deadline of exactly 0 cannot happen on a
 		 * monotonic clock that has run since boot. */
@@ -301,8 +301,9 @@ int dn_loop_run_once(struct dn_loop *loop)
 		else if (p == &signal_tag)
 			drain_signals(loop);
 		else if (watch_alive(loop, p)) /* an earlier callback may have removed it */
-			((struct dn_fd_watch *)p)->fn(loop, ((struct dn_fd_watch *)p)->fd,
-						      evs[i].events, ((struct dn_fd_watch *)p)->ctx);
+			((struct dn_fd_watch *)p)
+				->fn(loop, ((struct dn_fd_watch *)p)->fd, evs[i].events,
+				     ((struct dn_fd_watch *)p)->ctx);
 	}
 	return 0;
 }

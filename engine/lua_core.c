@@ -30,16 +30,16 @@
 #include "version.h"
 
 #define PROCESS_MT "denet.process"
-#define TIMER_MT "denet.timer"
-#define CTX_KEY "denet.ctx"
+#define TIMER_MT   "denet.timer"
+#define CTX_KEY	   "denet.ctx"
 
 struct lproc {
 	struct dn_monitor own;
-	struct dn_monitor *mon; /* &own, or the CLI's */
+	struct dn_monitor *mon;		 /* &own, or the CLI's */
 	struct dn_monitor_hooks chained; /* the CLI's hooks, called first */
 	lua_State *L;
 	struct dn_lua_ctx *ctx;
-	int ref_self;           /* LUA_NOREF unless the monitor runs */
+	int ref_self; /* LUA_NOREF unless the monitor runs */
 	int out_fd, stdout_fd, stderr_fd;
 	struct dn_rules rules;
 	bool borrowed, started, ended, exit_called;
@@ -600,11 +600,11 @@ static int proc_gc(lua_State *L)
 }
 
 static const struct dn_lua_opt run_opts[] = {
-	{ "interval", LUA_TNUMBER },	 { "max_interval", LUA_TNUMBER },
-	{ "children", LUA_TBOOLEAN },	 { "since_process_start", LUA_TBOOLEAN },
-	{ "stdout", LUA_TSTRING },	 { "stderr", LUA_TSTRING },
-	{ "out", LUA_TSTRING },		 { "timeout", LUA_TNUMBER },
-	{ "duration", LUA_TNUMBER },	 { NULL, 0 },
+	{"interval", LUA_TNUMBER},  {"max_interval", LUA_TNUMBER},
+	{"children", LUA_TBOOLEAN}, {"since_process_start", LUA_TBOOLEAN},
+	{"stdout", LUA_TSTRING},    {"stderr", LUA_TSTRING},
+	{"out", LUA_TSTRING},	    {"timeout", LUA_TNUMBER},
+	{"duration", LUA_TNUMBER},  {NULL, 0},
 };
 
 /* Unknown keys are errors (DESIGN §4); so are wrong types. */
@@ -711,7 +711,7 @@ static int l_run(lua_State *L)
 	int argc = (int)lua_rawlen(L, 1);
 	if (argc < 1)
 		luaL_argerror(L, 1, "the command is missing: denet.run{ \"cmd\", \"arg\"... }");
-	struct dn_monitor_opts o = { 0 };
+	struct dn_monitor_opts o = {0};
 	read_monitor_opts(L, 1, &o, "denet.run");
 	struct dn_loop *loop = dn_lua_loop(L);
 	struct lproc *p = new_lproc(L);
@@ -757,10 +757,13 @@ static int l_run(lua_State *L)
 }
 
 static const struct dn_lua_opt attach_opts[] = {
-	{ "interval", LUA_TNUMBER },	 { "max_interval", LUA_TNUMBER },
-	{ "children", LUA_TBOOLEAN },	 { "since_process_start", LUA_TBOOLEAN },
-	{ "out", LUA_TSTRING },		 { "duration", LUA_TNUMBER },
-	{ NULL, 0 },
+	{"interval", LUA_TNUMBER},
+	{"max_interval", LUA_TNUMBER},
+	{"children", LUA_TBOOLEAN},
+	{"since_process_start", LUA_TBOOLEAN},
+	{"out", LUA_TSTRING},
+	{"duration", LUA_TNUMBER},
+	{NULL, 0},
 };
 
 static int l_attach(lua_State *L)
@@ -773,7 +776,7 @@ static int l_attach(lua_State *L)
 	}
 	luaL_checktype(L, 2, LUA_TTABLE);
 	dn_lua_check_opts(L, 2, attach_opts, false, "denet.attach");
-	struct dn_monitor_opts o = { 0 };
+	struct dn_monitor_opts o = {0};
 	read_monitor_opts(L, 2, &o, "denet.attach");
 	struct dn_loop *loop = dn_lua_loop(L);
 	struct lproc *p = new_lproc(L);
@@ -850,7 +853,7 @@ static int proc_sample(lua_State *L)
 static int proc_on(lua_State *L)
 {
 	struct lproc *p = check_proc(L, 1);
-	static const char *const events[] = { "sample", "exit", "spawn", "reap", NULL };
+	static const char *const events[] = {"sample", "exit", "spawn", "reap", NULL};
 	int ev = luaL_checkoption(L, 2, NULL, events);
 	luaL_checktype(L, 3, LUA_TFUNCTION);
 	(void)p;
@@ -880,9 +883,10 @@ static double check_size(lua_State *L, int tidx, const char *key, const char *me
 		const char *s = lua_tostring(L, -1);
 		int r = dn_rules_parse_size(s, metric, &v);
 		if (r < 0)
-			luaL_error(L, "p:watch: %s = '%s' is not a size for %s (use a number%s)", key,
-				   s, metric,
-				   r == -ERANGE ? "" : ", or e.g. \"512M\", \"2G\" for *_kb/*_bytes");
+			luaL_error(L, "p:watch: %s = '%s' is not a size for %s (use a number%s)",
+				   key, s, metric,
+				   r == -ERANGE ? ""
+						: ", or e.g. \"512M\", \"2G\" for *_kb/*_bytes");
 	} else if (lua_isnil(L, -1)) {
 		v = NAN;
 	} else {
@@ -894,10 +898,18 @@ static double check_size(lua_State *L, int tidx, const char *key, const char *me
 }
 
 static const struct dn_lua_opt watch_opts[] = {
-	{ "metric", LUA_TSTRING },  { "above", -1 },	      { "below", -1 },
-	{ "for_ms", LUA_TNUMBER },  { "clear_below", -1 },    { "clear_above", -1 },
-	{ "name", LUA_TSTRING },    { "on_fire", LUA_TFUNCTION }, { "on_clear", LUA_TFUNCTION },
-	{ "action", LUA_TSTRING },  { "scope", LUA_TSTRING }, { NULL, 0 },
+	{"metric", LUA_TSTRING},
+	{"above", -1},
+	{"below", -1},
+	{"for_ms", LUA_TNUMBER},
+	{"clear_below", -1},
+	{"clear_above", -1},
+	{"name", LUA_TSTRING},
+	{"on_fire", LUA_TFUNCTION},
+	{"on_clear", LUA_TFUNCTION},
+	{"action", LUA_TSTRING},
+	{"scope", LUA_TSTRING},
+	{NULL, 0},
 };
 
 static int proc_watch(lua_State *L)
@@ -933,7 +945,8 @@ static int proc_watch(lua_State *L)
 	if (e == -ENOENT)
 		luaL_error(L, "p:watch: unknown metric '%s'", metric);
 	if (e == -EINVAL)
-		luaL_error(L, "p:watch: scope = \"any\" works for cpu_usage and mem_rss_kb, not '%s'",
+		luaL_error(L,
+			   "p:watch: scope = \"any\" works for cpu_usage and mem_rss_kb, not '%s'",
 			   metric);
 	double above = check_size(L, 2, "above", metric);
 	double below = check_size(L, 2, "below", metric);
@@ -965,8 +978,8 @@ static int proc_watch(lua_State *L)
 	if (idx < 0)
 		return luaL_error(L, "p:watch: out of memory");
 	/* callbacks live in the user value table as fire<i>/clear<i> lists */
-	const char *cbn[2] = { "on_fire", "on_clear" };
-	const char *ev[2] = { "fire", "clear" };
+	const char *cbn[2] = {"on_fire", "on_clear"};
+	const char *ev[2] = {"fire", "clear"};
 	for (int i = 0; i < 2; i++) {
 		lua_getfield(L, 2, cbn[i]);
 		if (lua_isfunction(L, -1)) {
@@ -998,10 +1011,9 @@ static int parse_signal(lua_State *L, int idx)
 	static const struct {
 		const char *n;
 		int s;
-	} sigs[] = { { "TERM", SIGTERM }, { "KILL", SIGKILL }, { "STOP", SIGSTOP },
-		     { "CONT", SIGCONT }, { "INT", SIGINT },   { "HUP", SIGHUP },
-		     { "QUIT", SIGQUIT }, { "USR1", SIGUSR1 }, { "USR2", SIGUSR2 },
-		     { "TSTP", SIGTSTP }, { "ALRM", SIGALRM }, { "WINCH", SIGWINCH } };
+	} sigs[] = {{"TERM", SIGTERM}, {"KILL", SIGKILL}, {"STOP", SIGSTOP}, {"CONT", SIGCONT},
+		    {"INT", SIGINT},   {"HUP", SIGHUP},	  {"QUIT", SIGQUIT}, {"USR1", SIGUSR1},
+		    {"USR2", SIGUSR2}, {"TSTP", SIGTSTP}, {"ALRM", SIGALRM}, {"WINCH", SIGWINCH}};
 	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
 		if (strcmp(sigs[i].n, name) == 0)
 			return sigs[i].s;
@@ -1035,7 +1047,8 @@ static int proc_wait(lua_State *L)
 {
 	struct lproc *p = check_proc(L, 1);
 	if (p->borrowed)
-		return luaL_error(L, "p:wait() cannot be used in a -s hooks script (denet runs the loop)");
+		return luaL_error(
+			L, "p:wait() cannot be used in a -s hooks script (denet runs the loop)");
 	dn_lua_run_loop(L, &p->ended);
 	if (p->ctx->failed)
 		return raise_failed(L);
@@ -1277,24 +1290,24 @@ static int l_features(lua_State *L)
 }
 
 static const luaL_Reg core_funcs[] = {
-	{ "run", l_run },
-	{ "attach", l_attach },
-	{ "every", l_every },
-	{ "after", l_after },
-	{ "loop", l_loop },
-	{ "stop", l_stop },
-	{ "set_hook_budget", l_set_hook_budget },
-	{ "failed", l_failed },
-	{ "now_ms", l_now_ms },
-	{ "parse_size", l_parse_size },
-	{ "features", l_features },
-	{ NULL, NULL },
+	{"run", l_run},
+	{"attach", l_attach},
+	{"every", l_every},
+	{"after", l_after},
+	{"loop", l_loop},
+	{"stop", l_stop},
+	{"set_hook_budget", l_set_hook_budget},
+	{"failed", l_failed},
+	{"now_ms", l_now_ms},
+	{"parse_size", l_parse_size},
+	{"features", l_features},
+	{NULL, NULL},
 };
 
 static const luaL_Reg proc_methods[] = {
-	{ "sample", proc_sample }, { "on", proc_on },	  { "watch", proc_watch },
-	{ "signal", proc_signal }, { "mark", proc_mark }, { "wait", proc_wait },
-	{ "summary", proc_summary }, { NULL, NULL },
+	{"sample", proc_sample},   {"on", proc_on},	{"watch", proc_watch},
+	{"signal", proc_signal},   {"mark", proc_mark}, {"wait", proc_wait},
+	{"summary", proc_summary}, {NULL, NULL},
 };
 
 int luaopen_denet_core(lua_State *L)

@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 struct dn_lua_module {
-	const char *name;     /* "denet.json" */
+	const char *name;      /* "denet.json" */
 	const char *chunkname; /* "@lua/denet/json.lua" for error messages */
 	const char *source;
 	size_t len;

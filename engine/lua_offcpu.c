@@ -189,7 +189,7 @@ static char probe_why[256];
 bool dn_lua_ebpf_probe(const char **why)
 {
 	if (!probe_state) {
-		struct dn_profile_opts o = { .kernel_stacks = false, .min_us = 1000 };
+		struct dn_profile_opts o = {.kernel_stacks = false, .min_us = 1000};
 		char w[sizeof probe_why] = "";
 		struct dn_profile *p = dn_profile_open(&o, w, sizeof w);
 		if (p) {
@@ -199,7 +199,8 @@ bool dn_lua_ebpf_probe(const char **why)
 			int e = errno;
 			probe_state = -1;
 			if (!w[0])
-				snprintf(w, sizeof w, "cannot load the eBPF program: %s", strerror(e));
+				snprintf(w, sizeof w, "cannot load the eBPF program: %s",
+					 strerror(e));
 			snprintf(probe_why, sizeof probe_why, "%s", w);
 		}
 	}
@@ -261,9 +262,10 @@ static void track_descendants(struct dn_profile *p, pid_t pid, int depth)
 }
 
 static const struct dn_lua_opt offcpu_opts[] = {
-	{ "pid", LUA_TNUMBER },		  { "children", LUA_TBOOLEAN }, { "min_us", LUA_TNUMBER },
-	{ "max_us", LUA_TNUMBER },	  { "stacks", LUA_TBOOLEAN },	{ "kernel_stacks", LUA_TBOOLEAN },
-	{ "lines", LUA_TBOOLEAN },	  { NULL, 0 },
+	{"pid", LUA_TNUMBER},	  {"children", LUA_TBOOLEAN},
+	{"min_us", LUA_TNUMBER},  {"max_us", LUA_TNUMBER},
+	{"stacks", LUA_TBOOLEAN}, {"kernel_stacks", LUA_TBOOLEAN},
+	{"lines", LUA_TBOOLEAN},  {NULL, 0},
 };
 
 static int l_offcpu(lua_State *L)
@@ -350,7 +352,7 @@ static void push_stack(lua_State *L, const struct dn_profile_stack *s, bool stac
 	set_int(L, "tid", (uint64_t)s->tid);
 	lua_pushlstring(L, s->comm, strnlen(s->comm, sizeof s->comm));
 	lua_setfield(L, -2, "comm");
-	char st[2] = { s->state ? s->state : 'S', '\0' };
+	char st[2] = {s->state ? s->state : 'S', '\0'};
 	lua_pushstring(L, st);
 	lua_setfield(L, -2, "state");
 	set_int(L, "off_ns", s->off_ns);
@@ -440,7 +442,7 @@ static int prof_drain(lua_State *L)
 static int prof_folded(lua_State *L)
 {
 	struct lprof *lp = open_prof(L, 1, "prof:folded");
-	struct dn_buf b = { 0 };
+	struct dn_buf b = {0};
 	dn_profile_folded(lp->p, &b);
 	if (b.oom) {
 		dn_buf_free(&b);
@@ -499,8 +501,8 @@ static struct lsym *open_sym(lua_State *L, int idx, const char *fname)
 }
 
 static const struct dn_lua_opt sym_opts[] = {
-	{ "lines", LUA_TBOOLEAN },
-	{ NULL, 0 },
+	{"lines", LUA_TBOOLEAN},
+	{NULL, 0},
 };
 
 /* Options of denet.symbolizer / denet.symbolize at idx (may be none). */
@@ -693,8 +695,8 @@ static int features_pairs(lua_State *L)
 void dn_lua_features_ebpf(lua_State *L, int features_idx, int reasons_idx)
 {
 	int ft = lua_absindex(L, features_idx), rt = lua_absindex(L, reasons_idx);
-	static const char *const fields[] = { "__index", "__pairs" };
-	lua_CFunction fns[] = { features_index, features_pairs };
+	static const char *const fields[] = {"__index", "__pairs"};
+	lua_CFunction fns[] = {features_index, features_pairs};
 	for (int t = 0; t < 2; t++) {
 		lua_newtable(L);
 		for (int i = 0; i < 2; i++) {
@@ -710,27 +712,28 @@ void dn_lua_features_ebpf(lua_State *L, int features_idx, int reasons_idx)
 /* ---- registration ---------------------------------------------------------- */
 
 static const luaL_Reg offcpu_funcs[] = {
-	{ "offcpu", l_offcpu },
-	{ "symbolizer", l_symbolizer },
-	{ "symbolize", l_symbolize },
-	{ "ebpf_probe", l_ebpf_probe },
-	{ NULL, NULL },
+	{"offcpu", l_offcpu},
+	{"symbolizer", l_symbolizer},
+	{"symbolize", l_symbolize},
+	{"ebpf_probe", l_ebpf_probe},
+	{NULL, NULL},
 };
 
 static const luaL_Reg prof_methods[] = {
-	{ "drain", prof_drain }, { "folded", prof_folded }, { "close", prof_close },
-	{ "track", prof_track }, { NULL, NULL },
+	{"drain", prof_drain}, {"folded", prof_folded},
+	{"close", prof_close}, {"track", prof_track},
+	{NULL, NULL},
 };
 
 static const luaL_Reg sym_methods[] = {
-	{ "resolve", sym_resolve },
-	{ "capture", sym_capture },
-	{ "close", sym_close },
-	{ NULL, NULL },
+	{"resolve", sym_resolve},
+	{"capture", sym_capture},
+	{"close", sym_close},
+	{NULL, NULL},
 };
 
-static void new_class(lua_State *L, const char *name, const luaL_Reg *methods,
-		      lua_CFunction index, lua_CFunction close, lua_CFunction tostring)
+static void new_class(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction index,
+		      lua_CFunction close, lua_CFunction tostring)
 {
 	luaL_newmetatable(L, name);
 	lua_pushcfunction(L, index);

@@ -179,7 +179,7 @@ static int push_stats_args(lua_State *L, const void *p)
 
 int dn_lua_stats(const char *file, bool json, const char *stats_out)
 {
-	struct stats_args a = { file, json, stats_out };
+	struct stats_args a = {file, json, stats_out};
 	return run_lua_subcommand("denet.stats_cli", push_stats_args, &a);
 }
 
@@ -197,7 +197,7 @@ static int push_report_args(lua_State *L, const void *p)
 
 int dn_lua_report(const char *file, const char *out)
 {
-	struct report_args a = { file, out };
+	struct report_args a = {file, out};
 	return run_lua_subcommand("denet.report_cli", push_report_args, &a);
 }
 

@@ -70,7 +70,7 @@ static void on_signal(struct dn_loop *loop, const struct signalfd_siginfo *si, v
 	struct cli_run *cr = ctx;
 	int sig = (int)si->ssi_signo;
 	if (sig == SIGCHLD) {
-		struct dn_monitor *mons[1] = { &cr->mon };
+		struct dn_monitor *mons[1] = {&cr->mon};
 		dn_monitor_reap_orphans(mons, 1);
 		return;
 	}
@@ -99,7 +99,7 @@ static void on_sample(struct dn_monitor *m, void *ctx)
 
 static void write_env_record(struct dn_monitor *m)
 {
-	struct dn_buf b = { 0 };
+	struct dn_buf b = {0};
 	struct dn_json j;
 	dn_json_init(&j, &b);
 	dn_json_obj_begin(&j);
@@ -117,7 +117,7 @@ static void write_env_record(struct dn_monitor *m)
 
 static void write_stats_file(struct cli_run *cr)
 {
-	struct dn_buf b = { 0 };
+	struct dn_buf b = {0};
 	struct dn_json j;
 	dn_json_init(&j, &b);
 	dn_summary_write_json(&j, &cr->mon.summary);
@@ -129,7 +129,7 @@ static void write_stats_file(struct cli_run *cr)
 
 static void write_folded_file(struct cli_run *cr)
 {
-	struct dn_buf b = { 0 };
+	struct dn_buf b = {0};
 	if (cr->mon.prof)
 		dn_profile_folded(cr->mon.prof, &b);
 	if (!b.oom && b.len && write(cr->offcpu_fd, b.data, b.len) != (ssize_t)b.len)
@@ -140,8 +140,7 @@ static void write_folded_file(struct cli_run *cr)
 static int monitor_main(struct dn_cli *cli)
 {
 	struct cli_run cr = {
-		.cli = cli, .out_fd = -1, .stats_fd = -1, .offcpu_fd = -1, .debug = cli->debug
-	};
+		.cli = cli, .out_fd = -1, .stats_fd = -1, .offcpu_fd = -1, .debug = cli->debug};
 	int status = 1;
 	raise_fd_limit();
 	signal(SIGPIPE, SIG_IGN);
@@ -182,7 +181,7 @@ static int monitor_main(struct dn_cli *cli)
 		/* --offcpu-out implies the profile; intervals under 1 ms are
 		 * scheduling noise for "where does it block" */
 		.offcpu = cli->enable_ebpf || cli->offcpu_out,
-		.offcpu_opts = { .kernel_stacks = true, .min_us = 1000 },
+		.offcpu_opts = {.kernel_stacks = true, .min_us = 1000},
 	};
 	bool json_stdout = cli->json && !cli->quiet;
 	int r;
@@ -205,13 +204,15 @@ static int monitor_main(struct dn_cli *cli)
 		};
 		r = dn_monitor_launch(&cr.mon, loop, &mo, cli->argv, cli->argc, &lo);
 		if (r < 0) {
-			fprintf(stderr, "denet: cannot start '%s': %s\n", cli->argv[0], strerror(-r));
+			fprintf(stderr, "denet: cannot start '%s': %s\n", cli->argv[0],
+				strerror(-r));
 			goto out;
 		}
 	} else {
 		r = dn_monitor_attach(&cr.mon, loop, &mo, cli->attach_pid);
 		if (r < 0) {
-			fprintf(stderr, "denet: cannot attach to PID %d: %s\n", (int)cli->attach_pid,
+			fprintf(stderr, "denet: cannot attach to PID %d: %s\n",
+				(int)cli->attach_pid,
 				r == -ESRCH ? "no such process" : strerror(-r));
 			goto out;
 		}
@@ -224,9 +225,9 @@ static int monitor_main(struct dn_cli *cli)
 		/* A status line on a terminal, or a line per sample with
 		 * --no-update; into a pipe or file only the final summary. */
 		bool tty = isatty(2);
-		struct dn_human_opts ho = { .fd = 2,
-					    .in_place = tty && !cli->no_update,
-					    .color = tty && !getenv("NO_COLOR") };
+		struct dn_human_opts ho = {.fd = 2,
+					   .in_place = tty && !cli->no_update,
+					   .color = tty && !getenv("NO_COLOR")};
 		cr.human = dn_human_new(&ho);
 	}
 	cr.mon.hooks = (struct dn_monitor_hooks){
@@ -249,7 +250,8 @@ static int monitor_main(struct dn_cli *cli)
 			"its I/O counters will read 0 — run denet as root or as that user\n",
 			(int)cli->attach_pid);
 	if (cr.mon.o.offcpu && !cr.mon.prof)
-		fprintf(stderr, "denet: off-CPU profiling unavailable: %s; going on with /proc sampling\n",
+		fprintf(stderr,
+			"denet: off-CPU profiling unavailable: %s; going on with /proc sampling\n",
 			cr.mon.prof_why[0] ? cr.mon.prof_why : "unknown reason");
 	if (cli->write_env)
 		write_env_record(&cr.mon);
@@ -294,7 +296,8 @@ static int monitor_main(struct dn_cli *cli)
 	}
 	if (!cli->quiet && !cli->json) {
 		if (!cr.human) {
-			struct dn_human_opts ho = { .fd = 2, .color = isatty(2) && !getenv("NO_COLOR") };
+			struct dn_human_opts ho = {.fd = 2,
+						   .color = isatty(2) && !getenv("NO_COLOR")};
 			cr.human = dn_human_new(&ho);
 		}
 		if (cr.human)
@@ -337,23 +340,14 @@ int main(int argc, char **argv)
 		die_usage(err);
 	}
 	switch (cli.command) {
-	case DN_CMD_HELP:
-		fputs(dn_cli_usage, stdout);
-		return 0;
-	case DN_CMD_VERSION:
-		printf("denet %s\n", DN_VERSION);
-		return 0;
+	case DN_CMD_HELP: fputs(dn_cli_usage, stdout); return 0;
+	case DN_CMD_VERSION: printf("denet %s\n", DN_VERSION); return 0;
 	case DN_CMD_RUN:
-	case DN_CMD_ATTACH:
-		return monitor_main(&cli);
-	case DN_CMD_STATS:
-		return dn_lua_stats(cli.file, cli.json, cli.stats_out);
-	case DN_CMD_SCRIPT:
-		return dn_lua_run_script(argc, argv, cli.script_argv0);
-	case DN_CMD_REPORT:
-		return dn_lua_report(cli.file, cli.out);
-	case DN_CMD_NONE:
-		break;
+	case DN_CMD_ATTACH: return monitor_main(&cli);
+	case DN_CMD_STATS: return dn_lua_stats(cli.file, cli.json, cli.stats_out);
+	case DN_CMD_SCRIPT: return dn_lua_run_script(argc, argv, cli.script_argv0);
+	case DN_CMD_REPORT: return dn_lua_report(cli.file, cli.out);
+	case DN_CMD_NONE: break;
 	}
 	die_usage("missing command (see denet --help)");
 	return 2;

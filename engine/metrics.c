@@ -13,8 +13,7 @@ static void put_u64(struct dn_json *j, const char *key, uint64_t v)
 	dn_json_uint(j, v);
 }
 
-void dn_metrics_write_json(struct dn_json *j, const struct dn_metrics *m,
-			   bool aggregated)
+void dn_metrics_write_json(struct dn_json *j, const struct dn_metrics *m, bool aggregated)
 {
 	dn_json_obj_begin(j);
 	put_u64(j, "ts_ms", m->ts_ms);

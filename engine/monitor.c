@@ -46,7 +46,7 @@ static void on_kill_grace(struct dn_loop *loop, struct dn_timer *t, void *ctx);
 static void add_cap(struct dn_monitor *m, const char *name, bool ok, const char *reason)
 {
 	if (m->ncaps < (int)(sizeof m->caps / sizeof m->caps[0]))
-		m->caps[m->ncaps++] = (struct dn_capability){ name, ok, reason };
+		m->caps[m->ncaps++] = (struct dn_capability){name, ok, reason};
 }
 
 static int common_init(struct dn_monitor *m, struct dn_loop *loop, const struct dn_monitor_opts *o)
@@ -78,7 +78,6 @@ static int copy_argv(struct dn_monitor *m, char *const *argv, int argc)
 	m->argc = argc;
 	return 0;
 }
-
 
 int dn_monitor_launch(struct dn_monitor *m, struct dn_loop *loop, const struct dn_monitor_opts *o,
 		      char *const *argv, int argc, const struct dn_launch_opts *lo)
@@ -149,7 +148,7 @@ int dn_monitor_attach(struct dn_monitor *m, struct dn_loop *loop, const struct d
 	m->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (m->pidfd < 0 && errno == ESRCH)
 		return -ESRCH;
-	struct dn_tree_opts to = { pid, o->children, o->since_process_start };
+	struct dn_tree_opts to = {pid, o->children, o->since_process_start};
 	r = dn_tree_init(&m->tree, &to);
 	return r;
 }
@@ -243,14 +242,15 @@ int dn_monitor_start(struct dn_monitor *m)
 			m->cg = dn_cgroup_create(m->cg_why, sizeof m->cg_why);
 			if (m->cg && dn_cgroup_add(m->cg, m->pid) < 0) {
 				snprintf(m->cg_why, sizeof m->cg_why,
-					 "cannot move the command into its cgroup: %s", strerror(errno));
+					 "cannot move the command into its cgroup: %s",
+					 strerror(errno));
 				dn_cgroup_destroy(m->cg);
 				m->cg = NULL;
 			}
 		} else {
 			snprintf(m->cg_why, sizeof m->cg_why, "disabled");
 		}
-		struct dn_tree_opts to = { m->pid, m->o.children, m->o.since_process_start };
+		struct dn_tree_opts to = {m->pid, m->o.children, m->o.since_process_start};
 		int r = dn_tree_init(&m->tree, &to);
 		if (r < 0) {
 			dn_launch_abort(pl);
@@ -261,7 +261,8 @@ int dn_monitor_start(struct dn_monitor *m)
 		/* Tracked before exec: the kernel follows every fork from the
 		 * first instruction on. */
 		if (m->o.offcpu) {
-			m->prof = dn_profile_open(&m->o.offcpu_opts, m->prof_why, sizeof m->prof_why);
+			m->prof =
+				dn_profile_open(&m->o.offcpu_opts, m->prof_why, sizeof m->prof_why);
 			if (m->prof)
 				dn_profile_track(m->prof, m->pid);
 		}
@@ -657,7 +658,7 @@ void dn_monitor_reap_orphans(struct dn_monitor **mons, int n)
 			/* Its monitor reaps it after the last sample; without a
 			 * pidfd (old kernels, valgrind) this is where it learns
 			 * that the command exited. */
-			siginfo_t si = { 0 };
+			siginfo_t si = {0};
 			if (cmd_of->pidfd < 0 && cmd_of->running && !cmd_of->command_done &&
 			    waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
 			    si.si_pid == pid)
@@ -674,14 +675,17 @@ void dn_monitor_reap_orphans(struct dn_monitor **mons, int n)
 		for (int k = 0; k < n && !owner; k++)
 			if (mons[k]->launched && mons[k]->running)
 				owner = mons[k];
-		siginfo_t si = { 0 };
-		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid) {
+		siginfo_t si = {0};
+		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+		    si.si_pid == pid) {
 			struct rusage ru;
 			if (wait4(pid, NULL, WNOHANG, &ru) == pid && owner) {
 				add_rusage(&owner->orphans_ru, &ru);
 				owner->tree.reaped_by_denet_ns +=
-					(uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ull +
-					(uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull;
+					(uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *
+						1000000000ull +
+					(uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) *
+						1000ull;
 			}
 		} else if (owner && owner->running && !dn_tree_find(&owner->tree, pid)) {
 			/* Alive and unknown: its parent died between two scans. */

@@ -46,13 +46,13 @@ struct dn_monitor_hooks {
 
 struct dn_monitor_opts {
 	unsigned interval_ms, max_interval_ms;
-	bool children;            /* follow descendants (tree records) */
+	bool children; /* follow descendants (tree records) */
 	bool since_process_start;
-	double duration_secs;     /* stop monitoring after; 0 = never */
-	double timeout_secs;      /* end the command after; 0 = never */
-	double kill_grace_secs;   /* SIGTERM -> SIGKILL (5 s) */
-	bool no_cgroup;           /* do not put the command in a cgroup of its own */
-	bool offcpu;              /* eBPF off-CPU profile of the tree */
+	double duration_secs;	/* stop monitoring after; 0 = never */
+	double timeout_secs;	/* end the command after; 0 = never */
+	double kill_grace_secs; /* SIGTERM -> SIGKILL (5 s) */
+	bool no_cgroup;		/* do not put the command in a cgroup of its own */
+	bool offcpu;		/* eBPF off-CPU profile of the tree */
 	struct dn_profile_opts offcpu_opts;
 };
 
@@ -67,43 +67,43 @@ struct dn_monitor {
 	struct dn_timer *sample_timer, *duration_timer, *timeout_timer, *kill_timer;
 	pid_t pid;
 	int pidfd;
-	bool launched;      /* our child: exit status and rusage are known */
-	bool running;       /* monitoring */
-	bool command_done;  /* the command (root) has exited */
-	bool timed_out;     /* --timeout ended it */
+	bool launched;	   /* our child: exit status and rusage are known */
+	bool running;	   /* monitoring */
+	bool command_done; /* the command (root) has exited */
+	bool timed_out;	   /* --timeout ended it */
 	uint64_t t0_ms, start_mono_ns, last_sample_mono_ns;
 	uint64_t last_sample_cost_ns; /* reading + records + hooks of the latest sample */
-	struct rusage ru;          /* the command's, with what it waited for */
-	struct rusage orphans_ru;  /* orphans of the tree reaped by denet */
+	struct rusage ru;	      /* the command's, with what it waited for */
+	struct rusage orphans_ru;     /* orphans of the tree reaped by denet */
 	uint64_t processes_seen;
 	struct dn_summary summary;
 	double sampled_cpu_secs;
 	struct dn_exit_info exit;
-	struct dn_buf line;        /* the latest record */
+	struct dn_buf line; /* the latest record */
 	int outputs[DN_MONITOR_MAX_OUTPUTS];
 	int noutputs;
-	int write_error;           /* first -errno of an output write */
+	int write_error; /* first -errno of an output write */
 	/* per output: offset when added (-1 if not seekable), bytes of
 	 * complete records written since, and whether a write failed (it then
 	 * gets nothing more: records stay whole lines) */
 	int64_t out_base[DN_MONITOR_MAX_OUTPUTS];
 	uint64_t out_bytes[DN_MONITOR_MAX_OUTPUTS];
 	bool out_failed[DN_MONITOR_MAX_OUTPUTS];
-	char **argv;               /* owned copy */
+	char **argv; /* owned copy */
 	int argc;
 	char executable[4096];
 	struct dn_capability caps[8];
 	int ncaps;
-	struct dn_launch *pending; /* launched, not yet released */
-	struct dn_cgroup *cg;      /* the run's own cgroup (or the attached tree's) */
+	struct dn_launch *pending;  /* launched, not yet released */
+	struct dn_cgroup *cg;	    /* the run's own cgroup (or the attached tree's) */
 	struct dn_cgroup_stats cgs; /* its latest reading */
 	bool cgs_ok;
-	char exit_source[64];      /* exit.source when it names the cgroup */
-	char cg_why[160];          /* why there is no cgroup */
-	struct dn_profile *prof;   /* off-CPU profile, when asked for and possible */
-	char prof_why[256];        /* why there is none */
-	uint64_t prof_window_ms;   /* wall time of the previous drain */
-	int prof_event_fd;         /* the profile's process events, in the loop */
+	char exit_source[64];	 /* exit.source when it names the cgroup */
+	char cg_why[160];	 /* why there is no cgroup */
+	struct dn_profile *prof; /* off-CPU profile, when asked for and possible */
+	char prof_why[256];	 /* why there is none */
+	uint64_t prof_window_ms; /* wall time of the previous drain */
+	int prof_event_fd;	 /* the profile's process events, in the loop */
 };
 
 /* Launch argv (prepared, not released: the caller may add outputs and

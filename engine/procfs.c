@@ -137,8 +137,8 @@ static int val_u64(struct tok val, uint64_t *v)
  * The fields after ')' are numbered from 3 (state) as in man 5 proc; we
  * keep the tokens up to the last field we read (39, processor).
  */
-#define STAT_FIRST 3
-#define STAT_LAST 39
+#define STAT_FIRST    3
+#define STAT_LAST     39
 #define STAT_REQUIRED 24 /* through rss; older or odd kernels may stop later */
 
 int dn_proc_parse_stat(const char *buf, size_t len, struct dn_stat *out)
@@ -182,7 +182,7 @@ int dn_proc_parse_stat(const char *buf, size_t len, struct dn_stat *out)
 	if (nf < STAT_REQUIRED - STAT_FIRST + 1)
 		return -EINVAL;
 
-#define F(k) f[(k) - STAT_FIRST]
+#define F(k) f[(k)-STAT_FIRST]
 	if (F(3).n != 1)
 		return -EINVAL;
 	out->state = F(3).p[0];
@@ -300,8 +300,7 @@ int dn_proc_parse_status(const char *buf, size_t len, struct dn_status *out)
 		{"VmHWM", offsetof(struct dn_status, vm_hwm_kb)},
 		{"VmRSS", offsetof(struct dn_status, vm_rss_kb)},
 		{"VmSwap", offsetof(struct dn_status, vm_swap_kb)},
-		{"voluntary_ctxt_switches",
-		 offsetof(struct dn_status, voluntary_ctxt_switches)},
+		{"voluntary_ctxt_switches", offsetof(struct dn_status, voluntary_ctxt_switches)},
 		{"nonvoluntary_ctxt_switches",
 		 offsetof(struct dn_status, nonvoluntary_ctxt_switches)},
 	};
@@ -395,9 +394,8 @@ int dn_proc_parse_schedstat(const char *buf, size_t len, struct dn_schedstat *ou
 	memset(out, 0, sizeof *out);
 	if (!buf)
 		return -EINVAL;
-	if (!next_tok(&p, end, &t) || tok_u64(t, &out->run_ns) < 0 ||
-	    !next_tok(&p, end, &t) || tok_u64(t, &out->wait_ns) < 0 ||
-	    !next_tok(&p, end, &t) || tok_u64(t, &out->slices) < 0)
+	if (!next_tok(&p, end, &t) || tok_u64(t, &out->run_ns) < 0 || !next_tok(&p, end, &t) ||
+	    tok_u64(t, &out->wait_ns) < 0 || !next_tok(&p, end, &t) || tok_u64(t, &out->slices) < 0)
 		return -EINVAL;
 	return 0;
 }
@@ -407,8 +405,7 @@ int dn_proc_parse_schedstat(const char *buf, size_t len, struct dn_schedstat *ou
  * pushes the colon right, and a counter wider than its column touches
  * the colon, so split at ':' rather than on whitespace.
  */
-int dn_proc_parse_net_dev(const char *buf, size_t len, uint64_t *rx_bytes,
-			  uint64_t *tx_bytes)
+int dn_proc_parse_net_dev(const char *buf, size_t len, uint64_t *rx_bytes, uint64_t *tx_bytes)
 {
 	const char *p = buf, *end = buf + len;
 	struct tok line, t;
@@ -451,8 +448,7 @@ int dn_proc_parse_net_dev(const char *buf, size_t len, uint64_t *rx_bytes,
 }
 
 int dn_proc_split_cmdline(const char *buf, size_t len,
-			  void (*fn)(void *ctx, const char *arg, size_t n),
-			  void *ctx)
+			  void (*fn)(void *ctx, const char *arg, size_t n), void *ctx)
 {
 	const char *p = buf, *end = buf + len;
 	int count = 0;

@@ -20,16 +20,16 @@
 struct dn_stat {
 	pid_t pid;
 	char comm[DN_COMM_MAX]; /* raw bytes, NUL-terminated, truncated */
-	char state;             /* R S D Z T t X I ... */
+	char state;		/* R S D Z T t X I ... */
 	pid_t ppid;
 	uint64_t minflt, cminflt, majflt, cmajflt;
-	uint64_t utime, stime;   /* clock ticks (sysconf(_SC_CLK_TCK)) */
-	int64_t cutime, cstime;  /* ticks of waited-for children */
+	uint64_t utime, stime;	/* clock ticks (sysconf(_SC_CLK_TCK)) */
+	int64_t cutime, cstime; /* ticks of waited-for children */
 	int64_t num_threads;
-	uint64_t starttime;      /* ticks after boot: with pid, the identity */
-	uint64_t vsize;          /* bytes */
-	int64_t rss;             /* pages */
-	int processor;           /* CPU last run on (field 39), -1 if absent */
+	uint64_t starttime; /* ticks after boot: with pid, the identity */
+	uint64_t vsize;	    /* bytes */
+	int64_t rss;	    /* pages */
+	int processor;	    /* CPU last run on (field 39), -1 if absent */
 };
 int dn_proc_parse_stat(const char *buf, size_t len, struct dn_stat *out);
 
@@ -72,14 +72,12 @@ struct dn_schedstat {
 int dn_proc_parse_schedstat(const char *buf, size_t len, struct dn_schedstat *out);
 
 /* /proc/PID/net/dev: bytes summed over every interface but "lo". */
-int dn_proc_parse_net_dev(const char *buf, size_t len, uint64_t *rx_bytes,
-			  uint64_t *tx_bytes);
+int dn_proc_parse_net_dev(const char *buf, size_t len, uint64_t *rx_bytes, uint64_t *tx_bytes);
 
 /* /proc/PID/cmdline: NUL-separated args. Calls fn for each argument
  * (a trailing NUL ends the list; a missing one still yields the last
  * argument). Returns the number of arguments. */
 int dn_proc_split_cmdline(const char *buf, size_t len,
-			  void (*fn)(void *ctx, const char *arg, size_t n),
-			  void *ctx);
+			  void (*fn)(void *ctx, const char *arg, size_t n), void *ctx);
 
 #endif

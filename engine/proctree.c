@@ -119,7 +119,7 @@ static void join_arg(void *ctx, const char *arg, size_t n)
 static char *read_command(struct dn_tree *t, struct dn_proc *p)
 {
 	int fd = open_proc_file(p->pid, "cmdline");
-	struct join_ctx j = { 0 };
+	struct join_ctx j = {0};
 	if (fd >= 0) {
 		ssize_t n = pread_all(t, fd);
 		close(fd);
@@ -380,13 +380,13 @@ static void compute_metrics(struct dn_tree *t, struct dn_proc *p, uint64_t now_b
 	const struct dn_stat *st = &p->st;
 	uint64_t ns_per_tick = 1000000000ull / (uint64_t)t->clk_tck;
 	uint64_t tick_ns = (st->utime + st->stime) * ns_per_tick;
-	struct dn_schedstat ss = { 0 };
+	struct dn_schedstat ss = {0};
 	bool sched_ok = false;
 	if (p->fd_sched >= 0) {
 		ssize_t n = pread_all(t, p->fd_sched);
 		sched_ok = n > 0 && dn_proc_parse_schedstat(t->rdbuf, (size_t)n, &ss) == 0;
 	}
-	struct dn_io io = { 0 };
+	struct dn_io io = {0};
 	if (p->fd_io >= 0) {
 		ssize_t n = pread_all(t, p->fd_io);
 		if (n > 0)
@@ -426,8 +426,9 @@ static void compute_metrics(struct dn_tree *t, struct dn_proc *p, uint64_t now_b
 	} else {
 		p->own_cum_ns = (sched_ok && st->num_threads == 1) ? ss.run_ns : tick_ns;
 	}
-	p->cchild_ns = (uint64_t)((st->cutime > 0 ? st->cutime : 0) +
-				  (st->cstime > 0 ? st->cstime : 0)) * ns_per_tick;
+	p->cchild_ns =
+		(uint64_t)((st->cutime > 0 ? st->cutime : 0) + (st->cstime > 0 ? st->cstime : 0)) *
+		ns_per_tick;
 	p->has_prev = true;
 	p->prev_sched_ok = sched_ok;
 	p->prev_sched_ns = ss.run_ns;
@@ -508,7 +509,7 @@ static int scan(struct dn_tree *t, uint64_t wall_ms, bool compute)
 	}
 
 	/* Sweep, and compute what is left. */
-	struct dn_metrics agg = { 0 };
+	struct dn_metrics agg = {0};
 	agg.cpu_core = -1;
 	agg.ts_ms = wall_ms;
 	agg.mem_peak_kb = t->agg.mem_peak_kb;

@@ -26,11 +26,11 @@ struct dn_proc {
 	pid_t pid, ppid;
 	uint64_t start_ticks; /* with pid, the identity */
 	char comm[DN_COMM_MAX];
-	char *command;        /* cmdline joined by spaces; comm when empty */
+	char *command; /* cmdline joined by spaces; comm when empty */
 	char state;
-	struct dn_metrics m;  /* the latest sample */
-	bool is_new;          /* first seen in the latest scan */
-	bool execd;           /* exec'd since the previous scan (comm changed) */
+	struct dn_metrics m; /* the latest sample */
+	bool is_new;	     /* first seen in the latest scan */
+	bool execd;	     /* exec'd since the previous scan (comm changed) */
 
 	/* private to proctree.c */
 	int fd_stat, fd_io, fd_sched, fd_children;
@@ -38,8 +38,8 @@ struct dn_proc {
 	bool has_prev, prev_sched_ok;
 	uint64_t prev_sched_ns, prev_tick_ns, prev_boot_ns;
 	int64_t prev_threads;
-	uint64_t own_cum_ns;   /* CPU counted for it so far (sum of window deltas) */
-	uint64_t cchild_ns;    /* CPU of its children it has waited for (cutime+cstime) */
+	uint64_t own_cum_ns; /* CPU counted for it so far (sum of window deltas) */
+	uint64_t cchild_ns;  /* CPU of its children it has waited for (cutime+cstime) */
 	struct dn_io io_base;
 	uint64_t minflt_base, majflt_base;
 	struct dn_stat st;
@@ -56,7 +56,7 @@ struct dn_proc_gone {
 
 struct dn_tree_opts {
 	pid_t root;
-	bool children;            /* follow descendants */
+	bool children;		  /* follow descendants */
 	bool since_process_start; /* I/O and faults raw, not since monitoring start */
 };
 
@@ -67,17 +67,17 @@ struct dn_tree {
 	struct dn_proc **buckets;
 	size_t nbuckets;
 	unsigned gen;
-	uint64_t t0_boot_ns;      /* when monitoring began */
-	uint64_t last_boot_ns;    /* the previous scan */
+	uint64_t t0_boot_ns;   /* when monitoring began */
+	uint64_t last_boot_ns; /* the previous scan */
 	bool primed;
 	long clk_tck;
 	uint64_t page_kb;
 	int fd_netdev;
 	uint64_t net_rx0, net_tx0;
-	struct dn_metrics agg;    /* aggregate of the latest scan */
+	struct dn_metrics agg;	   /* aggregate of the latest scan */
 	struct dn_proc_gone *gone; /* left in the latest scan */
 	size_t ngone, gone_cap;
-	size_t nspawned;          /* procs[] entries with is_new set */
+	size_t nspawned; /* procs[] entries with is_new set */
 	char *rdbuf;
 	size_t rdcap;
 	/* Whole-tree CPU accounting: live processes' own + reaped-children CPU,

@@ -216,7 +216,7 @@ static void folded_frame(struct dn_buf *b, const struct dn_profile_frame *fr)
 
 static void fold_stack(struct dn_profile *p, const struct dn_profile_stack *st)
 {
-	struct dn_buf b = { 0 };
+	struct dn_buf b = {0};
 	char comm[sizeof st->comm + 1];
 	memcpy(comm, st->comm, sizeof st->comm);
 	comm[sizeof st->comm] = '\0';
@@ -345,8 +345,9 @@ void dn_profile_write_upstream(struct dn_json *j, const struct dn_profile *p)
 		dn_json_key(j, "time_ms");
 		dn_json_fixed(j, (double)order[i]->total_ns / 1e6, 3);
 		dn_json_key(j, "percentage");
-		dn_json_fixed(j, p->total_ns ? 100.0 * (double)order[i]->total_ns / (double)p->total_ns
-					     : 0.0,
+		dn_json_fixed(j,
+			      p->total_ns ? 100.0 * (double)order[i]->total_ns / (double)p->total_ns
+					  : 0.0,
 			      2);
 		dn_json_obj_end(j);
 	}

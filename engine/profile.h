@@ -21,7 +21,7 @@ struct dn_profile_opts {
 	bool kernel_stacks; /* default on: they cost more than user stacks */
 	uint64_t min_us;    /* shorter off-CPU intervals are not recorded */
 	uint64_t max_us;    /* 0 = no upper bound */
-	bool lines;         /* file:line for frames (libdw; slower to load) */
+	bool lines;	    /* file:line for frames (libdw; slower to load) */
 };
 
 /* One symbolized frame of a window stack. */

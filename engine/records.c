@@ -13,8 +13,8 @@ static void end_line(struct dn_buf *b)
 }
 
 void dn_record_metadata(struct dn_buf *b, pid_t pid, char *const *argv, int argc,
-			const char *executable, uint64_t t0_ms,
-			const struct dn_capability *caps, int ncaps)
+			const char *executable, uint64_t t0_ms, const struct dn_capability *caps,
+			int ncaps)
 {
 	struct dn_json j;
 	dn_json_init(&j, b);
@@ -65,7 +65,7 @@ void dn_record_tree(struct dn_buf *b, const struct dn_tree *t, bool flat,
 		dn_json_key(&j, "pid");
 		dn_json_int(&j, t->opts.root);
 		/* Splice the metrics fields into this object. */
-		struct dn_buf mb = { 0 };
+		struct dn_buf mb = {0};
 		struct dn_json mj;
 		dn_json_init(&mj, &mb);
 		if (!root)
@@ -112,7 +112,7 @@ void dn_record_tree(struct dn_buf *b, const struct dn_tree *t, bool flat,
 	dn_json_key(&j, "aggregated");
 	if (prof) {
 		/* splice "ebpf":{"offcpu":{...}} into the aggregate object */
-		struct dn_buf ab = { 0 };
+		struct dn_buf ab = {0};
 		struct dn_json aj;
 		dn_json_init(&aj, &ab);
 		dn_metrics_write_json(&aj, &t->agg, true);

@@ -24,15 +24,15 @@ struct dn_capability {
 struct dn_exit_info {
 	uint64_t ts_ms;
 	pid_t pid;
-	bool known;          /* false in attach mode: not our child */
-	int exit_code;       /* 0-255, 128+N when killed by signal N */
-	int signal;          /* 0 = none */
+	bool known;    /* false in attach mode: not our child */
+	int exit_code; /* 0-255, 128+N when killed by signal N */
+	int signal;    /* 0 = none */
 	double duration_secs;
 	/* totals from the kernel (wait4 rusage of the tree) */
-	const char *source;  /* "rusage", or NULL when there are none */
+	const char *source; /* "rusage", or NULL when there are none */
 	double cpu_user_secs, cpu_system_secs;
 	uint64_t mem_peak_kb;
-	uint64_t processes;  /* processes seen in the tree */
+	uint64_t processes; /* processes seen in the tree */
 	bool has_io, has_oom;
 	uint64_t disk_read_bytes, disk_write_bytes, oom_kills;
 	/* the same figures integrated from the samples */
@@ -43,8 +43,8 @@ struct dn_exit_info {
 };
 
 void dn_record_metadata(struct dn_buf *b, pid_t pid, char *const *argv, int argc,
-			const char *executable, uint64_t t0_ms,
-			const struct dn_capability *caps, int ncaps);
+			const char *executable, uint64_t t0_ms, const struct dn_capability *caps,
+			int ncaps);
 /* A `tree` record, or a flat `sample` of the root when flat is set. With a
  * profile, the aggregate carries upstream's `ebpf.offcpu` object. */
 void dn_record_tree(struct dn_buf *b, const struct dn_tree *t, bool flat,

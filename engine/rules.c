@@ -21,21 +21,21 @@ static const struct {
 	bool is_double;
 	bool per_process; /* allowed with scope "any" */
 } metrics[] = {
-	{ "cpu_usage", offsetof(struct dn_metrics, cpu_usage), true, true },
-	{ "mem_rss_kb", offsetof(struct dn_metrics, mem_rss_kb), false, true },
-	{ "mem_vms_kb", offsetof(struct dn_metrics, mem_vms_kb), false, false },
-	{ "mem_peak_kb", offsetof(struct dn_metrics, mem_peak_kb), false, false },
-	{ "disk_read_bytes", offsetof(struct dn_metrics, disk_read_bytes), false, false },
-	{ "disk_write_bytes", offsetof(struct dn_metrics, disk_write_bytes), false, false },
-	{ "syscall_read_bytes", offsetof(struct dn_metrics, syscall_read_bytes), false, false },
-	{ "syscall_write_bytes", offsetof(struct dn_metrics, syscall_write_bytes), false, false },
-	{ "page_faults_cached", offsetof(struct dn_metrics, page_faults_cached), false, false },
-	{ "page_faults_disk", offsetof(struct dn_metrics, page_faults_disk), false, false },
-	{ "sys_net_rx_bytes", offsetof(struct dn_metrics, sys_net_rx_bytes), false, false },
-	{ "sys_net_tx_bytes", offsetof(struct dn_metrics, sys_net_tx_bytes), false, false },
-	{ "thread_count", offsetof(struct dn_metrics, thread_count), false, false },
-	{ "process_count", offsetof(struct dn_metrics, process_count), false, false },
-	{ "uptime_secs", offsetof(struct dn_metrics, uptime_secs), false, false },
+	{"cpu_usage", offsetof(struct dn_metrics, cpu_usage), true, true},
+	{"mem_rss_kb", offsetof(struct dn_metrics, mem_rss_kb), false, true},
+	{"mem_vms_kb", offsetof(struct dn_metrics, mem_vms_kb), false, false},
+	{"mem_peak_kb", offsetof(struct dn_metrics, mem_peak_kb), false, false},
+	{"disk_read_bytes", offsetof(struct dn_metrics, disk_read_bytes), false, false},
+	{"disk_write_bytes", offsetof(struct dn_metrics, disk_write_bytes), false, false},
+	{"syscall_read_bytes", offsetof(struct dn_metrics, syscall_read_bytes), false, false},
+	{"syscall_write_bytes", offsetof(struct dn_metrics, syscall_write_bytes), false, false},
+	{"page_faults_cached", offsetof(struct dn_metrics, page_faults_cached), false, false},
+	{"page_faults_disk", offsetof(struct dn_metrics, page_faults_disk), false, false},
+	{"sys_net_rx_bytes", offsetof(struct dn_metrics, sys_net_rx_bytes), false, false},
+	{"sys_net_tx_bytes", offsetof(struct dn_metrics, sys_net_tx_bytes), false, false},
+	{"thread_count", offsetof(struct dn_metrics, thread_count), false, false},
+	{"process_count", offsetof(struct dn_metrics, process_count), false, false},
+	{"uptime_secs", offsetof(struct dn_metrics, uptime_secs), false, false},
 };
 
 void dn_rules_init(struct dn_rules *rs)
@@ -115,11 +115,16 @@ int dn_rules_parse_size(const char *s, const char *metric, double *out)
 	double mult = 1;
 	if (*end) {
 		switch (*end) {
-		case 'k': case 'K': mult = 1024.0; break;
-		case 'm': case 'M': mult = 1024.0 * 1024; break;
-		case 'g': case 'G': mult = 1024.0 * 1024 * 1024; break;
-		case 't': case 'T': mult = 1024.0 * 1024 * 1024 * 1024; break;
-		case 'b': case 'B': mult = 1; break;
+		case 'k':
+		case 'K': mult = 1024.0; break;
+		case 'm':
+		case 'M': mult = 1024.0 * 1024; break;
+		case 'g':
+		case 'G': mult = 1024.0 * 1024 * 1024; break;
+		case 't':
+		case 'T': mult = 1024.0 * 1024 * 1024 * 1024; break;
+		case 'b':
+		case 'B': mult = 1; break;
 		default: return -EINVAL;
 		}
 		end++;
@@ -169,7 +174,7 @@ static double rule_value(const struct dn_rule *r, const struct dn_monitor *m, pi
 
 static void write_alert(struct dn_monitor *m, const struct dn_alert *a)
 {
-	struct dn_buf b = { 0 };
+	struct dn_buf b = {0};
 	struct dn_json j;
 	dn_json_init(&j, &b);
 	dn_json_obj_begin(&j);
@@ -199,17 +204,10 @@ static void write_alert(struct dn_monitor *m, const struct dn_alert *a)
 static void act(struct dn_monitor *m, enum dn_rule_action action)
 {
 	switch (action) {
-	case DN_ACTION_STOP:
-		dn_monitor_signal_tree(m, SIGSTOP);
-		break;
-	case DN_ACTION_TERM:
-		dn_monitor_terminate(m);
-		break;
-	case DN_ACTION_KILL:
-		dn_monitor_signal_tree(m, SIGKILL);
-		break;
-	case DN_ACTION_NONE:
-		break;
+	case DN_ACTION_STOP: dn_monitor_signal_tree(m, SIGSTOP); break;
+	case DN_ACTION_TERM: dn_monitor_terminate(m); break;
+	case DN_ACTION_KILL: dn_monitor_signal_tree(m, SIGKILL); break;
+	case DN_ACTION_NONE: break;
 	}
 }
 
@@ -252,8 +250,14 @@ void dn_rules_eval(struct dn_rules *rs, struct dn_monitor *m, dn_alert_fn fn, vo
 			}
 		}
 		if (change) {
-			struct dn_alert a = { ts, r->name, r->index, r->metric, r->firing,
-					      v, r->firing ? r->threshold : r->clear_level, pid };
+			struct dn_alert a = {ts,
+					     r->name,
+					     r->index,
+					     r->metric,
+					     r->firing,
+					     v,
+					     r->firing ? r->threshold : r->clear_level,
+					     pid};
 			write_alert(m, &a);
 			if (r->firing)
 				act(m, r->action);

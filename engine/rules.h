@@ -20,17 +20,17 @@ enum dn_rule_action { DN_ACTION_NONE, DN_ACTION_STOP, DN_ACTION_TERM, DN_ACTION_
 
 struct dn_rule {
 	char metric[48];
-	size_t offset;      /* into struct dn_metrics */
-	bool is_double;     /* cpu_usage */
-	bool scope_any;     /* the largest value among single processes */
-	bool above;         /* fire when value > threshold (else < threshold) */
+	size_t offset;	/* into struct dn_metrics */
+	bool is_double; /* cpu_usage */
+	bool scope_any; /* the largest value among single processes */
+	bool above;	/* fire when value > threshold (else < threshold) */
 	double threshold;
 	double clear_level; /* clears when back below (above) this */
 	uint64_t for_ms;
 	enum dn_rule_action action;
 	/* state */
 	char name[64];
-	int index;          /* 1-based */
+	int index; /* 1-based */
 	bool firing;
 	uint64_t holding_since_ms; /* 0: condition not holding */
 	double value, prev_value;

@@ -2,7 +2,7 @@
 # deps.sh — install the Debian packages denet needs, when they are missing.
 # Used by the README, `make deps` (and so `make demo`/`make test`) and .ci/run.
 set -eu
-PKGS="build-essential pkg-config libbpf-dev libelf-dev libdw-dev liblua5.4-dev lua5.4 lua-busted bpftool clang python3 python3-psutil valgrind clang-format chromium libclang-rt-14-dev"
+PKGS="build-essential pkg-config libbpf-dev libelf-dev libdw-dev liblua5.4-dev lua5.4 lua-busted bpftool clang python3 python3-psutil valgrind clang-format chromium fonts-dejavu-core libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -814,7 +814,7 @@ static const char *primary(const struct dn_cgroup *cg)
 	return cg->v2 ? cg->v2 : cg->nv1 ? cg->v1[0].path : NULL;
 }
 
-static void read_v2(const char *dir, struct dn_cgroup_stats *st, uint64_t *peak)
+static void read_v2(const char *dir, struct dn_cgroup_stats *st, uint64_t *peak, bool full)
 {
 	char buf[4096];
 	ssize_t n;
@@ -832,6 +832,8 @@ static void read_v2(const char *dir, struct dn_cgroup_stats *st, uint64_t *peak)
 		if (read_u64(dir, "memory.peak", &v) == 0 && v / 1024 > *peak)
 			*peak = v / 1024;
 	}
+	if (!full)
+		return;
 	n = read_small(dir, "memory.events", buf, sizeof buf);
 	if (n >= 0 && dn_cgroup_parse_kv(buf, (size_t)n, "oom_kill", &st->oom_kills) == 0)
 		st->has_oom = true;
@@ -843,7 +845,7 @@ static void read_v2(const char *dir, struct dn_cgroup_stats *st, uint64_t *peak)
 		st->has_pids = true;
 }
 
-static void read_v1(const struct dn_cg_v1 *h, struct dn_cgroup_stats *st, uint64_t *peak)
+static void read_v1(const struct dn_cg_v1 *h, struct dn_cgroup_stats *st, uint64_t *peak, bool full)
 {
 	char buf[4096];
 	ssize_t n;
@@ -857,9 +859,13 @@ static void read_v1(const struct dn_cg_v1 *h, struct dn_cgroup_stats *st, uint64
 			    v / 1024 > *peak)
 				*peak = v / 1024;
 		}
+		if (!full)
+			return;
 		n = read_small(h->path, "memory.oom_control", buf, sizeof buf);
 		if (n >= 0 && dn_cgroup_parse_kv(buf, (size_t)n, "oom_kill", &st->oom_kills) == 0)
 			st->has_oom = true;
+	} else if (!full && strcmp(h->ctrl, "cpuacct") != 0) {
+		return; /* pids and blkio: only for a full reading */
 	} else if (strcmp(h->ctrl, "pids") == 0) {
 		if (read_u64(h->path, "pids.current", &st->pids_current) == 0)
 			st->has_pids = true;
@@ -896,7 +902,7 @@ static void read_v1(const struct dn_cg_v1 *h, struct dn_cgroup_stats *st, uint64
 	}
 }
 
-int dn_cgroup_read(struct dn_cgroup *cg, struct dn_cgroup_stats *st)
+static int read_stats(struct dn_cgroup *cg, struct dn_cgroup_stats *st, bool full)
 {
 	const char *dir;
 
@@ -905,9 +911,9 @@ int dn_cgroup_read(struct dn_cgroup *cg, struct dn_cgroup_stats *st)
 		return -EINVAL;
 	st->source = cg->source;
 	if (cg->v2)
-		read_v2(cg->v2, st, &cg->peak_kb);
+		read_v2(cg->v2, st, &cg->peak_kb, full);
 	for (int i = 0; i < cg->nv1; i++)
-		read_v1(&cg->v1[i], st, &cg->peak_kb);
+		read_v1(&cg->v1[i], st, &cg->peak_kb, full);
 	if (st->has_mem) {
 		if (st->mem_current_kb > cg->peak_kb)
 			cg->peak_kb = st->mem_current_kb;
@@ -916,9 +922,19 @@ int dn_cgroup_read(struct dn_cgroup *cg, struct dn_cgroup_stats *st)
 	if (!st->has_cpu && !st->has_mem && !st->has_io && !st->has_pids && !st->has_oom)
 		return -ENOENT;
 	dir = primary(cg);
-	if (dir)
+	if (full && dir)
 		for_each_pid(dir, count_one, &st->procs_now, 0);
 	return 0;
+}
+
+int dn_cgroup_read(struct dn_cgroup *cg, struct dn_cgroup_stats *st)
+{
+	return read_stats(cg, st, true);
+}
+
+int dn_cgroup_read_sample(struct dn_cgroup *cg, struct dn_cgroup_stats *st)
+{
+	return read_stats(cg, st, false);
 }
 
 int dn_cgroup_kill(struct dn_cgroup *cg)

@@ -59,6 +59,10 @@ struct dn_cgroup_stats {
  * the kernel keeps no peak. 0, or -errno when nothing could be read (the
  * cgroup is gone). */
 int dn_cgroup_read(struct dn_cgroup *cg, struct dn_cgroup_stats *st);
+/* The part of a reading a sample needs (CPU and memory only: has_io,
+ * has_oom, has_pids and procs_now stay unset); the sampling hot path
+ * calls this, the exit record the full dn_cgroup_read. */
+int dn_cgroup_read_sample(struct dn_cgroup *cg, struct dn_cgroup_stats *st);
 
 /* Kills everything in it: cgroup.kill where the kernel has it, else SIGKILL
  * to each pid listed, repeated until none is left (a fork may race a round).

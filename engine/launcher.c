@@ -153,8 +153,9 @@ int dn_launch_which(const char *argv0, char *buf, size_t len)
 		path = "/usr/local/bin:/usr/bin:/bin";
 	while (*path) {
 		const char *end = strchrnul(path, ':');
-		int n = snprintf(buf, len, "%.*s/%s", (int)(end - path), end == path ? "." : path,
-				 argv0);
+		/* an empty entry means the current directory, as for execvp */
+		int n = end == path ? snprintf(buf, len, "./%s", argv0)
+				    : snprintf(buf, len, "%.*s/%s", (int)(end - path), path, argv0);
 		struct stat st;
 		if (n > 0 && (size_t)n < len && stat(buf, &st) == 0 && S_ISREG(st.st_mode) &&
 		    access(buf, X_OK) == 0)

@@ -312,7 +312,7 @@ int dn_monitor_start(struct dn_monitor *m)
 			m->prof_event_fd = efd;
 	}
 	if (m->cg) {
-		m->cgs_ok = dn_cgroup_read(m->cg, &m->cgs) == 0;
+		m->cgs_ok = dn_cgroup_read_sample(m->cg, &m->cgs) == 0;
 		m->tree.prev_exact_total_ns = m->tree.exact_total_ns =
 			m->cgs_ok && m->cgs.has_cpu ? m->cgs.usage_usec * 1000ull + 1 : 0;
 	}
@@ -370,7 +370,7 @@ int dn_monitor_sample_now(struct dn_monitor *m)
 {
 	uint64_t began = dn_mono_ns();
 	if (m->cg) {
-		m->cgs_ok = dn_cgroup_read(m->cg, &m->cgs) == 0;
+		m->cgs_ok = dn_cgroup_read_sample(m->cg, &m->cgs) == 0;
 		/* +1: 0 means "no exact source" to the tree */
 		m->tree.exact_total_ns =
 			m->cgs_ok && m->cgs.has_cpu ? m->cgs.usage_usec * 1000ull + 1 : 0;

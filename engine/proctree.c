@@ -285,45 +285,35 @@ static int add_child(struct dn_tree *t, pid_t pid)
 	return r;
 }
 
+/* Add the pids listed in a children file. The text is in rdbuf, which
+ * add_child reuses: every pid is parsed out before the first add. */
 static void children_from_text(struct dn_tree *t, const char *text, size_t len)
 {
-	pid_t small[256];
+	pid_t small[256], *pids = small;
 	int n = dn_proc_parse_children(text, len, small, 256);
-	if (n <= 0)
-		return;
-	if (n <= 256) {
-		for (int i = 0; i < n; i++)
-			add_child(t, small[i]);
-		return;
+	if (n > 256) {
+		pids = malloc((size_t)n * sizeof *pids);
+		if (!pids)
+			return;
+		n = dn_proc_parse_children(text, len, pids, (size_t)n);
 	}
-	pid_t *all = malloc((size_t)n * sizeof *all);
-	if (!all)
-		return;
-	/* The text lives in rdbuf, which add_child reuses: copy it first. */
-	char *copy = malloc(len + 1);
-	if (copy) {
-		memcpy(copy, text, len);
-		int m = dn_proc_parse_children(copy, len, all, (size_t)n);
-		for (int i = 0; i < m && i < n; i++)
-			add_child(t, all[i]);
-		free(copy);
-	}
-	free(all);
+	for (int i = 0; i < n; i++)
+		add_child(t, pids[i]);
+	if (pids != small)
+		free(pids);
+}
+
+static void children_from_fd(struct dn_tree *t, int fd)
+{
+	ssize_t n = pread_all(t, fd);
+	if (n > 0)
+		children_from_text(t, t->rdbuf, (size_t)n);
 }
 
 static void discover_children(struct dn_tree *t, struct dn_proc *p)
 {
 	if (p->st.num_threads <= 1 && p->fd_children >= 0) {
-		ssize_t n = pread_all(t, p->fd_children);
-		if (n > 0) {
-			if ((size_t)n <= 256 * 8) {
-				char local[256 * 8 + 1];
-				memcpy(local, t->rdbuf, (size_t)n);
-				children_from_text(t, local, (size_t)n);
-			} else {
-				children_from_text(t, t->rdbuf, (size_t)n);
-			}
-		}
+		children_from_fd(t, p->fd_children);
 		return;
 	}
 	/* Threads other than the leader can fork too: each has its own
@@ -342,16 +332,8 @@ static void discover_children(struct dn_tree *t, struct dn_proc *p)
 		int fd = open_proc_file(p->pid, name);
 		if (fd < 0)
 			continue;
-		ssize_t n = pread_all(t, fd);
+		children_from_fd(t, fd);
 		close(fd);
-		if (n > 0) {
-			char *copy = malloc((size_t)n);
-			if (copy) {
-				memcpy(copy, t->rdbuf, (size_t)n);
-				children_from_text(t, copy, (size_t)n);
-				free(copy);
-			}
-		}
 	}
 	closedir(d);
 }
@@ -492,10 +474,6 @@ static int scan(struct dn_tree *t, uint64_t wall_ms, bool compute)
 		struct dn_proc *p = t->procs[i];
 		if (p->stat_gen != t->gen && read_stat(t, p) < 0)
 			continue; /* gone: swept below */
-		if (p->st.starttime != p->start_ticks) {
-			p->stat_gen = 0; /* cannot happen with a kept fd; be safe */
-			continue;
-		}
 		if (t->opts.children)
 			discover_children(t, p);
 	}

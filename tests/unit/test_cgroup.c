@@ -319,6 +319,14 @@ static void test_workload(void)
 	if (st.has_oom)
 		CHECK_INT(st.oom_kills, 0);
 
+	/* The per-sample reading: the same CPU and peak, nothing else. */
+	struct dn_cgroup_stats fast;
+	CHECK_INT(dn_cgroup_read_sample(cg, &fast), 0);
+	CHECK(fast.has_cpu == st.has_cpu && fast.usage_usec == st.usage_usec);
+	CHECK(fast.has_mem == st.has_mem && fast.mem_peak_kb == st.mem_peak_kb);
+	CHECK(!fast.has_oom && !fast.has_pids && !fast.has_io);
+	CHECK_INT(fast.procs_now, 0);
+
 	dn_cgroup_destroy(cg);
 	if (v2[0])
 		CHECK(gone(v2));

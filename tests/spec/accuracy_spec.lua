@@ -36,6 +36,23 @@ describe("truthful numbers", function()
     assert.is_true(math.abs(e.gap.cpu_secs - (exact - e.sampled.cpu_secs)) < 1e-5)
   end)
 
+  it("--no-cgroup: no cgroup, rusage totals, and the samples still add up", function()
+    local loop = ("for i in $(seq 200); do %s 0.004; done"):format(S.helper("busy"))
+    local r = S.denet({ "--json", "--no-cgroup", "run", "sh", "-c", loop })
+    assert.are.equal(0, r.code, r.err)
+    local recs = S.records(r.out)
+    assert.is_false(recs[1].capabilities.cgroup.ok)
+    assert.are.equal("disabled", recs[1].capabilities.cgroup.reason)
+    for _, t in ipairs(S.of_kind(recs, "tree")) do
+      assert.are.equal("proc", t.aggregated.cpu_source)
+    end
+    local e = exit_of(recs)
+    assert.are.equal("rusage", e.totals.source)
+    -- children reaped inside a window count through their parent's cutime
+    assert.is_true(math.abs(e.sampled.cpu_secs - e.totals.cpu_secs) <= 0.05 * e.totals.cpu_secs,
+      ("samples %.4f s vs rusage %.4f s"):format(e.sampled.cpu_secs, e.totals.cpu_secs))
+  end)
+
   it("a 300 MiB spike of 50 ms between two samples 1 s apart reads >= 290 MiB", function()
     local r = S.denet({ "--json", "-i", "1000", "-m", "1000", "run", "sh", "-c",
       S.helper("memhog") .. " 300 0.05; sleep 1.3" })

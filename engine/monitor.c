@@ -273,24 +273,8 @@ int dn_monitor_start(struct dn_monitor *m)
 		if (r < 0)
 			return r;
 		/* The tree opened the child before exec: its command line was
-		 * denet's. Now that exec succeeded, read the real one. */
-		struct dn_proc *root = dn_tree_root(&m->tree);
-		if (root) {
-			free(root->command);
-			root->command = NULL;
-			size_t len = 0;
-			for (int i = 0; i < m->argc; i++)
-				len += strlen(m->argv[i]) + 1;
-			root->command = malloc(len + 1);
-			if (root->command) {
-				root->command[0] = '\0';
-				for (int i = 0; i < m->argc; i++) {
-					if (i)
-						strcat(root->command, " ");
-					strcat(root->command, m->argv[i]);
-				}
-			}
-		}
+		 * denet's. Exec has succeeded now (the error pipe closed). */
+		dn_tree_reread_command(&m->tree, m->pid);
 	} else {
 		m->t0_ms = dn_wall_ms();
 		/* Attached: the process's cgroup counts only when it holds

@@ -612,6 +612,15 @@ int dn_tree_adopt(struct dn_tree *t, pid_t pid)
 	return r < 0 ? r : (dn_tree_find(t, pid) ? 0 : -ESRCH);
 }
 
+void dn_tree_reread_command(struct dn_tree *t, pid_t pid)
+{
+	struct dn_proc *p = dn_tree_find(t, pid);
+	if (!p)
+		return;
+	free(p->command);
+	p->command = read_command(t, p);
+}
+
 struct dn_proc *dn_tree_root(const struct dn_tree *t)
 {
 	if (t->nprocs && t->procs[0]->pid == t->opts.root)

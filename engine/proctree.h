@@ -107,6 +107,8 @@ int dn_tree_scan(struct dn_tree *t, uint64_t wall_ms);
 int dn_tree_adopt(struct dn_tree *t, pid_t pid);
 
 struct dn_proc *dn_tree_find(const struct dn_tree *t, pid_t pid);
+/* Read pid's command line again (after an exec the tree could not see). */
+void dn_tree_reread_command(struct dn_tree *t, pid_t pid);
 /* The root if it is still alive (it is procs[0] then), else NULL. */
 struct dn_proc *dn_tree_root(const struct dn_tree *t);
 

@@ -15,7 +15,6 @@
  * Errors follow lua_core.c: a bad argument raises; an environmental failure
  * (no permission for BPF, PID gone) returns nil, "ENAME: message", "ENAME".
  */
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,6 +28,7 @@
 #include "buf.h"
 #include "loop.h"
 #include "lua_core.h"
+#include "proctree.h"
 #include "profile.h"
 #include "symbolizer.h"
 
@@ -229,36 +229,24 @@ static bool exists(pid_t pid)
 	return kill(pid, 0) == 0 || errno != ESRCH;
 }
 
-/* Track pid, then the children it has now, recursively. Each process is
- * tracked before its children are listed, so one forked in between is
- * followed by the kernel instead. Descendants that end meanwhile are not
- * errors. */
-static void track_descendants(struct dn_profile *p, pid_t pid, int depth)
+/* Track the descendants pid already has (the caller tracked pid, so what
+ * it forks from now on is followed by the kernel). The tree walk is the
+ * sampler's; a second scan catches children forked by a descendant while
+ * the first one was being tracked. */
+static void track_descendants(struct dn_profile *p, pid_t pid)
 {
-	char path[64];
-	if (depth > 64)
+	struct dn_tree t;
+	struct dn_tree_opts o = {.root = pid, .children = true};
+	if (dn_tree_init(&t, &o) < 0)
 		return;
-	snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
-	DIR *d = opendir(path);
-	if (!d)
-		return;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] < '0' || de->d_name[0] > '9')
-			continue;
-		char cpath[300];
-		snprintf(cpath, sizeof cpath, "/proc/%d/task/%s/children", (int)pid, de->d_name);
-		FILE *f = fopen(cpath, "re");
-		if (!f)
-			continue;
-		int child;
-		while (fscanf(f, "%d", &child) == 1) {
-			if (child > 0 && dn_profile_track(p, (pid_t)child) == 0)
-				track_descendants(p, (pid_t)child, depth + 1);
-		}
-		fclose(f);
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < t.nprocs; i++)
+			if (t.procs[i]->pid != pid)
+				dn_profile_track(p, t.procs[i]->pid);
+		if (pass == 0)
+			dn_tree_scan(&t, 0);
 	}
-	closedir(d);
+	dn_tree_free(&t);
 }
 
 static const struct dn_lua_opt offcpu_opts[] = {
@@ -322,7 +310,7 @@ static int l_offcpu(lua_State *L)
 		return push_fail(L, -r, what);
 	}
 	if (children)
-		track_descendants(lp->p, pid, 0);
+		track_descendants(lp->p, pid);
 	return 1;
 }
 
@@ -338,7 +326,7 @@ static int prof_track(lua_State *L)
 		return push_fail(L, -r, what);
 	}
 	if (children)
-		track_descendants(lp->p, pid, 0);
+		track_descendants(lp->p, pid);
 	if (!lp->pid)
 		lp->pid = pid;
 	lua_settop(L, 1);

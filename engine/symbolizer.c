@@ -377,24 +377,8 @@ static int finish_syms(struct symvec *sv, struct sym **out, size_t *nout, char *
 	return 0;
 }
 
-static bool has_section(Elf *e, const char *want)
-{
-	size_t shstrndx;
-	if (elf_getshdrstrndx(e, &shstrndx) != 0)
-		return false;
-	Elf_Scn *scn = NULL;
-	while ((scn = elf_nextscn(e, scn))) {
-		GElf_Shdr sh;
-		if (!gelf_getshdr(scn, &sh))
-			continue;
-		const char *n = elf_strptr(e, shstrndx, sh.sh_name);
-		if (n && strcmp(n, want) == 0 && sh.sh_type != SHT_NOBITS)
-			return true;
-	}
-	return false;
-}
-
-static Elf_Data *section_data(Elf *e, const char *want)
+/* The section named want, if it has contents in the file. */
+static Elf_Scn *find_section(Elf *e, const char *want)
 {
 	size_t shstrndx;
 	if (elf_getshdrstrndx(e, &shstrndx) != 0)
@@ -406,9 +390,20 @@ static Elf_Data *section_data(Elf *e, const char *want)
 			continue;
 		const char *n = elf_strptr(e, shstrndx, sh.sh_name);
 		if (n && strcmp(n, want) == 0 && sh.sh_type != SHT_NOBITS)
-			return elf_getdata(scn, NULL);
+			return scn;
 	}
 	return NULL;
+}
+
+static bool has_section(Elf *e, const char *want)
+{
+	return find_section(e, want) != NULL;
+}
+
+static Elf_Data *section_data(Elf *e, const char *want)
+{
+	Elf_Scn *scn = find_section(e, want);
+	return scn ? elf_getdata(scn, NULL) : NULL;
 }
 
 /* GNU build-id; its length, 0 if none. */

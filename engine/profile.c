@@ -16,9 +16,14 @@
 #include "offcpu.h"
 #include "profile.h"
 
+/* Off-CPU intervals summed: the whole profile's, and each thread's. */
+struct interval_stats {
+	uint64_t total_ns, count, max_ns, min_ns;
+};
+
 struct thread_stat {
 	pid_t pid, tid;
-	uint64_t total_ns, count, max_ns, min_ns;
+	struct interval_stats s;
 };
 
 struct folded_entry {
@@ -32,7 +37,7 @@ struct dn_profile {
 	struct dn_symbolizer *sym;
 	struct dn_profile_stack *win;
 	size_t nwin, capwin;
-	uint64_t total_ns, total_events, max_ns, min_ns;
+	struct interval_stats all;
 	struct thread_stat *threads;
 	size_t nthreads, capthreads;
 	struct folded_entry *folded; /* open addressing, power-of-two size */
@@ -129,24 +134,23 @@ static struct thread_stat *thread_of(struct dn_profile *p, pid_t pid, pid_t tid)
 /* The kernel keeps sums and maxima per stack; the smallest single interval
  * is not kept, so min is the smallest per-stack mean (exact for stacks that
  * blocked once). */
-static void account(struct dn_profile *p, const struct dn_offcpu_stack *s)
+static void stats_add(struct interval_stats *st, const struct dn_offcpu_stack *s)
 {
 	uint64_t mean = s->count ? s->off_ns / s->count : 0;
-	p->total_ns += s->off_ns;
-	p->total_events += s->count;
-	if (s->max_ns > p->max_ns)
-		p->max_ns = s->max_ns;
-	if (s->count && (!p->min_ns || mean < p->min_ns))
-		p->min_ns = mean;
+	st->total_ns += s->off_ns;
+	st->count += s->count;
+	if (s->max_ns > st->max_ns)
+		st->max_ns = s->max_ns;
+	if (s->count && (!st->min_ns || mean < st->min_ns))
+		st->min_ns = mean;
+}
+
+static void account(struct dn_profile *p, const struct dn_offcpu_stack *s)
+{
+	stats_add(&p->all, s);
 	struct thread_stat *t = thread_of(p, s->tgid, s->tid);
-	if (!t)
-		return;
-	t->total_ns += s->off_ns;
-	t->count += s->count;
-	if (s->max_ns > t->max_ns)
-		t->max_ns = s->max_ns;
-	if (s->count && (!t->min_ns || mean < t->min_ns))
-		t->min_ns = mean;
+	if (t)
+		stats_add(&t->s, s);
 }
 
 /* ---- folded stacks --------------------------------------------------------- */
@@ -309,22 +313,29 @@ static int by_total_desc(const void *a, const void *b)
 {
 	const struct thread_stat *x = *(const struct thread_stat *const *)a;
 	const struct thread_stat *y = *(const struct thread_stat *const *)b;
-	return x->total_ns < y->total_ns ? 1 : x->total_ns > y->total_ns ? -1 : 0;
+	return x->s.total_ns < y->s.total_ns ? 1 : x->s.total_ns > y->s.total_ns ? -1 : 0;
+}
+
+/* Upstream's field names; the count is "total_events" for the whole
+ * profile and "count" per thread. */
+static void write_stats(struct dn_json *j, const struct interval_stats *st, const char *count_key)
+{
+	dn_json_key(j, "total_time_ns");
+	dn_json_uint(j, st->total_ns);
+	dn_json_key(j, count_key);
+	dn_json_uint(j, st->count);
+	dn_json_key(j, "avg_time_ns");
+	dn_json_uint(j, st->count ? st->total_ns / st->count : 0);
+	dn_json_key(j, "max_time_ns");
+	dn_json_uint(j, st->max_ns);
+	dn_json_key(j, "min_time_ns");
+	dn_json_uint(j, st->min_ns);
 }
 
 void dn_profile_write_upstream(struct dn_json *j, const struct dn_profile *p)
 {
 	dn_json_obj_begin(j);
-	dn_json_key(j, "total_time_ns");
-	dn_json_uint(j, p->total_ns);
-	dn_json_key(j, "total_events");
-	dn_json_uint(j, p->total_events);
-	dn_json_key(j, "avg_time_ns");
-	dn_json_uint(j, p->total_events ? p->total_ns / p->total_events : 0);
-	dn_json_key(j, "max_time_ns");
-	dn_json_uint(j, p->max_ns);
-	dn_json_key(j, "min_time_ns");
-	dn_json_uint(j, p->min_ns);
+	write_stats(j, &p->all, "total_events");
 	/* top 10 threads by off-CPU time */
 	const struct thread_stat **order = NULL;
 	if (p->nthreads)
@@ -343,11 +354,12 @@ void dn_profile_write_upstream(struct dn_json *j, const struct dn_profile *p)
 		dn_json_key(j, "tid");
 		dn_json_int(j, order[i]->tid);
 		dn_json_key(j, "time_ms");
-		dn_json_fixed(j, (double)order[i]->total_ns / 1e6, 3);
+		dn_json_fixed(j, (double)order[i]->s.total_ns / 1e6, 3);
 		dn_json_key(j, "percentage");
 		dn_json_fixed(j,
-			      p->total_ns ? 100.0 * (double)order[i]->total_ns / (double)p->total_ns
-					  : 0.0,
+			      p->all.total_ns ? 100.0 * (double)order[i]->s.total_ns /
+							(double)p->all.total_ns
+					      : 0.0,
 			      2);
 		dn_json_obj_end(j);
 	}
@@ -363,16 +375,7 @@ void dn_profile_write_upstream(struct dn_json *j, const struct dn_profile *p)
 		dn_json_obj_begin(j);
 		dn_json_key(j, "tid");
 		dn_json_int(j, t->tid);
-		dn_json_key(j, "total_time_ns");
-		dn_json_uint(j, t->total_ns);
-		dn_json_key(j, "count");
-		dn_json_uint(j, t->count);
-		dn_json_key(j, "avg_time_ns");
-		dn_json_uint(j, t->count ? t->total_ns / t->count : 0);
-		dn_json_key(j, "max_time_ns");
-		dn_json_uint(j, t->max_ns);
-		dn_json_key(j, "min_time_ns");
-		dn_json_uint(j, t->min_ns);
+		write_stats(j, &t->s, "count");
 		dn_json_obj_end(j);
 	}
 	dn_json_obj_end(j);

@@ -94,6 +94,21 @@ describe("--enable-ebpf", function()
     if not is_root() then return pending("off-CPU profiling needs root here") end
     local r = profile(S.helper("blocker"))
     check_blocker_stack(r)
+    -- upstream's cumulative object on the aggregate: the blocked thread has
+    -- its "PID:TID" entry, and is among the top blocking threads
+    local tid = tonumber(r.err:match("tid (%d+)"))
+    local trees = S.of_kind(r.recs, "tree")
+    local off = trees[#trees].aggregated.ebpf.offcpu
+    local ts = off.thread_stats[r.recs[1].pid .. ":" .. tid]
+    assert.is_table(ts, "no thread_stats entry for the blocked thread")
+    assert.are.equal(tid, ts.tid)
+    assert.is_true(ts.count >= 8 and ts.total_time_ns >= 0.7e9, ("count %d, %d ns"):format(ts.count, ts.total_time_ns))
+    assert.are.equal(ts.total_time_ns // ts.count, ts.avg_time_ns)
+    assert.is_true(ts.min_time_ns <= ts.avg_time_ns and ts.avg_time_ns <= ts.max_time_ns)
+    local listed = false
+    for _, b in ipairs(off.top_blocking_threads) do listed = listed or b.tid == tid end
+    assert.is_true(listed)
+    assert.are.equal(off.total_time_ns // off.total_events, off.avg_time_ns)
     -- only the monitored tree is recorded: every stack's pid was in a tree
     local tree_pids = {}
     for _, t in ipairs(S.of_kind(r.recs, "tree")) do

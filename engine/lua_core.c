@@ -136,17 +136,8 @@ static void on_loop_signal(struct dn_loop *loop, const struct signalfd_siginfo *
 		dn_monitor_reap_orphans(mons, n);
 		return;
 	}
-	/* INT/TERM/HUP in a script: forwarded to the commands it launched
-	 * (a terminal's ^C reached them already); attached ones are left. */
-	for (int i = 0; i < c->nprocs; i++) {
-		struct dn_monitor *m = c->procs[i]->mon;
-		if (!m->running)
-			continue;
-		if (m->launched && !(si->ssi_code == SI_KERNEL && sig == SIGINT))
-			kill(m->pid, sig);
-		else if (!m->launched)
-			dn_monitor_stop(m);
-	}
+	for (int i = 0; i < c->nprocs; i++)
+		dn_monitor_on_signal(c->procs[i]->mon, si);
 }
 
 /* ---- calling Lua -------------------------------------------------------- */

@@ -74,16 +74,7 @@ static void on_signal(struct dn_loop *loop, const struct signalfd_siginfo *si, v
 		dn_monitor_reap_orphans(mons, 1);
 		return;
 	}
-	if (cr->cli->command == DN_CMD_ATTACH || !cr->mon.launched) {
-		dn_monitor_stop(&cr->mon); /* attach: leave the process alone */
-		return;
-	}
-	/* A terminal's ^C already reached the whole foreground process
-	 * group, the command included; forwarding it would deliver it twice. */
-	if (si->ssi_code == SI_KERNEL && (sig == SIGINT || sig == SIGQUIT))
-		return;
-	if (cr->mon.running && !cr->mon.command_done)
-		kill(cr->mon.pid, sig);
+	dn_monitor_on_signal(&cr->mon, si);
 }
 
 static void on_sample(struct dn_monitor *m, void *ctx)

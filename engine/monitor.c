@@ -595,6 +595,24 @@ static void on_timeout(struct dn_loop *loop, struct dn_timer *t, void *ctx)
 	dn_monitor_terminate(m);
 }
 
+void dn_monitor_on_signal(struct dn_monitor *m, const struct signalfd_siginfo *si)
+{
+	int sig = (int)si->ssi_signo;
+	if (!m->running)
+		return;
+	if (!m->launched) {
+		dn_monitor_stop(m); /* attached: leave the process alone */
+		return;
+	}
+	/* A terminal's ^C (or ^\\) already reached the whole foreground
+	 * process group, the command included: forwarding it would deliver
+	 * it twice. */
+	if (si->ssi_code == SI_KERNEL && (sig == SIGINT || sig == SIGQUIT))
+		return;
+	if (!m->command_done)
+		kill(m->pid, sig);
+}
+
 int dn_monitor_mark(struct dn_monitor *m, const char *label)
 {
 	/* `exit` is the last line of a monitor, and `metadata` the first. */

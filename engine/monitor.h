@@ -127,6 +127,11 @@ void dn_monitor_stop(struct dn_monitor *m);
 int dn_monitor_signal_tree(struct dn_monitor *m, int sig);
 /* SIGTERM to the tree, SIGKILL after the grace period if it lingers. */
 void dn_monitor_terminate(struct dn_monitor *m);
+/* The signal policy of DESIGN §2 for INT/TERM/HUP/QUIT received by denet:
+ * forwarded to a launched command (except a terminal's ^C/^\, which
+ * reached it already); an attached process is left alone and monitoring
+ * stops. */
+void dn_monitor_on_signal(struct dn_monitor *m, const struct signalfd_siginfo *si);
 /* Write a record line to every output and the on_record hook. */
 void dn_monitor_emit(struct dn_monitor *m, const char *line, size_t len);
 /* A `mark` record. -ESRCH before start or after the command ended. */

@@ -604,7 +604,7 @@ void dn_monitor_on_signal(struct dn_monitor *m, const struct signalfd_siginfo *s
 		dn_monitor_stop(m); /* attached: leave the process alone */
 		return;
 	}
-	/* A terminal's ^C (or ^\\) already reached the whole foreground
+	/* A terminal's ^C (or ^\) already reached the whole foreground
 	 * process group, the command included: forwarding it would deliver
 	 * it twice. */
 	if (si->ssi_code == SI_KERNEL && (sig == SIGINT || sig == SIGQUIT))

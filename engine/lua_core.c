@@ -92,6 +92,14 @@ struct dn_loop *dn_lua_loop(lua_State *L)
 		sigset_t sigs;
 		sigemptyset(&sigs);
 		sigaddset(&sigs, SIGCHLD);
+		if (c->own_signals) {
+			/* denet SCRIPT.lua: the signal policy is denet's (in a
+			 * plain lua5.4 with denet.core, the host's) */
+			sigaddset(&sigs, SIGINT);
+			sigaddset(&sigs, SIGTERM);
+			sigaddset(&sigs, SIGHUP);
+			sigaddset(&sigs, SIGQUIT);
+		}
 		c->loop = dn_loop_new(&sigs, on_loop_signal, c);
 		if (!c->loop)
 			luaL_error(L, "denet: cannot create the event loop: %s", strerror(errno));
@@ -136,8 +144,15 @@ static void on_loop_signal(struct dn_loop *loop, const struct signalfd_siginfo *
 		dn_monitor_reap_orphans(mons, n);
 		return;
 	}
-	for (int i = 0; i < c->nprocs; i++)
-		dn_monitor_on_signal(c->procs[i]->mon, si);
+	bool delivered = false;
+	for (int i = 0; i < c->nprocs; i++) {
+		struct dn_monitor *m = c->procs[i]->mon;
+		delivered |= m->running && m->launched && !m->command_done;
+		dn_monitor_on_signal(m, si);
+	}
+	/* nothing launched to end: the signal ends the script's loop */
+	if (!delivered)
+		c->stop = true;
 }
 
 /* ---- calling Lua -------------------------------------------------------- */

@@ -17,10 +17,11 @@ struct dn_monitor;
 /* Per-state context (a userdata in the registry). */
 struct dn_lua_ctx {
 	struct dn_loop *loop;
-	bool own_loop; /* created by denet.core (busted, scripts) */
-	bool stop;     /* denet.stop() */
-	bool failed;   /* a hook raised: the run must end, exit 1 */
-	bool teardown; /* ending everything after a failure: no more Lua */
+	bool own_loop;	  /* created by denet.core (busted, scripts) */
+	bool own_signals; /* denet SCRIPT.lua: INT/TERM/HUP/QUIT are denet's */
+	bool stop;	  /* denet.stop() */
+	bool failed;	  /* a hook raised: the run must end, exit 1 */
+	bool teardown;	  /* ending everything after a failure: no more Lua */
 	bool in_hook;
 	uint64_t hook_started_ns;
 	double hook_budget_ms;

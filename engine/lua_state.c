@@ -95,6 +95,7 @@ int dn_lua_run_script(int argc, char **argv, int script_idx)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	dn_lua_ctx(L)->own_signals = true;
 	/* arg, as lua.c builds it: script at 0, its args at 1.., the
 	 * interpreter and options before at negative indices. */
 	lua_createtable(L, argc - script_idx - 1, script_idx + 1);

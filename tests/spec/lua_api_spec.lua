@@ -400,3 +400,22 @@ p:on("exit", function(status) io.stderr:write("EXIT ", status, " after ", n, " s
     os.remove(out)
   end)
 end)
+
+describe("signals to a script", function()
+  it("SIGTERM to denet reaches the command the script launched", function()
+    local path = S.tmpname(".lua")
+    S.write(path, [[
+local denet = require "denet"
+local p = assert(denet.run{ "sleep", "10" })
+local status, totals = p:wait()
+print("status", status, "signal", totals.signal)
+]])
+    local t0 = os.time()
+    local r = S.sh(("{ %s %s & pid=$!; sleep 0.5; kill -TERM $pid; wait $pid; }"):format(S.q(S.bin), S.q(path)))
+    os.remove(path)
+    assert.are.equal(0, r.code, r.err)
+    -- sleep died of the forwarded SIGTERM: 128 + 15
+    assert.matches("status\t143\tsignal\t15", r.out)
+    assert.is_true(os.time() - t0 < 5)
+  end)
+end)

@@ -36,6 +36,7 @@ struct dn_loop {
 	dn_loop_signal_fn on_signal;
 	void *signal_ctx;
 	sigset_t saved_mask;
+	sigset_t child_mask; /* saved_mask without the signals the loop takes */
 	struct dn_fd_watch *watches;
 	struct dn_timer **timers;
 	size_t ntimers, cap;
@@ -53,6 +54,14 @@ struct dn_loop *dn_loop_new(const sigset_t *signals, dn_loop_signal_fn on_signal
 		return NULL;
 	loop->epfd = loop->tfd = loop->sfd = -1;
 	sigprocmask(SIG_SETMASK, NULL, &loop->saved_mask);
+	/* Children get the mask denet started with, minus the signals the
+	 * loop handles: those must reach a command with their default
+	 * actions even when denet itself inherited them blocked (e.g. from
+	 * another denet running it). */
+	loop->child_mask = loop->saved_mask;
+	for (int s = 1; signals && s < NSIG; s++)
+		if (sigismember(signals, s) == 1)
+			sigdelset(&loop->child_mask, s);
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (loop->epfd < 0)
 		goto fail;
@@ -108,7 +117,7 @@ void dn_loop_free(struct dn_loop *loop)
 
 const sigset_t *dn_loop_saved_sigmask(const struct dn_loop *loop)
 {
-	return &loop->saved_mask;
+	return &loop->child_mask;
 }
 
 int dn_loop_add_fd(struct dn_loop *loop, int fd, uint32_t events, dn_loop_fd_fn fn, void *ctx)

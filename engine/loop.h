@@ -44,7 +44,8 @@ void dn_loop_timer_set_ref(struct dn_timer *t, bool ref);
 int dn_loop_run_once(struct dn_loop *loop);
 /* How many armed ref'ed timers are there. */
 int dn_loop_active_timers(const struct dn_loop *loop);
-/* The signal mask in force before dn_loop_new (for children to restore). */
+/* The signal mask children start with: the one in force before
+ * dn_loop_new, minus the signals the loop handles. */
 const sigset_t *dn_loop_saved_sigmask(const struct dn_loop *loop);
 
 #endif

@@ -1,9 +1,10 @@
 # denet — build, test and check. All output goes under $(BUILD).
 #
 #   make            the denet binary (build/denet)
-#   make deps       install the Debian packages denet needs (tools/deps.sh)
-#   make demo       monitor a built-in demo workload
-#   make test       C unit tests + busted specs; ends "N passed, N failed"
+#   make deps       install every Debian package of every target (tools/deps.sh)
+#   make demo       install what building needs, build, monitor a built-in demo workload
+#   make test       install what the tests need, build, C unit tests + busted
+#                   specs; ends "N passed, N failed, N skipped"
 #   make asan       the whole suite under AddressSanitizer + UBSan
 #   make valgrind   the C unit tests and end-to-end runs under valgrind
 #   make format-check   clang-format on engine/ and bpf/
@@ -11,11 +12,18 @@
 #   make fuzz       libFuzzer harnesses (fuzz-smoke: a few seconds each)
 #   make help       this list
 
+# `make` with no goal builds the binary, whatever the included files define first.
+.DEFAULT_GOAL := all
+
 BUILD ?= build
 CC ?= cc
 DEV ?= 0
 SAN ?=
 
+# pkg-config is asked when the Makefile is read. On a machine without the
+# packages the answer is empty, so `demo` and `test` install first and then
+# build in a new make that reads the flags afresh (see below); `all` alone
+# stops at once with the command to run (check-build-deps).
 PKGS := lua5.4 libdw libelf
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -56,14 +64,28 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 HELPER_SRCS := $(wildcard tests/helpers/*.c)
 HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/helpers/%)
 
-.PHONY: all deps demo test unit spec asan valgrind format format-check help clean core
+.PHONY: all deps deps-build deps-test demo demo-run test test-run unit spec asan valgrind \
+	valgrind-run format \
+	format-check help clean core check-build-deps
 
 all: $(BUILD)/denet $(BUILD)/lua/denet/core.so
 
+# Every package of every target (tests, valgrind, fuzzing, benchmarks).
 deps:
-	@tools/deps.sh
+	@tools/deps.sh all
 
-$(BUILD)/%.o: %.c $(wildcard engine/*.h)
+# What building and the demo need; what `make test` needs.
+deps-build:
+	@tools/deps.sh build
+deps-test:
+	@tools/deps.sh test
+
+# Order-only prerequisite of every compile: a clear line instead of
+# "lauxlib.h: No such file or directory" when the packages are missing.
+check-build-deps:
+	@tools/deps.sh --check build
+
+$(BUILD)/%.o: %.c $(wildcard engine/*.h) | check-build-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c -o $@ $<
 
@@ -98,7 +120,12 @@ $(BUILD)/helpers/%: tests/helpers/%.c
 
 core: $(BUILD)/lua/denet/core.so
 
-test: deps all $(UNIT_BINS) $(HELPER_BINS)
+# deps first, then a new make: its pkg-config flags are read after the
+# install (this make read them before, possibly from a bare machine).
+test: deps-test
+	@$(MAKE) --no-print-directory test-run
+
+test-run: all $(UNIT_BINS) $(HELPER_BINS)
 	@BUILD=$(BUILD) tests/run.sh
 
 unit: $(UNIT_BINS)
@@ -107,7 +134,10 @@ unit: $(UNIT_BINS)
 spec: all $(HELPER_BINS)
 	@BUILD=$(BUILD) ONLY=spec tests/run.sh
 
-demo: deps all
+demo: deps-build
+	@$(MAKE) --no-print-directory demo-run
+
+demo-run: all
 	@tools/demo.sh $(BUILD)/denet
 
 # The whole suite with ASan+UBSan. The specs' in-process denet.core must
@@ -119,7 +149,10 @@ asan:
 # memcheck on every C unit test and on representative runs of the binary
 # (tests/spec/valgrind_spec.lua): timing-bound specs are left out, since
 # valgrind slows denet down 20-50x.
-valgrind: all $(UNIT_BINS) $(HELPER_BINS)
+valgrind: deps
+	@$(MAKE) --no-print-directory valgrind-run
+
+valgrind-run: all $(UNIT_BINS) $(HELPER_BINS)
 	@BUILD=$(BUILD) VALGRIND=1 SPEC=tests/spec/valgrind_spec.lua tests/run.sh
 
 format:

@@ -21,7 +21,7 @@ BPF_OBJ := $(BPF_GEN)/offcpu.bpf.o
 BPF_SKEL := $(BPF_GEN)/offcpu.skel.h
 BPF_LIBS := -lbpf -lelf -ldw -lz
 
-$(BPF_VMLINUX):
+$(BPF_VMLINUX): | check-build-deps
 	@mkdir -p $(dir $@)
 	$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp && mv $@.tmp $@
 

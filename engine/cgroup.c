@@ -636,11 +636,41 @@ static void enable_controllers(const char *parent)
 	}
 }
 
+/* Leaves of a denet that could not remove them (it was SIGKILLed, or the
+ * machine lost power): denet-PID-N whose PID is gone. rmdir only removes an
+ * empty cgroup, so a leaf still holding the orphaned command stays until a
+ * later run finds it empty. A PID taken again by another process keeps its
+ * leaf for now; nothing is lost by waiting. */
+static void sweep_stale(const char *parent)
+{
+	char path[PATH_MAX];
+	DIR *d = opendir(parent);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		int pid, n = 0;
+		unsigned seq;
+
+		if (de->d_type != DT_DIR ||
+		    sscanf(de->d_name, "denet-%d-%u%n", &pid, &seq, &n) != 2 ||
+		    de->d_name[n] != '\0' || pid <= 0 || pid == (int)getpid())
+			continue;
+		if (kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		if (pjoin(path, sizeof path, parent, de->d_name) == 0)
+			rmdir_tree(path, 0);
+	}
+	closedir(d);
+}
+
 /* mkdir parent/denet-PID-N; the new path (malloc) in *out. */
 static int make_leaf(const char *parent, char **out, char *why, size_t whylen)
 {
 	char path[PATH_MAX];
 
+	sweep_stale(parent);
 	for (int tries = 0; tries < 100; tries++) {
 		int k = snprintf(path, sizeof path, "%s/denet-%d-%u", parent, (int)getpid(),
 				 atomic_fetch_add(&leaf_seq, 1));

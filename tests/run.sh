@@ -26,6 +26,20 @@ count() { # reads TAP on stdin, echoes it, updates counters via the log
 	done
 }
 
+# What the suite leaves behind is checked at the end (see leftovers below):
+# the work tree, the run cgroups of denet processes that have ended, and
+# processes of this build's binaries still running.
+tree_before=$(git status --porcelain --untracked-files=all 2>/dev/null)
+cgroups() { # denet-PID-N run cgroups whose creating denet has ended
+	for d in /sys/fs/cgroup/*/denet-* /sys/fs/cgroup/denet-*; do
+		[ -d "$d" ] || continue
+		pid=${d##*/denet-}
+		pid=${pid%%-*}
+		[ -d "/proc/$pid" ] || echo "$d"
+	done
+}
+cgroups_before=$(cgroups)
+
 status=0
 if [ "${ONLY:-unit}" = unit ] || [ -z "${ONLY:-}" ]; then
 	for t in "$BUILD"/tests/test_*; do
@@ -56,6 +70,38 @@ if [ "${ONLY:-spec}" = spec ] || [ -z "${ONLY:-}" ]; then
 		cp /usr/bin/busted "$runner"
 	fi
 	"$interp" "$runner" --lpath="$PWD/lua/?.lua;$PWD/lua/?/init.lua;$PWD/tests/spec/?.lua" -o TAP ${SPEC:-tests/spec} 2>&1 | count
+fi
+leftovers() {
+	echo "# leftovers"
+	local n=0
+	if ! git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+		echo "ok $((n += 1)) - the suite leaves the work tree as it found it # SKIP not a git checkout"
+	elif [ "$(git status --porcelain --untracked-files=all)" = "$tree_before" ]; then
+		echo "ok $((n += 1)) - the suite leaves the work tree as it found it"
+	else
+		echo "not ok $((n += 1)) - the suite leaves the work tree as it found it"
+		diff <(printf '%s\n' "$tree_before") <(git status --porcelain --untracked-files=all) | sed 's/^/#   /'
+	fi
+	local new
+	new=$(comm -13 <(printf '%s\n' "$cgroups_before" | sort) <(cgroups | sort) | grep . || true)
+	if [ -z "$new" ]; then
+		echo "ok $((n += 1)) - no run cgroup outlives its denet"
+	else
+		echo "not ok $((n += 1)) - no run cgroup outlives its denet"
+		printf '%s\n' "$new" | sed 's/^/#   left: /'
+	fi
+	sleep 0.2 # a command given SIGKILL at the very end is still being reaped
+	local procs
+	procs=$(pgrep -a -f "^($DENET_BIN|$DENET_HELPERS/)" | grep -v "^$$ " || true)
+	if [ -z "$procs" ]; then
+		echo "ok $((n += 1)) - no process of this build outlives the suite"
+	else
+		echo "not ok $((n += 1)) - no process of this build outlives the suite"
+		printf '%s\n' "$procs" | sed 's/^/#   running: /'
+	fi
+}
+if [ -z "${ONLY:-}" ]; then
+	leftovers | count
 fi
 passed=$(grep -c P "$log")
 failed=$(grep -c F "$log")

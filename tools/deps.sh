@@ -1,13 +1,44 @@
 #!/bin/sh
 # deps.sh — install the Debian packages denet needs, when they are missing.
-# Used by the README, `make deps` (and so `make demo`/`make test`) and .ci/run.
+# Used by the README, the Makefile (`make demo`, `make test`, `make deps`)
+# and .ci/run.
+#
+#   tools/deps.sh build          what building denet and `make demo` need
+#   tools/deps.sh test           + what `make test` needs (busted, python3,
+#                                  headless Chromium and a font for the report specs)
+#   tools/deps.sh all            + valgrind, clang-format, the libFuzzer runtime,
+#                                  python3-psutil (make valgrind/format-check/fuzz/bench)
+#   tools/deps.sh --check GROUP  install nothing: list what is missing, exit 1 if any
 set -eu
-PKGS="build-essential pkg-config libbpf-dev libelf-dev libdw-dev liblua5.4-dev lua5.4 lua-busted bpftool clang python3 python3-psutil valgrind clang-format chromium fonts-dejavu-core libclang-rt-14-dev"
+BUILD_PKGS="build-essential pkg-config libbpf-dev libelf-dev libdw-dev liblua5.4-dev lua5.4 bpftool clang"
+TEST_PKGS="lua-busted python3 chromium fonts-dejavu-core"
+ALL_PKGS="valgrind clang-format libclang-rt-14-dev python3-psutil"
+
+check=0
+if [ "${1:-}" = --check ]; then
+	check=1
+	shift
+fi
+case "${1:-all}" in
+build) PKGS="$BUILD_PKGS" ;;
+test) PKGS="$BUILD_PKGS $TEST_PKGS" ;;
+all) PKGS="$BUILD_PKGS $TEST_PKGS $ALL_PKGS" ;;
+*)
+	echo "deps.sh: unknown group '$1' (build, test or all)" >&2
+	exit 2
+	;;
+esac
+
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
+if [ "$check" = 1 ]; then
+	echo "denet: missing Debian packages:$missing" >&2
+	echo "denet: run 'make deps' as root (or 'make demo' / 'make test', which install first)" >&2
+	exit 1
+fi
 if [ "$(id -u)" -ne 0 ]; then
 	echo "denet: missing Debian packages:$missing" >&2
 	echo "denet: run as root:  sudo apt-get update && sudo apt-get install -y$missing" >&2

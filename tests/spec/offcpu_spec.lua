@@ -345,7 +345,9 @@ describe("scripts/offcpu.lua", function()
   end)
 
   it("exits with the command's status and rejects bad arguments", function()
-    local r = S.denet{ script, "--", "sh", "-c", "exit 3" }
+    local folded = S.tmpname(".folded") -- never the default, in the work tree
+    local r = S.denet{ script, "--out", folded, "--", "sh", "-c", "exit 3" }
+    os.remove(folded)
     assert.equal(3, r.code, r.err)
     r = S.denet{ script, "--top", "x", "--", "true" }
     assert.equal(2, r.code)

@@ -8,6 +8,7 @@
  * mount); without that they skip with the reason dn_cgroup_create gave.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -309,7 +310,11 @@ static void test_workload(void)
 	       (unsigned long long)st.mem_peak_kb, (unsigned long long)st.mem_current_kb,
 	       (unsigned long long)st.io_read_bytes, (unsigned long long)st.io_write_bytes,
 	       (unsigned long long)st.oom_kills);
-	CHECK(ms >= 140 && ms <= 260);
+	/* At least the 200 ms the child burned by its own process clock
+	 * (CLOCK_PROCESS_CPUTIME_ID: user + system, exact); no upper bound: what first touching 100 MiB costs on
+	 * top depends on the host (365 ms of it on a freshly booted VM). The
+	 * exactness is the next check, against the kernel's wait4 figure. */
+	CHECK(ms >= 195);
 	CHECK(ms >= child_ms * 0.95 - 5 && ms <= child_ms * 1.05 + 5);
 	if (mem[0] || st.has_mem) {
 		CHECK(st.has_mem);
@@ -559,6 +564,70 @@ static void test_nested(void)
 		CHECK(gone(om));
 }
 
+/* A denet that was SIGKILLed leaves its leaves behind: the next run
+ * removes those of dead denets that are empty, and nothing else. */
+static void test_stale_leaves_swept(void)
+{
+	struct dn_cgroup *cg = make(), *next;
+	char parent[2048], dead[4096], alive[4096], busy[4096], foreign[4096];
+	pid_t dead_pid, holder;
+	int wfd, status;
+	char *slash;
+
+	if (!cg && cannot())
+		UNIT_SKIP("cgroups not writable here");
+	CHECK(cg != NULL);
+	if (!cg)
+		return;
+	snprintf(parent, sizeof parent, "%s", dn_cgroup_path(cg, NULL) ? dn_cgroup_path(cg, NULL)
+									: dn_cgroup_path(cg, "memory"));
+	slash = strrchr(parent, '/');
+	*slash = '\0';
+	dn_cgroup_destroy(cg);
+
+	dead_pid = fork(); /* a pid that is surely dead: reaped below */
+	if (dead_pid == 0)
+		_exit(0);
+	waitpid(dead_pid, &status, 0);
+	holder = spawn(&wfd, 0, 0); /* alive, waiting to be released */
+	snprintf(dead, sizeof dead, "%s/denet-%d-7", parent, (int)dead_pid);
+	snprintf(alive, sizeof alive, "%s/denet-%d-7", parent, (int)holder);
+	snprintf(busy, sizeof busy, "%s/denet-%d-8", parent, (int)dead_pid);
+	snprintf(foreign, sizeof foreign, "%s/denet-%d-7x", parent, (int)dead_pid);
+	CHECK_INT(mkdir(dead, 0755), 0);
+	CHECK_INT(mkdir(alive, 0755), 0);
+	CHECK_INT(mkdir(busy, 0755), 0);
+	CHECK_INT(mkdir(foreign, 0755), 0);
+	/* a dead denet's leaf that still holds its orphaned command */
+	{
+		char procs[4200], pidtxt[32];
+		int fd;
+
+		snprintf(procs, sizeof procs, "%s/cgroup.procs", busy);
+		snprintf(pidtxt, sizeof pidtxt, "%d", (int)holder);
+		fd = open(procs, O_WRONLY | O_CLOEXEC);
+		CHECK(fd >= 0 && write(fd, pidtxt, strlen(pidtxt)) > 0);
+		if (fd >= 0)
+			close(fd);
+	}
+
+	next = make();
+	CHECK(next != NULL);
+	CHECK(gone(dead));
+	CHECK(!gone(alive)); /* its denet (here: a live pid) may still need it */
+	CHECK(!gone(busy));	 /* not empty: kept until it is */
+	CHECK(!gone(foreign));
+	release(wfd);
+	waitpid(holder, &status, 0);
+	dn_cgroup_destroy(next);
+	next = make(); /* now empty: swept */
+	CHECK(gone(busy));
+	dn_cgroup_destroy(next);
+	rmdir(alive);
+	rmdir(foreign);
+	rmdir(busy);
+}
+
 int main(void)
 {
 	RUN(test_parse_mount);
@@ -569,5 +638,6 @@ int main(void)
 	RUN(test_kill_and_destroy);
 	RUN(test_of_tree);
 	RUN(test_nested);
+	RUN(test_stale_leaves_swept);
 	return unit_done();
 }

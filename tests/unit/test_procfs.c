@@ -60,8 +60,11 @@ static char *fixture(const char *name, size_t *len)
 	snprintf(path, sizeof path, "%s/tests/fixtures/proc/%s",
 		 root && *root ? root : ".", name);
 	buf = read_path(path, len);
-	if (!buf)
+	if (!buf) {
+		/* Counted here, so no caller can pass by returning early. */
+		unit_cur_failed++;
 		printf("#   cannot read fixture %s: %s\n", path, strerror(errno));
+	}
 	return buf;
 }
 
@@ -78,7 +81,7 @@ static int load_pair(const char *name, struct dn_stat *st, struct dn_status *ss)
 	snprintf(fn, sizeof fn, "%s-status", name);
 	b2 = fixture(fn, &n2);
 	if (!b1 || !b2) {
-		ok = 0;
+		ok = 0; /* fixture() has counted the failure */
 	} else {
 		int r1 = dn_proc_parse_stat(b1, n1, st);
 		int r2 = dn_proc_parse_status(b2, n2, ss);
@@ -95,8 +98,6 @@ static int load_pair(const char *name, struct dn_stat *st, struct dn_status *ss)
 	}
 	free(b1);
 	free(b2);
-	if (!ok)
-		unit_cur_failed++;
 	return ok;
 }
 
@@ -657,7 +658,11 @@ static void test_net_dev_fixture(void)
 
 	if (!b)
 		return;
+	/* The recorded machine: lo is left out (upstream's rule), ifb0/ifb1
+	 * are idle, eth0 carried everything. */
 	CHECK_INT(dn_proc_parse_net_dev(b, n, &rx, &tx), 0);
+	CHECK_INT(rx, 27652412);
+	CHECK_INT(tx, 52824);
 	free(b);
 }
 

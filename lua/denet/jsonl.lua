@@ -6,21 +6,24 @@ or half-written: each record is encoded first (an unencodable value raises
 before anything is written), then written with a single file:write of the
 line and "\n", then flushed.
 
-  jsonl.open(path [, mode]) -> writer | nil, message, errno
+  jsonl.open(path [, mode]) -> writer | nil, "ENAME: message", "ENAME"
       mode is "w" (default: create/truncate) or "a" (append). Failure to
-      open returns what io.open returns.
+      open returns nil, "ENAME: message", "ENAME" as every denet function
+      does (e.g. "EACCES: /x.jsonl: Permission denied", "EACCES").
   jsonl(path [, mode])        the module is callable: same as jsonl.open.
 
-  writer:write(tbl) -> writer | nil, message, errno
+  writer:write(tbl) -> writer | nil, "ENAME: message", "ENAME"
       Encodes tbl with denet.json.encode (raising on unencodable values or a
       non-table argument), writes one line and flushes. Raises if the writer
-      is closed. I/O failures return nil, message, errno.
-  writer:flush()    -> writer | nil, message, errno
+      is closed. I/O failures return nil, "ENAME: message", "ENAME"
+      (a full disk: "ENOSPC").
+  writer:flush()    -> writer | nil, "ENAME: message", "ENAME"
   writer:close()    -> true   (idempotent; also run by `<close>` and __gc)
   writer.path, writer.lines (number of records written), writer.closed
 --]]
 
 local json = require "denet.json"
+local errno = require "denet.errno"
 
 local jsonl = {}
 
@@ -38,9 +41,9 @@ function Writer:write(rec)
 	end
 	local line = json.encode(rec) -- raises with the path of a bad value
 	local ok, msg, code = self.file:write(line .. "\n")
-	if not ok then return nil, msg, code end
+	if not ok then return errno.fail(self.path .. ": " .. tostring(msg), code) end
 	ok, msg, code = self.file:flush()
-	if not ok then return nil, msg, code end
+	if not ok then return errno.fail(self.path .. ": " .. tostring(msg), code) end
 	self.lines = self.lines + 1
 	return self
 end
@@ -48,7 +51,7 @@ end
 function Writer:flush()
 	if self.closed then return self end
 	local ok, msg, code = self.file:flush()
-	if not ok then return nil, msg, code end
+	if not ok then return errno.fail(self.path .. ": " .. tostring(msg), code) end
 	return self
 end
 
@@ -78,7 +81,7 @@ function jsonl.open(path, mode)
 		error("bad argument #2 to 'jsonl' (\"w\" or \"a\" expected, got " .. tostring(mode) .. ")", 2)
 	end
 	local f, msg, code = io.open(path, mode)
-	if not f then return nil, msg, code end
+	if not f then return errno.fail(msg, code) end
 	return setmetatable({ file = f, path = path, lines = 0, closed = false }, Writer)
 end
 

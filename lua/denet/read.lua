@@ -5,7 +5,9 @@ denet.read — a tolerant reader of recorded JSONL files (the public
 Owns: turning a JSONL file (denet HEAD with "kind" tags, or untagged denet
 0.6.1 output) into a stream of record tables.
 
-  read(path) -> iter, state, nil, state | nil, message, errno
+  read(path) -> iter, state, nil, state | nil, "ENAME: message", "ENAME"
+      (as every denet function fails: e.g. nil, "ENOENT: run.jsonl: No
+      such file or directory", "ENOENT"; a directory gives "EISDIR")
       iter() returns the next record (a decoded JSON object), or nil at the
       end of the file (the file is then closed). It ignores its arguments,
       so both forms work:
@@ -38,6 +40,7 @@ Owns: turning a JSONL file (denet HEAD with "kind" tags, or untagged denet
 --]]
 
 local json = require "denet.json"
+local errno = require "denet.errno"
 
 local decode, find, byte = json.decode, string.find, string.byte
 
@@ -77,7 +80,13 @@ local function open(path)
 		error("bad argument #1 to 'read' (string expected, got " .. type(path) .. ")", 2)
 	end
 	local f, msg, code = io.open(path, "rb")
-	if not f then return nil, msg, code end
+	if not f then return errno.fail(msg, code) end
+	-- fopen accepts a directory; the first read fails: say so now
+	local probe, perr, pcode = f:read(0)
+	if probe == nil and pcode then
+		f:close()
+		return errno.fail(path .. ": " .. tostring(perr), pcode)
+	end
 	local st = setmetatable({ path = path, lines = 0, records = 0, skipped = 0, _file = f }, State)
 	local next_line = f:lines("L") -- keeps "\n" so a final line without one is seen as such
 

@@ -37,6 +37,14 @@ struct cli_run {
 	bool debug;
 };
 
+static int print_help(enum dn_cli_command topic, FILE *f)
+{
+	char text[8192];
+	dn_cli_help(topic, text, sizeof text);
+	fputs(text, f);
+	return fflush(f) == 0 ? 0 : 1;
+}
+
 static void die_usage(const char *msg)
 {
 	fprintf(stderr, "denet: %s\n", msg);
@@ -325,13 +333,13 @@ int main(int argc, char **argv)
 	char err[256];
 	if (dn_cli_parse(argc, argv, &cli, err, sizeof err) < 0) {
 		if (cli.command == DN_CMD_NONE && argc <= 1) {
-			fputs(dn_cli_usage, stderr);
+			print_help(DN_CMD_NONE, stderr);
 			return 2;
 		}
 		die_usage(err);
 	}
 	switch (cli.command) {
-	case DN_CMD_HELP: fputs(dn_cli_usage, stdout); return 0;
+	case DN_CMD_HELP: return print_help(cli.help_topic, stdout);
 	case DN_CMD_VERSION: printf("denet %s\n", DN_VERSION); return 0;
 	case DN_CMD_RUN:
 	case DN_CMD_ATTACH: return monitor_main(&cli);

@@ -438,3 +438,100 @@ describe("denet stats", function()
 		check(e, got)
 	end)
 end)
+
+describe("denet help", function()
+	-- upstream denet 0.6.1's CLI tests (tests/cli_tests.rs, tests/cli/test_args.py)
+	-- read these: the general help has clap's headings, each subcommand its
+	-- own help; help goes to stdout with status 0
+	local function help(args)
+		local r = S.denet(args)
+		assert.are.equal(0, r.code, r.err)
+		assert.are.equal("", r.err)
+		assert.is_truthy(r.out:find("Usage:", 1, true), r.out)
+		assert.is_truthy(r.out:find("\nOptions", 1, true), r.out)
+		return r.out
+	end
+
+	it("--help has Usage, Commands and Options, and lists every subcommand", function()
+		local out = help { "--help" }
+		assert.is_truthy(out:find("\nCommands:\n", 1, true), out)
+		for _, w in ipairs { "run", "attach", "stats", "report", "help" } do
+			assert.is_truthy(out:find("\n  " .. w .. " ", 1, true), w)
+		end
+		assert.are.equal(out, help { "-h" })
+		assert.are.equal(out, help { "help" })
+	end)
+
+	it("run --help, stats --help, attach --help and report --help are the subcommand's", function()
+		local general = help { "--help" }
+		local want = {
+			run = "Run and monitor", stats = "Generate statistics",
+			attach = "Monitor an existing process", report = "Generate an HTML report",
+		}
+		for cmd, about in pairs(want) do
+			local out = help { cmd, "--help" }
+			assert.are_not.equal(general, out)
+			assert.are.equal(about, out:sub(1, #about), cmd)
+			assert.is_truthy(out:find("Usage: denet [^\n]*" .. cmd), out)
+			assert.is_nil(out:find("\nCommands:", 1, true), cmd)
+			assert.are.equal(out, help { "help", cmd })
+			assert.are.equal(out, help { cmd, "-h" })
+		end
+		assert.are.equal(help { "stats", "--help" }, help { "summary", "--help" })
+		-- --help after the command's words is the command's, for run
+		local r = S.denet { "-q", "run", "sh", "-c", "echo $1", "sh", "--help" }
+		assert.are.equal(0, r.code)
+		assert.are.equal("--help\n", r.out)
+	end)
+
+	it("prints the help on stderr with status 2 when no command is given", function()
+		local r = S.denet {}
+		assert.are.equal(2, r.code)
+		assert.are.equal("", r.out)
+		assert.is_truthy(r.err:find("Usage:", 1, true), r.err)
+	end)
+end)
+
+describe("denet SCRIPT without the .lua extension", function()
+	local dir
+	setup(function()
+		dir = S.tmpname(".d")
+		assert(os.execute("mkdir -p " .. S.q(dir)))
+	end)
+	teardown(function() os.execute("rm -rf " .. S.q(dir)) end)
+
+	local function script(name, text)
+		local path = dir .. "/" .. name
+		S.write(path, text)
+		assert(os.execute("chmod +x " .. S.q(path)))
+		return path
+	end
+
+	it("runs a #!/usr/bin/env denet script executed directly and as `denet FILE`", function()
+		local path = script("greet", "#!/usr/bin/env denet\n"
+			.. "local denet = require 'denet'\n"
+			.. "print('args ' .. table.concat(arg, ',') .. ' ' .. arg[0] .. ' ' .. type(denet.run))\n")
+		local bindir = S.bin:match("^(.*)/[^/]*$")
+		assert.is_truthy(bindir:find("^/"), "DENET_BIN must be an absolute path: " .. S.bin)
+		local r = S.sh(("PATH=%s:$PATH %s a -j b"):format(S.q(bindir), S.q(path)))
+		assert.are.equal(0, r.code, r.err)
+		assert.are.equal("args a,-j,b " .. path .. " function\n", r.out)
+		r = S.denet { path, "x" }
+		assert.are.equal(0, r.code, r.err)
+		assert.are.equal("args x " .. path .. " function\n", r.out)
+		-- the subcommands keep their names: a file called `stats` is not run
+		script("stats", "#!/usr/bin/env denet\nprint('ran')\n")
+		local old = S.sh(("cd %s && %s stats"):format(S.q(dir), S.q(S.bin)))
+		assert.are.equal(2, old.code)
+		assert.is_truthy(old.err:find("stats needs a FILE", 1, true), old.err)
+	end)
+
+	it("still calls a word that is no file an unknown command", function()
+		local r = S.denet { dir .. "/nosuch" }
+		assert.are.equal(2, r.code)
+		assert.are.equal("denet: unknown command '" .. dir .. "/nosuch' (see denet --help)\n", r.err)
+		r = S.denet { dir }
+		assert.are.equal(2, r.code)
+		assert.is_truthy(r.err:find("unknown command", 1, true), r.err)
+	end)
+end)

@@ -437,6 +437,83 @@ describe("denet stats", function()
 		assert.are.equal(3, got.skipped_lines)
 		check(e, got)
 	end)
+
+	it("skips and counts records whose fields have the wrong JSON types", function()
+		-- upstream's typed reader drops them; counted as samples they would
+		-- shift the averages (the bad copies below say 555 % CPU)
+		assert.are.equal(0, rec.code, rec.err)
+		local text = {} -- the recording, without the junk an earlier test appended
+		for l in S.slurp(out):gmatch("[^\n]+") do
+			if type(json.decode(l)) == "table" then text[#text + 1] = l end
+		end
+		text = table.concat(text, "\n") .. "\n"
+		local recs = S.records(text)
+		local e = expected(recs)
+		local tree = S.of_kind(recs, "tree")[2]
+		local function variant(edit)
+			local t = json.decode(json.encode(tree))
+			t.aggregated.cpu_usage = 555.0
+			edit(t)
+			return json.encode(t)
+		end
+		local bad = {
+			variant(function(t) t.ts_ms = "soon" end),
+			variant(function(t) t.aggregated.ts_ms = "soon" end),
+			variant(function(t) t.aggregated = "x" end),
+			variant(function(t) t.aggregated.mem_rss_kb = 987654321 end):gsub("987654321", "1e999"),
+			variant(function(t) t.aggregated.thread_count = 2.5 end),
+			variant(function(t) t.aggregated.disk_read_bytes = -1 end),
+			variant(function(t) t.parent = { ts_ms = 1, mem_rss_kb = "big" } end),
+			variant(function(t) t.children = { { pid = "x" } } end),
+			variant(function(t) t.children = "none" end),
+			'{"kind":"sample","pid":1,"ts_ms":1,"cpu_usage":"high"}',
+			'{"kind":"exit","ts_ms":1,"pid":1,"exit_code":"zero"}',
+		}
+		local mixed = S.tmpname(".jsonl")
+		-- the bad lines go between the samples, where they would count
+		local pos = text:find("\n", text:find('"kind":"tree"', 1, true), true)
+		S.write(mixed, text:sub(1, pos) .. table.concat(bad, "\n") .. "\n" .. text:sub(pos + 1))
+		local r = S.denet { "--json", "stats", mixed }
+		local h = S.denet { "stats", mixed }
+		os.remove(mixed)
+		assert.are.equal(0, r.code, r.err)
+		assert.are.equal("denet: skipped " .. #bad .. " malformed lines in " .. mixed .. "\n", r.err)
+		local got = S.records(r.out)[1]
+		assert.are.equal(#bad, got.skipped_lines)
+		check(e, got)
+		assert.are.equal(0, got.exit.exit_code) -- the real exit record is kept
+		assert.is_truthy(h.out:match("skipped_lines%s+" .. #bad .. "\n"), h.out)
+	end)
+
+	it("reads upstream's net_rx_bytes / net_tx_bytes as sys_net_rx_bytes / sys_net_tx_bytes", function()
+		-- upstream 0.6.1's own test data (tests/cli_tests.rs), untagged
+		local f = S.tmpname(".jsonl")
+		S.write(f, [[
+{"pid": 1234, "cmd": ["test"], "executable": "/usr/bin/test", "t0_ms": 1234567890}
+{"ts_ms": 1234567891, "cpu_usage": 10.5, "mem_rss_kb": 1024, "mem_vms_kb": 2048, "disk_read_bytes": 512, "disk_write_bytes": 256, "net_rx_bytes": 128, "net_tx_bytes": 64, "thread_count": 1, "uptime_secs": 1}
+{"ts_ms": 1234567892, "cpu_usage": 15.2, "mem_rss_kb": 1100, "mem_vms_kb": 2100, "disk_read_bytes": 600, "disk_write_bytes": 300, "net_rx_bytes": 150, "net_tx_bytes": 80, "thread_count": 1, "uptime_secs": 2}
+]])
+		local r = S.denet { "--json", "stats", f }
+		assert.are.equal(0, r.code, r.err)
+		assert.are.equal("", r.err)
+		local got = S.records(r.out)[1]
+		assert.are.equal(2, got.sample_count)
+		assert.are.equal(150, got.total_sys_net_rx_bytes)
+		assert.are.equal(80, got.total_sys_net_tx_bytes)
+		assert.are.equal(600, got.total_disk_read_bytes)
+		assert.are.equal(1100, got.peak_mem_rss_kb)
+		assert.is_true(math.abs(got.avg_cpu_usage - 12.85) < 0.006, tostring(got.avg_cpu_usage))
+		-- and in tree records' aggregates; today's name wins when both are there
+		S.write(f, '{"aggregated":{"ts_ms":1,"cpu_usage":1.0,"mem_rss_kb":10,"net_rx_bytes":7,"net_tx_bytes":9}}\n'
+			.. '{"aggregated":{"ts_ms":2,"cpu_usage":1.0,"mem_rss_kb":10,"net_rx_bytes":7,"sys_net_rx_bytes":70,"net_tx_bytes":9}}\n')
+		r = S.denet { "--json", "stats", f }
+		os.remove(f)
+		assert.are.equal(0, r.code, r.err)
+		got = S.records(r.out)[1]
+		assert.are.equal(2, got.sample_count)
+		assert.are.equal(70, got.total_sys_net_rx_bytes)
+		assert.are.equal(9, got.total_sys_net_tx_bytes)
+	end)
 end)
 
 describe("denet help", function()

@@ -141,6 +141,16 @@ static int monitor_main(struct dn_cli *cli)
 	struct cli_run cr = {
 		.cli = cli, .out_fd = -1, .stats_fd = -1, .offcpu_fd = -1, .debug = cli->debug};
 	int status = 1;
+	dn_monitor_init(&cr.mon);
+	/* Who runs the command: checked first, so a typo in --user costs
+	 * nothing (no output file truncated, nothing started). */
+	struct dn_launch_creds creds;
+	char why[160];
+	if (cli->command == DN_CMD_RUN &&
+	    dn_launch_creds_resolve(cli->user, &creds, why, sizeof why) < 0) {
+		fprintf(stderr, "denet: %s\n", why);
+		return 1;
+	}
 	raise_fd_limit();
 	signal(SIGPIPE, SIG_IGN);
 	if (cli->out && (cr.out_fd = open_output(cli->out)) < 0)
@@ -186,12 +196,6 @@ static int monitor_main(struct dn_cli *cli)
 	int r;
 	if (cli->command == DN_CMD_RUN) {
 		dn_launcher_become_subreaper();
-		struct dn_launch_creds creds;
-		char why[160];
-		if (dn_launch_creds_resolve(cli->user, &creds, why, sizeof why) < 0) {
-			fprintf(stderr, "denet: %s\n", why);
-			goto out;
-		}
 		struct dn_launch_opts lo = {
 			.creds = &creds, /* --user, or sudo's invoking user */
 			.child_mask = dn_loop_saved_sigmask(loop),

@@ -226,6 +226,30 @@ describe("denet run", function()
 		os.remove(marker)
 	end)
 
+	it("--user with an unknown user: one line naming it, exit 1, nothing created or run, fd 0 left alone", function()
+		local out = S.tmpname(".jsonl")
+		local marker = S.tmpname(".marker")
+		local r = S.denet { "--user", "denet-no-such-user", "-o", out, "run", "--", "sh", "-c",
+			"touch " .. S.q(marker) }
+		assert.are.equal(1, r.code)
+		assert.are.equal("denet: --user denet-no-such-user: no such user\n", r.err)
+		assert.is_nil(S.slurp(out), "--out was created")
+		assert.is_nil(S.slurp(marker), "the command was started")
+		-- "no fd" must never read as fd 0: denet closes only what it opened
+		if os.execute("command -v strace >/dev/null 2>&1") ~= true then
+			pending("strace is not installed: the close(0) check needs it")
+			return
+		end
+		local log = S.tmpname(".strace")
+		r = S.sh(("strace -f -qq -e trace=close -o %s %s --user denet-no-such-user run -- true")
+			:format(S.q(log), S.q(S.bin)))
+		local trace = S.slurp(log) or ""
+		os.remove(log)
+		assert.are.equal(1, r.code, r.err)
+		assert.is_truthy(trace:find("close%("), "strace saw no close at all: " .. trace)
+		assert.is_nil(trace:find("close%(0%)"), trace)
+	end)
+
 	it("exits 2 with one line for an unknown option", function()
 		local r = S.denet { "--bogus-option", "run", "true" }
 		assert.are.equal(2, r.code)

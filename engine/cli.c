@@ -13,8 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "version.h"
 
 enum opt_id {
 	OPT_JSON,
@@ -39,77 +42,257 @@ enum opt_id {
 	OPT_VERSION,
 };
 
+/* Which commands an option means something to (its help lists it there). */
+#define FOR_RUN	    (1u << DN_CMD_RUN)
+#define FOR_ATTACH  (1u << DN_CMD_ATTACH)
+#define FOR_STATS   (1u << DN_CMD_STATS)
+#define FOR_REPORT  (1u << DN_CMD_REPORT)
+#define FOR_MONITOR (FOR_RUN | FOR_ATTACH)
+#define FOR_ALL	    (FOR_MONITOR | FOR_STATS | FOR_REPORT)
+
 struct opt {
 	const char *name; /* long name, without "--" */
 	char short_name;  /* 0: long only */
 	bool has_value;
 	enum opt_id id;
+	const char *metavar; /* the value's name in the help */
+	unsigned cmds;	     /* FOR_* mask; 0: the general help only */
+	const char *help;    /* one line */
 };
 
 static const struct opt opts[] = {
-	{"json", 'j', false, OPT_JSON},
-	{"out", 'o', true, OPT_OUT},
-	{"interval", 'i', true, OPT_INTERVAL},
-	{"max-interval", 'm', true, OPT_MAX_INTERVAL},
-	{"no-update", 'n', false, OPT_NO_UPDATE},
-	{"duration", 'd', true, OPT_DURATION},
-	{"timeout", 0, true, OPT_TIMEOUT},
-	{"since-process-start", 0, false, OPT_SINCE_START},
-	{"exclude-children", 0, false, OPT_EXCLUDE_CHILDREN},
-	{"quiet", 'q', false, OPT_QUIET},
-	{"stats", 0, true, OPT_STATS},
-	{"enable-ebpf", 0, false, OPT_EBPF},
-	{"debug", 0, false, OPT_DEBUG},
-	{"write-env", 0, false, OPT_WRITE_ENV},
-	{"no-cgroup", 0, false, OPT_NO_CGROUP},
-	{"script", 's', true, OPT_SCRIPT},
-	{"offcpu-out", 0, true, OPT_OFFCPU_OUT},
-	{"user", 'u', true, OPT_USER},
-	{"help", 'h', false, OPT_HELP},
-	{"version", 'V', false, OPT_VERSION},
+	{"json", 'j', false, OPT_JSON, NULL, FOR_MONITOR | FOR_STATS,
+	 "Write the records on stdout as JSON Lines (stats: JSON)"},
+	{"out", 'o', true, OPT_OUT, "FILE", FOR_MONITOR | FOR_REPORT,
+	 "Write every record to FILE, - for stdout (report: the HTML)"},
+	{"interval", 'i', true, OPT_INTERVAL, "MS", FOR_MONITOR,
+	 "First sampling interval in ms [default 100]"},
+	{"max-interval", 'm', true, OPT_MAX_INTERVAL, "MS", FOR_MONITOR,
+	 "Longest adaptive sampling interval in ms [default 1000]"},
+	{"no-update", 'n', false, OPT_NO_UPDATE, NULL, FOR_MONITOR,
+	 "Print each sample on a new line instead of updating in place"},
+	{"duration", 'd', true, OPT_DURATION, "SECS", FOR_MONITOR,
+	 "Stop monitoring after SECS, the command runs on [default 0: none]"},
+	{"timeout", 0, true, OPT_TIMEOUT, "SECS", FOR_RUN,
+	 "SIGTERM the command after SECS, SIGKILL 5 s on [default 0: none]"},
+	{"since-process-start", 0, false, OPT_SINCE_START, NULL, FOR_MONITOR,
+	 "Count I/O and faults from process start, not monitoring start"},
+	{"exclude-children", 0, false, OPT_EXCLUDE_CHILDREN, NULL, FOR_MONITOR,
+	 "Monitor the process only, not its descendants"},
+	{"quiet", 'q', false, OPT_QUIET, NULL, FOR_MONITOR,
+	 "No status line, no summary, no JSON on stdout"},
+	{"stats", 0, true, OPT_STATS, "FILE", FOR_MONITOR | FOR_STATS,
+	 "Write the summary statistics to FILE at the end, - for stdout"},
+	{"enable-ebpf", 0, false, OPT_EBPF, NULL, FOR_MONITOR,
+	 "Off-CPU profiling with eBPF (needs root or CAP_BPF+CAP_PERFMON)"},
+	{"offcpu-out", 0, true, OPT_OFFCPU_OUT, "FILE", FOR_MONITOR,
+	 "Write the off-CPU stacks to FILE (implies --enable-ebpf)"},
+	{"debug", 0, false, OPT_DEBUG, NULL, FOR_MONITOR,
+	 "Diagnostics on stderr (the cost of each sample, eBPF)"},
+	{"write-env", 0, false, OPT_WRITE_ENV, NULL, FOR_MONITOR,
+	 "Write an `env` record (host, kernel, CPU, cgroup) after metadata"},
+	{"no-cgroup", 0, false, OPT_NO_CGROUP, NULL, FOR_MONITOR,
+	 "Do not use a cgroup for the exact totals"},
+	{"script", 's', true, OPT_SCRIPT, "FILE.lua", FOR_MONITOR,
+	 "Load FILE.lua as Lua hooks for this run or attach"},
+	{"user", 'u', true, OPT_USER, "NAME", FOR_RUN,
+	 "Run the command as user NAME or uid (root only; sudo: SUDO_UID)"},
+	{"help", 'h', false, OPT_HELP, NULL, FOR_ALL,
+	 "Print help (`denet COMMAND --help`: the command's)"},
+	{"version", 'V', false, OPT_VERSION, NULL, 0, "Print version"},
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])
 
-const char dn_cli_usage[] =
-	"Usage: denet [OPTIONS] run [--] CMD [ARGS...]  run CMD, monitor it and its descendants\n"
-	"       denet [OPTIONS] attach PID              monitor a running process tree\n"
-	"       denet [OPTIONS] stats FILE              summarize a recorded JSONL file (alias: "
-	"summary)\n"
-	"       denet report FILE [-o OUT.html]         HTML report with charts of a recorded run\n"
-	"       denet SCRIPT.lua [ARGS...]              run a Lua script with the denet API\n"
-	"       denet help | --help | --version\n"
-	"\n"
-	"Options (before or after the subcommand; `--` ends them):\n"
-	"  -j, --json                 write JSON Lines (default: human-readable lines)\n"
-	"  -o, --out FILE             write samples to FILE (report: the HTML file)\n"
-	"  -i, --interval MS          first sampling interval in ms (default 100)\n"
-	"  -m, --max-interval MS      longest adaptive sampling interval in ms (default 1000)\n"
-	"  -n, --no-update            print each sample on a new line, not in place\n"
-	"  -d, --duration SECS        stop monitoring after SECS, leave the command running\n"
-	"                             (default 0 = until it exits)\n"
-	"      --timeout SECS         end the command after SECS: SIGTERM, SIGKILL 5 s later;\n"
-	"                             exit 124 (default 0 = none)\n"
-	"      --since-process-start  count I/O and faults since process start, not since\n"
-	"                             monitoring start\n"
-	"      --exclude-children     monitor the process only, not its descendants\n"
-	"  -q, --quiet                no per-sample output on the terminal\n"
-	"      --stats FILE           write summary statistics to FILE at the end\n"
-	"      --enable-ebpf          off-CPU profiling with eBPF (needs root or CAP_BPF)\n"
-	"      --debug                diagnostics on stderr (eBPF, sampling)\n"
-	"      --write-env            start the output with an `env` record (host, CPU, cgroup)\n"
-	"      --no-cgroup            do not put the command in a cgroup of its own (exact\n"
-	"                             totals then come from wait4 rusage only)\n"
-	"  -s, --script FILE.lua      Lua hooks for a run or attach\n"
-	"      --offcpu-out FILE      write off-CPU stacks to FILE, folded format\n"
-	"  -u, --user NAME            run CMD as user NAME (name or uid) with its groups;\n"
-	"                             under sudo the default is the invoking user\n"
-	"                             (SUDO_UID); --user root keeps root\n"
-	"  -h, --help                 show this help\n"
-	"  -V, --version              show the version\n"
-	"\n"
-	"Exit status: the command's (128+N if killed by signal N), 124 on --timeout,\n"
-	"126/127 if CMD cannot be run / is not found, 1 on denet errors, 2 on usage errors.\n";
+/* ---- help ---------------------------------------------------------------
+ * In the layout of clap (upstream denet's parser): a line saying what it
+ * does, `Usage:`, `Commands:` or `Arguments:`, `Options:`. The option lines
+ * come from the table above, so the help cannot drift from the parser. */
+
+struct cmd_help {
+	enum dn_cli_command cmd;
+	const char *entry; /* its line in the general help's Commands list */
+	const char *about;
+	const char *usage; /* "Usage: " lines after the first, indented */
+	const char *args;  /* the Arguments section */
+	const char *exit_status;
+};
+
+#define EXIT_RUN                                                                        \
+	"Exit status: the command's (128+N if killed by signal N), 124 on --timeout,\n" \
+	"126/127 if CMD cannot be run / is not found, 141 if stdout was closed under\n" \
+	"the JSON records, 1 on denet errors, 2 on usage errors.\n"
+
+static const struct cmd_help cmd_helps[] = {
+	{DN_CMD_RUN,
+	 "  run [--] CMD [ARGS...]  Run and monitor a new process and its descendants\n",
+	 "Run and monitor a new process and its descendants (until it exits)\n",
+	 "denet [OPTIONS] run [--] CMD [ARGS...]\n",
+	 "  CMD [ARGS...]  The command, searched in PATH; every word after CMD is its own\n",
+	 EXIT_RUN},
+	{DN_CMD_ATTACH, "  attach PID              Monitor an existing process by PID\n",
+	 "Monitor an existing process by PID, and its descendants\n",
+	 "denet [OPTIONS] attach PID\n",
+	 "  PID  The process to watch until it exits, --duration passes or denet is signalled\n",
+	 "Exit status: 0 (the process is not denet's child: its status is unknown),\n"
+	 "141 if stdout was closed under the JSON records, 1 on denet errors, 2 on usage "
+	 "errors.\n"},
+	{DN_CMD_STATS,
+	 "  stats FILE              Generate statistics from a recorded JSONL file (alias: "
+	 "summary)\n",
+	 "Generate statistics from a recorded JSONL file (upstream denet 0.6.1's summary)\n",
+	 "denet [OPTIONS] stats FILE\n       denet [OPTIONS] summary FILE\n",
+	 "  FILE  A JSONL file recorded by denet (-o, -j) or by denet 0.6.1\n",
+	 "Exit status: 0; 1 if FILE cannot be read or holds no samples; 2 on usage errors.\n"},
+	{DN_CMD_REPORT,
+	 "  report FILE             Generate an HTML report with charts from a recorded JSONL "
+	 "file\n",
+	 "Generate an HTML report with charts from a recorded JSONL file\n",
+	 "denet report [-o OUT.html] FILE\n",
+	 "  FILE  A JSONL file recorded by denet or by denet 0.6.1\n",
+	 "Exit status: 0; 1 if FILE cannot be read or holds no samples, or OUT.html\n"
+	 "cannot be written; 2 on usage errors.\n"},
+};
+
+/* What an option says in some commands' help, where the general line
+ * would not fit them. The first match wins. */
+static const struct {
+	unsigned cmds;
+	enum opt_id id;
+	const char *help;
+} opt_overrides[] = {
+	{FOR_MONITOR, OPT_JSON, "Write the records on stdout as JSON Lines"},
+	{FOR_MONITOR, OPT_OUT, "Write every record to FILE as JSON Lines, - for stdout"},
+	{FOR_STATS, OPT_JSON, "Print one JSON object instead of the table"},
+	{FOR_STATS, OPT_STATS, "Also write that JSON object to FILE"},
+	{FOR_REPORT, OPT_OUT, "Write the report to FILE [default: FILE, .jsonl -> .html]"},
+	{FOR_ATTACH, OPT_NO_CGROUP, "Do not use the process's cgroup for exact CPU"},
+	{FOR_RUN, OPT_NO_CGROUP, "Do not put the command in a cgroup of its own"},
+	{FOR_ALL, OPT_HELP, "Print help"},
+};
+
+struct text {
+	char *buf;
+	size_t cap, len; /* len counts what did not fit too, as snprintf does */
+};
+
+static void put(struct text *t, const char *s, size_t n)
+{
+	if (t->len < t->cap) {
+		size_t room = t->cap - t->len - 1;
+		memcpy(t->buf + t->len, s, n < room ? n : room);
+		t->buf[t->len + (n < room ? n : room)] = '\0';
+	}
+	t->len += n;
+}
+
+static void puts_(struct text *t, const char *s)
+{
+	put(t, s, strlen(s));
+}
+
+static void putf(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void putf(struct text *t, const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		put(t, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+static bool listed(const struct opt *o, enum dn_cli_command topic)
+{
+	return topic == DN_CMD_NONE || (o->cmds & (1u << topic));
+}
+
+/* "-j, --json" or "    --timeout SECS" */
+static void opt_label(const struct opt *o, char *buf, size_t len)
+{
+	char sh[8] = "   ";
+	if (o->short_name)
+		snprintf(sh, sizeof sh, "-%c,", o->short_name);
+	snprintf(buf, len, "%s --%s%s%s", sh, o->name, o->metavar ? " " : "",
+		 o->metavar ? o->metavar : "");
+}
+
+static void put_options(struct text *t, enum dn_cli_command topic)
+{
+	char label[64];
+	int width = 0;
+	for (size_t k = 0; k < NOPTS; k++) {
+		if (!listed(&opts[k], topic))
+			continue;
+		opt_label(&opts[k], label, sizeof label);
+		if ((int)strlen(label) > width)
+			width = (int)strlen(label);
+	}
+	for (size_t k = 0; k < NOPTS; k++) {
+		const struct opt *o = &opts[k];
+		if (!listed(o, topic))
+			continue;
+		const char *help = o->help;
+		for (size_t v = 0; v < sizeof opt_overrides / sizeof opt_overrides[0]; v++)
+			if (topic != DN_CMD_NONE && (opt_overrides[v].cmds & (1u << topic)) &&
+			    opt_overrides[v].id == o->id) {
+				help = opt_overrides[v].help;
+				break;
+			}
+		opt_label(o, label, sizeof label);
+		putf(t, "  %-*s  %s\n", width, label, help);
+	}
+}
+
+static const struct cmd_help *find_help(enum dn_cli_command cmd)
+{
+	for (size_t k = 0; k < sizeof cmd_helps / sizeof cmd_helps[0]; k++)
+		if (cmd_helps[k].cmd == cmd)
+			return &cmd_helps[k];
+	return NULL;
+}
+
+int dn_cli_help(enum dn_cli_command topic, char *buf, size_t len)
+{
+	struct text t = {buf, len, 0};
+	const struct cmd_help *h = find_help(topic);
+	if (buf && len)
+		buf[0] = '\0';
+	if (h) {
+		puts_(&t, h->about);
+		puts_(&t, "\nUsage: ");
+		puts_(&t, h->usage);
+		puts_(&t, "\nArguments:\n");
+		puts_(&t, h->args);
+		puts_(&t, "\nOptions:\n");
+		put_options(&t, topic);
+		puts_(&t, "\n");
+		puts_(&t, h->exit_status);
+		return (int)t.len;
+	}
+	puts_(&t,
+	      "denet " DN_VERSION " - a simple process monitor: CPU, memory, I/O and network of a "
+	      "process tree\n"
+	      "\n"
+	      "Usage: denet [OPTIONS] COMMAND [ARGS...]\n"
+	      "       denet SCRIPT [ARGS...]\n"
+	      "\n"
+	      "Commands:\n");
+	for (size_t k = 0; k < sizeof cmd_helps / sizeof cmd_helps[0]; k++)
+		puts_(&t, cmd_helps[k].entry);
+	puts_(&t,
+	      "  help [COMMAND]          Print this help, or the help of COMMAND\n"
+	      "  SCRIPT [ARGS...]        Run a Lua script with the denet API: SCRIPT.lua, or any\n"
+	      "                          readable file that is not a command (#!/usr/bin/env "
+	      "denet)\n"
+	      "\n"
+	      "Options (before or after the command; `--` ends them):\n");
+	put_options(&t, DN_CMD_NONE);
+	puts_(&t, "\n" EXIT_RUN);
+	return (int)t.len;
+}
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -227,6 +410,10 @@ static int apply(const struct opt *o, const char *val, struct dn_cli *cli, struc
 	case OPT_OFFCPU_OUT: cli->offcpu_out = val; break;
 	case OPT_USER: cli->user = val; break;
 	case OPT_HELP:
+		/* `denet run --help`: run's help; `denet help --help`: the
+		 * topic already given stays */
+		if (cli->command != DN_CMD_HELP)
+			cli->help_topic = cli->command;
 		cli->command = DN_CMD_HELP;
 		st->done = true;
 		break;
@@ -293,7 +480,31 @@ static bool ends_with(const char *s, const char *suffix)
 	return n > m && memcmp(s + n - m, suffix, m) == 0;
 }
 
-/* The first positional word: a subcommand or SCRIPT.lua. Sets *stop when the
+/* A subcommand's name (`summary` is `stats`), or DN_CMD_NONE. */
+static enum dn_cli_command command_named(const char *w)
+{
+	if (strcmp(w, "run") == 0)
+		return DN_CMD_RUN;
+	if (strcmp(w, "attach") == 0)
+		return DN_CMD_ATTACH;
+	if (strcmp(w, "stats") == 0 || strcmp(w, "summary") == 0)
+		return DN_CMD_STATS;
+	if (strcmp(w, "report") == 0)
+		return DN_CMD_REPORT;
+	if (strcmp(w, "help") == 0)
+		return DN_CMD_HELP;
+	return DN_CMD_NONE;
+}
+
+/* A script without the .lua extension: `#!/usr/bin/env denet` makes the
+ * kernel run `denet /path/to/script ARGS`. Any readable regular file. */
+static bool is_readable_file(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, R_OK) == 0;
+}
+
+/* The first positional word: a subcommand or a script. Sets *stop when the
  * rest of argv belongs to the script. */
 static int parse_command(int argc, char **argv, int i, struct dn_cli *cli, const char **cmd_word,
 			 bool *stop, char *err, size_t errlen)
@@ -301,25 +512,17 @@ static int parse_command(int argc, char **argv, int i, struct dn_cli *cli, const
 	const char *w = argv[i];
 
 	*cmd_word = w;
-	if (strcmp(w, "run") == 0)
-		cli->command = DN_CMD_RUN;
-	else if (strcmp(w, "attach") == 0)
-		cli->command = DN_CMD_ATTACH;
-	else if (strcmp(w, "stats") == 0 || strcmp(w, "summary") == 0)
-		cli->command = DN_CMD_STATS;
-	else if (strcmp(w, "report") == 0)
-		cli->command = DN_CMD_REPORT;
-	else if (strcmp(w, "help") == 0)
-		cli->command = DN_CMD_HELP;
-	else if (ends_with(w, ".lua")) {
-		cli->command = DN_CMD_SCRIPT;
-		cli->file = w;
-		cli->script_argv0 = i;
-		cli->argv = argv + i + 1;
-		cli->argc = argc - i - 1;
-		*stop = true;
-	} else
+	cli->command = command_named(w);
+	if (cli->command != DN_CMD_NONE)
+		return 0;
+	if (!ends_with(w, ".lua") && !is_readable_file(w))
 		return fail(err, errlen, "unknown command '%s' (see denet --help)", w);
+	cli->command = DN_CMD_SCRIPT;
+	cli->file = w;
+	cli->script_argv0 = i;
+	cli->argv = argv + i + 1;
+	cli->argc = argc - i - 1;
+	*stop = true;
 	return 0;
 }
 
@@ -351,7 +554,17 @@ static int parse_operand(int argc, char **argv, int i, struct dn_cli *cli, const
 				    cmd_word);
 		cli->file = w;
 		return 0;
-	case DN_CMD_HELP: /* `denet help run`: the one help text covers it */ return 0;
+	case DN_CMD_HELP: {
+		/* `denet help run`: run's help; later words are not looked at */
+		enum dn_cli_command topic = command_named(w);
+		if (cli->help_topic != DN_CMD_NONE)
+			return 0;
+		if (topic == DN_CMD_NONE)
+			return fail(err, errlen, "unknown command '%s' (see denet --help)", w);
+		if (topic != DN_CMD_HELP)
+			cli->help_topic = topic;
+		return 0;
+	}
 	default: return fail(err, errlen, "unexpected argument '%s'", w);
 	}
 }

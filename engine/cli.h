@@ -1,7 +1,9 @@
 /*
- * cli.h — denet's command line (DESIGN §2): options accepted before or after
- * the subcommand, `--` ends options, upstream names and defaults.
- * Parsing only: no I/O, no exit. main() prints `err` and exits 2 on failure.
+ * cli.h — denet's command line: options accepted before or after the
+ * subcommand, `--` ends options, upstream names and defaults, and the help
+ * texts. Parsing only: no output, no exit (the one look at the file system:
+ * whether an unknown first word is a readable file, i.e. a script). main()
+ * prints `err` and exits 2 on failure.
  */
 #ifndef DENET_CLI_H
 #define DENET_CLI_H
@@ -15,7 +17,8 @@ enum dn_cli_command {
 	DN_CMD_RUN,	 /* run [--] CMD [ARGS...] */
 	DN_CMD_ATTACH,	 /* attach PID */
 	DN_CMD_STATS,	 /* stats FILE (alias: summary) */
-	DN_CMD_SCRIPT,	 /* SCRIPT.lua [ARGS...]: first non-option ends in .lua */
+	DN_CMD_SCRIPT,	 /* SCRIPT [ARGS...]: first non-option ends in .lua, or is a
+			    readable file that is not a subcommand */
 	DN_CMD_REPORT,	 /* report FILE [-o OUT.html] */
 	DN_CMD_HELP,	 /* --help / -h / help */
 	DN_CMD_VERSION,	 /* --version / -V */
@@ -48,6 +51,8 @@ struct dn_cli {
 	int argc;
 	int script_argv0; /* script: index of SCRIPT.lua in the original
 			     argv (for Lua's `arg` table) */
+	/* help: the command asked about (`run --help`, `help run`), or NONE */
+	enum dn_cli_command help_topic;
 };
 
 /* Parse argv. 0 on success; -EINVAL with a one-line message in err
@@ -55,7 +60,9 @@ struct dn_cli {
  * milliseconds, got 'abc'", "attach needs a PID", "run needs a command"). */
 int dn_cli_parse(int argc, char **argv, struct dn_cli *cli, char *err, size_t errlen);
 
-/* The --help text. */
-extern const char dn_cli_usage[];
+/* The help text of a command (DN_CMD_RUN, _ATTACH, _STATS, _REPORT), or
+ * the general one (any other value), into buf as snprintf does: always
+ * NUL-terminated, returns the length it needs. */
+int dn_cli_help(enum dn_cli_command topic, char *buf, size_t len);
 
 #endif

@@ -37,6 +37,14 @@ struct cli_run {
 	bool debug;
 };
 
+static int print_help(enum dn_cli_command topic, FILE *f)
+{
+	char text[8192];
+	dn_cli_help(topic, text, sizeof text);
+	fputs(text, f);
+	return fflush(f) == 0 ? 0 : 1;
+}
+
 static void die_usage(const char *msg)
 {
 	fprintf(stderr, "denet: %s\n", msg);
@@ -133,6 +141,16 @@ static int monitor_main(struct dn_cli *cli)
 	struct cli_run cr = {
 		.cli = cli, .out_fd = -1, .stats_fd = -1, .offcpu_fd = -1, .debug = cli->debug};
 	int status = 1;
+	dn_monitor_init(&cr.mon);
+	/* Who runs the command: checked first, so a typo in --user costs
+	 * nothing (no output file truncated, nothing started). */
+	struct dn_launch_creds creds;
+	char why[160];
+	if (cli->command == DN_CMD_RUN &&
+	    dn_launch_creds_resolve(cli->user, &creds, why, sizeof why) < 0) {
+		fprintf(stderr, "denet: %s\n", why);
+		return 1;
+	}
 	raise_fd_limit();
 	signal(SIGPIPE, SIG_IGN);
 	if (cli->out && (cr.out_fd = open_output(cli->out)) < 0)
@@ -178,12 +196,6 @@ static int monitor_main(struct dn_cli *cli)
 	int r;
 	if (cli->command == DN_CMD_RUN) {
 		dn_launcher_become_subreaper();
-		struct dn_launch_creds creds;
-		char why[160];
-		if (dn_launch_creds_resolve(cli->user, &creds, why, sizeof why) < 0) {
-			fprintf(stderr, "denet: %s\n", why);
-			goto out;
-		}
 		struct dn_launch_opts lo = {
 			.creds = &creds, /* --user, or sudo's invoking user */
 			.child_mask = dn_loop_saved_sigmask(loop),
@@ -325,13 +337,13 @@ int main(int argc, char **argv)
 	char err[256];
 	if (dn_cli_parse(argc, argv, &cli, err, sizeof err) < 0) {
 		if (cli.command == DN_CMD_NONE && argc <= 1) {
-			fputs(dn_cli_usage, stderr);
+			print_help(DN_CMD_NONE, stderr);
 			return 2;
 		}
 		die_usage(err);
 	}
 	switch (cli.command) {
-	case DN_CMD_HELP: fputs(dn_cli_usage, stdout); return 0;
+	case DN_CMD_HELP: return print_help(cli.help_topic, stdout);
 	case DN_CMD_VERSION: printf("denet %s\n", DN_VERSION); return 0;
 	case DN_CMD_RUN:
 	case DN_CMD_ATTACH: return monitor_main(&cli);

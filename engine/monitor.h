@@ -106,6 +106,11 @@ struct dn_monitor {
 	int prof_event_fd;	 /* the profile's process events, in the loop */
 };
 
+/* Put a monitor in its safe closed state: no fds (-1), no memory, nothing
+ * running. dn_monitor_free on it closes nothing; launch and attach start
+ * from it. Every monitor must pass through here (or launch/attach) before
+ * dn_monitor_free: a zero-filled struct would read as fd 0. */
+void dn_monitor_init(struct dn_monitor *m);
 /* Launch argv (prepared, not released: the caller may add outputs and
  * hooks, then dn_monitor_start). 0 or -errno; an exec failure is
  * reported by dn_monitor_start. */
@@ -139,6 +144,8 @@ int dn_monitor_mark(struct dn_monitor *m, const char *label);
 /* Called by the owner on SIGCHLD: reap zombies among denet's children
  * that are not a monitor's own command (orphans adopted as subreaper). */
 void dn_monitor_reap_orphans(struct dn_monitor **mons, int n);
+/* Release everything; idempotent (the monitor is left as dn_monitor_init
+ * leaves it). */
 void dn_monitor_free(struct dn_monitor *m);
 
 #endif

@@ -1,9 +1,116 @@
 -- stats_cli.lua — `denet stats FILE` (alias `summary`): upstream 0.6.1's
 -- summary of a recorded JSONL file, with the exact totals of its `exit`
--- record when there is one. Malformed lines are skipped and counted.
+-- record when there is one.
+--
+-- Owns what counts as a well-formed record here. As upstream's typed
+-- reader does, a line is skipped (and counted in skipped_lines) when it is
+-- not JSON, not an object, or when a field it has holds the wrong type:
+-- a string for a number, a float or a negative number or 1e999 for a
+-- counter, an `aggregated` that is not an object. Fields denet does not
+-- know are left alone; missing ones count as absent. The field names of
+-- older denet files are read as today's (net_rx_bytes -> sys_net_rx_bytes).
 local json = require "denet.json"
 local read = require "denet.read"
 local analysis = require "denet.analysis"
+
+local null, array_mt = json.null, json.array_mt
+local mtype, huge = math.type, math.huge
+
+local function is_u64(v)
+  if mtype(v) == "integer" then return v >= 0 end
+  -- above 2^63 the decoder gives floats: still a u64 up to 2^64
+  return mtype(v) == "float" and v >= 0x1p63 and v < 0x1p64 and v == math.floor(v)
+end
+
+local function is_finite(v)
+  return type(v) == "number" and v == v and v ~= huge and v ~= -huge
+end
+
+local function is_object(v)
+  return type(v) == "table" and v ~= null and getmetatable(v) ~= array_mt
+end
+
+local function is_array(v)
+  return type(v) == "table" and getmetatable(v) == array_mt
+end
+
+local CHECK = {
+  u64 = is_u64,
+  number = is_finite,
+  string = function(v) return type(v) == "string" end,
+  core = function(v) return v == null or (mtype(v) == "integer" and v >= 0 and v < 0x100000000) end,
+  int_or_null = function(v) return v == null or mtype(v) == "integer" end,
+  object_or_null = function(v) return v == null or is_object(v) end,
+}
+
+-- The metrics of a process, an aggregate or a flat sample.
+local METRICS = {
+  ts_ms = "u64", cpu_usage = "number", mem_rss_kb = "u64", mem_vms_kb = "u64",
+  disk_read_bytes = "u64", disk_write_bytes = "u64",
+  syscall_read_bytes = "u64", syscall_write_bytes = "u64",
+  page_faults_cached = "u64", page_faults_disk = "u64",
+  sys_net_rx_bytes = "u64", sys_net_tx_bytes = "u64",
+  net_rx_bytes = "u64", net_tx_bytes = "u64",
+  thread_count = "u64", process_count = "u64", uptime_secs = "u64",
+  mem_peak_kb = "u64", cpu_usage_exited = "number", cpu_source = "string",
+  cpu_core = "core", pid = "u64",
+}
+
+local function fields_ok(t, schema)
+  for k, want in pairs(schema) do
+    local v = t[k]
+    if v ~= nil and not CHECK[want](v) then return false end
+  end
+  return true
+end
+
+-- Upstream 0.6.1 (and older denet) wrote net_rx_bytes / net_tx_bytes.
+local function legacy_names(m)
+  if m.sys_net_rx_bytes == nil then m.sys_net_rx_bytes = m.net_rx_bytes end
+  if m.sys_net_tx_bytes == nil then m.sys_net_tx_bytes = m.net_tx_bytes end
+end
+
+local function metrics_ok(m)
+  if not is_object(m) or not fields_ok(m, METRICS) then return false end
+  legacy_names(m)
+  return true
+end
+
+local TREE = { ts_ms = "u64", parent = "object_or_null", aggregated = "object_or_null" }
+local METADATA = { pid = "u64", t0_ms = "u64", executable = "string" }
+local EXIT = {
+  ts_ms = "u64", pid = "u64", exit_code = "int_or_null", signal = "int_or_null",
+  duration_secs = "number", totals = "object_or_null", sampled = "object_or_null",
+}
+
+local function tree_ok(r)
+  if not fields_ok(r, TREE) then return false end
+  if is_object(r.parent) and not metrics_ok(r.parent) then return false end
+  if is_object(r.aggregated) and not metrics_ok(r.aggregated) then return false end
+  if r.children ~= nil then
+    if not is_array(r.children) then return false end
+    for _, c in ipairs(r.children) do
+      if not is_object(c) or not fields_ok(c, { pid = "u64", ppid = "u64" })
+        or (c.metrics ~= nil and not metrics_ok(c.metrics)) then
+        return false
+      end
+    end
+  end
+  return true
+end
+
+-- Whether a record read from the file has the types its kind promises.
+local function well_typed(r)
+  local k = r.kind
+  if k == "tree" then return tree_ok(r)
+  elseif k == "sample" then return metrics_ok(r)
+  elseif k == "metadata" then
+    return fields_ok(r, METADATA) and (r.cmd == nil or is_array(r.cmd))
+  elseif k == "exit" then return fields_ok(r, EXIT)
+  elseif k == nil then return metrics_ok(r) -- untagged: taken as a flat sample
+  end
+  return true -- mark, alert, env, offcpu: not read here
+end
 
 local ORDER = {
   "total_time_secs", "sample_count", "max_processes", "max_threads",
@@ -20,13 +127,20 @@ return function(file, as_json, stats_out)
     io.stderr:write("denet: cannot read '", file, "': ", tostring(st), "\n")
     return 1
   end
-  local recs = {}
-  for rec in it, st do recs[#recs + 1] = rec end
-  if st.skipped > 0 then
-    io.stderr:write(("denet: skipped %d malformed lines in %s\n"):format(st.skipped, file))
+  local recs, mistyped = {}, 0
+  for rec in it, st do
+    if well_typed(rec) then
+      recs[#recs + 1] = rec
+    else
+      mistyped = mistyped + 1
+    end
+  end
+  local skipped = st.skipped + mistyped
+  if skipped > 0 then
+    io.stderr:write(("denet: skipped %d malformed lines in %s\n"):format(skipped, file))
   end
   local s = analysis.summary(recs)
-  s.skipped_lines = st.skipped
+  s.skipped_lines = skipped
   -- two decimals, as the live summary (summary.c) writes it
   s.avg_cpu_usage = math.floor(s.avg_cpu_usage * 100 + 0.5) / 100
   if (s.sample_count or 0) == 0 then
@@ -70,8 +184,8 @@ return function(file, as_json, stats_out)
         end
       end
     end
-    if st.skipped > 0 then
-      io.write(("  %-28s %d\n"):format("skipped_lines", st.skipped))
+    if skipped > 0 then
+      io.write(("  %-28s %d\n"):format("skipped_lines", skipped))
     end
   end
   return 0

@@ -226,6 +226,30 @@ describe("denet run", function()
 		os.remove(marker)
 	end)
 
+	it("--user with an unknown user: one line naming it, exit 1, nothing created or run, fd 0 left alone", function()
+		local out = S.tmpname(".jsonl")
+		local marker = S.tmpname(".marker")
+		local r = S.denet { "--user", "denet-no-such-user", "-o", out, "run", "--", "sh", "-c",
+			"touch " .. S.q(marker) }
+		assert.are.equal(1, r.code)
+		assert.are.equal("denet: --user denet-no-such-user: no such user\n", r.err)
+		assert.is_nil(S.slurp(out), "--out was created")
+		assert.is_nil(S.slurp(marker), "the command was started")
+		-- "no fd" must never read as fd 0: denet closes only what it opened
+		if os.execute("command -v strace >/dev/null 2>&1") ~= true then
+			pending("strace is not installed: the close(0) check needs it")
+			return
+		end
+		local log = S.tmpname(".strace")
+		r = S.sh(("strace -f -qq -e trace=close -o %s %s --user denet-no-such-user run -- true")
+			:format(S.q(log), S.q(S.bin)))
+		local trace = S.slurp(log) or ""
+		os.remove(log)
+		assert.are.equal(1, r.code, r.err)
+		assert.is_truthy(trace:find("close%("), "strace saw no close at all: " .. trace)
+		assert.is_nil(trace:find("close%(0%)"), trace)
+	end)
+
 	it("exits 2 with one line for an unknown option", function()
 		local r = S.denet { "--bogus-option", "run", "true" }
 		assert.are.equal(2, r.code)
@@ -436,5 +460,179 @@ describe("denet stats", function()
 		local got = S.records(r.out)[1]
 		assert.are.equal(3, got.skipped_lines)
 		check(e, got)
+	end)
+
+	it("skips and counts records whose fields have the wrong JSON types", function()
+		-- upstream's typed reader drops them; counted as samples they would
+		-- shift the averages (the bad copies below say 555 % CPU)
+		assert.are.equal(0, rec.code, rec.err)
+		local text = {} -- the recording, without the junk an earlier test appended
+		for l in S.slurp(out):gmatch("[^\n]+") do
+			if type(json.decode(l)) == "table" then text[#text + 1] = l end
+		end
+		text = table.concat(text, "\n") .. "\n"
+		local recs = S.records(text)
+		local e = expected(recs)
+		local tree = S.of_kind(recs, "tree")[2]
+		local function variant(edit)
+			local t = json.decode(json.encode(tree))
+			t.aggregated.cpu_usage = 555.0
+			edit(t)
+			return json.encode(t)
+		end
+		local bad = {
+			variant(function(t) t.ts_ms = "soon" end),
+			variant(function(t) t.aggregated.ts_ms = "soon" end),
+			variant(function(t) t.aggregated = "x" end),
+			variant(function(t) t.aggregated.mem_rss_kb = 987654321 end):gsub("987654321", "1e999"),
+			variant(function(t) t.aggregated.thread_count = 2.5 end),
+			variant(function(t) t.aggregated.disk_read_bytes = -1 end),
+			variant(function(t) t.parent = { ts_ms = 1, mem_rss_kb = "big" } end),
+			variant(function(t) t.children = { { pid = "x" } } end),
+			variant(function(t) t.children = "none" end),
+			'{"kind":"sample","pid":1,"ts_ms":1,"cpu_usage":"high"}',
+			'{"kind":"exit","ts_ms":1,"pid":1,"exit_code":"zero"}',
+		}
+		local mixed = S.tmpname(".jsonl")
+		-- the bad lines go between the samples, where they would count
+		local pos = text:find("\n", text:find('"kind":"tree"', 1, true), true)
+		S.write(mixed, text:sub(1, pos) .. table.concat(bad, "\n") .. "\n" .. text:sub(pos + 1))
+		local r = S.denet { "--json", "stats", mixed }
+		local h = S.denet { "stats", mixed }
+		os.remove(mixed)
+		assert.are.equal(0, r.code, r.err)
+		assert.are.equal("denet: skipped " .. #bad .. " malformed lines in " .. mixed .. "\n", r.err)
+		local got = S.records(r.out)[1]
+		assert.are.equal(#bad, got.skipped_lines)
+		check(e, got)
+		assert.are.equal(0, got.exit.exit_code) -- the real exit record is kept
+		assert.is_truthy(h.out:match("skipped_lines%s+" .. #bad .. "\n"), h.out)
+	end)
+
+	it("reads upstream's net_rx_bytes / net_tx_bytes as sys_net_rx_bytes / sys_net_tx_bytes", function()
+		-- upstream 0.6.1's own test data (tests/cli_tests.rs), untagged
+		local f = S.tmpname(".jsonl")
+		S.write(f, [[
+{"pid": 1234, "cmd": ["test"], "executable": "/usr/bin/test", "t0_ms": 1234567890}
+{"ts_ms": 1234567891, "cpu_usage": 10.5, "mem_rss_kb": 1024, "mem_vms_kb": 2048, "disk_read_bytes": 512, "disk_write_bytes": 256, "net_rx_bytes": 128, "net_tx_bytes": 64, "thread_count": 1, "uptime_secs": 1}
+{"ts_ms": 1234567892, "cpu_usage": 15.2, "mem_rss_kb": 1100, "mem_vms_kb": 2100, "disk_read_bytes": 600, "disk_write_bytes": 300, "net_rx_bytes": 150, "net_tx_bytes": 80, "thread_count": 1, "uptime_secs": 2}
+]])
+		local r = S.denet { "--json", "stats", f }
+		assert.are.equal(0, r.code, r.err)
+		assert.are.equal("", r.err)
+		local got = S.records(r.out)[1]
+		assert.are.equal(2, got.sample_count)
+		assert.are.equal(150, got.total_sys_net_rx_bytes)
+		assert.are.equal(80, got.total_sys_net_tx_bytes)
+		assert.are.equal(600, got.total_disk_read_bytes)
+		assert.are.equal(1100, got.peak_mem_rss_kb)
+		assert.is_true(math.abs(got.avg_cpu_usage - 12.85) < 0.006, tostring(got.avg_cpu_usage))
+		-- and in tree records' aggregates; today's name wins when both are there
+		S.write(f, '{"aggregated":{"ts_ms":1,"cpu_usage":1.0,"mem_rss_kb":10,"net_rx_bytes":7,"net_tx_bytes":9}}\n'
+			.. '{"aggregated":{"ts_ms":2,"cpu_usage":1.0,"mem_rss_kb":10,"net_rx_bytes":7,"sys_net_rx_bytes":70,"net_tx_bytes":9}}\n')
+		r = S.denet { "--json", "stats", f }
+		os.remove(f)
+		assert.are.equal(0, r.code, r.err)
+		got = S.records(r.out)[1]
+		assert.are.equal(2, got.sample_count)
+		assert.are.equal(70, got.total_sys_net_rx_bytes)
+		assert.are.equal(9, got.total_sys_net_tx_bytes)
+	end)
+end)
+
+describe("denet help", function()
+	-- upstream denet 0.6.1's CLI tests (tests/cli_tests.rs, tests/cli/test_args.py)
+	-- read these: the general help has clap's headings, each subcommand its
+	-- own help; help goes to stdout with status 0
+	local function help(args)
+		local r = S.denet(args)
+		assert.are.equal(0, r.code, r.err)
+		assert.are.equal("", r.err)
+		assert.is_truthy(r.out:find("Usage:", 1, true), r.out)
+		assert.is_truthy(r.out:find("\nOptions", 1, true), r.out)
+		return r.out
+	end
+
+	it("--help has Usage, Commands and Options, and lists every subcommand", function()
+		local out = help { "--help" }
+		assert.is_truthy(out:find("\nCommands:\n", 1, true), out)
+		for _, w in ipairs { "run", "attach", "stats", "report", "help" } do
+			assert.is_truthy(out:find("\n  " .. w .. " ", 1, true), w)
+		end
+		assert.are.equal(out, help { "-h" })
+		assert.are.equal(out, help { "help" })
+	end)
+
+	it("run --help, stats --help, attach --help and report --help are the subcommand's", function()
+		local general = help { "--help" }
+		local want = {
+			run = "Run and monitor", stats = "Generate statistics",
+			attach = "Monitor an existing process", report = "Generate an HTML report",
+		}
+		for cmd, about in pairs(want) do
+			local out = help { cmd, "--help" }
+			assert.are_not.equal(general, out)
+			assert.are.equal(about, out:sub(1, #about), cmd)
+			assert.is_truthy(out:find("Usage: denet [^\n]*" .. cmd), out)
+			assert.is_nil(out:find("\nCommands:", 1, true), cmd)
+			assert.are.equal(out, help { "help", cmd })
+			assert.are.equal(out, help { cmd, "-h" })
+		end
+		assert.are.equal(help { "stats", "--help" }, help { "summary", "--help" })
+		-- --help after the command's words is the command's, for run
+		local r = S.denet { "-q", "run", "sh", "-c", "echo $1", "sh", "--help" }
+		assert.are.equal(0, r.code)
+		assert.are.equal("--help\n", r.out)
+	end)
+
+	it("prints the help on stderr with status 2 when no command is given", function()
+		local r = S.denet {}
+		assert.are.equal(2, r.code)
+		assert.are.equal("", r.out)
+		assert.is_truthy(r.err:find("Usage:", 1, true), r.err)
+	end)
+end)
+
+describe("denet SCRIPT without the .lua extension", function()
+	local dir
+	setup(function()
+		dir = S.tmpname(".d")
+		assert(os.execute("mkdir -p " .. S.q(dir)))
+	end)
+	teardown(function() os.execute("rm -rf " .. S.q(dir)) end)
+
+	local function script(name, text)
+		local path = dir .. "/" .. name
+		S.write(path, text)
+		assert(os.execute("chmod +x " .. S.q(path)))
+		return path
+	end
+
+	it("runs a #!/usr/bin/env denet script executed directly and as `denet FILE`", function()
+		local path = script("greet", "#!/usr/bin/env denet\n"
+			.. "local denet = require 'denet'\n"
+			.. "print('args ' .. table.concat(arg, ',') .. ' ' .. arg[0] .. ' ' .. type(denet.run))\n")
+		local bindir = S.bin:match("^(.*)/[^/]*$")
+		assert.is_truthy(bindir:find("^/"), "DENET_BIN must be an absolute path: " .. S.bin)
+		local r = S.sh(("PATH=%s:$PATH %s a -j b"):format(S.q(bindir), S.q(path)))
+		assert.are.equal(0, r.code, r.err)
+		assert.are.equal("args a,-j,b " .. path .. " function\n", r.out)
+		r = S.denet { path, "x" }
+		assert.are.equal(0, r.code, r.err)
+		assert.are.equal("args x " .. path .. " function\n", r.out)
+		-- the subcommands keep their names: a file called `stats` is not run
+		script("stats", "#!/usr/bin/env denet\nprint('ran')\n")
+		local old = S.sh(("cd %s && %s stats"):format(S.q(dir), S.q(S.bin)))
+		assert.are.equal(2, old.code)
+		assert.is_truthy(old.err:find("stats needs a FILE", 1, true), old.err)
+	end)
+
+	it("still calls a word that is no file an unknown command", function()
+		local r = S.denet { dir .. "/nosuch" }
+		assert.are.equal(2, r.code)
+		assert.are.equal("denet: unknown command '" .. dir .. "/nosuch' (see denet --help)\n", r.err)
+		r = S.denet { dir }
+		assert.are.equal(2, r.code)
+		assert.is_truthy(r.err:find("unknown command", 1, true), r.err)
 	end)
 end)

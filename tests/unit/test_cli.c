@@ -4,7 +4,9 @@
  * to a command or script, and the exact text of every usage error.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -275,6 +277,47 @@ static void test_script_args(void)
 	FAILS("unknown command '.lua' (see denet --help)", ".lua");
 }
 
+/* `#!/usr/bin/env denet` scripts: the kernel runs `denet /path/script
+ * ARGS`, so a readable file that is not a subcommand is a script, whatever
+ * its name. */
+static void test_script_without_extension(void)
+{
+	char path[] = "/tmp/denet-test-cli-XXXXXX";
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	CHECK(write(fd, "#!/usr/bin/env denet\n", 21) == 21);
+	close(fd);
+
+	CHECK_INT(P(path, "a", "-j"), 0);
+	CHECK_INT(cli.command, DN_CMD_SCRIPT);
+	CHECK_STR(cli.file, path);
+	CHECK_INT(cli.script_argv0, 1);
+	CHECK_INT(cli.argc, 2);
+	CHECK_STR(cli.argv[0], "a");
+	CHECK_STR(cli.argv[1], "-j");
+	CHECK(!cli.json); /* the script's */
+
+	CHECK_INT(P("-q", "--", path), 0);
+	CHECK_INT(cli.command, DN_CMD_SCRIPT);
+	CHECK_INT(cli.script_argv0, 3);
+
+	/* not readable (as root, access() says yes: only check as a user) */
+	if (geteuid() != 0) {
+		CHECK_INT(chmod(path, 0), 0);
+		CHECK_INT(P(path), -EINVAL);
+	}
+	unlink(path);
+	/* gone, a directory: not scripts */
+	char msg[128];
+	snprintf(msg, sizeof msg, "unknown command '%s' (see denet --help)", path);
+	CHECK_INT(P(path), -EINVAL);
+	CHECK_STR(err, msg);
+	FAILS("unknown command '/tmp' (see denet --help)", "/tmp");
+	FAILS("unknown command '/dev/null' (see denet --help)", "/dev/null");
+}
+
 static void test_attach(void)
 {
 	CHECK_INT(P("attach", "1234"), 0);
@@ -440,6 +483,24 @@ static void test_small_error_buffer(void)
 	CHECK_INT(dn_cli_parse(2, (char **)words, &cli, NULL, 0), -EINVAL);
 }
 
+static char help[8192];
+
+static const char *help_of(enum dn_cli_command topic)
+{
+	int n = dn_cli_help(topic, help, sizeof help);
+	CHECK(n > 0 && (size_t)n < sizeof help);
+	CHECK_INT(strlen(help), n);
+	return help;
+}
+
+static size_t count_lines(const char *s)
+{
+	size_t lines = 0;
+	for (const char *p = s; *p; p++)
+		lines += *p == '\n';
+	return lines;
+}
+
 static void test_usage_lists_everything(void)
 {
 	static const char *const needles[] = {
@@ -450,17 +511,111 @@ static void test_usage_lists_everything(void)
 		"--debug", "--write-env", "-s, --script", "--offcpu-out FILE",
 		"-h, --help", "-V, --version", "run [--] CMD", "attach PID",
 		"stats FILE", "summary", "report FILE", "SCRIPT.lua", "help",
+		/* clap's layout, as upstream's CLI tests expect it */
+		"Usage: denet", "\nCommands:\n", "\nOptions", "-u, --user NAME",
+		"--no-cgroup", "#!/usr/bin/env denet",
 	};
+	const char *usage = help_of(DN_CMD_NONE);
 	for (size_t k = 0; k < sizeof needles / sizeof needles[0]; k++)
-		if (!strstr(dn_cli_usage, needles[k])) {
+		if (!strstr(usage, needles[k])) {
 			unit_cur_failed++;
 			printf("#   usage lacks \"%s\"\n", needles[k]);
 		}
 	/* Short enough to read on one screen. */
-	size_t lines = 0;
-	for (const char *p = dn_cli_usage; *p; p++)
-		lines += *p == '\n';
-	CHECK(lines <= 40);
+	CHECK(count_lines(usage) <= 40);
+	/* DN_CMD_HELP, _SCRIPT, _VERSION: the general text too */
+	CHECK_STR(help_of(DN_CMD_HELP), usage);
+}
+
+/* Each subcommand has a help of its own, with its options only. */
+static void test_subcommand_help(void)
+{
+	static const struct {
+		enum dn_cli_command cmd;
+		const char *has[6], *lacks[4];
+	} cases[] = {
+		{DN_CMD_RUN,
+		 {"Run and monitor", "Usage: denet [OPTIONS] run [--] CMD [ARGS...]\n",
+		  "\nArguments:\n", "\nOptions:\n", "--timeout SECS", "-u, --user NAME"},
+		 {"Commands:", "--version", "(stats:"}},
+		{DN_CMD_ATTACH,
+		 {"Monitor an existing process by PID", "Usage: denet [OPTIONS] attach PID\n",
+		  "\nOptions:\n", "-d, --duration SECS", "-s, --script FILE.lua", NULL},
+		 {"--timeout", "--user", "--version"}},
+		{DN_CMD_STATS,
+		 {"Generate statistics", "Usage: denet [OPTIONS] stats FILE\n", "summary FILE",
+		  "\nOptions:\n", "-j, --json", "--stats FILE"},
+		 {"--interval", "--out", "--timeout", "--version"}},
+		{DN_CMD_REPORT,
+		 {"HTML report", "Usage: denet report [-o OUT.html] FILE\n", "\nOptions:\n",
+		  "-o, --out FILE", "-h, --help", NULL},
+		 {"--json", "--interval", "--version"}},
+	};
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		const char *h = help_of(cases[k].cmd);
+		for (int i = 0; i < 6 && cases[k].has[i]; i++)
+			if (!strstr(h, cases[k].has[i])) {
+				unit_cur_failed++;
+				printf("#   help %d lacks \"%s\"\n", (int)cases[k].cmd,
+				       cases[k].has[i]);
+			}
+		for (int i = 0; i < 4 && cases[k].lacks[i]; i++)
+			if (strstr(h, cases[k].lacks[i])) {
+				unit_cur_failed++;
+				printf("#   help %d has \"%s\"\n", (int)cases[k].cmd,
+				       cases[k].lacks[i]);
+			}
+		/* the description comes first, as clap writes it */
+		CHECK(strncmp(h, "Usage:", 6) != 0);
+	}
+
+	/* snprintf's contract: truncated, terminated, the full length back */
+	char small[16];
+	int n = dn_cli_help(DN_CMD_RUN, small, sizeof small);
+	CHECK_INT(n, strlen(help_of(DN_CMD_RUN)));
+	CHECK_INT(strlen(small), sizeof small - 1);
+	CHECK(strncmp(small, help, sizeof small - 1) == 0);
+	CHECK_INT(dn_cli_help(DN_CMD_RUN, NULL, 0), n);
+}
+
+/* Which help `--help` and `help` ask for. */
+static void test_help_topics(void)
+{
+	static const struct {
+		const char *w[4];
+		enum dn_cli_command topic;
+	} cases[] = {
+		{{"-h"}, DN_CMD_NONE},
+		{{"help"}, DN_CMD_NONE},
+		{{"run", "--help"}, DN_CMD_RUN},
+		{{"run", "-h", "ls"}, DN_CMD_RUN},
+		{{"-j", "attach", "-h"}, DN_CMD_ATTACH},
+		{{"stats", "--help"}, DN_CMD_STATS},
+		{{"summary", "x.jsonl", "-h"}, DN_CMD_STATS},
+		{{"report", "--help"}, DN_CMD_REPORT},
+		{{"help", "run"}, DN_CMD_RUN},
+		{{"help", "summary"}, DN_CMD_STATS},
+		{{"help", "report", "more"}, DN_CMD_REPORT},
+		{{"help", "attach", "--help"}, DN_CMD_ATTACH},
+		{{"help", "help"}, DN_CMD_NONE},
+		{{"-h", "run"}, DN_CMD_NONE}, /* help before the command: the general one */
+	};
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		const char *words[6] = {"denet"};
+		int n = 1;
+		while (n - 1 < 4 && cases[k].w[n - 1])
+			words[n] = cases[k].w[n - 1], n++;
+		words[n] = NULL;
+		CHECK_INT(parse_words(words), 0);
+		CHECK_INT(cli.command, DN_CMD_HELP);
+		if (cli.help_topic != cases[k].topic)
+			printf("#   case %zu\n", k);
+		CHECK_INT(cli.help_topic, cases[k].topic);
+	}
+	/* `run ls -h`: -h is ls's */
+	CHECK_INT(P("run", "ls", "-h"), 0);
+	CHECK_INT(cli.command, DN_CMD_RUN);
+	FAILS("unknown command 'nope' (see denet --help)", "help", "nope");
 }
 
 static void test_envinfo(void)
@@ -512,6 +667,7 @@ int main(void)
 	RUN(test_double_dash);
 	RUN(test_run_command_args_not_parsed);
 	RUN(test_script_args);
+	RUN(test_script_without_extension);
 	RUN(test_attach);
 	RUN(test_stats_summary_report);
 	RUN(test_help_and_version);
@@ -521,6 +677,8 @@ int main(void)
 	RUN(test_command_errors);
 	RUN(test_small_error_buffer);
 	RUN(test_usage_lists_everything);
+	RUN(test_subcommand_help);
+	RUN(test_help_topics);
 	RUN(test_envinfo);
 	return unit_done();
 }

@@ -808,6 +808,14 @@ static int u64_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Is key among the sorted kept keys? With none kept, p->keep may still be
+ * NULL (nothing was ever added), and bsearch's array must not be NULL even
+ * for zero elements. */
+static bool kept(const struct dn_offcpu *p, uint64_t key)
+{
+	return p->nkeep && bsearch(&key, p->keep, p->nkeep, sizeof *p->keep, u64_cmp);
+}
+
 /* Deletes the stacks of generation `old` that neither a pending interval
  * (start) nor an entry of the current generation uses. Runs after the flip:
  * the kernel stores no stack of `old` any more. start is read before agg:
@@ -846,8 +854,7 @@ static void stacks_gc(struct dn_offcpu *p, uint32_t old)
 		sk = snext;
 		sprev = &sk;
 		live++;
-		if ((sk & DN_OFFCPU_GEN_BIT) != oldbit ||
-		    bsearch(&sk, p->keep, p->nkeep, sizeof *p->keep, u64_cmp))
+		if ((sk & DN_OFFCPU_GEN_BIT) != oldbit || kept(p, sk))
 			continue;
 		if (ndead == capdead) {
 			size_t nc = capdead ? capdead * 2 : 1024;

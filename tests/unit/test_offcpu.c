@@ -383,6 +383,56 @@ static void test_open_bad_pid(void)
 	dn_offcpu_close(p);
 }
 
+/* A drain after which no stack is kept at all (the only tracked process
+ * blocked, woke up and exited: no pending interval, no entry of the new
+ * generation) must free every stack of the drained generation. The list
+ * of kept stacks is then empty and was never allocated: under UBSan, a
+ * bsearch over it (NULL with 0 elements) aborted this test. */
+static void test_gc_nothing_kept(void)
+{
+	struct dn_offcpu_stats st;
+	struct dn_offcpu *p;
+	struct got *g = calloc(1, sizeof *g);
+	char why[200];
+	int status = 0;
+	pid_t pid;
+
+	if (geteuid() != 0) {
+		free(g);
+		UNIT_SKIP("needs root for eBPF");
+	}
+	p = open_or_skip(why, sizeof why);
+	if (!p) {
+		free(g);
+		UNIT_SKIP("eBPF unavailable: %s", why);
+	}
+	pid = fork();
+	if (pid == 0) {
+		struct timespec ts = {0, 20000000};
+
+		raise(SIGSTOP);
+		nanosleep(&ts, NULL); /* one off-CPU interval, then gone */
+		_exit(0);
+	}
+	CHECK(pid > 0);
+	waitpid(pid, &status, WUNTRACED);
+	CHECK_INT(dn_offcpu_track(p, pid), 0);
+	kill(pid, SIGCONT);
+	waitpid(pid, &status, 0);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(dn_offcpu_drain(p, collect, g) >= 1);
+	dn_offcpu_get_stats(p, &st);
+	printf("# drained %d stacks; %llu freed, %llu left in the map\n", g->n,
+	       (unsigned long long)st.stacks_freed, (unsigned long long)st.stacks_live);
+	CHECK(g->n >= 1 && g->s[0].tgid == pid && g->s[0].off_ns >= 15000000);
+	CHECK(st.stacks_freed >= 2); /* its user and kernel stacks */
+	CHECK_INT(st.stacks_live, 0);
+	/* and again with nothing at all in the maps */
+	CHECK_INT(dn_offcpu_drain(p, collect, g), 0);
+	free(g);
+	dn_offcpu_close(p);
+}
+
 /* ---- generic helpers: start a program with pipes ---- */
 
 struct proc {
@@ -819,6 +869,7 @@ int main(void)
 	snprintf(helpers, sizeof helpers, "%s", h ? h : "build/helpers");
 	signal(SIGPIPE, SIG_IGN);
 	RUN(test_open_bad_pid);
+	RUN(test_gc_nothing_kept);
 	RUN(test_leaf_offset);
 	RUN(test_blocker_stack);
 	raw_tp = true;

@@ -11,7 +11,7 @@
 #   tools/deps.sh --check GROUP  install nothing: list what is missing, exit 1 if any
 set -eu
 BUILD_PKGS="build-essential pkg-config libbpf-dev libelf-dev libdw-dev liblua5.4-dev lua5.4 bpftool clang"
-TEST_PKGS="lua-busted python3 chromium fonts-dejavu-core"
+TEST_PKGS="lua-busted python3 chromium fonts-dejavu-core strace"
 ALL_PKGS="valgrind clang-format libclang-rt-14-dev python3-psutil"
 
 check=0

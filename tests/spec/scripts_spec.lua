@@ -217,6 +217,25 @@ describe("scripts/csv.lua", function()
     assert.matches("noise", r.err)
   end)
 
+  it("an unknown --columns name is an error naming it, live (before the command runs) and from a file", function()
+    local r = S.denet{ script("csv"), "--columns", "ts_ms,rss", "--", "sh", "-c", "echo ran" }
+    assert.equal(2, r.code)
+    assert.equal("", r.out)
+    assert.matches("denet: csv: unknown column 'rss'", r.err)
+    assert.not_matches("ran", r.err)
+    local out = S.tmpname(".jsonl")
+    assert.equal(0, S.denet{ "-q", "-i", "50", "-o", out, "run", "--", "sleep", "0.2" }.code)
+    r = S.denet{ script("csv"), "--columns", "ts_ms,cpu_usgae", out }
+    assert.equal(2, r.code)
+    assert.equal("", r.out)
+    assert.matches("denet: csv: unknown column 'cpu_usgae'", r.err)
+    -- any field the file's samples have is a column
+    r = S.denet{ script("csv"), "--columns", "ts_ms,cpu_source", out }
+    assert.equal(0, r.code)
+    assert.matches("^ts_ms,cpu_source\n%d+,%a+\n", r.out)
+    os.remove(out)
+  end)
+
   it("converts a recorded file", function()
     local out = S.tmpname(".jsonl")
     assert.equal(0, S.denet{ "-q", "-i", "50", "-o", out, "run", "--", "sleep", "0.3" }.code)

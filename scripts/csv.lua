@@ -7,8 +7,9 @@ usage:
 
 Live: runs CMD and writes a header, then one CSV row per sample on stdout
 as it is taken (flushed, so `| tail -f`-style consumers see rows at once).
-The command's stdout goes to stderr so that stdout is pure CSV. Exits with
-the command's status.
+The command's stdout goes to stderr (denet.run's stdout = "stderr") so that
+stdout is pure CSV. Exits with the command's status; a command that cannot
+be run is one error line, exit 127 (126 when not executable), and no CSV.
 
 File: converts the aggregate samples of a recorded JSONL file.
 
@@ -97,13 +98,15 @@ for _, c in ipairs(columns or {}) do
   if not denet.analysis.fields[c] then unknown_column(c) end
 end
 
--- The command's stdout goes to stderr: stdout is the CSV.
-local spec = { "sh", "-c", 'exec "$@" 1>&2', "sh", interval = interval }
+-- The command's stdout goes to denet's stderr: stdout is the CSV. The
+-- command is run as given (no shell around it), so the records name it and
+-- a command that cannot run fails here, before any CSV is written.
+local spec = { interval = interval, stdout = "stderr" }
 for k = i, #argv do spec[#spec + 1] = argv[k] end
 local p, msg, code = denet.run(spec)
 if not p then
   io.stderr:write("denet: csv: ", msg, "\n")
-  os.exit(code == "ENOENT" and 127 or 1)
+  os.exit(code == "ENOENT" and 127 or (code == "EACCES" and 126) or 1)
 end
 
 local header = true

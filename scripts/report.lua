@@ -12,7 +12,9 @@ report on stdout.
 
 With a command: runs it under denet, collects every sample through
 p:on("sample"), and prints the report when it ends. The command's stdout
-goes to stderr so that stdout holds only the report. --out also records
+goes to stderr (denet.run's stdout = "stderr") so that stdout holds only
+the report. A command that cannot be run is one error line, exit 127 (126
+when not executable), and no report. --out also records
 the run as JSONL; --watch adds an alert rule (e.g. --watch mem_rss_kb>2G,
 --watch cpu_usage>150) whose fires and clears are listed in the report.
 The exit status is the command's.
@@ -280,14 +282,15 @@ while i <= #argv do
 end
 if i > #argv then usage("the command is missing (after --)") end
 
--- The command's stdout goes to stderr: stdout carries the report.
-local spec = { "sh", "-c", 'exec "$@" 1>&2', "sh", interval = opts.interval, out = opts.out }
+-- The command's stdout goes to denet's stderr: stdout carries the report.
+-- The command is run as given (no shell around it): the records name it.
+local spec = { interval = opts.interval, out = opts.out, stdout = "stderr" }
 for k = i, #argv do spec[#spec + 1] = argv[k] end
 local c = new_collector()
-local p, msg = denet.run(spec)
+local p, msg, code = denet.run(spec)
 if not p then
   io.stderr:write("denet: report: ", msg, "\n")
-  os.exit(1)
+  os.exit(code == "ENOENT" and 127 or (code == "EACCES" and 126) or 1)
 end
 c.root_pid = p.pid
 c.meta = { kind = "metadata", pid = p.pid, cmd = table.move(argv, i, #argv, 1, {}), t0_ms = nil }

@@ -186,6 +186,26 @@ p:on("spawn", function(c) p:mark("spawned " .. c.pid) end)
     assert.is_true(n >= 5)
   end)
 
+  it("runs the command itself (no shell around it): the records name it; its stdout goes to stderr", function()
+    local out = S.tmpname(".jsonl")
+    local r = S.denet{ script("report"), "--interval", "50", "--out", out, "--",
+      helper("memsteps"), "10:200" }
+    assert.equal(0, r.code, r.err)
+    assert.matches("step 1 10 ", r.err)    -- memsteps prints its steps on stdout
+    assert.not_matches("step 1", r.out)
+    local meta = S.of_kind(S.records(S.slurp(out)), "metadata")[1]
+    os.remove(out)
+    assert.same({ helper("memsteps"), "10:200" }, meta.cmd)
+    assert.equal(helper("memsteps"), meta.executable)
+  end)
+
+  it("a missing command is one error line, exit 127, no report", function()
+    local r = S.denet{ script("report"), "--", "/nonexistent/cmd" }
+    assert.equal(127, r.code)
+    assert.equal("", r.out)
+    assert.equal("denet: report: ENOENT: cannot run '/nonexistent/cmd': No such file or directory\n", r.err)
+  end)
+
   it("a missing file is an error; no arguments is a usage error", function()
     local r = S.denet{ script("report"), "/nonexistent.jsonl" }
     assert.equal(1, r.code)
@@ -215,6 +235,13 @@ describe("scripts/csv.lua", function()
     end
     assert.is_true(peak > 30 * 1024 and peak < 40 * 1024, "peak " .. peak)
     assert.matches("noise", r.err)
+  end)
+
+  it("a missing command is one error line, exit 127, and no CSV at all", function()
+    local r = S.denet{ script("csv"), "--", "/nonexistent/cmd" }
+    assert.equal(127, r.code)
+    assert.equal("", r.out)
+    assert.equal("denet: csv: ENOENT: cannot run '/nonexistent/cmd': No such file or directory\n", r.err)
   end)
 
   it("an unknown --columns name is an error naming it, live (before the command runs) and from a file", function()

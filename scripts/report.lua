@@ -20,9 +20,11 @@ the run as JSONL; --watch adds an alert rule (e.g. --watch mem_rss_kb>2G,
 The exit status is the command's.
 
 The report: command, duration, exit status and kernel totals; CPU and
-memory peaks and averages; the top processes by CPU and by memory (from
-the `children` of tree records, the command itself included); I/O totals;
-alerts; marks.
+memory peaks and averages; the top processes by CPU time and by peak
+memory (from the `children` of tree records, the command itself
+included); I/O totals; alerts; marks. A process's CPU time is its
+cpu_usage integrated over the sample intervals, so a helper seen busy in
+one sample does not outrank a worker busy for the whole run.
 
 example:
   denet scripts/report.lua -- make -j8 > build-report.md
@@ -59,10 +61,12 @@ end
 
 local function human_kb(kb) return human_bytes((kb or 0) * 1024) end
 
+-- A table cell: one line, at most 60 bytes before escaping. A long
+-- command keeps its program's name (".../busy 0.3"), not the start of a path.
+local short_command = denet.report.short_command
 local function md_escape(s)
-  s = tostring(s):gsub("[\r\n]", " "):gsub("|", "\\|")
-  if #s > 60 then s = s:sub(1, 57) .. "..." end
-  return s
+  s = short_command((tostring(s):gsub("[\r\n]", " ")), 60)
+  return (s:gsub("|", "\\|"))
 end
 
 -- Everything the report needs, fed one record at a time.
@@ -83,17 +87,24 @@ local function new_collector()
       if type(agg) ~= "table" then return end
       agg = setmetatable({ ts_ms = agg.ts_ms or rec.ts_ms }, { __index = agg })
       c.samples[#c.samples + 1] = agg
+      -- the window this sample's cpu_usage covers: since the previous
+      -- sample (the first: since monitoring started)
+      local ts = num(agg.ts_ms)
+      local since = c.prev_ts or (c.meta and num(c.meta.t0_ms))
+      local dt = (ts and since and ts > since) and (ts - since) / 1000 or 0
+      if ts then c.prev_ts = ts end
       -- per-process figures: the command itself and each child
       local function seen(pid, command, m)
         if type(m) ~= "table" or not pid then return end
         local pr = c.procs[pid]
         if not pr then
-          pr = { pid = pid, command = command, cpu_sum = 0, n = 0, cpu_peak = 0, rss_peak = 0 }
+          pr = { pid = pid, command = command, cpu_sum = 0, cpu_secs = 0, n = 0, cpu_peak = 0, rss_peak = 0 }
           c.procs[pid] = pr
         end
         if command and command ~= "" then pr.command = command end
         local cpu, rss = num(m.cpu_usage) or 0, num(m.mem_rss_kb) or 0
         pr.cpu_sum, pr.n = pr.cpu_sum + cpu, pr.n + 1
+        pr.cpu_secs = pr.cpu_secs + cpu / 100 * dt
         if cpu > pr.cpu_peak then pr.cpu_peak = cpu end
         if rss > pr.rss_peak then pr.rss_peak = rss end
       end
@@ -182,18 +193,18 @@ local function render(c, source)
     if #procs == 0 then
       w("(no per-process data)")
     else
-      w("| pid | command | peak CPU | avg CPU | peak RSS | samples |")
-      w("|---:|---|---:|---:|---:|---:|")
+      w("| pid | command | CPU time | peak CPU | avg CPU | peak RSS | samples |")
+      w("|---:|---|---:|---:|---:|---:|---:|")
       for i = 1, math.min(5, #procs) do
         local pr = procs[i]
-        w(("| %s | `%s` | %.1f %% | %.1f %% | %s | %d |"):format(tostring(pr.pid),
-          md_escape(pr.command or "?"), pr.cpu_peak, pr.cpu_sum / pr.n, human_kb(pr.rss_peak), pr.n))
+        w(("| %s | `%s` | %.2f s | %.1f %% | %.1f %% | %s | %d |"):format(tostring(pr.pid),
+          md_escape(pr.command or "?"), pr.cpu_secs, pr.cpu_peak, pr.cpu_sum / pr.n,
+          human_kb(pr.rss_peak), pr.n))
       end
     end
     w("")
   end
-  for _, pr in ipairs(procs) do pr.cpu_avg = pr.cpu_sum / pr.n end
-  top("CPU", "cpu_avg")
+  top("CPU time", "cpu_secs")
   top("memory", "rss_peak")
 
   local last = s[#s] or {}
@@ -305,7 +316,8 @@ for _, wt in ipairs(watches) do
   end
 end
 p:on("sample", function(rec)
-  if not c.meta.t0_ms then c.meta.t0_ms = rec.ts_ms end
+  -- the first sample comes one interval after the start
+  if not c.meta.t0_ms then c.meta.t0_ms = rec.ts_ms - (opts.interval or 100) end
   c.add(rec)
 end)
 local status, totals = p:wait()

@@ -19,10 +19,11 @@ the run as JSONL; --watch adds an alert rule (e.g. --watch mem_rss_kb>2G,
 --watch cpu_usage>150) whose fires and clears are listed in the report.
 The exit status is the command's.
 
-The report: command, duration, exit status and kernel totals; CPU and
-memory peaks and averages; the top processes by CPU time and by peak
-memory (from the `children` of tree records, the command itself
-included); I/O totals; alerts; marks. A process's CPU time is its
+The report: command, host (of the recording: its `env` or `metadata`
+record), duration, exit status and kernel totals; CPU and memory peaks
+and averages; the top processes by CPU time and by peak memory (from the
+`children` of tree records, the command itself included); I/O totals;
+alerts; marks. A process's CPU time is its
 cpu_usage integrated over the sample intervals, so a helper seen busy in
 one sample does not outrank a worker busy for the whole run.
 
@@ -76,6 +77,8 @@ local function new_collector()
     local kind = rec.kind
     if kind == "metadata" then
       c.meta = rec
+    elseif kind == "env" then
+      c.env = rec
     elseif kind == "exit" then
       c.exit = rec
     elseif kind == "alert" then
@@ -145,6 +148,8 @@ local function render(c, source)
   w("# denet report: `", md_escape(cmd), "`")
   w("")
   w("- Source: ", source)
+  local host = (c.env and c.env.host ~= null and c.env.host) or (c.meta and c.meta.host ~= null and c.meta.host)
+  if host then w("- Host: ", md_escape(host)) end
   if c.meta then w("- PID: ", tostring(c.meta.pid)) end
   local dur = c.exit and num(c.exit.duration_secs)
     or (#s > 1 and (s[#s].ts_ms - s[1].ts_ms) / 1000) or 0
@@ -305,6 +310,13 @@ if not p then
 end
 c.root_pid = p.pid
 c.meta = { kind = "metadata", pid = p.pid, cmd = table.move(argv, i, #argv, 1, {}), t0_ms = nil }
+do -- a live run is on this machine
+  local f = io.open("/proc/sys/kernel/hostname")
+  if f then
+    c.meta.host = f:read("l")
+    f:close()
+  end
+end
 for _, wt in ipairs(watches) do
   local rule = { metric = wt.metric, name = wt.metric .. wt.op .. wt.value,
     on_fire = c.add, on_clear = c.add }

@@ -547,9 +547,12 @@ function sections.header(m, opts)
 		if v_(m.meta.executable) then row("executable", "<code>" .. esc(m.meta.executable) .. "</code>") end
 		row("started", esc(iso_utc(m.meta.t0_ms)))
 	end
+	-- the machine it was recorded on: the env record (--write-env), else
+	-- the metadata record (denet writes `host` there too)
+	local host = (m.env and v_(m.env.host)) or (m.meta and v_(m.meta.host))
+	if host then row("host", esc(host)) end
 	if m.env then
 		local e = m.env
-		row("host", esc(v_(e.host) or "–"))
 		local bits = {}
 		if v_(e.kernel) then bits[#bits + 1] = esc(e.kernel) end
 		if v_(e.arch) then bits[#bits + 1] = esc(e.arch) end

@@ -287,6 +287,28 @@ describe("denet report (CLI)", function()
       .. "</code></td></tr>", 1, true), "executable")
   end)
 
+  it("shows the host the run was recorded on, also without --write-env", function()
+    local f = assert(io.open("/proc/sys/kernel/hostname"))
+    local host = f:read("l")
+    f:close()
+    local jsonl = fixture_dir .. "/noenv.jsonl"
+    local r = S.denet({ "-q", "-o", jsonl, "run", "--", "true" })
+    assert.are.equal(0, r.code, r.err)
+    local meta = S.of_kind(S.records(S.slurp(jsonl)), "metadata")[1]
+    assert.are.equal(host, meta.host)
+    assert.are.equal(0, #S.of_kind(S.records(S.slurp(jsonl)), "env"))
+    r = S.denet({ "report", jsonl })
+    assert.are.equal(0, r.code, r.err)
+    local html = S.slurp(fixture_dir .. "/noenv.html")
+    assert.truthy(html:find("<tr><th>host</th><td>" .. report.escape(host) .. "</td></tr>", 1, true))
+    -- the env record, when there is one, is the machine's description
+    local recs = { { kind = "metadata", pid = 1, cmd = { "x" }, t0_ms = 0, host = "meta-host" },
+      { kind = "tree", ts_ms = 100, aggregated = { ts_ms = 100, cpu_usage = 1 } } }
+    assert.truthy(report.build(recs):find("<tr><th>host</th><td>meta-host</td></tr>", 1, true))
+    table.insert(recs, 2, { kind = "env", ts_ms = 0, host = "env-host" })
+    assert.truthy(report.build(recs):find("<tr><th>host</th><td>env-host</td></tr>", 1, true))
+  end)
+
   it("draws the alert line at its time on the time axis", function()
     local html = S.slurp(fixture_dir .. "/run.html")
     local meta = S.of_kind(tree_recs, "metadata")[1]

@@ -726,7 +726,10 @@ static int l_run(lua_State *L)
 		   *se = opt_str(L, 1, "stderr");
 	if (out && open_out(L, out, &p->out_fd, false))
 		return 3;
-	if (so && open_out(L, so, &p->stdout_fd, false))
+	/* stdout = "stderr": the command's stdout joins denet's stderr, for
+	 * scripts whose own stdout is data (CSV, a report) */
+	bool so_err = so && strcmp(so, "stderr") == 0;
+	if (so && !so_err && open_out(L, so, &p->stdout_fd, false))
 		return 3;
 	if (se && open_out(L, se, &p->stderr_fd, false))
 		return 3;
@@ -739,7 +742,7 @@ static int l_run(lua_State *L)
 	argv[argc] = NULL;
 	struct dn_launch_opts lo = {
 		.child_mask = dn_loop_saved_sigmask(loop),
-		.stdout_fd = p->stdout_fd,
+		.stdout_fd = so_err ? STDERR_FILENO : p->stdout_fd,
 		.stderr_fd = p->stderr_fd,
 	};
 	int r = dn_monitor_launch(&p->own, loop, &o, argv, argc, &lo);

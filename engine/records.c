@@ -3,6 +3,8 @@
  * names and units follow upstream denet; `kind` comes first so a reader
  * can dispatch on a prefix.
  */
+#include <unistd.h>
+
 #include "json.h"
 #include "profile.h"
 #include "records.h"
@@ -32,6 +34,14 @@ void dn_record_metadata(struct dn_buf *b, pid_t pid, char *const *argv, int argc
 	dn_json_str(&j, executable);
 	dn_json_key(&j, "t0_ms");
 	dn_json_uint(&j, t0_ms);
+	/* Reports name the machine a recording comes from, also without
+	 * --write-env (whose `env` record has the rest of the machine). */
+	char host[256];
+	if (gethostname(host, sizeof host) == 0) {
+		host[sizeof host - 1] = '\0';
+		dn_json_key(&j, "host");
+		dn_json_str(&j, host);
+	}
 	dn_json_key(&j, "capabilities");
 	dn_json_obj_begin(&j);
 	for (int i = 0; i < ncaps; i++) {

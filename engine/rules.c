@@ -149,8 +149,10 @@ int dn_rules_parse_size(const char *s, const char *metric, double *out)
 static double field(const struct dn_metrics *m, const struct dn_rule *r)
 {
 	const char *p = (const char *)m + r->offset;
+	/* cpu_usage as the sample records carry it (2 decimals), so a rule
+	 * judges, and an alert reports, the figure the user sees. */
 	if (r->is_double)
-		return *(const double *)(const void *)p;
+		return round(*(const double *)(const void *)p * 100.0) / 100.0;
 	return (double)*(const uint64_t *)(const void *)p;
 }
 

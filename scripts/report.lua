@@ -12,15 +12,20 @@ report on stdout.
 
 With a command: runs it under denet, collects every sample through
 p:on("sample"), and prints the report when it ends. The command's stdout
-goes to stderr so that stdout holds only the report. --out also records
+goes to stderr (denet.run's stdout = "stderr") so that stdout holds only
+the report. A command that cannot be run is one error line, exit 127 (126
+when not executable), and no report. --out also records
 the run as JSONL; --watch adds an alert rule (e.g. --watch mem_rss_kb>2G,
 --watch cpu_usage>150) whose fires and clears are listed in the report.
 The exit status is the command's.
 
-The report: command, duration, exit status and kernel totals; CPU and
-memory peaks and averages; the top processes by CPU and by memory (from
-the `children` of tree records, the command itself included); I/O totals;
-alerts; marks.
+The report: command, host (of the recording: its `env` or `metadata`
+record), duration, exit status and kernel totals; CPU and memory peaks
+and averages; the top processes by CPU time and by peak memory (from the
+`children` of tree records, the command itself included); I/O totals;
+alerts; marks. A process's CPU time is its
+cpu_usage integrated over the sample intervals, so a helper seen busy in
+one sample does not outrank a worker busy for the whole run.
 
 example:
   denet scripts/report.lua -- make -j8 > build-report.md
@@ -57,10 +62,12 @@ end
 
 local function human_kb(kb) return human_bytes((kb or 0) * 1024) end
 
+-- A table cell: one line, at most 60 bytes before escaping. A long
+-- command keeps its program's name (".../busy 0.3"), not the start of a path.
+local short_command = denet.report.short_command
 local function md_escape(s)
-  s = tostring(s):gsub("[\r\n]", " "):gsub("|", "\\|")
-  if #s > 60 then s = s:sub(1, 57) .. "..." end
-  return s
+  s = short_command((tostring(s):gsub("[\r\n]", " ")), 60)
+  return (s:gsub("|", "\\|"))
 end
 
 -- Everything the report needs, fed one record at a time.
@@ -70,6 +77,8 @@ local function new_collector()
     local kind = rec.kind
     if kind == "metadata" then
       c.meta = rec
+    elseif kind == "env" then
+      c.env = rec
     elseif kind == "exit" then
       c.exit = rec
     elseif kind == "alert" then
@@ -81,17 +90,24 @@ local function new_collector()
       if type(agg) ~= "table" then return end
       agg = setmetatable({ ts_ms = agg.ts_ms or rec.ts_ms }, { __index = agg })
       c.samples[#c.samples + 1] = agg
+      -- the window this sample's cpu_usage covers: since the previous
+      -- sample (the first: since monitoring started)
+      local ts = num(agg.ts_ms)
+      local since = c.prev_ts or (c.meta and num(c.meta.t0_ms))
+      local dt = (ts and since and ts > since) and (ts - since) / 1000 or 0
+      if ts then c.prev_ts = ts end
       -- per-process figures: the command itself and each child
       local function seen(pid, command, m)
         if type(m) ~= "table" or not pid then return end
         local pr = c.procs[pid]
         if not pr then
-          pr = { pid = pid, command = command, cpu_sum = 0, n = 0, cpu_peak = 0, rss_peak = 0 }
+          pr = { pid = pid, command = command, cpu_sum = 0, cpu_secs = 0, n = 0, cpu_peak = 0, rss_peak = 0 }
           c.procs[pid] = pr
         end
         if command and command ~= "" then pr.command = command end
         local cpu, rss = num(m.cpu_usage) or 0, num(m.mem_rss_kb) or 0
         pr.cpu_sum, pr.n = pr.cpu_sum + cpu, pr.n + 1
+        pr.cpu_secs = pr.cpu_secs + cpu / 100 * dt
         if cpu > pr.cpu_peak then pr.cpu_peak = cpu end
         if rss > pr.rss_peak then pr.rss_peak = rss end
       end
@@ -132,6 +148,8 @@ local function render(c, source)
   w("# denet report: `", md_escape(cmd), "`")
   w("")
   w("- Source: ", source)
+  local host = (c.env and c.env.host ~= null and c.env.host) or (c.meta and c.meta.host ~= null and c.meta.host)
+  if host then w("- Host: ", md_escape(host)) end
   if c.meta then w("- PID: ", tostring(c.meta.pid)) end
   local dur = c.exit and num(c.exit.duration_secs)
     or (#s > 1 and (s[#s].ts_ms - s[1].ts_ms) / 1000) or 0
@@ -180,18 +198,18 @@ local function render(c, source)
     if #procs == 0 then
       w("(no per-process data)")
     else
-      w("| pid | command | peak CPU | avg CPU | peak RSS | samples |")
-      w("|---:|---|---:|---:|---:|---:|")
+      w("| pid | command | CPU time | peak CPU | avg CPU | peak RSS | samples |")
+      w("|---:|---|---:|---:|---:|---:|---:|")
       for i = 1, math.min(5, #procs) do
         local pr = procs[i]
-        w(("| %s | `%s` | %.1f %% | %.1f %% | %s | %d |"):format(tostring(pr.pid),
-          md_escape(pr.command or "?"), pr.cpu_peak, pr.cpu_sum / pr.n, human_kb(pr.rss_peak), pr.n))
+        w(("| %s | `%s` | %.2f s | %.1f %% | %.1f %% | %s | %d |"):format(tostring(pr.pid),
+          md_escape(pr.command or "?"), pr.cpu_secs, pr.cpu_peak, pr.cpu_sum / pr.n,
+          human_kb(pr.rss_peak), pr.n))
       end
     end
     w("")
   end
-  for _, pr in ipairs(procs) do pr.cpu_avg = pr.cpu_sum / pr.n end
-  top("CPU", "cpu_avg")
+  top("CPU time", "cpu_secs")
   top("memory", "rss_peak")
 
   local last = s[#s] or {}
@@ -280,17 +298,25 @@ while i <= #argv do
 end
 if i > #argv then usage("the command is missing (after --)") end
 
--- The command's stdout goes to stderr: stdout carries the report.
-local spec = { "sh", "-c", 'exec "$@" 1>&2', "sh", interval = opts.interval, out = opts.out }
+-- The command's stdout goes to denet's stderr: stdout carries the report.
+-- The command is run as given (no shell around it): the records name it.
+local spec = { interval = opts.interval, out = opts.out, stdout = "stderr" }
 for k = i, #argv do spec[#spec + 1] = argv[k] end
 local c = new_collector()
-local p, msg = denet.run(spec)
+local p, msg, code = denet.run(spec)
 if not p then
   io.stderr:write("denet: report: ", msg, "\n")
-  os.exit(1)
+  os.exit(code == "ENOENT" and 127 or (code == "EACCES" and 126) or 1)
 end
 c.root_pid = p.pid
 c.meta = { kind = "metadata", pid = p.pid, cmd = table.move(argv, i, #argv, 1, {}), t0_ms = nil }
+do -- a live run is on this machine
+  local f = io.open("/proc/sys/kernel/hostname")
+  if f then
+    c.meta.host = f:read("l")
+    f:close()
+  end
+end
 for _, wt in ipairs(watches) do
   local rule = { metric = wt.metric, name = wt.metric .. wt.op .. wt.value,
     on_fire = c.add, on_clear = c.add }
@@ -302,7 +328,8 @@ for _, wt in ipairs(watches) do
   end
 end
 p:on("sample", function(rec)
-  if not c.meta.t0_ms then c.meta.t0_ms = rec.ts_ms end
+  -- the first sample comes one interval after the start
+  if not c.meta.t0_ms then c.meta.t0_ms = rec.ts_ms - (opts.interval or 100) end
   c.add(rec)
 end)
 local status, totals = p:wait()

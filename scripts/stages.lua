@@ -14,9 +14,12 @@ when the command ends (stdout is left to the command):
 
 Each stage boundary is also written as a `mark` record (p:mark), so with
 --out the stages are in the JSONL file for denet stats/report. For each
-stage: start (seconds since the run began), duration, average and peak CPU
-(100 % = one core), peak RSS, and disk bytes read and written during it.
-Exits with the command's status.
+stage: start (seconds since the run began), duration, samples, CPU time
+(the tree's cpu_usage integrated over the sample intervals, so it counts
+the same however loaded the machine is), average and peak CPU (100 % = one
+core), peak RSS, and disk bytes read and written during it. A label longer
+than 60 bytes keeps the program's name: "3: .../busy 0.4". Exits with the
+command's status.
 
 example:
   denet scripts/stages.lua -- sh -c 'make; make test; make install'
@@ -72,9 +75,12 @@ end
 
 local stages, cur = {}, nil
 local t0, last
+-- the first sample covers one interval from the start
+local step_ms = interval or 100
 
-local function begin(label, pid)
-  cur = { label = label, pid = pid, n = 0, cpu_sum = 0, cpu_peak = 0, rss_peak = 0,
+local function begin(label, pid, command)
+  cur = { label = label, pid = pid, command = command, n = 0, cpu_sum = 0, cpu_secs = 0,
+    cpu_peak = 0, rss_peak = 0,
     start_ts = last and last.ts_ms or nil, read0 = last and last.disk_read_bytes or 0,
     write0 = last and last.disk_write_bytes or 0 }
   stages[#stages + 1] = cur
@@ -89,6 +95,8 @@ p:on("sample", function(rec)
   cur.start_ts = cur.start_ts or a.ts_ms
   cur.n = cur.n + 1
   cur.cpu_sum = cur.cpu_sum + a.cpu_usage
+  local dt = last and (a.ts_ms - last.ts_ms) or step_ms
+  cur.cpu_secs = cur.cpu_secs + a.cpu_usage / 100 * dt / 1000
   if a.cpu_usage > cur.cpu_peak then cur.cpu_peak = a.cpu_usage end
   if a.mem_rss_kb > cur.rss_peak then cur.rss_peak = a.mem_rss_kb end
   cur.end_ts = a.ts_ms
@@ -96,7 +104,10 @@ p:on("sample", function(rec)
   -- a child seen before its exec shows its parent's command: refresh
   if cur.pid and rec.children then
     for _, ch in ipairs(rec.children) do
-      if ch.pid == cur.pid then cur.label = ("%d: %s"):format(#stages, ch.command) end
+      if ch.pid == cur.pid then
+        cur.command = ch.command
+        cur.label = ("%d: %s"):format(#stages, ch.command)
+      end
     end
   end
   last = a
@@ -110,7 +121,9 @@ if every then
   end)
 else
   p:on("spawn", function(child)
-    if child.ppid == p.pid then begin(("%d: %s"):format(#stages + 1, child.command), child.pid) end
+    if child.ppid == p.pid then
+      begin(("%d: %s"):format(#stages + 1, child.command), child.pid, child.command)
+    end
   end)
 end
 
@@ -123,16 +136,26 @@ local function bytes(b)
   return ("%d B"):format(b)
 end
 local e = io.stderr
+-- At most 60 bytes; a long command keeps its program's name.
+local short_command = denet.report.short_command
+for _, s in ipairs(stages) do
+  if s.command then
+    local prefix = s.label:match("^%d+: ")
+    s.label = prefix .. short_command(s.command, 60 - #prefix)
+  else
+    s.label = short_command(s.label, 60)
+  end
+end
 local width = 5
-for _, s in ipairs(stages) do width = math.max(width, math.min(60, #s.label)) end
-e:write(("%-" .. width .. "s %8s %8s %8s %8s %10s %10s  %s\n"):format("stage", "start", "secs",
-  "samples", "avg cpu", "peak cpu", "peak rss", "disk read/write"))
+for _, s in ipairs(stages) do width = math.max(width, #s.label) end
+e:write(("%-" .. width .. "s %8s %8s %8s %8s %8s %10s %10s  %s\n"):format("stage", "start", "secs",
+  "samples", "cpu time", "avg cpu", "peak cpu", "peak rss", "disk read/write"))
 for _, s in ipairs(stages) do
   if s.n > 0 then
-    local label = #s.label > 60 and s.label:sub(1, 57) .. "..." or s.label
-    e:write(("%-" .. width .. "s %7.1fs %7.2fs %8d %7.1f%% %9.1f%% %10s  %s\n"):format(label,
-      (s.start_ts - t0) / 1000, (s.end_ts - s.start_ts) / 1000, s.n, s.cpu_sum / s.n, s.cpu_peak,
-      mib(s.rss_peak), bytes((s.read1 or 0) - s.read0) .. " / " .. bytes((s.write1 or 0) - s.write0)))
+    e:write(("%-" .. width .. "s %7.1fs %7.2fs %8d %7.2fs %7.1f%% %9.1f%% %10s  %s\n"):format(s.label,
+      (s.start_ts - t0) / 1000, (s.end_ts - s.start_ts) / 1000, s.n, s.cpu_secs, s.cpu_sum / s.n,
+      s.cpu_peak, mib(s.rss_peak),
+      bytes((s.read1 or 0) - s.read0) .. " / " .. bytes((s.write1 or 0) - s.write0)))
   end
 end
 os.exit(status or 1)

@@ -17,7 +17,16 @@ it is called without arguments). Records are the JSONL kinds of DESIGN §3.
     output of resample) taken as they are.
   Other kinds (metadata, exit, alert, mark, env, offcpu) are not samples.
 A metric name may be a dotted path into a sample ("ebpf.offcpu.total_time_ns").
-Missing values and json.null count as absent.
+Missing values and json.null count as absent. A metric or column name that
+is neither a field of denet's samples (analysis.fields) nor present in any
+of the samples given is a mistake (a typo): series, peaks and to_csv raise
+"bad argument #2 to 'series' (unknown metric 'cpu_usgae': ...)" instead
+of returning nothing.
+
+  analysis.fields: set of the names samples have ({ cpu_usage = true,
+      ["ebpf.offcpu.total_time_ns"] = true, ... }): the metrics of
+      docs/data-format.md, the aggregate's extra fields and the documented
+      ebpf.offcpu paths.
 
   analysis.samples(recs) -> list of samples (as above)
 
@@ -31,7 +40,9 @@ Missing values and json.null count as absent.
       total_syscall_write_bytes, total_sys_net_rx_bytes, total_sys_net_tx_bytes
                        = the LAST sample's value (0 if absent)
       peak_page_faults_cached, peak_page_faults_disk, peak_mem_rss_kb = max
-      avg_cpu_usage    = mean of cpu_usage (float, unrounded; 0.0 without samples)
+      avg_cpu_usage    = mean of cpu_usage, rounded to 2 decimals as the
+                         samples and the live summary are (float; 0.0
+                         without samples)
     and, when an `exit` record is present (the last one wins):
       exit = { exit_code, signal, duration_secs, totals, sampled }
              copied from it (signal may be json.null, as decoded).
@@ -60,8 +71,9 @@ Missing values and json.null count as absent.
       the end of its bucket (last observation carried forward, so counters,
       memory and counts keep their fields), with
         ts_ms     = t0 + k*ms (the bucket's start), and
-        cpu_usage = the mean cpu_usage of the samples inside the bucket
-                    (an empty bucket carries the last observed cpu_usage).
+        cpu_usage = the mean cpu_usage of the samples inside the bucket,
+                    rounded to 2 decimals as samples are (an empty bucket
+                    carries the last observed cpu_usage).
       One output per bucket from the first sample's to the last sample's.
 
   analysis.to_csv(recs [, columns]) -> CSV text
@@ -82,6 +94,24 @@ local find, gsub, format = string.find, string.gsub, string.format
 local concat, sort = table.concat, table.sort
 
 local analysis = {}
+
+-- Figures keep the precision the records have: cpu_usage 2 decimals.
+local function round2(x)
+	if x >= 0 then return math.floor(x * 100 + 0.5) / 100 end
+	return -(math.floor(-x * 100 + 0.5) / 100)
+end
+
+local FIELDS = {}
+for _, f in ipairs {
+	"ts_ms", "cpu_usage", "mem_rss_kb", "mem_vms_kb", "disk_read_bytes", "disk_write_bytes",
+	"syscall_read_bytes", "syscall_write_bytes", "page_faults_cached", "page_faults_disk",
+	"sys_net_rx_bytes", "sys_net_tx_bytes", "thread_count", "uptime_secs", "cpu_core",
+	"process_count", "mem_peak_kb", "cpu_usage_exited", "cpu_source", "pid", "kind",
+	"ebpf", "ebpf.offcpu", "ebpf.offcpu.total_time_ns", "ebpf.offcpu.total_events",
+	"ebpf.offcpu.avg_time_ns", "ebpf.offcpu.max_time_ns", "ebpf.offcpu.min_time_ns",
+	"ebpf.offcpu.top_blocking_threads", "ebpf.offcpu.thread_stats",
+} do FIELDS[f] = true end
+analysis.fields = FIELDS
 
 local function check_recs(recs, fname)
 	local t = type(recs)
@@ -148,29 +178,48 @@ function analysis.samples(recs)
 end
 local samples = analysis.samples
 
--- A metric's value in a sample, as a number or nil.
-local function getter(metric)
-	if type(metric) ~= "string" then
-		error("bad argument #2 (metric name expected, got " .. type(metric) .. ")", 3)
-	end
-	if not find(metric, ".", 1, true) then
-		return function(s)
-			local v = s[metric]
-			if type(v) == "number" then return v end
-			return nil
-		end
+-- A field's raw value in a sample (a dotted name walks into tables).
+local function raw_getter(col)
+	if not find(col, ".", 1, true) then
+		return function(s) return s[col] end
 	end
 	local parts = {}
-	for p in metric:gmatch("[^.]+") do parts[#parts + 1] = p end
+	for p in col:gmatch("[^.]+") do parts[#parts + 1] = p end
 	return function(s)
 		local v = s
 		for i = 1, #parts do
 			if type(v) ~= "table" then return nil end
 			v = v[parts[i]]
 		end
+		return v
+	end
+end
+
+-- Raises (blaming the user's line: `level` as for error()) unless `name`
+-- is a field samples have or one of `list` has it: a typo must not read as
+-- "no data".
+local function check_name(name, get, list, fname, argn, what, level)
+	if FIELDS[name] then return end
+	for i = 1, #list do
+		local v = get(list[i])
+		if v ~= nil and v ~= null then return end
+	end
+	error(("bad argument #%d to '%s' (unknown %s '%s': neither a field of denet's samples "
+		.. "nor in any of the %d samples given)"):format(argn, fname, what, name, #list), level + 1)
+end
+
+-- A metric's value in a sample, as a number or nil.
+local function getter(metric, fname, level)
+	if type(metric) ~= "string" then
+		error("bad argument #2 to '" .. fname .. "' (metric name expected, got " .. type(metric) .. ")",
+			level + 1)
+	end
+	local get = raw_getter(metric)
+	return function(s)
+		local v = get(s)
 		if type(v) == "number" then return v end
 		return nil
-	end
+	end, get
 end
 
 local function num(v)
@@ -242,7 +291,7 @@ function analysis.summary(recs)
 		peak_page_faults_cached = acc.peak_page_faults_cached,
 		peak_page_faults_disk = acc.peak_page_faults_disk,
 		peak_mem_rss_kb = acc.peak_mem_rss_kb,
-		avg_cpu_usage = acc.n > 0 and acc.cpu_sum / acc.n or 0.0,
+		avg_cpu_usage = acc.n > 0 and round2(acc.cpu_sum / acc.n) or 0.0,
 	}
 	for _, f in ipairs(LAST_FIELDS) do
 		r[f[1]] = acc.last and num(acc.last[f[2]]) or 0
@@ -264,11 +313,13 @@ end
 -- series, peaks
 ----------------------------------------------------------------------------
 
-function analysis.series(recs, metric)
-	check_recs(recs, "series")
-	local get = getter(metric)
+-- level: of the user's call, as seen from here (for error()).
+local function series(recs, metric, fname, level)
+	local get, raw = getter(metric, fname, level + 1)
+	local list = samples(recs)
+	check_name(metric, raw, list, fname, 2, "metric", level + 1)
 	local ts, vals, n = {}, {}, 0
-	for _, s in ipairs(samples(recs)) do
+	for _, s in ipairs(list) do
 		local v = get(s)
 		if v ~= nil then
 			n = n + 1
@@ -276,6 +327,12 @@ function analysis.series(recs, metric)
 			vals[n] = v
 		end
 	end
+	return ts, vals
+end
+
+function analysis.series(recs, metric)
+	check_recs(recs, "series")
+	local ts, vals = series(recs, metric, "series", 2) -- not a tail call: error levels count frames
 	return ts, vals
 end
 
@@ -297,7 +354,7 @@ function analysis.peaks(recs, metric, opts)
 	if opts.top and (opts.top < 0 or mtype(opts.top) ~= "integer") then
 		error("peaks: option 'top' must be a non-negative integer", 2)
 	end
-	local ts, v = analysis.series(recs, metric)
+	local ts, v = series(recs, metric, "peaks", 2)
 	local n, out = #v, {}
 	local i = 1
 	while i <= n do
@@ -339,7 +396,7 @@ function analysis.resample(recs, ms)
 		for key, val in pairs(last) do row[key] = val end
 		local t = t0 + k * ms
 		row.ts_ms = math.tointeger(t) or t
-		if cnt > 0 then row.cpu_usage = sum / cnt end
+		if cnt > 0 then row.cpu_usage = round2(sum / cnt) end
 		out[#out + 1] = row
 		sum, cnt = 0.0, 0
 	end
@@ -397,22 +454,6 @@ local function csv_cell(v)
 	return csv_quote(tostring(v))
 end
 
-local function raw_getter(col)
-	if not find(col, ".", 1, true) then
-		return function(s) return s[col] end
-	end
-	local parts = {}
-	for p in col:gmatch("[^.]+") do parts[#parts + 1] = p end
-	return function(s)
-		local v = s
-		for i = 1, #parts do
-			if type(v) ~= "table" then return nil end
-			v = v[parts[i]]
-		end
-		return v
-	end
-end
-
 function analysis.to_csv(recs, columns)
 	check_recs(recs, "to_csv")
 	columns = columns or analysis.csv_columns
@@ -427,9 +468,11 @@ function analysis.to_csv(recs, columns)
 		gets[i] = raw_getter(c)
 		header[i] = csv_quote(c)
 	end
+	local list = samples(recs)
+	for i, c in ipairs(columns) do check_name(c, gets[i], list, "to_csv", 2, "column", 2) end
 	local lines = { concat(header, ",") }
 	local row = {}
-	for _, s in ipairs(samples(recs)) do
+	for _, s in ipairs(list) do
 		for i = 1, #gets do row[i] = csv_cell(gets[i](s)) end
 		lines[#lines + 1] = concat(row, ",", 1, #gets)
 	end

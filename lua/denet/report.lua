@@ -54,6 +54,13 @@ scripts, images or network access.
       report.page(title, body, opts) -> the complete html document
       report.escape(s) -> s with & < > " ' escaped
       report.human_bytes(n), report.human_kib(n), report.fmt_num(n)
+      report.short_command(cmd, width, ellipsis) -> text of at most
+        `width` bytes (optional, default 60): a command line (a string,
+        or an argv list joined with spaces) that is too long loses the
+        directory of its program first ("/very/long/path/busy 0.3" ->
+        ".../busy 0.3": the program's name is what a reader needs), then
+        its tail is cut and ends with `ellipsis` (optional, default
+        "..."). Never cuts inside a UTF-8 character.
 
 A user script can build its own variant, e.g.
 
@@ -119,6 +126,25 @@ local function human_bytes(n)
 end
 report.human_bytes = human_bytes
 report.human_kib = function(kib) return num(kib) and human_bytes(kib * 1024) or "–" end
+
+local function short_command(cmd, width, ell)
+	width, ell = width or 60, ell or "..."
+	if type(cmd) == "table" then
+		local words = {}
+		for i, a in ipairs(cmd) do words[i] = tostring(v_(a) or "") end
+		cmd = concat(words, " ")
+	end
+	cmd = tostring(cmd)
+	if #cmd <= width then return cmd end
+	local prog, rest = cmd:match("^(%S+)(.*)$")
+	local base = prog and prog:match("([^/]+)/*$")
+	if base and base ~= prog and #ell + 1 + #base < #prog then cmd = ell .. "/" .. base .. rest end
+	if #cmd <= width then return cmd end
+	local cut = math.max(0, width - #ell)
+	while cut > 0 and (cmd:byte(cut + 1) or 0) & 0xC0 == 0x80 do cut = cut - 1 end
+	return cmd:sub(1, cut) .. ell
+end
+report.short_command = short_command
 
 local function human_secs(s)
 	s = num(s)
@@ -521,9 +547,12 @@ function sections.header(m, opts)
 		if v_(m.meta.executable) then row("executable", "<code>" .. esc(m.meta.executable) .. "</code>") end
 		row("started", esc(iso_utc(m.meta.t0_ms)))
 	end
+	-- the machine it was recorded on: the env record (--write-env), else
+	-- the metadata record (denet writes `host` there too)
+	local host = (m.env and v_(m.env.host)) or (m.meta and v_(m.meta.host))
+	if host then row("host", esc(host)) end
 	if m.env then
 		local e = m.env
-		row("host", esc(v_(e.host) or "–"))
 		local bits = {}
 		if v_(e.kernel) then bits[#bits + 1] = esc(e.kernel) end
 		if v_(e.arch) then bits[#bits + 1] = esc(e.arch) end
@@ -736,8 +765,8 @@ local function top_chart(m, opts, ts, procs, field, rank, title, id, unit, aggfi
 	for i = 1, min(N, #sorted) do
 		local p = sorted[i]
 		top[i] = p
-		local name = format("%s %s", tostring(p.pid), p.name)
-		if #name > 60 then name = name:sub(1, 57) .. "…" end
+		local pid = tostring(p.pid)
+		local name = pid .. " " .. short_command(p.name, 59 - #pid, "…")
 		series[i] = { name = name, ts = ts, v = p[field] }
 	end
 	if #sorted > N then

@@ -61,8 +61,10 @@ describe("denet.analysis.summary", function()
 		assert.are.equal(50, s.peak_page_faults_cached)
 		assert.are.equal(3, s.peak_page_faults_disk)
 		assert.are.equal(300, s.peak_mem_rss_kb)
-		-- (10 + 30.5 + 20) / 3
-		assert.is_true(math.abs(s.avg_cpu_usage - 60.5 / 3) < 1e-12)
+		-- (10 + 30.5 + 20) / 3 = 20.1666...: 2 decimals, as samples and the
+		-- live summary have them
+		assert.are.equal(20.17, s.avg_cpu_usage)
+		assert.are.equal("float", math.type(s.avg_cpu_usage))
 		assert.are.equal("integer", math.type(s.total_disk_read_bytes))
 		assert.are.equal("integer", math.type(s.sample_count))
 		assert.is_nil(s.skipped_lines)
@@ -191,9 +193,29 @@ describe("denet.analysis.series and peaks", function()
 		assert.are.same({ 10, 50, 50, 20, 70, 30, 30, 90 }, v)
 		local _, nested = analysis.series(recs, "ebpf.offcpu.total_time_ns")
 		assert.are.equal(9000, nested[8])
-		local ts2, none = analysis.series(recs, "no_such_metric")
-		assert.are.same({}, ts2)
-		assert.are.same({}, none)
+	end)
+
+	it("raises on an unknown metric, naming it; fields samples have pass", function()
+		-- a typo used to give an empty series, indistinguishable from "no data"
+		local ok, err = pcall(function() local t = analysis.series(recs, "cpu_usgae"); return t end)
+		assert.is_false(ok)
+		assert.matches("^[^:]*analysis_spec%.lua:%d+: bad argument #2 to 'series' %(unknown metric 'cpu_usgae'", err)
+		ok, err = pcall(function() local t = analysis.peaks(recs, "mem_rs_kb"); return t end)
+		assert.is_false(ok)
+		assert.matches("bad argument #2 to 'peaks' %(unknown metric 'mem_rs_kb'", err)
+		-- a documented field absent from these samples is no data, not a mistake
+		local ts, v = analysis.series(recs, "page_faults_disk")
+		assert.are.same({}, ts)
+		assert.are.same({}, v)
+		_, v = analysis.series(recs, "ebpf.offcpu.max_time_ns")
+		assert.are.same({}, v)
+		-- a field of the caller's own samples is known by being there
+		local mine = { { ts_ms = 1, my_score = 4 }, { ts_ms = 2 } }
+		_, v = analysis.series(mine, "my_score")
+		assert.are.same({ 4 }, v)
+		assert.is_true(analysis.fields.cpu_usage)
+		assert.is_true(analysis.fields["ebpf.offcpu.total_time_ns"])
+		assert.is_nil(analysis.fields.cpu_usgae)
 	end)
 
 	it("finds local maxima, plateaus at their first sample, the end included", function()
@@ -257,6 +279,15 @@ describe("denet.analysis.resample", function()
 		assert.are.equal(1250, recs[3].ts_ms)
 	end)
 
+	it("rounds the bucket mean of cpu_usage to 2 decimals, as samples are", function()
+		local r = analysis.resample({
+			{ kind = "sample", ts_ms = 0, cpu_usage = 10.0 },
+			{ kind = "sample", ts_ms = 10, cpu_usage = 20.0 },
+			{ kind = "sample", ts_ms = 20, cpu_usage = 20.5 },
+		}, 100)
+		assert.are.equal(16.83, r[1].cpu_usage) -- 50.5 / 3 = 16.8333...
+	end)
+
 	it("with a bucket wider than the run gives one mean sample", function()
 		local r = analysis.resample(recs, 10000)
 		assert.are.equal(1, #r)
@@ -296,14 +327,14 @@ describe("denet.analysis.to_csv", function()
 
 	it("quotes cells with commas, quotes and newlines, and leaves absent cells empty", function()
 		local rows = {
-			{ ts_ms = 1, name = "a,b", note = 'say "hi"', x = 0.1 },
+			{ ts_ms = 1, name = "a,b", note = 'say "hi"', x = 0.1, ["my,col"] = "v" },
 			{ ts_ms = 2, name = "line1\nline2", note = "plain", x = true },
 			{ ts_ms = 3, name = "cr\r", note = json.null },
 		}
 		local csv = analysis.to_csv(rows, { "ts_ms", "name", "note", "x", "my,col" })
 		assert.are.equal(
 			'ts_ms,name,note,x,"my,col"\n'
-			.. '1,"a,b","say ""hi""",0.1,\n'
+			.. '1,"a,b","say ""hi""",0.1,v\n'
 			.. '2,"line1\nline2",plain,true,\n'
 			.. '3,"cr\r",,,\n', csv)
 	end)
@@ -327,5 +358,44 @@ describe("denet.analysis.to_csv", function()
 	it("rejects bad columns", function()
 		assert.has_error(function() analysis.to_csv({}, {}) end)
 		assert.has_error(function() analysis.to_csv({}, { 1 }) end)
+	end)
+
+	it("raises on an unknown column, naming it, instead of writing an empty column", function()
+		local ok, err = pcall(function() local t = analysis.to_csv(tree_records(), { "ts_ms", "rss" }); return t end)
+		assert.is_false(ok)
+		assert.matches("^[^:]*analysis_spec%.lua:%d+: bad argument #2 to 'to_csv' %(unknown column 'rss'", err)
+		-- documented fields are fine without samples (a header only)
+		assert.are.equal("ts_ms,mem_peak_kb\n", analysis.to_csv({}, { "ts_ms", "mem_peak_kb" }))
+	end)
+end)
+
+describe("alert values", function()
+	local S = require "support"
+
+	it("are rounded as the samples they judge (cpu_usage: 2 decimals), in the record and in Lua", function()
+		local out, hooks = S.tmpname(".jsonl"), S.tmpname(".lua")
+		S.write(hooks, [[
+local p = ...
+p:watch{ metric = "cpu_usage", above = 1, name = "cpu",
+  on_fire = function(a) io.stderr:write(("lua value %.17g\n"):format(a.value)) end }
+]])
+		local r = S.denet{ "-q", "-i", "50", "-o", out, "run", "-s", hooks, "--", S.helper("busy"), "0.4" }
+		assert.equal(0, r.code, r.err)
+		local recs = S.records(S.slurp(out))
+		os.remove(out)
+		os.remove(hooks)
+		local alert = S.of_kind(recs, "alert")[1]
+		assert.is_truthy(alert, "no alert")
+		local function two_decimals(v) return math.abs(v * 100 - math.floor(v * 100 + 0.5)) < 1e-6 end
+		assert.is_true(two_decimals(alert.value), "alert value " .. alert.value)
+		-- the very figure of the sample that fired it
+		local sample
+		for _, t in ipairs(S.of_kind(recs, "tree")) do
+			if t.ts_ms == alert.ts_ms then sample = t.aggregated end
+		end
+		assert.is_truthy(sample, "no sample at the alert's ts_ms")
+		assert.equal(sample.cpu_usage, alert.value)
+		local lua_value = tonumber(r.err:match("lua value (%S+)"))
+		assert.equal(alert.value, lua_value)
 	end)
 end)

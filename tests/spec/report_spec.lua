@@ -281,7 +281,32 @@ describe("denet report (CLI)", function()
     -- no off-CPU records: no flame graph section at all
     assert.is_nil(html:find("Off-CPU", 1, true))
     assert.is_nil(html:find('class="flame"', 1, true))
-    assert.are.equal(meta.pid, meta.pid)
+    -- the header names the monitored process, its executable and start
+    assert.truthy(html:find("<tr><th>pid</th><td>" .. meta.pid .. "</td></tr>", 1, true), "pid " .. meta.pid)
+    assert.truthy(html:find("<tr><th>executable</th><td><code>" .. report.escape(meta.executable)
+      .. "</code></td></tr>", 1, true), "executable")
+  end)
+
+  it("shows the host the run was recorded on, also without --write-env", function()
+    local f = assert(io.open("/proc/sys/kernel/hostname"))
+    local host = f:read("l")
+    f:close()
+    local jsonl = fixture_dir .. "/noenv.jsonl"
+    local r = S.denet({ "-q", "-o", jsonl, "run", "--", "true" })
+    assert.are.equal(0, r.code, r.err)
+    local meta = S.of_kind(S.records(S.slurp(jsonl)), "metadata")[1]
+    assert.are.equal(host, meta.host)
+    assert.are.equal(0, #S.of_kind(S.records(S.slurp(jsonl)), "env"))
+    r = S.denet({ "report", jsonl })
+    assert.are.equal(0, r.code, r.err)
+    local html = S.slurp(fixture_dir .. "/noenv.html")
+    assert.truthy(html:find("<tr><th>host</th><td>" .. report.escape(host) .. "</td></tr>", 1, true))
+    -- the env record, when there is one, is the machine's description
+    local recs = { { kind = "metadata", pid = 1, cmd = { "x" }, t0_ms = 0, host = "meta-host" },
+      { kind = "tree", ts_ms = 100, aggregated = { ts_ms = 100, cpu_usage = 1 } } }
+    assert.truthy(report.build(recs):find("<tr><th>host</th><td>meta-host</td></tr>", 1, true))
+    table.insert(recs, 2, { kind = "env", ts_ms = 0, host = "env-host" })
+    assert.truthy(report.build(recs):find("<tr><th>host</th><td>env-host</td></tr>", 1, true))
   end)
 
   it("draws the alert line at its time on the time axis", function()
@@ -385,6 +410,26 @@ describe("denet.report (module)", function()
     assert.truthy(cpu:find("110 w10", 1, true))
     assert.is_nil(cpu:find("109 w9", 1, true))
     assert.truthy(html:find("others (10 processes)", 1, true))
+  end)
+
+  it("shortens a long command to its program's name, not to the start of its path", function()
+    local long = "/tmp/" .. ("0123456789abcdef"):rep(4) .. "/build/helpers/busy"
+    assert.are.equal(".../busy 0.3", report.short_command(long .. " 0.3"))
+    assert.are.equal("busy 0.3", report.short_command("busy 0.3"))
+    assert.are.equal(".../busy 0.3", report.short_command({ long, "0.3" }))
+    local cut = report.short_command(long .. " " .. ("x"):rep(80), 30)
+    assert.are.equal(".../busy " .. ("x"):rep(18) .. "...", cut)
+    assert.are.equal(30, #cut)
+    -- never inside a UTF-8 character
+    assert.are.equal(("é"):rep(8) .. "...", report.short_command(("é"):rep(40), 20))
+    local recs = { { kind = "metadata", pid = 1, cmd = { "sh" }, t0_ms = 0 } }
+    for k = 1, 3 do
+      recs[#recs + 1] = { kind = "tree", ts_ms = k * 100, parent = { cpu_usage = 1, mem_rss_kb = 10 },
+        children = { { pid = 2, command = long .. " 0.3", metrics = { cpu_usage = 90, mem_rss_kb = 100 } } },
+        aggregated = { ts_ms = k * 100, cpu_usage = 91, mem_rss_kb = 110, process_count = 2 } }
+    end
+    local cpu = report.build(recs):match('<svg class="chart" id="chart%-proc%-cpu".-</svg>')
+    assert.truthy(cpu:find("2 …/busy 0.3", 1, true))
   end)
 
   it("merges off-CPU stacks into a flame graph with widths by off-CPU time", function()

@@ -14,6 +14,17 @@ local function helper(name)
   return path
 end
 
+-- A copy of a helper in a directory of over 60 characters (as a checkout
+-- in /tmp/<40 hex digits>/ puts it): reports must still show its name.
+-- Returns its path and a function that removes the copy.
+local function long_path_helper(name)
+  local base = os.tmpname()
+  os.remove(base)
+  local dir = base .. ".d/" .. ("0123456789abcdef"):rep(4)
+  assert(os.execute(("mkdir -p %s && cp %s %s/"):format(S.q(dir), S.q(helper(name)), S.q(dir))))
+  return dir .. "/" .. name, function() os.execute("rm -rf " .. S.q(base .. ".d")) end
+end
+
 -- The real interpreter (a pyenv shim adds ~250 ms per start).
 local python = (function()
   local f = io.popen("python3 -c 'import sys; print(sys.executable)' 2>/dev/null")
@@ -144,8 +155,12 @@ local p = ...
 p:watch{ metric = "mem_rss_kb", above = "50M", name = "fifty" }
 p:on("spawn", function(c) p:mark("spawned " .. c.pid) end)
 ]])
+    -- cpuburn uses 0.8 s of CPU time however loaded the machine is (well
+    -- above the ~0.3 s memsteps spends faulting its 70 MiB in)
+    local burn, cleanup = long_path_helper("cpuburn")
     local r = S.denet{ "-q", "-i", "50", "-o", out, "run", "-s", hooks, "--", "sh", "-c",
-      S.q(helper("memsteps")) .. " 20:200 70:300 >/dev/null; " .. S.q(helper("busy")) .. " 0.3" }
+      S.q(helper("memsteps")) .. " 20:200 70:300 >/dev/null; " .. S.q(burn) .. " 0.8" }
+    cleanup()
     assert.equal(0, r.code)
     -- a garbage line is skipped and counted
     local f = assert(io.open(out, "a"))
@@ -155,21 +170,60 @@ p:on("spawn", function(c) p:mark("spawned " .. c.pid) end)
     assert.equal(0, rep.code)
     local md = rep.out
     assert.matches("^# denet report: `sh %-c ", md)
+    local hf = assert(io.open("/proc/sys/kernel/hostname"))
+    local host = hf:read("l")
+    hf:close()
+    assert.truthy(md:find("\n- Host: " .. host .. "\n", 1, true), "the host it was recorded on")
     assert.matches("Exit status: 0", md)
     assert.matches("Skipped malformed lines: 1", md)
     local peak = tonumber(md:match("| RSS | ([%d.]+) MiB"))
     assert.is_true(peak > 69 and peak < 80, "peak RSS " .. tostring(peak))
-    local cpu = tonumber(md:match("| CPU %(100 %% = one core%) | ([%d.]+) %%"))
-    assert.is_true(cpu > 60, "peak CPU " .. tostring(cpu))
-    -- top by CPU is busy, top by memory is memsteps
+    -- CPU time, not shares of wall time: those hold at any load
+    local kcpu = tonumber(md:match("Kernel totals %([^)]*%): CPU ([%d.]+) s"))
+    assert.is_true(kcpu >= 0.8, "kernel CPU " .. tostring(kcpu))
+    -- top by CPU time is cpuburn, named by its program even from a long
+    -- path; top by memory is memsteps
     local by_cpu = md:match("## Top processes by CPU.-\n|%-%-%-:.-\n(| [^\n]+)")
     local by_mem = md:match("## Top processes by memory.-\n|%-%-%-:.-\n(| [^\n]+)")
-    assert.matches("busy 0%.3", by_cpu)
+    assert.matches("| `.../cpuburn 0.8` |", by_cpu, 1, true)
+    -- sampled: less what ran after its last sample, plus at most one
+    -- interval at its first
+    local burn_secs = tonumber(by_cpu:match("` | ([%d.]+) s |"))
+    assert.is_true(burn_secs >= 0.6 and burn_secs <= 1.5, "cpuburn CPU time " .. tostring(burn_secs))
     assert.matches("memsteps 20:200 70:300", by_mem)
     assert.matches("| fifty | mem_rss_kb | fire |", md, 1, true)
     assert.equal(2, count(md, "| spawned %d+ |"))
     os.remove(out)
     os.remove(hooks)
+  end)
+
+  it("ranks the top processes by CPU time, not by average CPU", function()
+    -- a worker at 60 % for 1 s (0.6 s of CPU) and a helper seen once at
+    -- 100 % (0.1 s): by average the helper came first
+    local json = require "denet.json"
+    local lines = { json.encode{ kind = "metadata", pid = 10, cmd = { "job" }, t0_ms = 0 } }
+    for k = 1, 10 do
+      local ts = k * 100
+      local children = { { pid = 11, ppid = 10, command = "worker", metrics = { ts_ms = ts, cpu_usage = 60.0, mem_rss_kb = 100 } } }
+      if k == 5 then
+        children[2] = { pid = 12, ppid = 10, command = "helper", metrics = { ts_ms = ts, cpu_usage = 100.0, mem_rss_kb = 50 } }
+      end
+      lines[#lines + 1] = json.encode{ kind = "tree", ts_ms = ts,
+        parent = { ts_ms = ts, cpu_usage = 1.0, mem_rss_kb = 10 }, children = children,
+        aggregated = { ts_ms = ts, cpu_usage = k == 5 and 161.0 or 61.0, mem_rss_kb = 160, process_count = #children + 1 } }
+    end
+    local path = S.tmpname(".jsonl")
+    S.write(path, table.concat(lines, "\n") .. "\n")
+    local r = S.denet{ script("report"), path }
+    os.remove(path)
+    assert.equal(0, r.code, r.err)
+    local section = r.out:match("## Top processes by CPU time\n(.-)\n\n")
+    local rows = {}
+    for row in section:gmatch("| %d+ | [^\n]+") do rows[#rows + 1] = row end
+    assert.equal(3, #rows, section)
+    assert.matches("^| 11 | `worker` | 0%.60 s | 60%.0 %% | 60%.0 %% |", rows[1])
+    assert.matches("^| 12 | `helper` | 0%.10 s | 100%.0 %% | 100%.0 %% |", rows[2])
+    assert.matches("^| 10 | `job` | 0%.01 s |", rows[3])
   end)
 
   it("reports a live run on stdout, the command's output on stderr, its status", function()
@@ -184,6 +238,26 @@ p:on("spawn", function(c) p:mark("spawned " .. c.pid) end)
     assert.matches("| mem_rss_kb>30M | mem_rss_kb | fire |", r.out, 1, true)
     local n = tonumber(r.out:match("Duration: [%d.]+ s, (%d+) samples"))
     assert.is_true(n >= 5)
+  end)
+
+  it("runs the command itself (no shell around it): the records name it; its stdout goes to stderr", function()
+    local out = S.tmpname(".jsonl")
+    local r = S.denet{ script("report"), "--interval", "50", "--out", out, "--",
+      helper("memsteps"), "10:200" }
+    assert.equal(0, r.code, r.err)
+    assert.matches("step 1 10 ", r.err)    -- memsteps prints its steps on stdout
+    assert.not_matches("step 1", r.out)
+    local meta = S.of_kind(S.records(S.slurp(out)), "metadata")[1]
+    os.remove(out)
+    assert.same({ helper("memsteps"), "10:200" }, meta.cmd)
+    assert.equal(helper("memsteps"), meta.executable)
+  end)
+
+  it("a missing command is one error line, exit 127, no report", function()
+    local r = S.denet{ script("report"), "--", "/nonexistent/cmd" }
+    assert.equal(127, r.code)
+    assert.equal("", r.out)
+    assert.equal("denet: report: ENOENT: cannot run '/nonexistent/cmd': No such file or directory\n", r.err)
   end)
 
   it("a missing file is an error; no arguments is a usage error", function()
@@ -217,6 +291,32 @@ describe("scripts/csv.lua", function()
     assert.matches("noise", r.err)
   end)
 
+  it("a missing command is one error line, exit 127, and no CSV at all", function()
+    local r = S.denet{ script("csv"), "--", "/nonexistent/cmd" }
+    assert.equal(127, r.code)
+    assert.equal("", r.out)
+    assert.equal("denet: csv: ENOENT: cannot run '/nonexistent/cmd': No such file or directory\n", r.err)
+  end)
+
+  it("an unknown --columns name is an error naming it, live (before the command runs) and from a file", function()
+    local r = S.denet{ script("csv"), "--columns", "ts_ms,rss", "--", "sh", "-c", "echo ran" }
+    assert.equal(2, r.code)
+    assert.equal("", r.out)
+    assert.matches("denet: csv: unknown column 'rss'", r.err)
+    assert.not_matches("ran", r.err)
+    local out = S.tmpname(".jsonl")
+    assert.equal(0, S.denet{ "-q", "-i", "50", "-o", out, "run", "--", "sleep", "0.2" }.code)
+    r = S.denet{ script("csv"), "--columns", "ts_ms,cpu_usgae", out }
+    assert.equal(2, r.code)
+    assert.equal("", r.out)
+    assert.matches("denet: csv: unknown column 'cpu_usgae'", r.err)
+    -- any field the file's samples have is a column
+    r = S.denet{ script("csv"), "--columns", "ts_ms,cpu_source", out }
+    assert.equal(0, r.code)
+    assert.matches("^ts_ms,cpu_source\n%d+,%a+\n", r.out)
+    os.remove(out)
+  end)
+
   it("converts a recorded file", function()
     local out = S.tmpname(".jsonl")
     assert.equal(0, S.denet{ "-q", "-i", "50", "-o", out, "run", "--", "sleep", "0.3" }.code)
@@ -233,20 +333,29 @@ end)
 describe("scripts/stages.lua", function()
   it("splits a shell script into one stage per child, with marks", function()
     local out = S.tmpname(".jsonl")
+    -- cpuburn uses 0.4 s of CPU time however loaded the machine is
+    local burn, cleanup = long_path_helper("cpuburn")
     local r = S.denet{ script("stages"), "--interval", "50", "--out", out, "--", "sh", "-c",
-      "sleep 0.3; " .. S.q(helper("busy")) .. " 0.4; " .. S.q(helper("memsteps")) .. " 60:300 >/dev/null" }
+      "sleep 0.3; " .. S.q(burn) .. " 0.4; " .. S.q(helper("memsteps")) .. " 60:300 >/dev/null" }
+    cleanup()
     assert.equal(0, r.code)
     local rows = {}
     for l in r.err:gmatch("[^\n]+") do
-      local label, avg, rss = l:match("^(%d: .-)%s+[%d.]+s%s+[%d.]+s%s+%d+%s+([%d.]+)%%%s+[%d.]+%%%s+([%d.]+) MiB")
-      if label then rows[#rows + 1] = { label = label, avg = tonumber(avg), rss = tonumber(rss) } end
+      local label, cpu, rss = l:match("^(%d: .-)%s+[%d.]+s%s+[%d.]+s%s+%d+%s+([%d.]+)s%s+[%d.]+%%%s+[%d.]+%%%s+([%d.]+) MiB")
+      if label then rows[#rows + 1] = { label = label, cpu = tonumber(cpu), rss = tonumber(rss) } end
     end
+    -- stage 1 (before the first child) shows only if a sample fell into it
+    if rows[1] and rows[1].label:match("^1: ") then table.remove(rows, 1) end
     assert.equal(3, #rows, r.err)
     assert.matches("^2: sleep 0%.3", rows[1].label)
-    assert.matches("^3: .*busy 0%.4", rows[2].label)
+    -- named by its program, not by the start of its long path
+    assert.equal("3: .../cpuburn 0.4", rows[2].label)
     assert.matches("^4: .*memsteps 60:300", rows[3].label)
-    assert.is_true(rows[2].avg > 50, "busy stage avg cpu " .. rows[2].avg)
-    assert.is_true(rows[1].avg < 20, "sleep stage avg cpu " .. rows[1].avg)
+    -- CPU time, which holds at any load (the stage may lose what ran in
+    -- its last sample interval to the next stage: at most ~0.12 s here,
+    -- as sampling slows from 50 ms over the first seconds)
+    assert.is_true(rows[2].cpu >= 0.25 and rows[2].cpu <= 1.0, "cpuburn stage CPU time " .. rows[2].cpu)
+    assert.is_true(rows[1].cpu < 0.1, "sleep stage CPU time " .. rows[1].cpu)
     assert.is_true(rows[3].rss > 60 and rows[3].rss < 70)
     local marks = S.of_kind(S.records(S.slurp(out)), "mark")
     assert.equal(4, #marks)

@@ -136,6 +136,19 @@ static void write_folded_file(struct cli_run *cr)
 	dn_buf_free(&b);
 }
 
+/* End the command denet started (SIGTERM, SIGKILL after the grace) and
+ * wait for its `exit` record, so it is never left running unmonitored; if
+ * the loop fails meanwhile, kill it at once. */
+static void end_command(struct cli_run *cr, struct dn_loop *loop)
+{
+	if (!cr->mon.running || !cr->mon.launched)
+		return;
+	dn_monitor_terminate(&cr->mon);
+	while (cr->mon.running)
+		if (dn_loop_run_once(loop) < 0)
+			dn_monitor_abort(&cr->mon);
+}
+
 static int monitor_main(struct dn_cli *cli)
 {
 	struct cli_run cr = {
@@ -273,22 +286,24 @@ static int monitor_main(struct dn_cli *cli)
 			goto out;
 		}
 	}
+	bool loop_failed = false;
 	while (cr.mon.running && !(cr.lua && dn_lua_failed(cr.lua))) {
 		r = dn_loop_run_once(loop);
 		if (r < 0) {
-			fprintf(stderr, "denet: event loop: %s\n", strerror(-r));
-			break;
+			fprintf(stderr, "denet: event loop failed: %s%s\n", strerror(-r),
+				cr.mon.launched && !cr.mon.command_done ? "; killing the command"
+									: "");
+			dn_monitor_abort(&cr.mon);
+			loop_failed = true;
 		}
 	}
 	if (cr.lua && dn_lua_failed(cr.lua)) {
 		/* A hook failed: records so far are written; end the command
 		 * we started so it is not left orphaned. */
-		if (cr.mon.running && cr.mon.launched) {
-			dn_monitor_terminate(&cr.mon);
-			while (cr.mon.running && dn_loop_run_once(loop) == 0)
-				;
-		}
+		end_command(&cr, loop);
 		dn_monitor_stop(&cr.mon);
+		status = 1;
+	} else if (loop_failed) {
 		status = 1;
 	} else if (cr.mon.timed_out) {
 		status = 124;

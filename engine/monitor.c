@@ -65,8 +65,13 @@ static int common_init(struct dn_monitor *m, struct dn_loop *loop, const struct 
 		m->o.kill_grace_secs = 5;
 	m->loop = loop;
 	dn_summary_init(&m->summary);
+	/* Every timer now, while a failure costs nothing: once the command
+	 * runs, a --timeout that cannot be set would let it run forever. */
 	m->sample_timer = dn_loop_timer_new(loop, on_sample_timer, m);
-	if (!m->sample_timer)
+	m->duration_timer = dn_loop_timer_new(loop, on_duration, m);
+	m->timeout_timer = dn_loop_timer_new(loop, on_timeout, m);
+	m->kill_timer = dn_loop_timer_new(loop, on_kill_grace, m);
+	if (!m->sample_timer || !m->duration_timer || !m->timeout_timer || !m->kill_timer)
 		return -ENOMEM;
 	return 0;
 }
@@ -297,6 +302,8 @@ int dn_monitor_start(struct dn_monitor *m)
 	}
 	m->prof_window_ms = m->t0_ms;
 	if (m->prof) {
+		/* If the loop cannot watch it, the events are read at each
+		 * sample instead (dn_monitor_sample_now). */
 		int efd = dn_profile_event_fd(m->prof);
 		if (efd >= 0 && dn_loop_add_fd(m->loop, efd, EPOLLIN, on_profile_events, m) == 0)
 			m->prof_event_fd = efd;
@@ -321,22 +328,24 @@ int dn_monitor_start(struct dn_monitor *m)
 	dn_record_metadata(&m->line, m->pid, m->argv, m->argc, m->executable, m->t0_ms, m->caps,
 			   m->ncaps);
 	emit_line(m);
-	if (m->pidfd >= 0)
-		dn_loop_add_fd(m->loop, m->pidfd, EPOLLIN, on_pidfd, m);
+	if (m->pidfd >= 0 && dn_loop_add_fd(m->loop, m->pidfd, EPOLLIN, on_pidfd, m) < 0) {
+		/* Unwatched, the pidfd would hide the exit for ever (the tree
+		 * never empties while the command is an unreaped zombie): go
+		 * without it, as on kernels without pidfds. A launched
+		 * command's exit then comes with SIGCHLD
+		 * (dn_monitor_reap_orphans), an attached one's with the scan
+		 * that finds it gone. */
+		close(m->pidfd);
+		m->pidfd = -1;
+	}
 	dn_schedule_init(&m->sched, m->o.interval_ms, m->o.max_interval_ms, m->start_mono_ns);
 	dn_loop_timer_arm(m->sample_timer, m->sched.deadline_ns);
-	if (m->o.duration_secs > 0) {
-		m->duration_timer = dn_loop_timer_new(m->loop, on_duration, m);
-		if (m->duration_timer)
-			dn_loop_timer_arm(m->duration_timer,
-					  m->start_mono_ns + (uint64_t)(m->o.duration_secs * 1e9));
-	}
-	if (m->o.timeout_secs > 0 && m->launched) {
-		m->timeout_timer = dn_loop_timer_new(m->loop, on_timeout, m);
-		if (m->timeout_timer)
-			dn_loop_timer_arm(m->timeout_timer,
-					  m->start_mono_ns + (uint64_t)(m->o.timeout_secs * 1e9));
-	}
+	if (m->o.duration_secs > 0)
+		dn_loop_timer_arm(m->duration_timer,
+				  m->start_mono_ns + (uint64_t)(m->o.duration_secs * 1e9));
+	if (m->o.timeout_secs > 0 && m->launched)
+		dn_loop_timer_arm(m->timeout_timer,
+				  m->start_mono_ns + (uint64_t)(m->o.timeout_secs * 1e9));
 	return 0;
 }
 
@@ -380,6 +389,8 @@ int dn_monitor_sample_now(struct dn_monitor *m)
 		for (size_t i = 0; i < m->tree.nprocs; i++)
 			if (m->tree.procs[i]->is_new)
 				m->hooks.on_spawn(m, m->tree.procs[i], m->hooks.ctx);
+	if (m->prof && m->prof_event_fd < 0 && dn_profile_event_fd(m->prof) >= 0)
+		dn_profile_poll_events(m->prof); /* the loop could not watch them */
 	if (m->prof) {
 		/* maps of new and exec'd processes now, so their stacks still
 		 * symbolize after they exit; then the window's stacks */
@@ -408,12 +419,9 @@ static void disarm_all(struct dn_monitor *m)
 		m->prof_event_fd = -1;
 	}
 	dn_loop_timer_disarm(m->sample_timer);
-	if (m->duration_timer)
-		dn_loop_timer_disarm(m->duration_timer);
-	if (m->timeout_timer)
-		dn_loop_timer_disarm(m->timeout_timer);
-	if (m->kill_timer)
-		dn_loop_timer_disarm(m->kill_timer);
+	dn_loop_timer_disarm(m->duration_timer);
+	dn_loop_timer_disarm(m->timeout_timer);
+	dn_loop_timer_disarm(m->kill_timer);
 	if (m->pidfd >= 0) {
 		dn_loop_del_fd(m->loop, m->pidfd);
 		close(m->pidfd);
@@ -585,11 +593,21 @@ static void on_kill_grace(struct dn_loop *loop, struct dn_timer *t, void *ctx)
 void dn_monitor_terminate(struct dn_monitor *m)
 {
 	dn_monitor_signal_tree(m, SIGTERM);
-	if (!m->kill_timer)
-		m->kill_timer = dn_loop_timer_new(m->loop, on_kill_grace, m);
-	if (m->kill_timer)
-		dn_loop_timer_arm(m->kill_timer,
-				  dn_mono_ns() + (uint64_t)(m->o.kill_grace_secs * 1e9));
+	dn_loop_timer_arm(m->kill_timer, dn_mono_ns() + (uint64_t)(m->o.kill_grace_secs * 1e9));
+}
+
+void dn_monitor_abort(struct dn_monitor *m)
+{
+	if (!m->running)
+		return;
+	if (m->launched && !m->command_done) {
+		/* no loop to time a grace period with: SIGKILL, then reap it
+		 * as on any exit (blocking wait4), the exit record included */
+		dn_monitor_signal_tree(m, SIGKILL);
+		on_command_exit(m);
+	} else {
+		end_monitoring(m);
+	}
 }
 
 static void on_timeout(struct dn_loop *loop, struct dn_timer *t, void *ctx)

@@ -132,6 +132,10 @@ void dn_monitor_stop(struct dn_monitor *m);
 int dn_monitor_signal_tree(struct dn_monitor *m, int sig);
 /* SIGTERM to the tree, SIGKILL after the grace period if it lingers. */
 void dn_monitor_terminate(struct dn_monitor *m);
+/* End monitoring without the loop (it failed: see dn_loop_run_once): a
+ * launched command is killed with SIGKILL and reaped at once, and its
+ * `exit` record written; an attached process is left alone. */
+void dn_monitor_abort(struct dn_monitor *m);
 /* The signal policy of DESIGN §2 for INT/TERM/HUP/QUIT received by denet:
  * forwarded to a launched command (except a terminal's ^C/^\, which
  * reached it already); an attached process is left alone and monitoring

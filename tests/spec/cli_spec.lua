@@ -636,3 +636,51 @@ describe("denet SCRIPT without the .lua extension", function()
 		assert.is_truthy(r.err:find("unknown command", 1, true), r.err)
 	end)
 end)
+
+describe("denet when a system call that matters fails", function()
+	-- tests/helpers/preload/failinj.c makes chosen calls fail in denet only
+	local lib = S.helpers .. "/failinj.so"
+	local function run(fail, args)
+		if not S.slurp(lib) then error("build " .. lib .. " first (make " .. lib .. ")") end
+		local words = {}
+		for i, a in ipairs(args) do words[i] = S.q(a) end
+		-- a sanitizer runtime must come first in the library list: let ours follow it
+		local t0 = now_ms()
+		local r = S.sh(("ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 "
+			.. "timeout -s KILL 10 env LD_PRELOAD=%s DENET_FAIL=%s %s %s")
+			:format(S.q(lib), fail, S.q(S.bin), table.concat(words, " ")))
+		r.ms = now_ms() - t0
+		return r
+	end
+
+	it("sees the command's exit when its pidfd cannot be watched", function()
+		local r = run("epoll_pidfd", { "-j", "run", "--", "sleep", "0.3" })
+		assert.are.equal(0, r.code, "denet hung or failed: " .. r.err)
+		assert.is_true(r.ms < 5000, "took " .. r.ms .. " ms")
+		local recs = S.records(r.out)
+		assert.are.equal("exit", recs[#recs].kind)
+		assert.are.equal(0, recs[#recs].exit_code)
+		assert.is_true(#S.of_kind(recs, "tree") >= 2)
+	end)
+
+	it("fails loudly when a timer cannot be armed: one line, the command killed, exit 1", function()
+		local r = run("timerfd_settime", { "-j", "run", "--", "sleep", "5" })
+		assert.are.equal(1, r.code, r.err)
+		assert.is_true(r.ms < 4000, "took " .. r.ms .. " ms: the command was not ended")
+		assert.are.equal("denet: event loop failed: Invalid argument; killing the command\n", r.err)
+		local recs = S.records(r.out)
+		assert.are.equal("metadata", recs[1].kind)
+		assert.are.equal("exit", recs[#recs].kind)
+		assert.are.equal(9, recs[#recs].signal)
+	end)
+
+	it("does not run the command when its signal mask cannot be set", function()
+		local marker = S.tmpname(".marker")
+		local r = run("sigprocmask_child", { "run", "--", "sh", "-c", "touch " .. S.q(marker) })
+		local ran = S.slurp(marker) ~= nil
+		os.remove(marker)
+		assert.are.equal(126, r.code, r.err)
+		assert.are.equal("denet: cannot run 'sh': Invalid argument\n", r.err)
+		assert.is_false(ran, "the command ran with denet's blocked signals")
+	end)
+end)

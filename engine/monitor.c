@@ -177,6 +177,14 @@ int dn_monitor_add_output(struct dn_monitor *m, int fd)
 	return 0;
 }
 
+bool dn_monitor_outputs_gone(const struct dn_monitor *m)
+{
+	for (int i = 0; i < m->noutputs; i++)
+		if (!m->out_failed[i])
+			return false;
+	return m->noutputs > 0;
+}
+
 /* After a failed write to output i (e.g. ENOSPC part-way through a record):
  * cut a regular file back to its last complete line, if nothing but our own
  * partial write lies beyond it, so the file holds only whole records. */
@@ -215,7 +223,10 @@ void dn_monitor_emit(struct dn_monitor *m, const char *line, size_t len)
 		if (m->out_failed[i])
 			continue;
 		int r = write_all(m->outputs[i], line, len);
-		if (r < 0) {
+		if (r == -EPIPE) {
+			m->reader_gone = true;
+			m->out_failed[i] = true;
+		} else if (r < 0) {
 			if (!m->write_error)
 				m->write_error = r;
 			m->out_failed[i] = true;

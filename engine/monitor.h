@@ -82,7 +82,10 @@ struct dn_monitor {
 	struct dn_buf line; /* the latest record */
 	int outputs[DN_MONITOR_MAX_OUTPUTS];
 	int noutputs;
-	int write_error; /* first -errno of an output write */
+	int write_error;  /* first -errno of an output write, EPIPE aside */
+	bool reader_gone; /* an output's reader closed it (EPIPE): like `cat`
+			     into `head`, that output gets nothing more, and
+			     it is not an error */
 	/* per output: offset when added (-1 if not seekable), bytes of
 	 * complete records written since, and whether a write failed (it then
 	 * gets nothing more: records stay whole lines) */
@@ -121,6 +124,9 @@ int dn_monitor_attach(struct dn_monitor *m, struct dn_loop *loop, const struct d
 		      pid_t pid);
 /* Add an fd that receives every record. 0 or -ENOSPC. */
 int dn_monitor_add_output(struct dn_monitor *m, int fd);
+/* Whether the monitor had outputs and none of them takes records any more
+ * (each failed or lost its reader). */
+bool dn_monitor_outputs_gone(const struct dn_monitor *m);
 /* Release the command (launch) and start sampling; writes `metadata`.
  * For a launch whose exec failed: -errno of exec (the child is reaped). */
 int dn_monitor_start(struct dn_monitor *m);

@@ -684,3 +684,62 @@ describe("denet when a system call that matters fails", function()
 		assert.is_false(ran, "the command ran with denet's blocked signals")
 	end)
 end)
+
+describe("denet with its stdout closed (| head)", function()
+	-- as `cat` into `head`: no message; the run ends as a pipeline would
+	local function piped(args, tail)
+		local st = S.tmpname(".status")
+		local words = {}
+		for i, a in ipairs(args) do words[i] = S.q(a) end
+		local t0 = now_ms()
+		local r = S.sh(("( { %s %s; echo $? >%s; } | %s )"):format(S.q(S.bin), table.concat(words, " "),
+			S.q(st), tail or "head -c1"))
+		r.ms = now_ms() - t0
+		r.status = tonumber(S.slurp(st) or "")
+		os.remove(st)
+		return r
+	end
+
+	it("run -j: prints nothing on stderr, ends the command, exits 141", function()
+		local pidf = S.tmpname(".pid")
+		local r = piped { "-j", "run", "--", "sh", "-c", "echo $$ >" .. S.q(pidf) .. "; exec sleep 5" }
+		local pid = tonumber(S.slurp(pidf) or "")
+		os.remove(pidf)
+		assert.are.equal("", r.err)
+		assert.are.equal("{", r.out)
+		assert.are.equal(141, r.status)
+		assert.is_true(r.ms < 4000, "took " .. r.ms .. " ms: denet waited for the command")
+		assert.is_number(pid)
+		assert.is_false(alive(pid), "the command was left running")
+		-- the same when head reads a few records first
+		r = piped({ "-j", "-i", "20", "run", "--", "sh", "-c", "sleep 1" }, "head -n 3")
+		assert.are.equal("", r.err)
+		assert.are.equal(3, #S.records(r.out))
+		assert.are.equal(141, r.status)
+	end)
+
+	it("attach -j: stops quietly, leaves the process alone, exits 141", function()
+		local pid = tonumber(sh("sleep 30 >/dev/null 2>&1 </dev/null & echo $!"))
+		local r = piped { "-j", "attach", tostring(pid) }
+		local still = alive(pid)
+		os.execute("kill " .. pid)
+		assert.are.equal("", r.err)
+		assert.are.equal(141, r.status)
+		assert.is_true(still, "the attached process was ended")
+	end)
+
+	it("goes on quietly when --out still takes the records", function()
+		local out = S.tmpname(".jsonl")
+		local r = piped { "-j", "-o", out, "run", "--", "sh", "-c", "sleep 0.5; exit 3" }
+		local recs = S.records(S.slurp(out) or "")
+		os.remove(out)
+		assert.are.equal("", r.err)
+		assert.are.equal(3, r.status)
+		assert.are.equal("exit", recs[#recs].kind)
+		assert.are.equal(3, recs[#recs].exit_code)
+		-- and --stats - into a closed pipe is no error either
+		r = piped { "-q", "--stats", "-", "run", "--", "true" }
+		assert.are.equal("", r.err)
+		assert.are.equal(0, r.status)
+	end)
+end)

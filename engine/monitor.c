@@ -376,6 +376,24 @@ static void emit_profile_window(struct dn_monitor *m, uint64_t ts_ms)
 	m->prof_window_ms = ts_ms;
 }
 
+/* Whether this scan's reading of the root describes a process that has
+ * exited or is exiting: a zombie, or one whose address space is already
+ * gone (RSS and VSZ read 0 from then on). Such a reading is no sample of
+ * the command; its end is the `exit` record's. */
+static bool root_ended(struct dn_monitor *m)
+{
+	const struct dn_proc *root = dn_tree_root(&m->tree);
+	if (!root)
+		return true; /* reaped already (attached: by its own parent) */
+	if (root->st.num_threads > 1)
+		return false; /* only the leader exited: its threads run on */
+	if (root->st.vsize > 0) {
+		m->root_had_mm = true; /* a kernel thread never has one */
+		return root->state == 'Z' || root->state == 'X';
+	}
+	return m->root_had_mm || root->state == 'Z' || root->state == 'X';
+}
+
 int dn_monitor_sample_now(struct dn_monitor *m)
 {
 	uint64_t began = dn_mono_ns();
@@ -410,8 +428,13 @@ int dn_monitor_sample_now(struct dn_monitor *m)
 				dn_profile_capture(m->prof, m->tree.procs[i]->pid);
 		dn_profile_drain(m->prof);
 	}
-	if (n <= 0)
+	if (n <= 0 || root_ended(m)) {
+		/* The window's CPU counts in the sampled total (above), and
+		 * its off-CPU stacks go out; the reading itself is no sample:
+		 * a process that has exited has no memory, no threads. */
+		emit_profile_window(m, m->tree.agg.ts_ms);
 		return -ESRCH;
+	}
 	dn_summary_add(&m->summary, &m->tree.agg);
 	dn_buf_reset(&m->line);
 	dn_record_tree(&m->line, &m->tree, !m->o.children, m->prof);
@@ -510,8 +533,15 @@ static void write_exit(struct dn_monitor *m, int status, bool known)
 	e->duration_secs = (double)(dn_mono_ns() - m->start_mono_ns) / 1e9;
 	e->sampled_cpu_secs = m->sampled_cpu_secs;
 	e->sampled_mem_peak_kb = m->summary.peak_mem_rss_kb; /* what the samples saw */
-	e->sampled_disk_read_bytes = m->summary.total_disk_read_bytes;
-	e->sampled_disk_write_bytes = m->summary.total_disk_write_bytes;
+	/* the last counters sampled, the reading at the exit included
+	 * (max: a reading after a child left can be lower) */
+	e->sampled_disk_read_bytes = m->summary.total_disk_read_bytes > m->tree.agg.disk_read_bytes
+					     ? m->summary.total_disk_read_bytes
+					     : m->tree.agg.disk_read_bytes;
+	e->sampled_disk_write_bytes =
+		m->summary.total_disk_write_bytes > m->tree.agg.disk_write_bytes
+			? m->summary.total_disk_write_bytes
+			: m->tree.agg.disk_write_bytes;
 	e->samples = m->summary.sample_count;
 	m->command_done = true;
 	dn_buf_reset(&m->line);
@@ -521,17 +551,10 @@ static void write_exit(struct dn_monitor *m, int status, bool known)
 
 static void on_command_exit(struct dn_monitor *m)
 {
-	/* Last sample while the command is a zombie: its counters are final.
-	 * Right after a scheduled sample the window is too short for a CPU
-	 * percentage to mean anything (a few us of exit work read as 40 %):
-	 * skip it then, unless it would be the only sample. */
-	if (m->summary.sample_count == 0 || dn_mono_ns() - m->last_sample_mono_ns >= 10000000ull) {
-		dn_monitor_sample_now(m);
-	} else if (m->prof) {
-		/* no sample, but the last off-CPU intervals must not be lost */
-		dn_profile_drain(m->prof);
-		emit_profile_window(m, dn_wall_ms());
-	}
+	/* A last reading while the command is a zombie: its CPU counters
+	 * are final, so the sampled CPU total reaches its end. It writes no
+	 * record (see root_ended): the `exit` record is the end. */
+	dn_monitor_sample_now(m);
 	int status = 0;
 	bool known = false;
 	if (m->launched) {
@@ -615,6 +638,9 @@ void dn_monitor_abort(struct dn_monitor *m)
 		/* no loop to time a grace period with: SIGKILL, then reap it
 		 * as on any exit (blocking wait4), the exit record included */
 		dn_monitor_signal_tree(m, SIGKILL);
+		siginfo_t si;
+		while (waitid(P_PID, (id_t)m->pid, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+			; /* a zombie now: the last reading sees its end */
 		on_command_exit(m);
 	} else {
 		end_monitoring(m);

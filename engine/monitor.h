@@ -107,6 +107,7 @@ struct dn_monitor {
 	char prof_why[256];	 /* why there is none */
 	uint64_t prof_window_ms; /* wall time of the previous drain */
 	int prof_event_fd;	 /* the profile's process events, in the loop */
+	bool root_had_mm;	 /* the root was seen with an address space */
 };
 
 /* Put a monitor in its safe closed state: no fds (-1), no memory, nothing
@@ -130,7 +131,9 @@ bool dn_monitor_outputs_gone(const struct dn_monitor *m);
 /* Release the command (launch) and start sampling; writes `metadata`.
  * For a launch whose exec failed: -errno of exec (the child is reaped). */
 int dn_monitor_start(struct dn_monitor *m);
-/* Take a sample now (outside the schedule). 0 or -ESRCH once empty. */
+/* Take a sample now (outside the schedule). 0, or -ESRCH once the tree is
+ * empty or its root has exited (no record then: a process that has exited
+ * is described by the `exit` record, not by a sample). */
 int dn_monitor_sample_now(struct dn_monitor *m);
 /* Stop monitoring, leave the command alone. */
 void dn_monitor_stop(struct dn_monitor *m);

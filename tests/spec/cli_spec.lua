@@ -743,3 +743,46 @@ describe("denet with its stdout closed (| head)", function()
 		assert.are.equal(0, r.status)
 	end)
 end)
+
+describe("denet run: the end of the command", function()
+	-- no sample describes a process that has exited (a zombie has no
+	-- memory: charts would drop to zero, minima be wrong); the `exit`
+	-- record is the end, and its sampled figures still reach it
+	it("the last tree record before exit shows the command's memory, run after run", function()
+		for i = 1, 15 do
+			local r = S.denet { "-j", "-i", "20", "run", "--", S.helper("memhog"), "20", "0.1" }
+			assert.are.equal(0, r.code, r.err)
+			local recs = S.records(r.out)
+			local trees = S.of_kind(recs, "tree")
+			assert.is_true(#trees >= 2, "run " .. i .. ": " .. #trees .. " samples")
+			assert.are.equal("exit", recs[#recs].kind)
+			assert.are.equal("tree", recs[#recs - 1].kind, "run " .. i)
+			local peak = 0
+			for k, t in ipairs(trees) do
+				assert.is_table(t.parent, ("run %d, sample %d: no parent"):format(i, k))
+				assert.is_true(t.parent.mem_rss_kb > 0 and t.aggregated.mem_rss_kb > 0,
+					("run %d, sample %d of %d: mem_rss_kb %d"):format(i, k, #trees, t.parent.mem_rss_kb))
+				assert.is_true(t.parent.mem_vms_kb > 0 and t.aggregated.thread_count > 0)
+				peak = math.max(peak, t.aggregated.mem_rss_kb)
+			end
+			local s = recs[#recs].sampled
+			assert.are.equal(#trees, s.samples)
+			assert.are.equal(peak, s.mem_peak_kb)
+		end
+	end)
+
+	it("a command that ends before the first sample: no sample, exact and sampled CPU in the exit record", function()
+		local r = S.denet { "-j", "-i", "1000", "run", "--", S.helper("busy"), "0.3" }
+		assert.are.equal(0, r.code, r.err)
+		local recs = S.records(r.out)
+		assert.are.equal(2, #recs, r.out) -- metadata, exit
+		local e = recs[2]
+		assert.are.equal("exit", e.kind)
+		assert.are.equal(0, e.sampled.samples)
+		-- the CPU up to the exit is measured even though no record shows it
+		local exact, sampled = e.totals.cpu_secs, e.sampled.cpu_secs
+		assert.is_true(exact > 0.02, "busy used " .. exact .. " s")
+		assert.is_true(math.abs(exact - sampled) <= 0.1 * exact + 0.005,
+			("sampled %.4f s vs exact %.4f s"):format(sampled, exact))
+	end)
+end)

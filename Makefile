@@ -63,6 +63,8 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 HELPER_SRCS := $(wildcard tests/helpers/*.c)
 HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/helpers/%)
+# LD_PRELOAD libraries of the specs (fault injection)
+HELPER_BINS += $(patsubst tests/helpers/preload/%.c,$(BUILD)/helpers/%.so,$(wildcard tests/helpers/preload/*.c))
 
 .PHONY: all deps deps-build deps-test demo demo-run test test-run unit spec asan valgrind \
 	valgrind-run format \
@@ -113,6 +115,10 @@ $(BUILD)/lua/denet/core.so: $(LUABIND_OBJS) $(EMBED_O) $(BUILD)/libdenet.a
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libdenet.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $< $(BUILD)/libdenet.a $(LDLIBS_ALL)
+
+$(BUILD)/helpers/%.so: tests/helpers/preload/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -fPIC -shared -o $@ $< -ldl
 
 $(BUILD)/helpers/%: tests/helpers/%.c
 	@mkdir -p $(dir $@)

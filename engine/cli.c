@@ -88,7 +88,7 @@ static const struct opt opts[] = {
 	{"offcpu-out", 0, true, OPT_OFFCPU_OUT, "FILE", FOR_MONITOR,
 	 "Write the off-CPU stacks to FILE (implies --enable-ebpf)"},
 	{"debug", 0, false, OPT_DEBUG, NULL, FOR_MONITOR,
-	 "Diagnostics on stderr (the cost of each sample, eBPF)"},
+	 "Print the cost of each sample on stderr"},
 	{"write-env", 0, false, OPT_WRITE_ENV, NULL, FOR_MONITOR,
 	 "Write an `env` record (host, kernel, CPU, cgroup) after metadata"},
 	{"no-cgroup", 0, false, OPT_NO_CGROUP, NULL, FOR_MONITOR,

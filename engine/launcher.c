@@ -63,8 +63,10 @@ int dn_launch_prepare(const struct dn_launch_opts *o, struct dn_launch *l)
 		for (int s = 1; s < NSIG; s++)
 			if (s != SIGKILL && s != SIGSTOP)
 				signal(s, SIG_DFL);
-		if (o->child_mask)
-			sigprocmask(SIG_SETMASK, o->child_mask, NULL);
+		/* Inherited blocked, SIGINT/SIGTERM would never reach the
+		 * command: better not to run it at all. */
+		if (o->child_mask && sigprocmask(SIG_SETMASK, o->child_mask, NULL) < 0)
+			child_fail(errp[1], errno);
 		if (o->stdout_fd >= 0 && dup2(o->stdout_fd, 1) < 0)
 			child_fail(errp[1], errno);
 		if (o->stderr_fd >= 0 && dup2(o->stderr_fd, 2) < 0)

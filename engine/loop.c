@@ -41,6 +41,7 @@ struct dn_loop {
 	struct dn_timer **timers;
 	size_t ntimers, cap;
 	uint64_t armed_for; /* deadline the timerfd holds, 0 = none */
+	int error;	    /* first -errno of arming the timerfd: the loop is broken */
 };
 
 /* epoll data for our own fds: tagged pointers would be cute; a sentinel
@@ -53,7 +54,10 @@ struct dn_loop *dn_loop_new(const sigset_t *signals, dn_loop_signal_fn on_signal
 	if (!loop)
 		return NULL;
 	loop->epfd = loop->tfd = loop->sfd = -1;
-	sigprocmask(SIG_SETMASK, NULL, &loop->saved_mask);
+	if (sigprocmask(SIG_SETMASK, NULL, &loop->saved_mask) < 0) {
+		free(loop);
+		return NULL;
+	}
 	/* Children get the mask denet started with, minus the signals the
 	 * loop handles: those must reach a command with their default
 	 * actions even when denet itself inherited them blocked (e.g. from
@@ -98,7 +102,9 @@ void dn_loop_free(struct dn_loop *loop)
 		return;
 	if (loop->sfd >= 0) {
 		close(loop->sfd);
-		sigprocmask(SIG_SETMASK, &loop->saved_mask, NULL);
+		/* Teardown: if the old mask cannot be restored there is nothing
+		 * left to do about it (denet is about to exit). */
+		(void)sigprocmask(SIG_SETMASK, &loop->saved_mask, NULL);
 	}
 	if (loop->tfd >= 0)
 		close(loop->tfd);
@@ -196,7 +202,14 @@ static void rearm(struct dn_loop *loop)
 		its.it_value.tv_sec = (time_t)(earliest / 1000000000ull);
 		its.it_value.tv_nsec = (long)(earliest % 1000000000ull);
 	}
-	timerfd_settime(loop->tfd, TFD_TIMER_ABSTIME, &its, NULL);
+	if (timerfd_settime(loop->tfd, TFD_TIMER_ABSTIME, &its, NULL) < 0) {
+		/* No timer would ever fire again: sampling, --duration and
+		 * --timeout would stop without a word. Sticky: the next
+		 * dn_loop_run_once reports it. */
+		if (!loop->error)
+			loop->error = -errno;
+		return;
+	}
 	loop->armed_for = earliest;
 }
 
@@ -300,6 +313,8 @@ static bool watch_alive(struct dn_loop *loop, struct dn_fd_watch *w)
 int dn_loop_run_once(struct dn_loop *loop)
 {
 	struct epoll_event evs[16];
+	if (loop->error)
+		return loop->error;
 	int n = epoll_wait(loop->epfd, evs, 16, -1);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
@@ -314,5 +329,5 @@ int dn_loop_run_once(struct dn_loop *loop)
 				->fn(loop, ((struct dn_fd_watch *)p)->fd, evs[i].events,
 				     ((struct dn_fd_watch *)p)->ctx);
 	}
-	return 0;
+	return loop->error;
 }

@@ -40,7 +40,9 @@ void dn_loop_timer_free(struct dn_timer *t);
 /* Timers that are armed and "ref"ed keep dn_loop_run going. */
 void dn_loop_timer_set_ref(struct dn_timer *t, bool ref);
 
-/* Wait for and dispatch one batch of events. 0, or -errno. */
+/* Wait for and dispatch one batch of events. 0, or -errno: epoll_wait
+ * failed, or a timer could not be armed (timerfd_settime; sticky: every
+ * later call returns it too, as no timer would fire any more). */
 int dn_loop_run_once(struct dn_loop *loop);
 /* How many armed ref'ed timers are there. */
 int dn_loop_active_timers(const struct dn_loop *loop);

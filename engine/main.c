@@ -121,7 +121,8 @@ static void write_stats_file(struct cli_run *cr)
 	dn_json_init(&j, &b);
 	dn_summary_write_json(&j, &cr->mon.summary);
 	dn_buf_putc(&b, '\n');
-	if (!b.oom && write(cr->stats_fd, b.data, b.len) != (ssize_t)b.len)
+	/* a reader that has gone (`--stats - | head`) is no error */
+	if (!b.oom && write(cr->stats_fd, b.data, b.len) != (ssize_t)b.len && errno != EPIPE)
 		fprintf(stderr, "denet: writing '%s': %s\n", cr->cli->stats_out, strerror(errno));
 	dn_buf_free(&b);
 }
@@ -131,9 +132,23 @@ static void write_folded_file(struct cli_run *cr)
 	struct dn_buf b = {0};
 	if (cr->mon.prof)
 		dn_profile_folded(cr->mon.prof, &b);
-	if (!b.oom && b.len && write(cr->offcpu_fd, b.data, b.len) != (ssize_t)b.len)
+	if (!b.oom && b.len && write(cr->offcpu_fd, b.data, b.len) != (ssize_t)b.len &&
+	    errno != EPIPE)
 		fprintf(stderr, "denet: writing '%s': %s\n", cr->cli->offcpu_out, strerror(errno));
 	dn_buf_free(&b);
+}
+
+/* End the command denet started (SIGTERM, SIGKILL after the grace) and
+ * wait for its `exit` record, so it is never left running unmonitored; if
+ * the loop fails meanwhile, kill it at once. */
+static void end_command(struct cli_run *cr, struct dn_loop *loop)
+{
+	if (!cr->mon.running || !cr->mon.launched)
+		return;
+	dn_monitor_terminate(&cr->mon);
+	while (cr->mon.running)
+		if (dn_loop_run_once(loop) < 0)
+			dn_monitor_abort(&cr->mon);
 }
 
 static int monitor_main(struct dn_cli *cli)
@@ -273,23 +288,39 @@ static int monitor_main(struct dn_cli *cli)
 			goto out;
 		}
 	}
+	bool loop_failed = false, pipe_closed = false;
 	while (cr.mon.running && !(cr.lua && dn_lua_failed(cr.lua))) {
+		if (!pipe_closed && dn_monitor_outputs_gone(&cr.mon) && cr.mon.reader_gone) {
+			/* Whoever read the records has gone (`| head`): as a
+			 * pipeline would, end the command (the usual teardown:
+			 * SIGTERM, SIGKILL 5 s later), or stop watching an
+			 * attached process, and exit quietly with cat's 141. */
+			pipe_closed = true;
+			if (cr.mon.launched)
+				dn_monitor_terminate(&cr.mon);
+			else
+				dn_monitor_stop(&cr.mon);
+			continue;
+		}
 		r = dn_loop_run_once(loop);
 		if (r < 0) {
-			fprintf(stderr, "denet: event loop: %s\n", strerror(-r));
-			break;
+			fprintf(stderr, "denet: event loop failed: %s%s\n", strerror(-r),
+				cr.mon.launched && !cr.mon.command_done ? "; killing the command"
+									: "");
+			dn_monitor_abort(&cr.mon);
+			loop_failed = true;
 		}
 	}
 	if (cr.lua && dn_lua_failed(cr.lua)) {
 		/* A hook failed: records so far are written; end the command
 		 * we started so it is not left orphaned. */
-		if (cr.mon.running && cr.mon.launched) {
-			dn_monitor_terminate(&cr.mon);
-			while (cr.mon.running && dn_loop_run_once(loop) == 0)
-				;
-		}
+		end_command(&cr, loop);
 		dn_monitor_stop(&cr.mon);
 		status = 1;
+	} else if (loop_failed) {
+		status = 1;
+	} else if (pipe_closed) {
+		status = 128 + SIGPIPE;
 	} else if (cr.mon.timed_out) {
 		status = 124;
 	} else if (cr.mon.command_done && cr.mon.exit.known) {
@@ -297,7 +328,7 @@ static int monitor_main(struct dn_cli *cli)
 	} else {
 		status = 0;
 	}
-	if (!cli->quiet && !cli->json) {
+	if (!cli->quiet && !cli->json && !pipe_closed) {
 		if (!cr.human) {
 			struct dn_human_opts ho = {.fd = 2,
 						   .color = isatty(2) && !getenv("NO_COLOR")};

@@ -65,8 +65,13 @@ static int common_init(struct dn_monitor *m, struct dn_loop *loop, const struct 
 		m->o.kill_grace_secs = 5;
 	m->loop = loop;
 	dn_summary_init(&m->summary);
+	/* Every timer now, while a failure costs nothing: once the command
+	 * runs, a --timeout that cannot be set would let it run forever. */
 	m->sample_timer = dn_loop_timer_new(loop, on_sample_timer, m);
-	if (!m->sample_timer)
+	m->duration_timer = dn_loop_timer_new(loop, on_duration, m);
+	m->timeout_timer = dn_loop_timer_new(loop, on_timeout, m);
+	m->kill_timer = dn_loop_timer_new(loop, on_kill_grace, m);
+	if (!m->sample_timer || !m->duration_timer || !m->timeout_timer || !m->kill_timer)
 		return -ENOMEM;
 	return 0;
 }
@@ -172,6 +177,14 @@ int dn_monitor_add_output(struct dn_monitor *m, int fd)
 	return 0;
 }
 
+bool dn_monitor_outputs_gone(const struct dn_monitor *m)
+{
+	for (int i = 0; i < m->noutputs; i++)
+		if (!m->out_failed[i])
+			return false;
+	return m->noutputs > 0;
+}
+
 /* After a failed write to output i (e.g. ENOSPC part-way through a record):
  * cut a regular file back to its last complete line, if nothing but our own
  * partial write lies beyond it, so the file holds only whole records. */
@@ -210,7 +223,10 @@ void dn_monitor_emit(struct dn_monitor *m, const char *line, size_t len)
 		if (m->out_failed[i])
 			continue;
 		int r = write_all(m->outputs[i], line, len);
-		if (r < 0) {
+		if (r == -EPIPE) {
+			m->reader_gone = true;
+			m->out_failed[i] = true;
+		} else if (r < 0) {
 			if (!m->write_error)
 				m->write_error = r;
 			m->out_failed[i] = true;
@@ -297,6 +313,8 @@ int dn_monitor_start(struct dn_monitor *m)
 	}
 	m->prof_window_ms = m->t0_ms;
 	if (m->prof) {
+		/* If the loop cannot watch it, the events are read at each
+		 * sample instead (dn_monitor_sample_now). */
 		int efd = dn_profile_event_fd(m->prof);
 		if (efd >= 0 && dn_loop_add_fd(m->loop, efd, EPOLLIN, on_profile_events, m) == 0)
 			m->prof_event_fd = efd;
@@ -321,22 +339,24 @@ int dn_monitor_start(struct dn_monitor *m)
 	dn_record_metadata(&m->line, m->pid, m->argv, m->argc, m->executable, m->t0_ms, m->caps,
 			   m->ncaps);
 	emit_line(m);
-	if (m->pidfd >= 0)
-		dn_loop_add_fd(m->loop, m->pidfd, EPOLLIN, on_pidfd, m);
+	if (m->pidfd >= 0 && dn_loop_add_fd(m->loop, m->pidfd, EPOLLIN, on_pidfd, m) < 0) {
+		/* Unwatched, the pidfd would hide the exit for ever (the tree
+		 * never empties while the command is an unreaped zombie): go
+		 * without it, as on kernels without pidfds. A launched
+		 * command's exit then comes with SIGCHLD
+		 * (dn_monitor_reap_orphans), an attached one's with the scan
+		 * that finds it gone. */
+		close(m->pidfd);
+		m->pidfd = -1;
+	}
 	dn_schedule_init(&m->sched, m->o.interval_ms, m->o.max_interval_ms, m->start_mono_ns);
 	dn_loop_timer_arm(m->sample_timer, m->sched.deadline_ns);
-	if (m->o.duration_secs > 0) {
-		m->duration_timer = dn_loop_timer_new(m->loop, on_duration, m);
-		if (m->duration_timer)
-			dn_loop_timer_arm(m->duration_timer,
-					  m->start_mono_ns + (uint64_t)(m->o.duration_secs * 1e9));
-	}
-	if (m->o.timeout_secs > 0 && m->launched) {
-		m->timeout_timer = dn_loop_timer_new(m->loop, on_timeout, m);
-		if (m->timeout_timer)
-			dn_loop_timer_arm(m->timeout_timer,
-					  m->start_mono_ns + (uint64_t)(m->o.timeout_secs * 1e9));
-	}
+	if (m->o.duration_secs > 0)
+		dn_loop_timer_arm(m->duration_timer,
+				  m->start_mono_ns + (uint64_t)(m->o.duration_secs * 1e9));
+	if (m->o.timeout_secs > 0 && m->launched)
+		dn_loop_timer_arm(m->timeout_timer,
+				  m->start_mono_ns + (uint64_t)(m->o.timeout_secs * 1e9));
 	return 0;
 }
 
@@ -354,6 +374,24 @@ static void emit_profile_window(struct dn_monitor *m, uint64_t ts_ms)
 	}
 	dn_profile_reset_window(m->prof);
 	m->prof_window_ms = ts_ms;
+}
+
+/* Whether this scan's reading of the root describes a process that has
+ * exited or is exiting: a zombie, or one whose address space is already
+ * gone (RSS and VSZ read 0 from then on). Such a reading is no sample of
+ * the command; its end is the `exit` record's. */
+static bool root_ended(struct dn_monitor *m)
+{
+	const struct dn_proc *root = dn_tree_root(&m->tree);
+	if (!root)
+		return true; /* reaped already (attached: by its own parent) */
+	if (root->st.num_threads > 1)
+		return false; /* only the leader exited: its threads run on */
+	if (root->st.vsize > 0) {
+		m->root_had_mm = true; /* a kernel thread never has one */
+		return root->state == 'Z' || root->state == 'X';
+	}
+	return m->root_had_mm || root->state == 'Z' || root->state == 'X';
 }
 
 int dn_monitor_sample_now(struct dn_monitor *m)
@@ -380,6 +418,8 @@ int dn_monitor_sample_now(struct dn_monitor *m)
 		for (size_t i = 0; i < m->tree.nprocs; i++)
 			if (m->tree.procs[i]->is_new)
 				m->hooks.on_spawn(m, m->tree.procs[i], m->hooks.ctx);
+	if (m->prof && m->prof_event_fd < 0 && dn_profile_event_fd(m->prof) >= 0)
+		dn_profile_poll_events(m->prof); /* the loop could not watch them */
 	if (m->prof) {
 		/* maps of new and exec'd processes now, so their stacks still
 		 * symbolize after they exit; then the window's stacks */
@@ -388,8 +428,13 @@ int dn_monitor_sample_now(struct dn_monitor *m)
 				dn_profile_capture(m->prof, m->tree.procs[i]->pid);
 		dn_profile_drain(m->prof);
 	}
-	if (n <= 0)
+	if (n <= 0 || root_ended(m)) {
+		/* The window's CPU counts in the sampled total (above), and
+		 * its off-CPU stacks go out; the reading itself is no sample:
+		 * a process that has exited has no memory, no threads. */
+		emit_profile_window(m, m->tree.agg.ts_ms);
 		return -ESRCH;
+	}
 	dn_summary_add(&m->summary, &m->tree.agg);
 	dn_buf_reset(&m->line);
 	dn_record_tree(&m->line, &m->tree, !m->o.children, m->prof);
@@ -408,12 +453,9 @@ static void disarm_all(struct dn_monitor *m)
 		m->prof_event_fd = -1;
 	}
 	dn_loop_timer_disarm(m->sample_timer);
-	if (m->duration_timer)
-		dn_loop_timer_disarm(m->duration_timer);
-	if (m->timeout_timer)
-		dn_loop_timer_disarm(m->timeout_timer);
-	if (m->kill_timer)
-		dn_loop_timer_disarm(m->kill_timer);
+	dn_loop_timer_disarm(m->duration_timer);
+	dn_loop_timer_disarm(m->timeout_timer);
+	dn_loop_timer_disarm(m->kill_timer);
 	if (m->pidfd >= 0) {
 		dn_loop_del_fd(m->loop, m->pidfd);
 		close(m->pidfd);
@@ -491,8 +533,15 @@ static void write_exit(struct dn_monitor *m, int status, bool known)
 	e->duration_secs = (double)(dn_mono_ns() - m->start_mono_ns) / 1e9;
 	e->sampled_cpu_secs = m->sampled_cpu_secs;
 	e->sampled_mem_peak_kb = m->summary.peak_mem_rss_kb; /* what the samples saw */
-	e->sampled_disk_read_bytes = m->summary.total_disk_read_bytes;
-	e->sampled_disk_write_bytes = m->summary.total_disk_write_bytes;
+	/* the last counters sampled, the reading at the exit included
+	 * (max: a reading after a child left can be lower) */
+	e->sampled_disk_read_bytes = m->summary.total_disk_read_bytes > m->tree.agg.disk_read_bytes
+					     ? m->summary.total_disk_read_bytes
+					     : m->tree.agg.disk_read_bytes;
+	e->sampled_disk_write_bytes =
+		m->summary.total_disk_write_bytes > m->tree.agg.disk_write_bytes
+			? m->summary.total_disk_write_bytes
+			: m->tree.agg.disk_write_bytes;
 	e->samples = m->summary.sample_count;
 	m->command_done = true;
 	dn_buf_reset(&m->line);
@@ -502,17 +551,10 @@ static void write_exit(struct dn_monitor *m, int status, bool known)
 
 static void on_command_exit(struct dn_monitor *m)
 {
-	/* Last sample while the command is a zombie: its counters are final.
-	 * Right after a scheduled sample the window is too short for a CPU
-	 * percentage to mean anything (a few us of exit work read as 40 %):
-	 * skip it then, unless it would be the only sample. */
-	if (m->summary.sample_count == 0 || dn_mono_ns() - m->last_sample_mono_ns >= 10000000ull) {
-		dn_monitor_sample_now(m);
-	} else if (m->prof) {
-		/* no sample, but the last off-CPU intervals must not be lost */
-		dn_profile_drain(m->prof);
-		emit_profile_window(m, dn_wall_ms());
-	}
+	/* A last reading while the command is a zombie: its CPU counters
+	 * are final, so the sampled CPU total reaches its end. It writes no
+	 * record (see root_ended): the `exit` record is the end. */
+	dn_monitor_sample_now(m);
 	int status = 0;
 	bool known = false;
 	if (m->launched) {
@@ -585,11 +627,24 @@ static void on_kill_grace(struct dn_loop *loop, struct dn_timer *t, void *ctx)
 void dn_monitor_terminate(struct dn_monitor *m)
 {
 	dn_monitor_signal_tree(m, SIGTERM);
-	if (!m->kill_timer)
-		m->kill_timer = dn_loop_timer_new(m->loop, on_kill_grace, m);
-	if (m->kill_timer)
-		dn_loop_timer_arm(m->kill_timer,
-				  dn_mono_ns() + (uint64_t)(m->o.kill_grace_secs * 1e9));
+	dn_loop_timer_arm(m->kill_timer, dn_mono_ns() + (uint64_t)(m->o.kill_grace_secs * 1e9));
+}
+
+void dn_monitor_abort(struct dn_monitor *m)
+{
+	if (!m->running)
+		return;
+	if (m->launched && !m->command_done) {
+		/* no loop to time a grace period with: SIGKILL, then reap it
+		 * as on any exit (blocking wait4), the exit record included */
+		dn_monitor_signal_tree(m, SIGKILL);
+		siginfo_t si;
+		while (waitid(P_PID, (id_t)m->pid, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+			; /* a zombie now: the last reading sees its end */
+		on_command_exit(m);
+	} else {
+		end_monitoring(m);
+	}
 }
 
 static void on_timeout(struct dn_loop *loop, struct dn_timer *t, void *ctx)

@@ -82,7 +82,10 @@ struct dn_monitor {
 	struct dn_buf line; /* the latest record */
 	int outputs[DN_MONITOR_MAX_OUTPUTS];
 	int noutputs;
-	int write_error; /* first -errno of an output write */
+	int write_error;  /* first -errno of an output write, EPIPE aside */
+	bool reader_gone; /* an output's reader closed it (EPIPE): like `cat`
+			     into `head`, that output gets nothing more, and
+			     it is not an error */
 	/* per output: offset when added (-1 if not seekable), bytes of
 	 * complete records written since, and whether a write failed (it then
 	 * gets nothing more: records stay whole lines) */
@@ -104,6 +107,7 @@ struct dn_monitor {
 	char prof_why[256];	 /* why there is none */
 	uint64_t prof_window_ms; /* wall time of the previous drain */
 	int prof_event_fd;	 /* the profile's process events, in the loop */
+	bool root_had_mm;	 /* the root was seen with an address space */
 };
 
 /* Put a monitor in its safe closed state: no fds (-1), no memory, nothing
@@ -121,10 +125,15 @@ int dn_monitor_attach(struct dn_monitor *m, struct dn_loop *loop, const struct d
 		      pid_t pid);
 /* Add an fd that receives every record. 0 or -ENOSPC. */
 int dn_monitor_add_output(struct dn_monitor *m, int fd);
+/* Whether the monitor had outputs and none of them takes records any more
+ * (each failed or lost its reader). */
+bool dn_monitor_outputs_gone(const struct dn_monitor *m);
 /* Release the command (launch) and start sampling; writes `metadata`.
  * For a launch whose exec failed: -errno of exec (the child is reaped). */
 int dn_monitor_start(struct dn_monitor *m);
-/* Take a sample now (outside the schedule). 0 or -ESRCH once empty. */
+/* Take a sample now (outside the schedule). 0, or -ESRCH once the tree is
+ * empty or its root has exited (no record then: a process that has exited
+ * is described by the `exit` record, not by a sample). */
 int dn_monitor_sample_now(struct dn_monitor *m);
 /* Stop monitoring, leave the command alone. */
 void dn_monitor_stop(struct dn_monitor *m);
@@ -132,6 +141,10 @@ void dn_monitor_stop(struct dn_monitor *m);
 int dn_monitor_signal_tree(struct dn_monitor *m, int sig);
 /* SIGTERM to the tree, SIGKILL after the grace period if it lingers. */
 void dn_monitor_terminate(struct dn_monitor *m);
+/* End monitoring without the loop (it failed: see dn_loop_run_once): a
+ * launched command is killed with SIGKILL and reaped at once, and its
+ * `exit` record written; an attached process is left alone. */
+void dn_monitor_abort(struct dn_monitor *m);
 /* The signal policy of DESIGN §2 for INT/TERM/HUP/QUIT received by denet:
  * forwarded to a launched command (except a terminal's ^C/^\, which
  * reached it already); an attached process is left alone and monitoring

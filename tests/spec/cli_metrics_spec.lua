@@ -171,7 +171,11 @@ describe("denet run (metrics)", function()
 
 	it("reads 1 MiB written by dd in the last tree record", function()
 		local tmp = S.tmpname(".dd")
-		local r, recs = run_json({ "dd", "if=/dev/zero", "of=" .. tmp, "bs=64k", "count=16", "conv=fsync" })
+		-- the shell outlives dd (a command that exits before the first
+		-- sample has no tree record: its end is the exit record), and
+		-- once it has waited for dd its counters hold dd's I/O
+		local r, recs = run_json({ "sh", "-c", '"$@"; sleep 0.3', "sh",
+			"dd", "if=/dev/zero", "of=" .. tmp, "bs=64k", "count=16", "conv=fsync" })
 		os.remove(tmp)
 		assert.are.equal(0, r.code, r.err)
 		local trees = S.of_kind(recs, "tree")

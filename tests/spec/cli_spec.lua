@@ -636,3 +636,153 @@ describe("denet SCRIPT without the .lua extension", function()
 		assert.is_truthy(r.err:find("unknown command", 1, true), r.err)
 	end)
 end)
+
+describe("denet when a system call that matters fails", function()
+	-- tests/helpers/preload/failinj.c makes chosen calls fail in denet only
+	local lib = S.helpers .. "/failinj.so"
+	local function run(fail, args)
+		if not S.slurp(lib) then error("build " .. lib .. " first (make " .. lib .. ")") end
+		local words = {}
+		for i, a in ipairs(args) do words[i] = S.q(a) end
+		-- a sanitizer runtime must come first in the library list: let ours follow it
+		local t0 = now_ms()
+		local r = S.sh(("ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 "
+			.. "timeout -s KILL 10 env LD_PRELOAD=%s DENET_FAIL=%s %s %s")
+			:format(S.q(lib), fail, S.q(S.bin), table.concat(words, " ")))
+		r.ms = now_ms() - t0
+		return r
+	end
+
+	it("sees the command's exit when its pidfd cannot be watched", function()
+		local r = run("epoll_pidfd", { "-j", "run", "--", "sleep", "0.3" })
+		assert.are.equal(0, r.code, "denet hung or failed: " .. r.err)
+		assert.is_true(r.ms < 5000, "took " .. r.ms .. " ms")
+		local recs = S.records(r.out)
+		assert.are.equal("exit", recs[#recs].kind)
+		assert.are.equal(0, recs[#recs].exit_code)
+		assert.is_true(#S.of_kind(recs, "tree") >= 2)
+	end)
+
+	it("fails loudly when a timer cannot be armed: one line, the command killed, exit 1", function()
+		local r = run("timerfd_settime", { "-j", "run", "--", "sleep", "5" })
+		assert.are.equal(1, r.code, r.err)
+		assert.is_true(r.ms < 4000, "took " .. r.ms .. " ms: the command was not ended")
+		assert.are.equal("denet: event loop failed: Invalid argument; killing the command\n", r.err)
+		local recs = S.records(r.out)
+		assert.are.equal("metadata", recs[1].kind)
+		assert.are.equal("exit", recs[#recs].kind)
+		assert.are.equal(9, recs[#recs].signal)
+	end)
+
+	it("does not run the command when its signal mask cannot be set", function()
+		local marker = S.tmpname(".marker")
+		local r = run("sigprocmask_child", { "run", "--", "sh", "-c", "touch " .. S.q(marker) })
+		local ran = S.slurp(marker) ~= nil
+		os.remove(marker)
+		assert.are.equal(126, r.code, r.err)
+		assert.are.equal("denet: cannot run 'sh': Invalid argument\n", r.err)
+		assert.is_false(ran, "the command ran with denet's blocked signals")
+	end)
+end)
+
+describe("denet with its stdout closed (| head)", function()
+	-- as `cat` into `head`: no message; the run ends as a pipeline would
+	local function piped(args, tail)
+		local st = S.tmpname(".status")
+		local words = {}
+		for i, a in ipairs(args) do words[i] = S.q(a) end
+		local t0 = now_ms()
+		local r = S.sh(("( { %s %s; echo $? >%s; } | %s )"):format(S.q(S.bin), table.concat(words, " "),
+			S.q(st), tail or "head -c1"))
+		r.ms = now_ms() - t0
+		r.status = tonumber(S.slurp(st) or "")
+		os.remove(st)
+		return r
+	end
+
+	it("run -j: prints nothing on stderr, ends the command, exits 141", function()
+		local pidf = S.tmpname(".pid")
+		local r = piped { "-j", "run", "--", "sh", "-c", "echo $$ >" .. S.q(pidf) .. "; exec sleep 5" }
+		local pid = tonumber(S.slurp(pidf) or "")
+		os.remove(pidf)
+		assert.are.equal("", r.err)
+		assert.are.equal("{", r.out)
+		assert.are.equal(141, r.status)
+		assert.is_true(r.ms < 4000, "took " .. r.ms .. " ms: denet waited for the command")
+		assert.is_number(pid)
+		assert.is_false(alive(pid), "the command was left running")
+		-- the same when head reads a few records first
+		r = piped({ "-j", "-i", "20", "run", "--", "sh", "-c", "sleep 1" }, "head -n 3")
+		assert.are.equal("", r.err)
+		assert.are.equal(3, #S.records(r.out))
+		assert.are.equal(141, r.status)
+	end)
+
+	it("attach -j: stops quietly, leaves the process alone, exits 141", function()
+		local pid = tonumber(sh("sleep 30 >/dev/null 2>&1 </dev/null & echo $!"))
+		local r = piped { "-j", "attach", tostring(pid) }
+		local still = alive(pid)
+		os.execute("kill " .. pid)
+		assert.are.equal("", r.err)
+		assert.are.equal(141, r.status)
+		assert.is_true(still, "the attached process was ended")
+	end)
+
+	it("goes on quietly when --out still takes the records", function()
+		local out = S.tmpname(".jsonl")
+		local r = piped { "-j", "-o", out, "run", "--", "sh", "-c", "sleep 0.5; exit 3" }
+		local recs = S.records(S.slurp(out) or "")
+		os.remove(out)
+		assert.are.equal("", r.err)
+		assert.are.equal(3, r.status)
+		assert.are.equal("exit", recs[#recs].kind)
+		assert.are.equal(3, recs[#recs].exit_code)
+		-- and --stats - into a closed pipe is no error either
+		r = piped { "-q", "--stats", "-", "run", "--", "true" }
+		assert.are.equal("", r.err)
+		assert.are.equal(0, r.status)
+	end)
+end)
+
+describe("denet run: the end of the command", function()
+	-- no sample describes a process that has exited (a zombie has no
+	-- memory: charts would drop to zero, minima be wrong); the `exit`
+	-- record is the end, and its sampled figures still reach it
+	it("the last tree record before exit shows the command's memory, run after run", function()
+		for i = 1, 15 do
+			local r = S.denet { "-j", "-i", "20", "run", "--", S.helper("memhog"), "20", "0.1" }
+			assert.are.equal(0, r.code, r.err)
+			local recs = S.records(r.out)
+			local trees = S.of_kind(recs, "tree")
+			assert.is_true(#trees >= 2, "run " .. i .. ": " .. #trees .. " samples")
+			assert.are.equal("exit", recs[#recs].kind)
+			assert.are.equal("tree", recs[#recs - 1].kind, "run " .. i)
+			local peak = 0
+			for k, t in ipairs(trees) do
+				assert.is_table(t.parent, ("run %d, sample %d: no parent"):format(i, k))
+				assert.is_true(t.parent.mem_rss_kb > 0 and t.aggregated.mem_rss_kb > 0,
+					("run %d, sample %d of %d: mem_rss_kb %d"):format(i, k, #trees, t.parent.mem_rss_kb))
+				assert.is_true(t.parent.mem_vms_kb > 0 and t.aggregated.thread_count > 0)
+				peak = math.max(peak, t.aggregated.mem_rss_kb)
+			end
+			local s = recs[#recs].sampled
+			assert.are.equal(#trees, s.samples)
+			assert.are.equal(peak, s.mem_peak_kb)
+		end
+	end)
+
+	it("a command that ends before the first sample: no sample, exact and sampled CPU in the exit record", function()
+		local r = S.denet { "-j", "-i", "1000", "run", "--", S.helper("busy"), "0.3" }
+		assert.are.equal(0, r.code, r.err)
+		local recs = S.records(r.out)
+		assert.are.equal(2, #recs, r.out) -- metadata, exit
+		local e = recs[2]
+		assert.are.equal("exit", e.kind)
+		assert.are.equal(0, e.sampled.samples)
+		-- the CPU up to the exit is measured even though no record shows it
+		local exact, sampled = e.totals.cpu_secs, e.sampled.cpu_secs
+		assert.is_true(exact > 0.02, "busy used " .. exact .. " s")
+		assert.is_true(math.abs(exact - sampled) <= 0.1 * exact + 0.005,
+			("sampled %.4f s vs exact %.4f s"):format(sampled, exact))
+	end)
+end)

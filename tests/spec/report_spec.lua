@@ -292,7 +292,9 @@ describe("denet report (CLI)", function()
     local host = f:read("l")
     f:close()
     local jsonl = fixture_dir .. "/noenv.jsonl"
-    local r = S.denet({ "-q", "-o", jsonl, "run", "--", "true" })
+    -- (a command that lasts a few samples: one that ends before the first
+    -- has no tree record, and a report needs samples)
+    local r = S.denet({ "-q", "-i", "50", "-o", jsonl, "run", "--", "sleep", "0.3" })
     assert.are.equal(0, r.code, r.err)
     local meta = S.of_kind(S.records(S.slurp(jsonl)), "metadata")[1]
     assert.are.equal(host, meta.host)

@@ -3,9 +3,10 @@
  * exit status, its signal policy and every message on stderr. The work is
  * done by the monitor (run/attach) and the Lua side (scripts, stats).
  *
- * Exit status (DESIGN §2): the command's status (128+N if killed by signal
- * N); 126/127 when it cannot be executed / is not found; 124 after
- * --timeout ended it; 1 for denet's own runtime errors; 2 for usage errors.
+ * Exit status (docs/cli.md): the command's status (128+N if killed by
+ * signal N); 126/127 when it cannot be executed / is not found; 124 after
+ * --timeout ended it; 141 when stdout was closed under the records (as for
+ * cat); 1 for denet's own runtime errors; 2 for usage errors.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,8 +42,11 @@ static int print_help(enum dn_cli_command topic, FILE *f)
 {
 	char text[8192];
 	dn_cli_help(topic, text, sizeof text);
-	fputs(text, f);
-	return fflush(f) == 0 ? 0 : 1;
+	if (fputs(text, f) < 0 || fflush(f) != 0) {
+		fprintf(stderr, "denet: writing the help: %s\n", strerror(errno));
+		return 1;
+	}
+	return 0;
 }
 
 static void die_usage(const char *msg)

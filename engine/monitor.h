@@ -145,7 +145,7 @@ void dn_monitor_terminate(struct dn_monitor *m);
  * launched command is killed with SIGKILL and reaped at once, and its
  * `exit` record written; an attached process is left alone. */
 void dn_monitor_abort(struct dn_monitor *m);
-/* The signal policy of DESIGN §2 for INT/TERM/HUP/QUIT received by denet:
+/* denet's signal policy (docs/cli.md) for INT/TERM/HUP/QUIT it receives:
  * forwarded to a launched command (except a terminal's ^C/^\, which
  * reached it already); an attached process is left alone and monitoring
  * stops. */

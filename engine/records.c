@@ -1,5 +1,5 @@
 /*
- * records.c — builds the JSON lines of DESIGN §3 (see records.h). Field
+ * records.c — builds the JSON lines of docs/data-format.md (see records.h). Field
  * names and units follow upstream denet; `kind` comes first so a reader
  * can dispatch on a prefix.
  */

@@ -1,5 +1,5 @@
 /*
- * records.h — the JSONL records denet writes (DESIGN §3), each built as
+ * records.h — the JSONL records denet writes (docs/data-format.md), each built as
  * one complete line ending in "\n" so a writer emits it with one write().
  */
 #ifndef DENET_RECORDS_H

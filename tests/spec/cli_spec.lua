@@ -2,8 +2,10 @@
 -- the JSONL records of a run, exit statuses (command's, signals, timeout,
 -- usage and runtime errors), attach, signal forwarding, `stats` and
 -- `--stats`, stdout purity with --json, option placement, --interval,
--- --exclude-children, unwritable output paths and hostile process names.
--- Policies are those of /work/shared/DESIGN.md §2 and §3.
+-- --exclude-children, unwritable output paths, hostile process names, the
+-- help texts, scripts without .lua, a closed stdout (| head), system calls
+-- that fail (LD_PRELOAD fault injection) and the end of a command.
+-- The policies are those docs/cli.md and docs/data-format.md describe.
 
 local S = require "support"
 local json = require "denet.json"

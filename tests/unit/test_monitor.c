@@ -53,6 +53,13 @@ static void test_init_owns_no_fd(void)
 
 static void test_failed_attach_and_launch(void)
 {
+	/* a pid that existed a moment ago and is gone now (forked before
+	 * anything is allocated: valgrind checks the child's leaks too) */
+	pid_t gone = fork();
+	if (gone == 0)
+		_exit(0);
+	waitpid(gone, NULL, 0);
+
 	struct dn_loop *loop = dn_loop_new(NULL, NULL, NULL);
 	CHECK(loop != NULL);
 	if (!loop)
@@ -60,12 +67,6 @@ static void test_failed_attach_and_launch(void)
 	int before = count_open_fds();
 	struct dn_monitor_opts o = {
 		.interval_ms = 100, .max_interval_ms = 1000, .children = true, .no_cgroup = true};
-
-	/* a pid that existed a moment ago and is gone now */
-	pid_t gone = fork();
-	if (gone == 0)
-		_exit(0);
-	waitpid(gone, NULL, 0);
 	struct dn_monitor m;
 	dn_monitor_init(&m);
 	CHECK_INT(dn_monitor_attach(&m, loop, &o, gone), -ESRCH);

@@ -143,7 +143,8 @@ static const struct cmd_help cmd_helps[] = {
 	 "Generate statistics from a recorded JSONL file (upstream denet 0.6.1's summary)\n",
 	 "denet [OPTIONS] stats FILE\n       denet [OPTIONS] summary FILE\n",
 	 "  FILE  A JSONL file recorded by denet (-o, -j) or by denet 0.6.1\n",
-	 "Exit status: 0; 1 if FILE cannot be read or holds no samples; 2 on usage errors.\n"},
+	 "Exit status: 0; 1 if FILE cannot be read or holds neither samples nor an\n"
+	 "exit record; 2 on usage errors.\n"},
 	{DN_CMD_REPORT,
 	 "  report FILE             Generate an HTML report with charts from a recorded JSONL "
 	 "file\n",

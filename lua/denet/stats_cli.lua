@@ -144,8 +144,14 @@ return function(file, as_json, stats_out)
   -- two decimals, as the live summary (summary.c) writes it
   s.avg_cpu_usage = math.floor(s.avg_cpu_usage * 100 + 0.5) / 100
   if (s.sample_count or 0) == 0 then
-    io.stderr:write("denet: no samples in '", file, "'\n")
-    return 1
+    if not s.exit then
+      io.stderr:write("denet: no samples in '", file, "'\n")
+      return 1
+    end
+    -- A command that ended before the first sample: no sample describes
+    -- it, but its exit record holds the kernel's exact totals.
+    io.stderr:write("denet: no samples in '", file, "' (the command ended before the first); "
+      .. "the exit record's totals follow\n")
   end
   local text = json.encode(s)
   if stats_out then

@@ -464,6 +464,29 @@ describe("denet stats", function()
 		check(e, got)
 	end)
 
+	it("summarises a command that ended before the first sample from its exit record", function()
+		local out = S.tmpname(".jsonl")
+		local r = S.denet { "-q", "-i", "1000", "-o", out, "run", "--", "true" }
+		assert.are.equal(0, r.code, r.err)
+		assert.are.equal(0, #S.of_kind(S.records(S.slurp(out)), "tree"))
+		r = S.denet { "--json", "stats", out }
+		assert.are.equal(0, r.code, r.err)
+		assert.matches("no samples in .* the exit record's totals follow", r.err)
+		local got = S.records(r.out)[1]
+		assert.are.equal(0, got.sample_count)
+		assert.are.equal(0, got.exit.exit_code)
+		assert.is_true(got.exit.totals.cpu_secs > 0)
+		assert.are.equal(1, got.exit.totals.processes)
+		-- metadata alone is still no summary
+		local meta = S.tmpname(".jsonl")
+		S.write(meta, S.slurp(out):match("^[^\n]*\n"))
+		r = S.denet { "stats", meta }
+		assert.are.equal(1, r.code)
+		assert.are.equal("denet: no samples in '" .. meta .. "'\n", r.err)
+		os.remove(out)
+		os.remove(meta)
+	end)
+
 	it("skips and counts records whose fields have the wrong JSON types", function()
 		-- upstream's typed reader drops them; counted as samples they would
 		-- shift the averages (the bad copies below say 555 % CPU)

@@ -36,7 +36,7 @@ static int open_file(int pid, const char *name)
 	return open(path, O_RDONLY | O_CLOEXEC);
 }
 
-/* Read a file whole; children hands out ~4 KiB per read (PLATFORM.md). */
+/* Read a file whole; children hands out ~4 KiB per read (proc_tid_children: loop to EOF). */
 static ssize_t read_all(int fd)
 {
 	ssize_t len = 0, r;

@@ -1,5 +1,5 @@
 /*
- * envinfo.h — the fields of the `env` record (DESIGN §3, --write-env): where
+ * envinfo.h — the fields of the `env` record (docs/data-format.md, --write-env): where
  * a run happened, so that two recordings can be compared fairly.
  */
 #ifndef DENET_ENVINFO_H

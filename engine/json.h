@@ -2,7 +2,7 @@
  * json.h — a streaming JSON writer into a dn_buf.
  *
  * It owns comma placement (so record builders read like the record) and the
- * escaping rules of DESIGN §2: every string is emitted as valid UTF-8 JSON
+ * escaping rules of docs/data-format.md: every string is emitted as valid UTF-8 JSON
  * whatever bytes it held — invalid UTF-8 sequences (overlongs, surrogates,
  * truncated sequences, bytes > 0xF4) become U+FFFD, control characters
  * become \n, \t... or \u00XX, quote and backslash are escaped, DEL is kept.

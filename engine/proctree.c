@@ -3,7 +3,7 @@
  * kept /proc fds and its baselines, the scratch read buffer, and the list
  * of processes gone in the latest scan.
  *
- * Cost model (PLATFORM.md): pread on a kept fd is 1-3 us where
+ * Cost model (measured on the development machine): pread on a kept fd is 1-3 us where
  * open+read+close is 4-10 us, so a 100-process tree costs a few hundred us
  * a sample. `stat` carries CPU ticks, RSS, VMS, threads and faults; `io`
  * the byte counters; `schedstat` the exact on-CPU ns of a single-threaded

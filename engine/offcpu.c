@@ -29,6 +29,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -261,6 +262,34 @@ void dn_offcpu_get_stats(const struct dn_offcpu *p, struct dn_offcpu_stats *st)
 	st->stacks_live = p->stacks_live;
 	st->stacks_freed = p->stacks_freed;
 	st->btf_tracepoint = p->btf_tp;
+	int fd = bpf_map__fd(p->skel->maps.tgids);
+	__u32 k, next, *prev = NULL;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		st->tgids++;
+		k = next;
+		prev = &k;
+	}
+}
+
+int dn_offcpu_sweep(struct dn_offcpu *p)
+{
+	int fd, n = 0;
+	__u32 k, next, *prev = NULL, gone[256];
+	size_t ngone = 0;
+
+	if (!p)
+		return -EINVAL;
+	fd = bpf_map__fd(p->skel->maps.tgids);
+	while (ngone < sizeof gone / sizeof gone[0] && bpf_map_get_next_key(fd, prev, &next) == 0) {
+		if (kill((pid_t)next, 0) != 0 && errno == ESRCH)
+			gone[ngone++] = next;
+		k = next;
+		prev = &k;
+	}
+	/* delete after the walk: deleting the current key restarts it */
+	for (size_t i = 0; i < ngone; i++)
+		n += bpf_map_delete_elem(fd, &gone[i]) == 0;
+	return n;
 }
 
 /* ---- leaf rules from .eh_frame ---- */

@@ -71,8 +71,15 @@ struct dn_offcpu_stats {
 	uint64_t rec_frames;	  /* frames recovered with CFI in the kernel */
 	uint64_t stacks_live;	  /* stacks in the kernel map after the last drain */
 	uint64_t stacks_freed;	  /* stacks deleted by the drains */
+	uint64_t tgids;		  /* processes tracked now */
 };
 void dn_offcpu_get_stats(const struct dn_offcpu *p, struct dn_offcpu_stats *st);
+
+/* Stops tracking the tgids that are gone. The kernel forgets a tgid when
+ * its last thread exits; one added by dn_offcpu_track while it was
+ * exiting, or as a zombie, would stay in the (bounded) tgid map. Returns
+ * the number dropped (up to 256 a call) or -errno. */
+int dn_offcpu_sweep(struct dn_offcpu *p);
 
 /* The offset from the user sp of the return address out of the function
  * at `ip` in process `pid`, from the .eh_frame CFI of the mapped file:

@@ -7,11 +7,23 @@
  * their process are still at hand; the folded table keys on the symbol
  * names (not addresses), so one function's stacks add up however many
  * offsets inside it blocked.
+ *
+ * Bounded however many threads come and go: the thread table holds the
+ * threads that are alive or had an interval in the current window. Each
+ * drain first notes which of them (and which processes the symbolizer
+ * holds maps of) are gone; a gone thread cannot add an interval after the
+ * drain's generation flip, so once that drain found nothing more of it, it
+ * is retired into the TOP_EXITED exited threads with the most off-CPU time
+ * or, beyond those, one aggregate; the maps of gone processes are freed
+ * after the drain that symbolized their last stacks.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "offcpu.h"
 #include "profile.h"
@@ -24,7 +36,12 @@ struct interval_stats {
 struct thread_stat {
 	pid_t pid, tid;
 	struct interval_stats s;
+	uint64_t drain; /* the last drain that added to it */
+	bool gone;	/* found gone before the current drain */
 };
+
+/* Exited threads kept one by one: the most off-CPU time first. */
+#define TOP_EXITED DN_PROFILE_TOP_EXITED
 
 struct folded_entry {
 	char *key; /* "comm;outer;...;inner" */
@@ -38,8 +55,18 @@ struct dn_profile {
 	struct dn_profile_stack *win;
 	size_t nwin, capwin;
 	struct interval_stats all;
+	uint64_t drains;
+	/* threads alive or active in the window; index: open addressing,
+	 * slot = position in threads + 1, 0 empty; rebuilt when threads go */
 	struct thread_stat *threads;
 	size_t nthreads, capthreads;
+	uint32_t *tindex;
+	size_t capindex;
+	/* exited threads: the top ones, then everything else summed */
+	struct thread_stat top_exited[TOP_EXITED];
+	size_t ntop_exited;
+	struct interval_stats rest_exited;
+	uint64_t nrest_exited;
 	struct folded_entry *folded; /* open addressing, power-of-two size */
 	size_t nfolded, capfolded;
 };
@@ -111,11 +138,40 @@ struct dn_symbolizer *dn_profile_symbolizer(struct dn_profile *p)
 
 /* ---- statistics ---------------------------------------------------------- */
 
+static size_t thread_slot(const struct dn_profile *p, pid_t pid, pid_t tid)
+{
+	uint64_t h = ((uint64_t)(uint32_t)pid << 32 | (uint32_t)tid) * 0x9E3779B97F4A7C15ull;
+	return (size_t)(h >> 32) & (p->capindex - 1);
+}
+
+/* Rebuilds the index of p->threads, at least twice as large as needed. */
+static int index_rebuild(struct dn_profile *p, size_t want)
+{
+	size_t cap = p->capindex ? p->capindex : 64;
+	while (cap < want * 2)
+		cap *= 2;
+	if (cap != p->capindex) {
+		uint32_t *ni = calloc(cap, sizeof *ni);
+		if (!ni)
+			return -ENOMEM;
+		free(p->tindex);
+		p->tindex = ni;
+		p->capindex = cap;
+	} else {
+		memset(p->tindex, 0, cap * sizeof *p->tindex);
+	}
+	for (size_t i = 0; i < p->nthreads; i++) {
+		size_t k = thread_slot(p, p->threads[i].pid, p->threads[i].tid);
+		while (p->tindex[k])
+			k = (k + 1) & (p->capindex - 1);
+		p->tindex[k] = (uint32_t)i + 1;
+	}
+	return 0;
+}
+
 static struct thread_stat *thread_of(struct dn_profile *p, pid_t pid, pid_t tid)
 {
-	for (size_t i = 0; i < p->nthreads; i++)
-		if (p->threads[i].tid == tid && p->threads[i].pid == pid)
-			return &p->threads[i];
+	/* room for one more, in the array and in the index */
 	if (p->nthreads == p->capthreads) {
 		size_t ncap = p->capthreads ? p->capthreads * 2 : 16;
 		struct thread_stat *nt = realloc(p->threads, ncap * sizeof *nt);
@@ -124,10 +180,19 @@ static struct thread_stat *thread_of(struct dn_profile *p, pid_t pid, pid_t tid)
 		p->threads = nt;
 		p->capthreads = ncap;
 	}
-	struct thread_stat *t = &p->threads[p->nthreads++];
+	if ((p->nthreads + 1) * 2 > p->capindex && index_rebuild(p, p->nthreads + 1) < 0)
+		return NULL;
+	size_t k = thread_slot(p, pid, tid);
+	for (; p->tindex[k]; k = (k + 1) & (p->capindex - 1)) {
+		struct thread_stat *t = &p->threads[p->tindex[k] - 1];
+		if (t->tid == tid && t->pid == pid)
+			return t;
+	}
+	struct thread_stat *t = &p->threads[p->nthreads];
 	memset(t, 0, sizeof *t);
 	t->pid = pid;
 	t->tid = tid;
+	p->tindex[k] = (uint32_t)++p->nthreads;
 	return t;
 }
 
@@ -149,8 +214,82 @@ static void account(struct dn_profile *p, const struct dn_offcpu_stack *s)
 {
 	stats_add(&p->all, s);
 	struct thread_stat *t = thread_of(p, s->tgid, s->tid);
-	if (t)
+	if (t) {
 		stats_add(&t->s, s);
+		t->drain = p->drains;
+	}
+}
+
+static void stats_merge(struct interval_stats *into, const struct interval_stats *st)
+{
+	into->total_ns += st->total_ns;
+	into->count += st->count;
+	if (st->max_ns > into->max_ns)
+		into->max_ns = st->max_ns;
+	if (st->min_ns && (!into->min_ns || st->min_ns < into->min_ns))
+		into->min_ns = st->min_ns;
+}
+
+/* An exited thread leaves the table: into the top exited threads, the one
+ * with the least off-CPU time there (or t itself) into the aggregate. */
+static void retire(struct dn_profile *p, const struct thread_stat *t)
+{
+	struct thread_stat out = *t;
+	if (p->ntop_exited < TOP_EXITED) {
+		p->top_exited[p->ntop_exited++] = *t;
+		return;
+	}
+	size_t least = 0;
+	for (size_t i = 1; i < TOP_EXITED; i++)
+		if (p->top_exited[i].s.total_ns < p->top_exited[least].s.total_ns)
+			least = i;
+	if (p->top_exited[least].s.total_ns < t->s.total_ns) {
+		out = p->top_exited[least];
+		p->top_exited[least] = *t;
+	}
+	stats_merge(&p->rest_exited, &out.s);
+	p->nrest_exited++;
+}
+
+/* Is the thread there (a zombie counts: it can still be reaped and read)?
+ * Only ESRCH says it is gone; EPERM (another user's) says it is there. */
+static bool thread_alive(pid_t pid, pid_t tid)
+{
+	return syscall(SYS_tgkill, pid, tid, 0) == 0 || errno != ESRCH;
+}
+
+/* Before the drain's generation flip: which threads are gone now. */
+static void mark_gone(struct dn_profile *p)
+{
+	for (size_t i = 0; i < p->nthreads; i++)
+		p->threads[i].gone = !thread_alive(p->threads[i].pid, p->threads[i].tid);
+	dn_sym_mark_gone(p->sym);
+}
+
+/* After the drain: a thread gone before the flip that this drain found
+ * nothing of has no interval left anywhere; retire it. Processes gone
+ * before the flip had their last stacks symbolized: free their maps. */
+static void sweep_gone(struct dn_profile *p)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < p->nthreads; i++) {
+		struct thread_stat *t = &p->threads[i];
+		if (t->gone && t->drain != p->drains)
+			retire(p, t);
+		else
+			p->threads[k++] = *t;
+	}
+	if (k != p->nthreads) {
+		p->nthreads = k;
+		if (index_rebuild(p, k) < 0) {
+			/* thread_of builds it again before its next lookup */
+			free(p->tindex);
+			p->tindex = NULL;
+			p->capindex = 0;
+		}
+	}
+	dn_sym_prune(p->sym);
+	dn_offcpu_sweep(p->bpf);
 }
 
 /* ---- folded stacks --------------------------------------------------------- */
@@ -204,12 +343,16 @@ static void folded_add(struct dn_profile *p, const char *key, uint64_t us)
 
 /* One frame as folded text: the function name when known (offsets would
  * split a function into many boxes), else module+0xoffset; `;` and
- * whitespace cannot appear in a folded frame. */
+ * whitespace cannot appear in a folded frame. A user address in no known
+ * mapping is just [unknown]: its value differs in every process (ASLR), so
+ * with it the table would grow by a line per such process. */
 static void folded_frame(struct dn_buf *b, const struct dn_profile_frame *fr)
 {
 	char tmp[512];
 	if (fr->f.name)
 		snprintf(tmp, sizeof tmp, "%s%s", fr->f.name, fr->kernel ? "_[k]" : "");
+	else if (!fr->kernel && fr->f.module && strcmp(fr->f.module, "[unknown]") == 0)
+		snprintf(tmp, sizeof tmp, "[unknown]");
 	else
 		dn_sym_format(&fr->f, tmp, sizeof tmp);
 	for (char *c = tmp; *c; c++)
@@ -290,7 +433,14 @@ static void on_stack(const struct dn_offcpu_stack *s, void *ctx)
 
 int dn_profile_drain(struct dn_profile *p)
 {
+	/* the frames handed out before are gone with the window: modules no
+	 * live process maps may go too */
+	if (!p->nwin)
+		dn_sym_trim(p->sym);
+	mark_gone(p);
+	p->drains++;
 	int r = dn_offcpu_drain(p->bpf, on_stack, p);
+	sweep_gone(p);
 	return r < 0 ? r : 0;
 }
 
@@ -332,17 +482,29 @@ static void write_stats(struct dn_json *j, const struct interval_stats *st, cons
 	dn_json_uint(j, st->min_ns);
 }
 
+static void write_thread(struct dn_json *j, const struct thread_stat *t)
+{
+	char key[32];
+	snprintf(key, sizeof key, "%d:%d", (int)t->pid, (int)t->tid);
+	dn_json_key(j, key);
+	dn_json_obj_begin(j);
+	dn_json_key(j, "tid");
+	dn_json_int(j, t->tid);
+	write_stats(j, &t->s, "count");
+	dn_json_obj_end(j);
+}
+
 void dn_profile_write_upstream(struct dn_json *j, const struct dn_profile *p)
 {
 	dn_json_obj_begin(j);
 	write_stats(j, &p->all, "total_events");
-	/* top 10 threads by off-CPU time */
-	const struct thread_stat **order = NULL;
-	if (p->nthreads)
-		order = malloc(p->nthreads * sizeof *order);
-	size_t n = order ? p->nthreads : 0;
+	/* top 10 threads by off-CPU time: among the listed ones (an exited
+	 * thread outside the top exited has less than 10 others) */
+	size_t nlisted = p->nthreads + p->ntop_exited;
+	const struct thread_stat **order = nlisted ? malloc(nlisted * sizeof *order) : NULL;
+	size_t n = order ? nlisted : 0;
 	for (size_t i = 0; i < n; i++)
-		order[i] = &p->threads[i];
+		order[i] = i < p->nthreads ? &p->threads[i] : &p->top_exited[i - p->nthreads];
 	if (n)
 		qsort(order, n, sizeof *order, by_total_desc);
 	dn_json_key(j, "top_blocking_threads");
@@ -367,17 +529,16 @@ void dn_profile_write_upstream(struct dn_json *j, const struct dn_profile *p)
 	free(order);
 	dn_json_key(j, "thread_stats");
 	dn_json_obj_begin(j);
-	for (size_t i = 0; i < p->nthreads; i++) {
-		const struct thread_stat *t = &p->threads[i];
-		char key[32];
-		snprintf(key, sizeof key, "%d:%d", (int)t->pid, (int)t->tid);
-		dn_json_key(j, key);
-		dn_json_obj_begin(j);
-		dn_json_key(j, "tid");
-		dn_json_int(j, t->tid);
-		write_stats(j, &t->s, "count");
-		dn_json_obj_end(j);
-	}
+	for (size_t i = 0; i < p->nthreads; i++)
+		write_thread(j, &p->threads[i]);
+	for (size_t i = 0; i < p->ntop_exited; i++)
+		write_thread(j, &p->top_exited[i]);
+	dn_json_obj_end(j);
+	dn_json_key(j, "exited_threads");
+	dn_json_obj_begin(j);
+	dn_json_key(j, "threads");
+	dn_json_uint(j, p->nrest_exited);
+	write_stats(j, &p->rest_exited, "count");
 	dn_json_obj_end(j);
 	dn_json_obj_end(j);
 }
@@ -470,6 +631,7 @@ void dn_profile_close(struct dn_profile *p)
 	dn_profile_reset_window(p);
 	free(p->win);
 	free(p->threads);
+	free(p->tindex);
 	for (size_t i = 0; i < p->capfolded; i++)
 		free(p->folded[i].key);
 	free(p->folded);

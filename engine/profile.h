@@ -1,8 +1,9 @@
 /*
  * profile.h — an off-CPU profile of a process tree: the eBPF aggregate
  * (offcpu.c) drained per window and symbolized in-process (symbolizer.c),
- * kept as the window's stacks, upstream's cumulative `ebpf.offcpu`
- * statistics, and cumulative folded stacks. The CLI (--enable-ebpf,
+ * kept as the window's stacks, upstream's `ebpf.offcpu` statistics
+ * (cumulative totals, per-thread figures for the threads alive or active
+ * and a bounded summary of the exited ones), and cumulative folded stacks. The CLI (--enable-ebpf,
  * --offcpu-out) and Lua (denet.offcpu) both use it.
  */
 #ifndef DENET_PROFILE_H
@@ -50,14 +51,25 @@ int dn_profile_track(struct dn_profile *p, pid_t tgid);
 /* Re-capture maps of pid (first seen, after exec). */
 void dn_profile_capture(struct dn_profile *p, pid_t pid);
 /* Drain the kernel aggregate, symbolize, and add to the current window,
- * the cumulative statistics and the folded stacks. 0 or -errno. */
+ * the cumulative statistics and the folded stacks; then retire the threads
+ * and free the maps of the processes that were gone before this drain
+ * (their last intervals are in it). With an empty window (after
+ * dn_profile_reset_window), modules no live process maps may be freed
+ * first. 0 or -errno. */
 int dn_profile_drain(struct dn_profile *p);
 /* The stacks of the current window (since the last reset). */
 size_t dn_profile_window(const struct dn_profile *p, const struct dn_profile_stack **stacks);
 void dn_profile_reset_window(struct dn_profile *p);
-/* Upstream's `ebpf.offcpu` object (cumulative since the profile began):
- * total_time_ns, total_events, avg_time_ns, max_time_ns, min_time_ns,
- * top_blocking_threads, thread_stats keyed "PID:TID". */
+/* Exited threads listed one by one in thread_stats (the rest is summed). */
+#define DN_PROFILE_TOP_EXITED 10
+/* Upstream's `ebpf.offcpu` object. Totals are cumulative since the profile
+ * began: total_time_ns, total_events, avg_time_ns, max_time_ns,
+ * min_time_ns. top_blocking_threads: the 10 threads with the most off-CPU
+ * time, exited or not. thread_stats, keyed "PID:TID", holds the threads
+ * alive at the last drain or with an interval in the current window, and
+ * the DN_PROFILE_TOP_EXITED exited threads with the most off-CPU time;
+ * exited_threads sums every other thread (threads, total_time_ns, count,
+ * ...). The totals are the sums of thread_stats and exited_threads. */
 void dn_profile_write_upstream(struct dn_json *j, const struct dn_profile *p);
 /* An `offcpu` record (one line, "\n"-terminated) of the current window. */
 void dn_profile_write_record(struct dn_buf *b, const struct dn_profile *p, uint64_t ts_ms,

@@ -6,7 +6,15 @@
  * deleted or replaced binaries and other mount namespaces keep working),
  * the per-pid maps (captured, so exited processes still symbolize), the
  * kernel symbol table, JIT perf maps, interned strings, and a direct-mapped
- * result cache. Every string handed out lives until dn_sym_free.
+ * result cache. Paths (interned) live until dn_sym_free; symbol names and
+ * source files until the dn_sym_trim that frees their module.
+ *
+ * Lifetime: a process's maps are held until dn_sym_prune after a
+ * dn_sym_mark_gone that found it gone (the caller symbolizes the stacks it
+ * left in between). A module counts the maps that reference it; the ones
+ * no held process maps stay cached, UNUSED_MODULES of them at most (the
+ * most recently used: a workload that keeps starting the same programs
+ * does not reload them), the rest are freed by dn_sym_trim.
  *
  * Address translation: runtime address -> file offset (mapping start and
  * pgoff) -> ELF virtual address (the PT_LOAD segment holding that file
@@ -56,6 +64,8 @@
 
 #define RCACHE_BITS  12
 #define HASH_BUCKETS 256
+/* Modules kept open while no held process maps them. */
+#define UNUSED_MODULES 32
 /* Re-read the live maps of a pid on a miss at most this often. */
 #define REFRESH_NS 50000000ll
 
@@ -92,6 +102,8 @@ struct module {
 	Dwarf *dw;
 	int cfi_state;
 	Dwarf_CFI *cfi_eh;
+	size_t refs;	    /* maps of held processes that map it */
+	unsigned long used; /* s->clock at its last use */
 };
 
 enum { MAP_FILE, MAP_VDSO, MAP_ANON };
@@ -111,12 +123,14 @@ struct perfmap {
 	char *names;
 	time_t mtime;
 	off_t size;
+	bool used; /* scratch of dn_sym_trim */
 };
 
 struct proc {
 	struct proc *next;
 	pid_t pid;
 	bool captured;
+	bool gone; /* found gone by the last dn_sym_mark_gone */
 	uint32_t gen;
 	struct map *maps;
 	size_t nmaps;
@@ -145,6 +159,7 @@ struct dn_symbolizer {
 	struct perfmap *perfmaps; /* all ever loaded: their names stay valid */
 	struct istr *strs[1024];
 	uint32_t gen;
+	unsigned long clock; /* module use order */
 	bool lines;
 	int kstate; /* 0 not loaded, 1 loaded, <0 -errno */
 	struct sym *ksyms;
@@ -719,6 +734,7 @@ static struct module *module_get(struct dn_symbolizer *s, pid_t pid, const struc
 		m->next = s->mods[h];
 		s->mods[h] = m;
 	}
+	m->used = ++s->clock;
 	if (m->fd < 0 && m->state <= 0) {
 		int fd = open_mapped(pid, mp, ino);
 		if (fd >= 0) {
@@ -798,6 +814,14 @@ static struct module *vdso_module(struct dn_symbolizer *s, pid_t pid, const stru
 
 /* ---- processes ---- */
 
+/* The modules of maps v[0..n) lose the reference of these maps. */
+static void maps_release(struct map *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].mod && v[i].mod->refs)
+			v[i].mod->refs--;
+}
+
 /* Parse /proc/PID/maps text (buf NUL-terminated, modified) into p->maps, opening modules. */
 static int parse_maps(struct dn_symbolizer *s, struct proc *p, char *buf, size_t len)
 {
@@ -820,6 +844,7 @@ static int parse_maps(struct dn_symbolizer *s, struct proc *p, char *buf, size_t
 			if (n == cap) {
 				struct map *nv = realloc(v, cap * 2 * sizeof *v);
 				if (!nv) {
+					maps_release(v, n);
 					free(v);
 					return -ENOMEM;
 				}
@@ -840,9 +865,12 @@ static int parse_maps(struct dn_symbolizer *s, struct proc *p, char *buf, size_t
 					mp->mod = module_get(s, p->pid, mp, makedev(maj, min),
 							     (ino_t)inode);
 			}
+			if (mp->mod)
+				mp->mod->refs++;
 		}
 		line = nl ? nl + 1 : end;
 	}
+	maps_release(p->maps, p->nmaps);
 	free(p->maps);
 	p->maps = v;
 	p->nmaps = n;
@@ -899,6 +927,7 @@ static int proc_get(struct dn_symbolizer *s, pid_t pid, bool capture, struct pro
 	}
 	if (capture)
 		p->captured = true;
+	p->gone = false; /* read now: there (maybe a new process under that pid) */
 	if (fresh)
 		*pp = p;
 	*out = p;
@@ -930,7 +959,9 @@ static const struct map *proc_map(struct dn_symbolizer *s, struct proc *p, uint6
 	struct map *old = p->maps;
 	size_t nold = p->nmaps;
 	p->maps = NULL; /* keep the old maps if the process is gone meanwhile */
+	p->nmaps = 0;
 	if (proc_read_maps(s, p) != 0) {
+		maps_release(p->maps, p->nmaps);
 		free(p->maps);
 		p->maps = old;
 		p->nmaps = nold;
@@ -938,6 +969,7 @@ static const struct map *proc_map(struct dn_symbolizer *s, struct proc *p, uint6
 		p->refreshed_ns = now_ns();
 		return NULL;
 	}
+	maps_release(old, nold);
 	free(old);
 	return map_find(p, addr);
 }
@@ -1069,8 +1101,134 @@ void dn_sym_forget(struct dn_symbolizer *s, pid_t pid)
 	if (!p)
 		return;
 	*pp = p->next;
+	maps_release(p->maps, p->nmaps);
 	free(p->maps);
 	free(p);
+}
+
+size_t dn_sym_mark_gone(struct dn_symbolizer *s)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < HASH_BUCKETS; i++)
+		for (struct proc *p = s->procs[i]; p; p = p->next) {
+			/* a zombie is there (kill succeeds) until it is reaped */
+			p->gone = kill(p->pid, 0) != 0 && errno == ESRCH;
+			n += p->gone;
+		}
+	return n;
+}
+
+size_t dn_sym_prune(struct dn_symbolizer *s)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < HASH_BUCKETS; i++)
+		for (struct proc **pp = &s->procs[i]; *pp;) {
+			struct proc *p = *pp;
+			if (!p->gone) {
+				pp = &p->next;
+				continue;
+			}
+			*pp = p->next;
+			maps_release(p->maps, p->nmaps);
+			free(p->maps);
+			free(p);
+			n++;
+		}
+	return n;
+}
+
+static int ulong_cmp(const void *a, const void *b)
+{
+	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Is m a module no held process maps, used at or before `cutoff`? */
+static bool module_stale(const struct dn_symbolizer *s, const struct module *m,
+			 unsigned long cutoff)
+{
+	return m != s->vdso_own && m->refs == 0 && m->used <= cutoff;
+}
+
+size_t dn_sym_trim(struct dn_symbolizer *s)
+{
+	size_t nunused = 0, nfreed = 0;
+	for (size_t i = 0; i < HASH_BUCKETS; i++)
+		for (struct module *m = s->mods[i]; m; m = m->next)
+			nunused += module_stale(s, m, ULONG_MAX);
+	for (struct module *m = s->extra; m; m = m->next)
+		nunused += module_stale(s, m, ULONG_MAX);
+	if (nunused > UNUSED_MODULES) {
+		/* the cutoff: keep the UNUSED_MODULES most recently used */
+		unsigned long *v = malloc(nunused * sizeof *v);
+		size_t k = 0;
+		if (v) {
+			for (size_t i = 0; i < HASH_BUCKETS; i++)
+				for (struct module *m = s->mods[i]; m; m = m->next)
+					if (module_stale(s, m, ULONG_MAX))
+						v[k++] = m->used;
+			for (struct module *m = s->extra; m; m = m->next)
+				if (module_stale(s, m, ULONG_MAX))
+					v[k++] = m->used;
+			qsort(v, k, sizeof *v, ulong_cmp);
+			unsigned long cutoff = v[k - UNUSED_MODULES - 1];
+			free(v);
+			for (size_t i = 0; i <= HASH_BUCKETS; i++) {
+				struct module **mp = i < HASH_BUCKETS ? &s->mods[i] : &s->extra;
+				while (*mp) {
+					struct module *m = *mp;
+					if (!module_stale(s, m, cutoff)) {
+						mp = &m->next;
+						continue;
+					}
+					*mp = m->next;
+					module_free(m);
+					nfreed++;
+				}
+			}
+		}
+	}
+	/* JIT maps no held process uses (older versions of a live one too) */
+	for (struct perfmap *pm = s->perfmaps; pm; pm = pm->next)
+		pm->used = false;
+	for (size_t i = 0; i < HASH_BUCKETS; i++)
+		for (struct proc *p = s->procs[i]; p; p = p->next)
+			if (p->perf)
+				p->perf->used = true;
+	for (struct perfmap **pp = &s->perfmaps; *pp;) {
+		struct perfmap *pm = *pp;
+		if (pm->used) {
+			pp = &pm->next;
+			continue;
+		}
+		*pp = pm->next;
+		free(pm->syms);
+		free(pm->names);
+		free(pm);
+		nfreed++;
+	}
+	if (nfreed) /* results pointing into what was freed */
+		memset(s->rcache, 0, sizeof s->rcache);
+	return nfreed;
+}
+
+void dn_sym_get_stats(const struct dn_symbolizer *s, struct dn_sym_stats *st)
+{
+	memset(st, 0, sizeof *st);
+	for (size_t i = 0; i < HASH_BUCKETS; i++) {
+		for (const struct proc *p = s->procs[i]; p; p = p->next)
+			st->procs++;
+		for (const struct module *m = s->mods[i]; m; m = m->next) {
+			st->modules++;
+			st->modules_unused += m->refs == 0;
+		}
+	}
+	for (const struct module *m = s->extra; m; m = m->next) {
+		st->modules++;
+		st->modules_unused += m != s->vdso_own && m->refs == 0;
+	}
+	for (const struct perfmap *pm = s->perfmaps; pm; pm = pm->next)
+		st->perfmaps++;
 }
 
 void dn_sym_set_lines(struct dn_symbolizer *s, bool enable)
@@ -1108,6 +1266,7 @@ static int resolve_map(struct dn_symbolizer *s, struct proc *p, const struct map
 	struct module *m = mp->mod;
 	if (!m)
 		return 0;
+	m->used = ++s->clock;
 	module_load(m);
 	uint64_t vaddr;
 	if (m->state != 1 || !module_vaddr(m, fileoff, &vaddr))

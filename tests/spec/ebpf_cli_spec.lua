@@ -220,6 +220,68 @@ describe("--enable-ebpf", function()
     assert.is_true(off.total_time_ns < 50e6, ("off-CPU %.1f ms"):format(off.total_time_ns / 1e6))
   end)
 
+  it("stays bounded on a tree that keeps starting processes: live, active and top exited threads listed, the rest summed", function()
+    if not is_root() then return pending("off-CPU profiling needs root here") end
+    -- 120 short processes one after the other, each blocked ~10 ms
+    local folded = S.tmpname(".folded")
+    local r = S.sh(("%s --json --enable-ebpf --offcpu-out %s -i 50 -m 50 run sh -c %s"):format(S.q(S.bin),
+      S.q(folded), S.q("i=0; while [ $i -lt 120 ]; do sleep 0.01; i=$((i+1)); done")))
+    local text = S.slurp(folded) or ""
+    os.remove(folded)
+    assert.are.equal(0, r.code, r.err)
+    -- an address in no known mapping folds as [unknown], not as its value
+    -- (different in every process: one more line per process)
+    assert.is_falsy(text:find("[unknown]+", 1, true), text)
+    local recs = S.records(r.out)
+    local TOP = 10 -- exited threads listed one by one (DN_PROFILE_TOP_EXITED)
+    local seen, nseen, trees = {}, 0, 0
+    local function add(stacks, into)
+      local n = 0
+      for _, st in ipairs(stacks) do
+        local k = st.pid .. ":" .. st.tid
+        if not into[k] then into[k] = true; n = n + 1 end
+      end
+      return n
+    end
+    for i, rec in ipairs(recs) do
+      if rec.kind == "offcpu" then
+        nseen = nseen + add(rec.stacks, seen)
+      elseif rec.kind == "tree" then
+        trees = trees + 1
+        local off = rec.aggregated.ebpf.offcpu
+        -- this sample's window: the offcpu record right after it
+        local nxt = recs[i + 1]
+        local window, nwin, newly = {}, 0, 0
+        if nxt and nxt.kind == "offcpu" and nxt.ts_ms == rec.ts_ms then
+          nwin = add(nxt.stacks, window)
+          for k in pairs(window) do if not seen[k] then newly = newly + 1 end end
+        end
+        local n, ns, cnt = 0, off.exited_threads.total_time_ns, off.exited_threads.count
+        for key, t in pairs(off.thread_stats) do
+          assert.is_truthy(key:match("^%d+:%d+$"), key)
+          n = n + 1
+          ns = ns + t.total_time_ns
+          cnt = cnt + t.count
+        end
+        -- bounded: the live threads, those of this window, the top exited
+        assert.is_true(n <= TOP + rec.aggregated.thread_count + nwin,
+          ("%d thread_stats entries at %d: %d live, %d in the window"):format(n, rec.ts_ms,
+            rec.aggregated.thread_count, nwin))
+        -- the parts add up to the totals
+        assert.are.equal(off.total_time_ns, ns)
+        assert.are.equal(off.total_events, cnt)
+        -- every thread ever seen is listed or summed in exited_threads, once
+        assert.are.equal(nseen + newly, n + off.exited_threads.threads)
+        for _, b in ipairs(off.top_blocking_threads) do
+          assert.is_table(off.thread_stats[b.pid .. ":" .. b.tid], "top thread not in thread_stats")
+        end
+      end
+    end
+    -- nearly every sleep was seen (a few may end before a window closes)
+    assert.is_true(nseen >= 100, "threads seen: " .. nseen)
+    assert.is_true(trees >= 10, "tree records: " .. trees)
+  end)
+
   it("without privileges: one warning with the reason, the run goes on", function()
     if not is_root() then return pending("needs root to drop to nobody") end
     local dir = S.tmpname("-nobody")

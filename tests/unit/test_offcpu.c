@@ -8,6 +8,8 @@
  * runtime addresses plus a libelf symtab scan of its binary for the sizes.
  * Also: a busy process is (almost) never off-CPU, an untracked process is
  * not recorded, and the leaf offset of libc's read comes from its CFI.
+ * The profile (engine/profile.c) on a tree that keeps starting processes:
+ * its per-thread statistics and per-process state stay bounded.
  * Needs root (or CAP_BPF+CAP_PERFMON): skipped with the reason otherwise.
  */
 #include <errno.h>
@@ -23,7 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
+#include "json.h"
 #include "offcpu.h"
+#include "profile.h"
+#include "symbolizer.h"
 #include "unit.h"
 
 struct range {
@@ -431,6 +437,270 @@ static void test_gc_nothing_kept(void)
 	CHECK_INT(dn_offcpu_drain(p, collect, g), 0);
 	free(g);
 	dn_offcpu_close(p);
+}
+
+/* A tgid tracked as a zombie (its exit, where the kernel forgets it, has
+ * passed) stays in the tgid map until a sweep finds it gone. */
+static void test_sweep_gone_tgid(void)
+{
+	struct dn_offcpu_stats st;
+	struct dn_offcpu *p;
+	siginfo_t si;
+	char why[200];
+	pid_t pid;
+
+	if (geteuid() != 0)
+		UNIT_SKIP("needs root for eBPF");
+	p = open_or_skip(why, sizeof why);
+	if (!p)
+		UNIT_SKIP("eBPF unavailable: %s", why);
+	pid = fork();
+	if (pid == 0)
+		_exit(0);
+	memset(&si, 0, sizeof si);
+	CHECK(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) == 0); /* a zombie now */
+	CHECK_INT(dn_offcpu_track(p, pid), 0);
+	dn_offcpu_get_stats(p, &st);
+	CHECK_INT(st.tgids, 1);
+	CHECK_INT(dn_offcpu_sweep(p), 0); /* a zombie is still there */
+	waitpid(pid, NULL, 0);
+	CHECK_INT(dn_offcpu_sweep(p), 1);
+	dn_offcpu_get_stats(p, &st);
+	CHECK_INT(st.tgids, 0);
+	CHECK_INT(dn_offcpu_sweep(NULL), -EINVAL);
+	dn_offcpu_close(p);
+}
+
+/* ---- the profile's bookkeeping under churn ---- */
+
+#define CHURN_KIDS 30
+
+struct upstream {
+	unsigned long long total_ns, events;
+	int nthreads;
+	struct {
+		int pid, tid;
+		unsigned long long total_ns, count, max_ns;
+	} t[64];
+	unsigned long long ex_threads, ex_total_ns, ex_count, ex_max_ns;
+	bool has_exited;
+};
+
+/* The figures of a dn_profile_write_upstream object (compact JSON). */
+static void parse_upstream(const char *j, struct upstream *u)
+{
+	const char *s;
+
+	memset(u, 0, sizeof *u);
+	sscanf(j, "{\"total_time_ns\":%llu,\"total_events\":%llu", &u->total_ns, &u->events);
+	s = strstr(j, "\"thread_stats\":{");
+	if (s)
+		s += strlen("\"thread_stats\":{");
+	while (s && *s == '"' && u->nthreads < 64) {
+		int n = 0, tid;
+
+		if (sscanf(s,
+			   "\"%d:%d\":{\"tid\":%d,\"total_time_ns\":%llu,\"count\":%llu,"
+			   "\"avg_time_ns\":%*u,\"max_time_ns\":%llu,\"min_time_ns\":%*u}%n",
+			   &u->t[u->nthreads].pid, &u->t[u->nthreads].tid, &tid,
+			   &u->t[u->nthreads].total_ns, &u->t[u->nthreads].count,
+			   &u->t[u->nthreads].max_ns, &n) < 6 ||
+		    !n)
+			break;
+		u->nthreads++;
+		s += n;
+		if (*s == ',')
+			s++;
+	}
+	s = strstr(j, "\"exited_threads\":{");
+	u->has_exited =
+		s && sscanf(s,
+			    "\"exited_threads\":{\"threads\":%llu,\"total_time_ns\":%llu,"
+			    "\"count\":%llu,\"avg_time_ns\":%*u,\"max_time_ns\":%llu",
+			    &u->ex_threads, &u->ex_total_ns, &u->ex_count, &u->ex_max_ns) == 4;
+}
+
+static void upstream_of(struct dn_profile *p, struct upstream *u)
+{
+	struct dn_buf b = {0};
+	struct dn_json j;
+
+	dn_json_init(&j, &b);
+	dn_profile_write_upstream(&j, p);
+	parse_upstream(b.data ? b.data : "", u);
+	dn_buf_free(&b);
+}
+
+static int find_thread(const struct upstream *u, pid_t tid)
+{
+	for (int i = 0; i < u->nthreads; i++)
+		if (u->t[i].tid == tid)
+			return i;
+	return -1;
+}
+
+/* The sums of the parts are the totals. */
+static void check_sums(const struct upstream *u)
+{
+	unsigned long long ns = u->ex_total_ns, n = u->ex_count;
+
+	for (int i = 0; i < u->nthreads; i++) {
+		ns += u->t[i].total_ns;
+		n += u->t[i].count;
+	}
+	CHECK(u->has_exited);
+	CHECK(u->total_ns > 0);
+	CHECK_INT(ns, u->total_ns);
+	CHECK_INT(n, u->events);
+}
+
+/* Distinct threads the windows showed. */
+struct seen {
+	pid_t tid[256];
+	int n;
+};
+
+static void drain_window(struct dn_profile *p, struct seen *sn)
+{
+	const struct dn_profile_stack *st;
+	size_t n;
+
+	dn_profile_poll_events(p);
+	CHECK_INT(dn_profile_drain(p), 0);
+	n = dn_profile_window(p, &st);
+	for (size_t i = 0; i < n; i++) {
+		int k = 0;
+
+		while (k < sn->n && sn->tid[k] != st[i].tid)
+			k++;
+		if (k == sn->n && sn->n < 256)
+			sn->tid[sn->n++] = st[i].tid;
+	}
+	dn_profile_reset_window(p);
+}
+
+/* A process that starts CHURN_KIDS children one after the other, each
+ * blocking once for a few ms: the profile lists the live process and the
+ * 10 exited threads with the most off-CPU time, and sums the others; the
+ * maps of the children are freed. Then the process exits, and is retired
+ * too. (Which children are the top 10 depends on wake-up delays under
+ * load; what the rule says is checked: none summed blocked longer.) */
+static void test_profile_churn(void)
+{
+	struct dn_profile_opts o = {.kernel_stacks = false, .min_us = 1000};
+	struct dn_sym_stats ss;
+	struct upstream *u = calloc(1, sizeof *u);
+	struct seen *sn = calloc(1, sizeof *sn);
+	struct dn_profile *p;
+	int done[2], hold[2], status = 0, self, tries;
+	pid_t kids[CHURN_KIDS], pid;
+	char why[200];
+
+	if (geteuid() != 0 || (getenv("VALGRIND") && strcmp(getenv("VALGRIND"), "1") == 0)) {
+		free(u);
+		free(sn);
+		UNIT_SKIP("%s", geteuid() ? "needs root for eBPF" : "valgrind does not model bpf(2)");
+	}
+	p = dn_profile_open(&o, why, sizeof why);
+	if (!p) {
+		free(u);
+		free(sn);
+		UNIT_SKIP("eBPF unavailable: %s", why);
+	}
+	CHECK(pipe(done) == 0 && pipe(hold) == 0);
+	pid = fork();
+	if (pid == 0) {
+		char c;
+
+		close(done[0]);
+		close(hold[1]);
+		raise(SIGSTOP);
+		for (int i = 0; i < CHURN_KIDS; i++) {
+			pid_t k = fork();
+
+			if (k == 0) {
+				struct timespec ts = {0, (2 + i) * 1000000L};
+
+				nanosleep(&ts, NULL);
+				_exit(0);
+			}
+			kids[i] = k;
+			waitpid(k, NULL, 0);
+		}
+		if (write(done[1], kids, sizeof kids) != (ssize_t)sizeof kids)
+			_exit(1);
+		(void)read(hold[0], &c, 1); /* alive, idle, until the test says */
+		_exit(0);
+	}
+	close(done[1]);
+	close(hold[0]);
+	waitpid(pid, &status, WUNTRACED);
+	CHECK_INT(dn_profile_track(p, pid), 0);
+	kill(pid, SIGCONT);
+	/* the engine's loop: events and a drain every 20 ms */
+	fcntl(done[0], F_SETFL, O_NONBLOCK);
+	for (tries = 0; tries < 500; tries++) {
+		if (read(done[0], kids, sizeof kids) == (ssize_t)sizeof kids)
+			break;
+		sleep_ms(20);
+		drain_window(p, sn);
+	}
+	CHECK(tries < 500);
+	/* the children's threads are retired at the first drain that finds
+	 * them gone with nothing more of them */
+	drain_window(p, sn);
+	drain_window(p, sn);
+	upstream_of(p, u);
+	printf("# live parent: %d threads listed, %llu more exited summed; %llu intervals of "
+	       "%d threads\n",
+	       u->nthreads, u->ex_threads, u->events, sn->n);
+	check_sums(u);
+	if (getenv("OFFCPU_DEBUG")) {
+		for (int i = 0; i < u->nthreads; i++)
+			printf("#  %d:%d %llu ns x%llu\n", u->t[i].pid, u->t[i].tid, u->t[i].total_ns,
+			       u->t[i].count);
+		for (int c = 0; c < CHURN_KIDS; c++)
+			printf("#  kid %d: %d\n", c, (int)kids[c]);
+	}
+	self = find_thread(u, pid);
+	CHECK(self >= 0); /* alive (and it blocked waiting for each child) */
+	/* every thread seen is listed or summed, once; nearly every child
+	 * blocked for a recorded interval (the kernel may miss one rarely) */
+	CHECK(sn->n >= CHURN_KIDS - 2 && sn->n <= CHURN_KIDS + 1);
+	CHECK_INT(u->nthreads + (long long)u->ex_threads, sn->n);
+	CHECK_INT(u->nthreads, 1 + DN_PROFILE_TOP_EXITED);
+	/* the listed exited ones: children, none summed blocked longer */
+	for (int i = 0; i < u->nthreads; i++) {
+		bool kid = false;
+
+		if (i == self)
+			continue;
+		for (int c = 0; c < CHURN_KIDS; c++)
+			kid = kid || kids[c] == u->t[i].tid;
+		CHECK(kid);
+		CHECK(u->t[i].total_ns >= u->ex_max_ns);
+	}
+	dn_sym_get_stats(dn_profile_symbolizer(p), &ss);
+	printf("# symbolizer: %zu processes held, %zu modules (%zu unused)\n", ss.procs,
+	       ss.modules, ss.modules_unused);
+	CHECK_INT(ss.procs, 1);
+	/* the parent exits: it is retired too, among the top exited threads
+	 * (it waited for all its children) */
+	close(hold[1]);
+	waitpid(pid, &status, 0);
+	drain_window(p, sn);
+	drain_window(p, sn);
+	upstream_of(p, u);
+	check_sums(u);
+	CHECK_INT(u->nthreads, DN_PROFILE_TOP_EXITED);
+	CHECK(find_thread(u, pid) >= 0);
+	CHECK_INT(u->nthreads + (long long)u->ex_threads, sn->n);
+	dn_sym_get_stats(dn_profile_symbolizer(p), &ss);
+	CHECK_INT(ss.procs, 0);
+	close(done[0]);
+	free(u);
+	free(sn);
+	dn_profile_close(p);
 }
 
 /* ---- generic helpers: start a program with pipes ---- */
@@ -882,5 +1152,7 @@ int main(void)
 	RUN(test_exec_events);
 	RUN(test_multiframe);
 	RUN(test_nofp_no_flood);
+	RUN(test_sweep_gone_tgid);
+	RUN(test_profile_churn);
 	return unit_done();
 }

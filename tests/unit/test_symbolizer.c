@@ -2,7 +2,8 @@
  * test_symbolizer.c — the symbolizer against real processes and binaries:
  * build/helpers/symtarget (PIE, -g), and variants built here with cc into a
  * temporary directory (non-PIE, lld, stripped, stripped with .gnu_debuglink,
- * a shared library), the [vdso], /proc/kallsyms and a JIT perf map.
+ * a shared library), the [vdso], /proc/kallsyms and a JIT perf map; and
+ * that what exited processes leave is freed (maps, then unused modules).
  */
 #include "symbolizer.h"
 #include "unit.h"
@@ -540,6 +541,71 @@ static void test_ra_offset(void)
 	dn_sym_free(s);
 }
 
+/* 40 processes, each running its own copy of a binary (40 ELF files),
+ * come and go: their maps are held until a mark/prune pair after they
+ * are gone (and still symbolize in between), then freed; of the modules
+ * no process maps any more, the 32 most recently used stay open. */
+static void test_gone_and_trim(void)
+{
+	enum { N = 40 };
+	struct dn_sym_stats st;
+	struct dn_frame f;
+	struct target t;
+	pid_t pids[N];
+	uint64_t alpha[N];
+	char bin[600], cmd[1400];
+
+	if (!build_variants())
+		UNIT_SKIP("no C compiler to build the test binaries");
+	snprintf(cmd, sizeof cmd, "cd %s && for i in $(seq %d); do cp pie churn$i; done", tmpdir, N);
+	CHECK_INT(sh(cmd), 0);
+	struct dn_symbolizer *s = dn_sym_new();
+	dn_sym_get_stats(s, &st);
+	size_t base = st.modules;
+	for (int i = 0; i < N; i++) {
+		snprintf(bin, sizeof bin, "%s/churn%d", tmpdir, i + 1);
+		if (target_start(&t, bin, NULL, NULL) != 0) {
+			target_stop(&t);
+			CHECK(!"target did not start");
+			break;
+		}
+		CHECK_INT(dn_sym_capture(s, t.pid), 0);
+		pids[i] = t.pid;
+		alpha[i] = t.alpha;
+		target_stop(&t);
+	}
+	dn_sym_get_stats(s, &st);
+	CHECK_INT(st.procs, N);
+	CHECK(st.modules >= base + N);
+	CHECK_INT(dn_sym_mark_gone(s), N);
+	/* between the two steps the stacks they left still symbolize */
+	CHECK_INT(dn_sym_resolve(s, pids[0], alpha[0], &f), 0);
+	CHECK_STR(f.name, "known_function_alpha");
+	CHECK_INT(dn_sym_prune(s), N);
+	dn_sym_get_stats(s, &st);
+	CHECK_INT(st.procs, 0);
+	CHECK(st.modules_unused >= N);
+	size_t before = st.modules, unused = st.modules_unused;
+	CHECK_INT(dn_sym_trim(s), unused - 32);
+	dn_sym_get_stats(s, &st);
+	CHECK_INT(st.modules_unused, 32);
+	CHECK_INT(st.modules, before - (unused - 32));
+	CHECK_INT(dn_sym_trim(s), 0); /* nothing more to free */
+	/* a process of a binary still cached, and one of a binary closed */
+	for (int i = N; i >= 1; i -= N - 1) {
+		snprintf(bin, sizeof bin, "%s/churn%d", tmpdir, i);
+		CHECK_INT(target_start(&t, bin, NULL, NULL), 0);
+		CHECK_INT(dn_sym_resolve(s, t.pid, t.alpha, &f), 0);
+		CHECK_STR(f.name, "known_function_alpha");
+		target_stop(&t);
+	}
+	CHECK_INT(dn_sym_mark_gone(s), 2);
+	CHECK_INT(dn_sym_prune(s), 2);
+	dn_sym_free(s);
+	snprintf(cmd, sizeof cmd, "rm -f %s/churn*", tmpdir);
+	sh(cmd);
+}
+
 static void test_format(void)
 {
 	char buf[64];
@@ -574,6 +640,7 @@ int main(void)
 	RUN(test_perf_map);
 	RUN(test_ra_offset);
 	RUN(test_format);
+	RUN(test_gone_and_trim);
 	if (tmpdir[0]) {
 		char cmd[128];
 		snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);

@@ -102,9 +102,14 @@ p:on("sample", function(rec)
   cur.end_ts = a.ts_ms
   cur.read1, cur.write1 = a.disk_read_bytes, a.disk_write_bytes
   -- a child seen before its exec shows its parent's command: refresh
+  -- (but not with the bare name, at most 15 bytes, it shows as a zombie)
   if cur.pid and rec.children then
     for _, ch in ipairs(rec.children) do
-      if ch.pid == cur.pid then
+      local prog = (cur.command or ""):match("^(%S*)")
+      local base = prog:match("([^/]*)$")
+      local zombie_name = #ch.command <= 15 and not ch.command:find(" ", 1, true)
+        and base:sub(1, #ch.command) == ch.command
+      if ch.pid == cur.pid and ch.command ~= "" and not zombie_name then
         cur.command = ch.command
         cur.label = ("%d: %s"):format(#stages, ch.command)
       end

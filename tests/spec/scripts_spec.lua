@@ -117,10 +117,34 @@ describe("scripts/mem-alert.lua", function()
   end)
 
   it("--for MS ignores a shorter excess", function()
-    local r = S.denet{ script("mem-alert"), "--limit", "100M", "--for", "500", "--interval", "50", "--",
-      helper("memsteps"), "150:200", "10:300" }
+    local out = S.tmpname(".jsonl")
+    local r = S.denet{ script("mem-alert"), "--limit", "100M", "--for", "500", "--interval", "50",
+      "--out", out, "--", helper("memsteps"), "150:200", "10:300" }
     assert.equal(0, r.code)
-    assert.equal(0, count(r.err, "mem%-alert"))
+    -- How long RSS stayed above the limit, as the samples saw it: ~200 ms
+    -- plus the time to fault in 50 MiB, which a loaded machine stretches
+    -- (then the rule rightly fires: the excess was not shorter)
+    local recs = S.records(S.slurp(out))
+    os.remove(out)
+    local since, longest = nil, 0
+    for _, t in ipairs(S.of_kind(recs, "tree")) do
+      if t.aggregated.mem_rss_kb > 102400 then
+        since = since or t.ts_ms
+        longest = math.max(longest, t.ts_ms - since)
+      else
+        since = nil
+      end
+    end
+    assert.is_true(longest > 0, "RSS never went above the limit")
+    local fires = 0
+    for _, a in ipairs(S.of_kind(recs, "alert")) do if a.state == "fire" then fires = fires + 1 end end
+    if longest < 500 then
+      assert.equal(0, count(r.err, "mem%-alert"), "above the limit for " .. longest .. " ms")
+      assert.equal(0, fires)
+    else
+      assert.equal(1, count(r.err, "> limit 100%.0 MiB"), "above the limit for " .. longest .. " ms")
+      assert.equal(1, fires)
+    end
   end)
 
   it("bad arguments: usage on stderr, exit 2", function()
@@ -199,12 +223,15 @@ p:on("spawn", function(c) p:mark("spawned " .. c.pid) end)
 
   it("ranks the top processes by CPU time, not by average CPU", function()
     -- a worker at 60 % for 1 s (0.6 s of CPU) and a helper seen once at
-    -- 100 % (0.1 s): by average the helper came first
+    -- 100 % (0.1 s): by average the helper came first. The worker is first
+    -- seen before its exec (with its parent's command line) and last as a
+    -- zombie (with its bare name): the table names it by its command line.
     local json = require "denet.json"
     local lines = { json.encode{ kind = "metadata", pid = 10, cmd = { "job" }, t0_ms = 0 } }
     for k = 1, 10 do
       local ts = k * 100
-      local children = { { pid = 11, ppid = 10, command = "worker", metrics = { ts_ms = ts, cpu_usage = 60.0, mem_rss_kb = 100 } } }
+      local wcmd = k == 1 and "job" or k == 10 and "worker" or "/opt/bin/worker --jobs 4"
+      local children = { { pid = 11, ppid = 10, command = wcmd, metrics = { ts_ms = ts, cpu_usage = 60.0, mem_rss_kb = 100 } } }
       if k == 5 then
         children[2] = { pid = 12, ppid = 10, command = "helper", metrics = { ts_ms = ts, cpu_usage = 100.0, mem_rss_kb = 50 } }
       end
@@ -221,7 +248,7 @@ p:on("spawn", function(c) p:mark("spawned " .. c.pid) end)
     local rows = {}
     for row in section:gmatch("| %d+ | [^\n]+") do rows[#rows + 1] = row end
     assert.equal(3, #rows, section)
-    assert.matches("^| 11 | `worker` | 0%.60 s | 60%.0 %% | 60%.0 %% |", rows[1])
+    assert.matches("^| 11 | `/opt/bin/worker %-%-jobs 4` | 0%.60 s | 60%.0 %% | 60%.0 %% |", rows[1])
     assert.matches("^| 12 | `helper` | 0%.10 s | 100%.0 %% | 100%.0 %% |", rows[2])
     assert.matches("^| 10 | `job` | 0%.01 s |", rows[3])
   end)
@@ -251,6 +278,16 @@ p:on("spawn", function(c) p:mark("spawned " .. c.pid) end)
     os.remove(out)
     assert.same({ helper("memsteps"), "10:200" }, meta.cmd)
     assert.equal(helper("memsteps"), meta.executable)
+  end)
+
+  it("names a process by its command line even when it first reads empty (as in the middle of an exec)", function()
+    -- blankargs' command line is empty for 0.3 s, then back: denet reads it
+    -- again, instead of naming the process by its bare comm for good
+    local r = S.denet{ script("report"), "--interval", "50", "--", "sh", "-c",
+      S.q(helper("blankargs")) .. " 0.3 0.4; true" }
+    assert.equal(0, r.code, r.err)
+    assert.truthy(r.out:find("blankargs 0.3 0.4` |", 1, true), r.out)
+    assert.falsy(r.out:find("`blankargs`", 1, true))
   end)
 
   it("a missing command is one error line, exit 127, no report", function()

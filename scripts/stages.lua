@@ -4,6 +4,9 @@ stages.lua — a per-stage summary of a command, using marks.
 usage:
   denet scripts/stages.lua [--every SECS] [--interval MS] [--out FILE.jsonl] -- CMD [ARGS...]
 
+--interval MS samples every MS ms for the whole run (default: denet's
+adaptive sampling, 100 ms slowing to 1 s over the first 10 s).
+
 Splits the run into stages and prints one table row per stage on stderr
 when the command ends (stdout is left to the command):
 
@@ -65,7 +68,10 @@ while i <= #argv do
 end
 if i > #argv then usage("the command is missing (after --)") end
 
-local spec = { interval = interval, out = out }
+-- A given --interval is kept for the whole run (no adaptive slowing): what
+-- a stage runs in its last interval is counted in the next stage's first
+-- sample, so the interval is the precision of the split.
+local spec = { interval = interval, max_interval = interval, out = out }
 for k = i, #argv do spec[#spec + 1] = argv[k] end
 local p, msg, code = denet.run(spec)
 if not p then

@@ -84,7 +84,9 @@ static int read_stat(struct dn_tree *t, struct dn_proc *p)
 	memcpy(p->comm, st.comm, sizeof p->comm);
 	p->stat_gen = t->gen;
 	p->execd = execd;
-	if (execd) {
+	/* An exec seen between its new comm and its new argv reads an empty
+	 * command line: read it again on the next samples until it is there. */
+	if (execd || (p->command_is_comm && st.state != 'Z')) {
 		free(p->command);
 		p->command = read_command(t, p);
 	}
@@ -114,8 +116,9 @@ static void join_arg(void *ctx, const char *arg, size_t n)
 	j->out[j->len] = '\0';
 }
 
-/* The command line, read once when the process is first seen. A process
- * that has not exec'd yet shows its parent's; that is what it runs. */
+/* The command line, read when the process is first seen and after an
+ * exec (again while it reads empty). A process that has not exec'd yet
+ * shows its parent's; that is what it runs. */
 static char *read_command(struct dn_tree *t, struct dn_proc *p)
 {
 	int fd = open_proc_file(p->pid, "cmdline");
@@ -126,7 +129,8 @@ static char *read_command(struct dn_tree *t, struct dn_proc *p)
 		if (n > 0)
 			dn_proc_split_cmdline(t->rdbuf, (size_t)n, join_arg, &j);
 	}
-	if (!j.out || j.len == 0) {
+	p->command_is_comm = !j.out || j.len == 0;
+	if (p->command_is_comm) {
 		free(j.out);
 		return strdup(p->comm);
 	}

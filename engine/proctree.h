@@ -44,6 +44,8 @@ struct dn_proc {
 	uint64_t minflt_base, majflt_base;
 	struct dn_stat st;
 	struct dn_proc *hnext;
+	/* its command line read empty (as mid-exec): read it again */
+	bool command_is_comm;
 };
 
 /* A process that left the tree in the latest scan. */

@@ -70,6 +70,17 @@ local function md_escape(s)
   return (s:gsub("|", "\\|"))
 end
 
+-- Whether a process's newly seen command line should replace the one it
+-- had: yes after its exec (a child is first seen with its parent's), but
+-- not for the bare name (comm, at most 15 bytes) a zombie shows at the end.
+local function better_command(old, new)
+  if not new or new == "" then return false end
+  if not old or old == "" then return true end
+  local prog = old:match("^(%S+)") or ""
+  local base = prog:match("([^/]+)$") or prog
+  return not (#new <= 15 and not new:find(" ", 1, true) and base:sub(1, #new) == new)
+end
+
 -- Everything the report needs, fed one record at a time.
 local function new_collector()
   local c = { samples = {}, procs = {}, alerts = {}, marks = {}, meta = nil, exit = nil }
@@ -104,7 +115,7 @@ local function new_collector()
           pr = { pid = pid, command = command, cpu_sum = 0, cpu_secs = 0, n = 0, cpu_peak = 0, rss_peak = 0 }
           c.procs[pid] = pr
         end
-        if command and command ~= "" then pr.command = command end
+        if better_command(pr.command, command) then pr.command = command end
         local cpu, rss = num(m.cpu_usage) or 0, num(m.mem_rss_kb) or 0
         pr.cpu_sum, pr.n = pr.cpu_sum + cpu, pr.n + 1
         pr.cpu_secs = pr.cpu_secs + cpu / 100 * dt

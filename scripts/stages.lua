@@ -4,6 +4,9 @@ stages.lua — a per-stage summary of a command, using marks.
 usage:
   denet scripts/stages.lua [--every SECS] [--interval MS] [--out FILE.jsonl] -- CMD [ARGS...]
 
+--interval MS samples every MS ms for the whole run (default: denet's
+adaptive sampling, 100 ms slowing to 1 s over the first 10 s).
+
 Splits the run into stages and prints one table row per stage on stderr
 when the command ends (stdout is left to the command):
 
@@ -65,7 +68,10 @@ while i <= #argv do
 end
 if i > #argv then usage("the command is missing (after --)") end
 
-local spec = { interval = interval, out = out }
+-- A given --interval is kept for the whole run (no adaptive slowing): what
+-- a stage runs in its last interval is counted in the next stage's first
+-- sample, so the interval is the precision of the split.
+local spec = { interval = interval, max_interval = interval, out = out }
 for k = i, #argv do spec[#spec + 1] = argv[k] end
 local p, msg, code = denet.run(spec)
 if not p then
@@ -102,9 +108,14 @@ p:on("sample", function(rec)
   cur.end_ts = a.ts_ms
   cur.read1, cur.write1 = a.disk_read_bytes, a.disk_write_bytes
   -- a child seen before its exec shows its parent's command: refresh
+  -- (but not with the bare name, at most 15 bytes, it shows as a zombie)
   if cur.pid and rec.children then
     for _, ch in ipairs(rec.children) do
-      if ch.pid == cur.pid then
+      local prog = (cur.command or ""):match("^(%S*)")
+      local base = prog:match("([^/]*)$")
+      local zombie_name = #ch.command <= 15 and not ch.command:find(" ", 1, true)
+        and base:sub(1, #ch.command) == ch.command
+      if ch.pid == cur.pid and ch.command ~= "" and not zombie_name then
         cur.command = ch.command
         cur.label = ("%d: %s"):format(#stages, ch.command)
       end

@@ -7,7 +7,7 @@ tools over the aggregate time series: series, peaks, resample, to_csv.
 
 Every function takes `recs`: an array of records, or an iterator function
 returning one record per call and nil at the end (e.g. `denet.read(path)`;
-it is called without arguments). Records are the JSONL kinds of DESIGN §3.
+it is called without arguments). Records are the JSONL kinds of docs/data-format.md.
 
 "Samples" are the aggregate metrics of the run, one per sampling instant:
   - the `aggregated` object of each `tree` record (an untagged record with

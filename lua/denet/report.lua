@@ -2,7 +2,7 @@
 denet.report — a self-contained HTML report of a recorded run (the public
 `denet.report`; `denet report FILE [-o OUT.html]` writes report.build(FILE)).
 
-Owns: turning records (docs/data-format.md kinds: metadata, env, tree, sample, exit,
+Owns: turning records (the kinds of docs/data-format.md: metadata, env, tree, sample, exit,
 alert, mark, offcpu) into one HTML page with inline CSS, inline SVG charts
 and a few lines of inline JavaScript for hover values. No external fonts,
 scripts, images or network access.

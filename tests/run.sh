@@ -91,8 +91,16 @@ leftovers() {
 		printf '%s\n' "$new" | sed 's/^/#   left: /'
 	fi
 	sleep 0.2 # a command given SIGKILL at the very end is still being reaped
-	local procs
-	procs=$(pgrep -a -f "^($DENET_BIN|$DENET_HELPERS/)" | grep -v "^$$ " || true)
+	# (by /proc/PID/exe, not pgrep: a minimal Debian has no procps)
+	local procs="" p exe
+	for p in /proc/[0-9]*; do
+		exe=$(readlink "$p/exe" 2>/dev/null) || continue
+		case "$exe" in
+		"$DENET_BIN" | "$DENET_HELPERS"/*)
+			procs="$procs${procs:+$'\n'}${p#/proc/} $(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)"
+			;;
+		esac
+	done
 	if [ -z "$procs" ]; then
 		echo "ok $((n += 1)) - no process of this build outlives the suite"
 	else

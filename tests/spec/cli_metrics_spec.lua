@@ -47,24 +47,30 @@ describe("denet run (metrics)", function()
 		assert.are.equal(0, r.code, r.err)
 		local trees = S.of_kind(recs, "tree")
 		assert.is_true(#trees >= 6, "too few samples: " .. #trees)
+		local ex = S.of_kind(recs, "exit")[1]
+		assert.are.equal(0, ex.exit_code)
+		-- The share of a core the loop really had, from the kernel's exact
+		-- CPU time: ~100 % on a quiet machine, less on a loaded one (where a
+		-- reading of 100 % would be wrong). The samples must read that.
+		local share = 100 * ex.totals.cpu_secs / ex.duration_secs
+		assert.is_true(share <= 105, ("exact share %.1f %% of one core for one thread"):format(share))
 		local xs = cpu_after_first(trees)
 		local m = median(xs)
-		assert.is_true(m >= 85 and m <= 115, ("median CPU %.2f not in 100 ± 15 %%"):format(m))
+		assert.is_true(math.abs(m - share) <= 15,
+			("median CPU %.2f not in %.1f ± 15 %% (the exact share)"):format(m, share))
 		local inband = 0
 		for _, x in ipairs(xs) do
-			if x >= 85 and x <= 115 then inband = inband + 1 end
+			if math.abs(x - share) <= 15 then inband = inband + 1 end
 		end
-		assert.is_true(inband * 2 >= #xs,
-			("only %d of %d samples in 100 ± 15 %%: %s"):format(inband, #xs, table.concat(xs, " ")))
+		assert.is_true(inband * 2 >= #xs, ("only %d of %d samples in %.1f ± 15 %%: %s")
+			:format(inband, #xs, share, table.concat(xs, " ")))
 		for _, t in ipairs(trees) do
 			assert.are.equal(1, t.aggregated.process_count)
 			assert.are.equal(0, #t.children)
 		end
-		local ex = S.of_kind(recs, "exit")[1]
-		assert.are.equal(0, ex.exit_code)
-		-- the kernel's exact CPU time agrees with 3 s of spinning
-		assert.is_true(ex.totals.cpu_secs >= 2.4 and ex.totals.cpu_secs <= 3.3,
-			"totals.cpu_secs " .. tostring(ex.totals.cpu_secs))
+		-- the sampled CPU time adds up to the kernel's figure
+		assert.is_true(math.abs(ex.sampled.cpu_secs - ex.totals.cpu_secs) <= 0.1 * ex.totals.cpu_secs,
+			("sampled %.3f vs exact %.3f cpu_secs"):format(ex.sampled.cpu_secs, ex.totals.cpu_secs))
 	end)
 
 	it("reads 4 busy threads as several cores, with threads and no children", function()
@@ -74,12 +80,18 @@ describe("denet run (metrics)", function()
 		assert.is_true(#trees >= 5, "too few samples: " .. #trees)
 		local xs = cpu_after_first(trees)
 		local m = median(xs)
-		-- 4 threads on this machine's cores: at least 1.5 cores, at most
-		-- what the cores can give (nproc × 100, with 10 % jitter)
+		-- 4 threads on this machine's cores: what the kernel says they had
+		-- (~200 % on 2 quiet cores, less under load), at most what the
+		-- cores can give (nproc × 100, with 10 % jitter)
+		local ex = S.of_kind(recs, "exit")[1]
+		local share = 100 * ex.totals.cpu_secs / ex.duration_secs
 		local cores = tonumber(io.popen("nproc"):read("l"))
-		assert.is_true(m >= math.min(150, cores * 100 * 0.75),
-			("median CPU %.2f of %s"):format(m, table.concat(xs, " ")))
+		assert.is_true(m >= share * 0.8,
+			("median CPU %.2f, exact share %.1f: %s"):format(m, share, table.concat(xs, " ")))
 		assert.is_true(m <= math.min(4, cores) * 110, ("median CPU %.2f above the cores"):format(m))
+		if share >= 0.9 * math.min(4, cores) * 100 then -- a quiet machine: several cores
+			assert.is_true(m >= math.min(150, cores * 100 * 0.75), ("median CPU %.2f"):format(m))
+		end
 		local maxthreads = 0
 		for _, t in ipairs(trees) do
 			assert.are.equal(0, #t.children)
@@ -114,11 +126,17 @@ describe("denet run (metrics)", function()
 			end
 		end
 		assert.is_true(full >= 4, "records with all 4 processes: " .. full)
-		-- 3 spinning children use more than one core's worth between them
-		-- on any machine with 2+ cores (median, the machine is shared)
-		assert.is_true(median(cpu) >= 90, "median aggregate CPU " .. median(cpu))
-		-- the sampled CPU time adds up to the kernel's figure for the tree
+		-- While all 3 spin, the tree uses at least its average share over
+		-- the whole run (exact, from the kernel; start and end spin less);
+		-- on a quiet machine with 2+ cores that is more than one core.
 		local ex = S.of_kind(recs, "exit")[1]
+		local share = 100 * ex.totals.cpu_secs / ex.duration_secs
+		assert.is_true(median(cpu) >= 0.9 * share,
+			("median aggregate CPU %.2f, exact share %.1f"):format(median(cpu), share))
+		if share >= 100 then -- more than a core on average: so while all spin
+			assert.is_true(median(cpu) >= 90, "median aggregate CPU " .. median(cpu))
+		end
+		-- the sampled CPU time adds up to the kernel's figure for the tree
 		assert.is_true(math.abs(ex.sampled.cpu_secs - ex.totals.cpu_secs) <= 0.25 * ex.totals.cpu_secs,
 			("sampled %.3f vs exact %.3f cpu_secs"):format(ex.sampled.cpu_secs, ex.totals.cpu_secs))
 	end)

@@ -6,8 +6,9 @@
 # appended to COUNTFILE, so a watcher can tell the rate it got.
 secs=${1:?usage: churn.sh SECS [COUNTFILE]}
 count=${2:-/dev/null}
-end=$((SECONDS + secs))
-while [ "$SECONDS" -lt "$end" ]; do
+now() { echo "${EPOCHREALTIME/./}"; } # µs, bash's own clock: no process
+end=$(($(now) + secs * 1000000))
+while [ "$(now)" -lt "$end" ]; do
 	/bin/sleep 0.01
 	/bin/true
 	printf xx >>"$count"

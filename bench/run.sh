@@ -34,7 +34,7 @@ if [ "$SMOKE" = 1 ]; then
 	SYM_N="2000" # addr2line batched costs ~1 ms per address on a big binary
 	SYM_M=3
 	SLEEP=1
-	SOAK="${BENCH_SOAK_SECS:-4} 1"
+	SOAK="${BENCH_SOAK_SECS:-4} 2"
 else
 	REPS=${BENCH_REPS:-5}
 	SIZES="1 10 100 1000"
@@ -252,7 +252,7 @@ row "with a Lua hook (-s)" "kB" "$TMP/m1" "same, -s hook.lua (one empty on(\"sam
 row "with --enable-ebpf$([ $ebpf_ok = 1 ] || echo ' (eBPF did not load: see --debug)')" "kB" "$TMP/m2" "same, --enable-ebpf"
 
 # ---- 6. soak under churn ------------------------------------------------------------
-section "6. Bounded under churn: bench/soak.sh (denet on bench/churn.sh, first vs last window)"
+printf '\n### 6. Bounded under churn (denet on bench/churn.sh, first vs last window)\n\n' | tee -a "$OUT"
 echo "\`bench/soak.sh $SOAK\` (its own output, verbatim):" | tee -a "$OUT"
 # shellcheck disable=SC2086
 BUILD=$BUILD bash bench/soak.sh $SOAK >"$TMP/soak" 2>&1 || echo "(bench/soak.sh exited $?)" >>"$TMP/soak"

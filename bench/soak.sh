@@ -9,7 +9,7 @@
 # the workload started per minute, and the growth from the first window
 # to the last. Flat means each growth stays within a few per cent.
 #
-# usage: bench/soak.sh [SECS [WINDOW]]   (default 240 60; smoke: 4 1)
+# usage: bench/soak.sh [SECS [WINDOW]]   (default 240 60; smoke: 4 2)
 #   SOAK_ONLY=plain|ebpf   one of the two runs only
 #   SOAK_KEEP=DIR          keep the per-second samples (t rss_kb ticks
 #                          bytes processes) and denet's records in DIR
@@ -67,12 +67,16 @@ report() {
 		echo "| $label | denet exited $(cat "$TMP/$label.rc"): $(head -c 300 "$TMP/$label.err") | | | |"
 		return
 	fi
-	awk -v w="$WINDOW" -v hz="$HZ" -v label="$label" '
+	awk -v w="$WINDOW" -v hz="$HZ" -v label="$label" -v secs="$SECS" '
 	{ t[NR] = $1; rss[NR] = $2; tk[NR] = $3; by[NR] = $4; pr[NR] = $5 }
-	function idx(time,   i) { for (i = 1; i <= NR; i++) if (t[i] >= time) return i; return NR }
-	# window [a, b): the largest RSS, CPU %, bytes and processes per minute
+	# the samples inside [a, b]: the first at or after a, the last at or
+	# before b (start-up and exit work stay out); two at least
+	function before(time,   i) { for (i = NR; i > 1; i--) if (t[i] <= time) return i; return 1 }
+	function after(time,   i) { for (i = 1; i <= NR; i++) if (t[i] >= time) return i; return NR }
+	# window [a, b]: the largest RSS, CPU %, bytes and processes per minute
 	function win(a, b, k,   i, j, m, n) {
-		i = idx(a); j = idx(b); if (j <= i) j = i + 1
+		i = after(a); j = before(b)
+		if (j <= i) { j = i < NR ? i + 1 : NR; i = j - 1 }
 		m = 0; for (n = i; n <= j; n++) if (rss[n] > m) m = rss[n]
 		R[k] = m / 1024
 		C[k] = 100 * (tk[j] - tk[i]) / hz / (t[j] - t[i])
@@ -82,7 +86,13 @@ report() {
 	}
 	function g(a, b) { return a > 0 ? sprintf("%+.1f %%", 100 * (b - a) / a) : "-" }
 	END {
-		end = t[NR]
+		# the workload runs SECS s from about t = 0: the last window ends
+		# there, before the exit work of denet (final drain, unloading)
+		end = t[NR] < secs ? t[NR] : secs
+		for (n = NR; n > 1 && pr[n - 1] == pr[NR]; n--)
+			;
+		if (t[n] < end)
+			end = t[n] # the workload had stopped
 		# every whole window in between too, to tell a trend from noise
 		nw = int((end - 1) / w)
 		for (k = 1; k <= nw; k++) {
@@ -101,7 +111,7 @@ report() {
 }
 
 only=${SOAK_ONLY:-}
-echo "soak: bench/churn.sh for $SECS s under denet -i 50 -m 50 -q -o FILE, windows of $WINDOW s (first from t=1 s; last ending at denet's exit); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "soak: bench/churn.sh for $SECS s under denet -i 50 -m 50 -q -o FILE, windows of $WINDOW s (the first from t = 1 s, after start-up; the last ending at t = $SECS s, before denet's exit work); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 [ "$only" = ebpf ] || run plain
 ebpf=1
 if [ "$only" != plain ]; then

@@ -7,6 +7,7 @@
 #   BUILD=build bench/run.sh         full run (make bench), minutes
 #   BENCH_SMOKE=1 bench/run.sh       seconds (make bench-smoke, CI)
 #   BENCH_REPS=N                     repetitions (default 5; smoke 2)
+#   BENCH_SOAK_SECS=N                length of the soak runs (default 240; smoke 4)
 #
 # Needs the programs of bench/bench.mk built. A missing peer (psutil,
 # addr2line, eBPF, bench/offcpu_overhead.sh) is reported and skipped.
@@ -33,6 +34,7 @@ if [ "$SMOKE" = 1 ]; then
 	SYM_N="2000" # addr2line batched costs ~1 ms per address on a big binary
 	SYM_M=3
 	SLEEP=1
+	SOAK="${BENCH_SOAK_SECS:-4} 2"
 else
 	REPS=${BENCH_REPS:-5}
 	SIZES="1 10 100 1000"
@@ -44,6 +46,7 @@ else
 	SYM_N="10000 100000"
 	SYM_M=50
 	SLEEP=5
+	SOAK="${BENCH_SOAK_SECS:-240} 60"
 fi
 
 # shellcheck disable=SC2317 # called by the trap
@@ -247,6 +250,13 @@ done
 row "plain" "kB" "$TMP/m0" "$RUSAGE $DENET --json --out /dev/null -q run sleep $SLEEP"
 row "with a Lua hook (-s)" "kB" "$TMP/m1" "same, -s hook.lua (one empty on(\"sample\"))"
 row "with --enable-ebpf$([ $ebpf_ok = 1 ] || echo ' (eBPF did not load: see --debug)')" "kB" "$TMP/m2" "same, --enable-ebpf"
+
+# ---- 6. soak under churn ------------------------------------------------------------
+printf '\n### 6. Bounded under churn (denet on bench/churn.sh, first vs last window)\n\n' | tee -a "$OUT"
+echo "\`bench/soak.sh $SOAK\` (its own output, verbatim):" | tee -a "$OUT"
+# shellcheck disable=SC2086
+BUILD=$BUILD bash bench/soak.sh $SOAK >"$TMP/soak" 2>&1 || echo "(bench/soak.sh exited $?)" >>"$TMP/soak"
+sed 's/^/    /' "$TMP/soak" | tee -a "$OUT"
 
 echo
 echo "results: $OUT"

@@ -692,6 +692,17 @@ static int push_fail(lua_State *L, int err, const char *what)
 	return 3;
 }
 
+/* The same for a reason that says it all: strerror would repeat it
+ * ("the process has ended: No such process"). */
+static int push_fail_why(lua_State *L, int err, const char *why)
+{
+	const char *name = strerrorname_np(err);
+	lua_pushnil(L);
+	lua_pushfstring(L, "%s: %s", name ? name : "EIO", why);
+	lua_pushstring(L, name ? name : "EIO");
+	return 3;
+}
+
 static int open_out(lua_State *L, const char *path, int *fd, bool append)
 {
 	*fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);
@@ -1031,7 +1042,7 @@ static int proc_signal(lua_State *L)
 	struct lproc *p = check_proc(L, 1);
 	int sig = parse_signal(L, 2);
 	if (!p->mon->running)
-		return push_fail(L, ESRCH, "the process has ended");
+		return push_fail_why(L, ESRCH, "the process has ended");
 	int n = dn_monitor_signal_tree(p->mon, sig);
 	if (n == 0)
 		return push_fail(L, ESRCH, "no process of the tree could be signalled");
@@ -1044,7 +1055,8 @@ static int proc_mark(lua_State *L)
 	struct lproc *p = check_proc(L, 1);
 	const char *label = luaL_checkstring(L, 2);
 	if (dn_monitor_mark(p->mon, label) < 0)
-		return push_fail(L, ESRCH, "the process has ended: no record can follow its exit");
+		return push_fail_why(L, ESRCH,
+				     "the process has ended: no record can follow its exit");
 	lua_settop(L, 1);
 	return 1;
 }

@@ -45,6 +45,11 @@ return setmetatable(denet, {
   end,
   __newindex = function(t, k, v)
     if k == "hook_budget_ms" then
+      -- level 2: the error names the script's line that assigns
+      if math.type(v) == nil or not (v >= 0) then
+        error(("denet.hook_budget_ms must be a number of ms >= 0 (0 = no limit), got %s")
+          :format(tostring(v)), 2)
+      end
       core.set_hook_budget(v)
       settings[k] = v
     else

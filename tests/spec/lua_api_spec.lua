@@ -100,6 +100,28 @@ describe("errors at the Lua boundary", function()
     assert.equal(137, (p:wait()))
   end)
 
+  it("errors name the script's line and say each thing once", function()
+    -- an assignment to denet.hook_budget_ms blames the line that assigns
+    local ok, err = pcall(function() denet.hook_budget_ms = -5 end)
+    assert.is_false(ok)
+    assert.matches("^[^:]*lua_api_spec%.lua:%d+: denet%.hook_budget_ms must be a number of ms >= 0 "
+      .. "%(0 = no limit%), got %-5$", err)
+    ok, err = pcall(function() denet.hook_budget_ms = "fast" end)
+    assert.matches("lua_api_spec%.lua:%d+: .*got fast$", err)
+    assert.equal(1000, denet.hook_budget_ms)
+    -- p:on is a method: the event is argument #1, as docs/lua-api.md says
+    local p = assert(denet.run{ "true" })
+    ok, err = pcall(function() p:on("tick", print) end)
+    assert.matches("bad argument #1 to 'on' %(invalid option 'tick'%)", err)
+    assert.equal(0, (p:wait()))
+    local none, msg, code = p:mark("late")
+    assert.is_nil(none)
+    assert.equal("ESRCH", code)
+    assert.equal("ESRCH: the process has ended: no record can follow its exit", msg)
+    none, msg, code = p:signal("TERM")
+    assert.equal("ESRCH: the process has ended", msg)
+  end)
+
   it("a nonexistent command returns nil, message, ENOENT", function()
     local p, msg, code = denet.run{ "/nonexistent/denet-test-cmd" }
     assert.is_nil(p)

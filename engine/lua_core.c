@@ -67,6 +67,9 @@ struct dn_lua_ctx *dn_lua_ctx(lua_State *L)
 		return c;
 	c = lua_newuserdatauv(L, sizeof *c, 0);
 	memset(c, 0, sizeof *c);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+	c->L = lua_tothread(L, -1);
+	lua_pop(L, 1);
 	c->hook_budget_ms = 1000;
 	lua_newtable(L);
 	lua_pushcfunction(L, ctx_gc);
@@ -153,6 +156,22 @@ static void on_loop_signal(struct dn_loop *loop, const struct signalfd_siginfo *
 	/* nothing launched to end: the signal ends the script's loop */
 	if (!delivered)
 		c->stop = true;
+}
+
+/* May Lua callbacks still run? Not after a failure, nor while the state
+ * ends what is left. */
+static bool lua_may_run(const struct dn_lua_ctx *c)
+{
+	return !c->failed && !c->teardown;
+}
+
+/* The thread callbacks run on: the one that entered C and runs the loop
+ * (or takes a sample) now; else (the CLI's loop, for -s hooks) the main
+ * thread. Never the thread that created an object: a coroutine may be
+ * suspended or dead by then. */
+static lua_State *cb_thread(const struct dn_lua_ctx *c)
+{
+	return c->cur ? c->cur : c->L;
 }
 
 /* ---- calling Lua -------------------------------------------------------- */
@@ -376,9 +395,8 @@ static void push_summary(lua_State *L, const struct dn_summary *s)
 /* ---- hooks from the monitor -------------------------------------------- */
 
 /* Push the list of callbacks registered for `event`; false if none. */
-static bool push_handlers(struct lproc *p, const char *event)
+static bool push_handlers(lua_State *L, struct lproc *p, const char *event)
 {
-	lua_State *L = p->L;
 	if (p->ref_self == LUA_NOREF)
 		return false;
 	lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref_self);
@@ -392,80 +410,83 @@ static bool push_handlers(struct lproc *p, const char *event)
 	return false;
 }
 
-static void call_each(struct lproc *p, const char *event, void (*push_args)(struct lproc *, void *),
-		      int nargs, void *arg)
+static void call_each(struct lproc *p, const char *event,
+		      void (*push_args)(lua_State *, struct lproc *, void *), int nargs, void *arg)
 {
-	lua_State *L = p->L;
-	if (p->ctx->failed || p->ctx->teardown || !push_handlers(p, event))
+	lua_State *L = cb_thread(p->ctx);
+	if (!lua_may_run(p->ctx) || !push_handlers(L, p, event))
 		return;
 	int list = lua_gettop(L);
 	lua_Integer n = (lua_Integer)lua_rawlen(L, list);
-	for (lua_Integer i = 1; i <= n && !p->ctx->failed && !p->ctx->teardown; i++) {
+	for (lua_Integer i = 1; i <= n && lua_may_run(p->ctx); i++) {
 		lua_rawgeti(L, list, i);
-		push_args(p, arg);
+		push_args(L, p, arg);
 		dn_lua_call_hook(L, nargs);
 	}
 	lua_settop(L, list - 1);
 }
 
-static void args_record(struct lproc *p, void *arg)
+static void args_record(lua_State *L, struct lproc *p, void *arg)
 {
 	(void)arg;
-	push_record(p->L, p->mon);
+	push_record(L, p->mon);
 }
 
-static void args_proc(struct lproc *p, void *arg)
+static void args_proc(lua_State *L, struct lproc *p, void *arg)
 {
+	(void)p;
 	const struct dn_proc *pr = arg;
-	lua_createtable(p->L, 0, 4);
-	set_int(p->L, "pid", (uint64_t)pr->pid);
-	set_int(p->L, "ppid", (uint64_t)pr->ppid);
-	lua_pushstring(p->L, pr->command ? pr->command : pr->comm);
-	lua_setfield(p->L, -2, "command");
-	push_metrics(p->L, &pr->m, false);
-	lua_setfield(p->L, -2, "metrics");
+	lua_createtable(L, 0, 4);
+	set_int(L, "pid", (uint64_t)pr->pid);
+	set_int(L, "ppid", (uint64_t)pr->ppid);
+	lua_pushstring(L, pr->command ? pr->command : pr->comm);
+	lua_setfield(L, -2, "command");
+	push_metrics(L, &pr->m, false);
+	lua_setfield(L, -2, "metrics");
 }
 
-static void args_gone(struct lproc *p, void *arg)
+static void args_gone(lua_State *L, struct lproc *p, void *arg)
 {
+	(void)p;
 	const struct dn_proc_gone *g = arg;
-	lua_createtable(p->L, 0, 3);
-	set_int(p->L, "pid", (uint64_t)g->pid);
-	lua_pushstring(p->L, g->command ? g->command : "");
-	lua_setfield(p->L, -2, "command");
-	push_metrics(p->L, &g->last, false);
-	lua_setfield(p->L, -2, "metrics");
+	lua_createtable(L, 0, 3);
+	set_int(L, "pid", (uint64_t)g->pid);
+	lua_pushstring(L, g->command ? g->command : "");
+	lua_setfield(L, -2, "command");
+	push_metrics(L, &g->last, false);
+	lua_setfield(L, -2, "metrics");
 }
 
-static void args_exit(struct lproc *p, void *arg)
+static void args_exit(lua_State *L, struct lproc *p, void *arg)
 {
 	(void)arg;
 	const struct dn_exit_info *e = &p->mon->exit;
 	if (e->known)
-		lua_pushinteger(p->L, e->exit_code);
+		lua_pushinteger(L, e->exit_code);
 	else
-		lua_pushnil(p->L);
-	push_totals(p->L, e);
+		lua_pushnil(L);
+	push_totals(L, e);
 }
 
-static void args_alert(struct lproc *p, void *arg)
+static void args_alert(lua_State *L, struct lproc *p, void *arg)
 {
+	(void)p;
 	const struct dn_alert *a = arg;
-	lua_createtable(p->L, 0, 8);
-	lua_pushstring(p->L, "alert");
-	lua_setfield(p->L, -2, "kind");
-	set_int(p->L, "ts_ms", a->ts_ms);
-	lua_pushstring(p->L, a->rule_name);
-	lua_setfield(p->L, -2, "rule");
-	lua_pushstring(p->L, a->metric);
-	lua_setfield(p->L, -2, "metric");
-	lua_pushstring(p->L, a->fire ? "fire" : "clear");
-	lua_setfield(p->L, -2, "state");
-	lua_pushnumber(p->L, a->value);
-	lua_setfield(p->L, -2, "value");
-	lua_pushnumber(p->L, a->threshold);
-	lua_setfield(p->L, -2, "threshold");
-	set_int(p->L, "pid", (uint64_t)a->pid);
+	lua_createtable(L, 0, 8);
+	lua_pushstring(L, "alert");
+	lua_setfield(L, -2, "kind");
+	set_int(L, "ts_ms", a->ts_ms);
+	lua_pushstring(L, a->rule_name);
+	lua_setfield(L, -2, "rule");
+	lua_pushstring(L, a->metric);
+	lua_setfield(L, -2, "metric");
+	lua_pushstring(L, a->fire ? "fire" : "clear");
+	lua_setfield(L, -2, "state");
+	lua_pushnumber(L, a->value);
+	lua_setfield(L, -2, "value");
+	lua_pushnumber(L, a->threshold);
+	lua_setfield(L, -2, "threshold");
+	set_int(L, "pid", (uint64_t)a->pid);
 }
 
 /* A rule fired or cleared: the alert record is written by rules.c; here
@@ -556,17 +577,58 @@ static void install_hooks(struct lproc *p)
 
 /* ---- process objects ---------------------------------------------------- */
 
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* The closed state: no fd, no monitor, no hooks, no registry reference.
+ * Set before anything can fail, so every path may close it. */
+static void lproc_init(struct lproc *p, lua_State *L)
+{
+	memset(p, 0, sizeof *p);
+	p->ctx = dn_lua_ctx(L);
+	p->L = p->ctx->L;
+	p->ref_self = LUA_NOREF;
+	p->out_fd = p->stdout_fd = p->stderr_fd = -1;
+	dn_monitor_init(&p->own);
+	p->mon = &p->own;
+	dn_rules_init(&p->rules);
+}
+
+/* The one close path (__gc, and the end of a state): idempotent. A command
+ * still running when its object goes (only when the state closes: a
+ * running monitor is held by the registry) is killed, not orphaned. A
+ * borrowed monitor (the CLI's, for -s hooks) gets its own hooks back:
+ * nothing may call into this state once it is gone. */
+static void lproc_close(struct lproc *p)
+{
+	if (p->borrowed) {
+		if (p->mon && p->mon->hooks.ctx == p)
+			p->mon->hooks = p->chained;
+		p->mon = &p->own;
+		p->borrowed = false;
+	} else {
+		if (p->own.running && p->own.launched) {
+			dn_monitor_signal_tree(&p->own, SIGKILL);
+			waitpid(p->own.pid, NULL, 0);
+		}
+		dn_monitor_free(&p->own);
+	}
+	if (p->ctx)
+		ctx_remove_proc(p->ctx, p);
+	dn_rules_free(&p->rules);
+	close_fd(&p->out_fd);
+	close_fd(&p->stdout_fd);
+	close_fd(&p->stderr_fd);
+}
+
 static struct lproc *new_lproc(lua_State *L)
 {
 	struct lproc *p = lua_newuserdatauv(L, sizeof *p, 1);
-	memset(p, 0, sizeof *p);
-	p->L = L;
-	p->ctx = dn_lua_ctx(L);
-	p->ref_self = LUA_NOREF;
-	p->out_fd = p->stdout_fd = p->stderr_fd = -1;
-	p->own.pidfd = -1;
-	p->mon = &p->own;
-	dn_rules_init(&p->rules);
+	lproc_init(p, L);
 	luaL_setmetatable(L, PROCESS_MT);
 	lua_newtable(L); /* callbacks by event */
 	lua_setiuservalue(L, -2, 1);
@@ -578,30 +640,9 @@ static struct lproc *check_proc(lua_State *L, int idx)
 	return luaL_checkudata(L, idx, PROCESS_MT);
 }
 
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
 static int proc_gc(lua_State *L)
 {
-	struct lproc *p = check_proc(L, 1);
-	if (!p->borrowed) {
-		/* Collected while its command still runs (state closing): do
-		 * not leave a launched command orphaned. */
-		if (p->own.running && p->own.launched) {
-			dn_monitor_signal_tree(&p->own, SIGKILL);
-			waitpid(p->own.pid, NULL, 0);
-		}
-		ctx_remove_proc(p->ctx, p);
-		dn_monitor_free(&p->own);
-	}
-	dn_rules_free(&p->rules);
-	close_fd(&p->out_fd);
-	close_fd(&p->stdout_fd);
-	close_fd(&p->stderr_fd);
+	lproc_close(check_proc(L, 1));
 	return 0;
 }
 
@@ -859,7 +900,12 @@ static int proc_sample(lua_State *L)
 		lua_pushnil(L);
 		return 1;
 	}
-	if (dn_monitor_sample_now(p->mon) < 0) {
+	/* sample callbacks run on this thread, inside this call */
+	lua_State *saved = p->ctx->cur;
+	p->ctx->cur = L;
+	int r = dn_monitor_sample_now(p->mon);
+	p->ctx->cur = saved;
+	if (r < 0) {
 		lua_pushnil(L);
 		return 1;
 	}
@@ -1104,6 +1150,13 @@ struct ltimer {
 	bool done;
 };
 
+static void ltimer_init(struct ltimer *lt, lua_State *L)
+{
+	memset(lt, 0, sizeof *lt);
+	lt->L = dn_lua_ctx(L)->L;
+	lt->ref_self = LUA_NOREF;
+}
+
 static void timer_release(struct ltimer *lt)
 {
 	if (lt->ref_self != LUA_NOREF) {
@@ -1113,18 +1166,34 @@ static void timer_release(struct ltimer *lt)
 	}
 }
 
+/* cancel, <close> and __gc: idempotent. `free_timer` (for __gc) also
+ * gives the loop's timer back, unless the loop is gone already (a state
+ * closing frees it with the context). */
+static void ltimer_close(struct ltimer *lt, bool free_timer)
+{
+	if (lt->t)
+		dn_loop_timer_disarm(lt->t);
+	lt->done = true;
+	timer_release(lt);
+	if (free_timer && lt->t) {
+		if (dn_lua_ctx(lt->L)->loop)
+			dn_loop_timer_free(lt->t);
+		lt->t = NULL;
+	}
+}
+
 static void on_timer(struct dn_loop *loop, struct dn_timer *t, void *ctx)
 {
 	(void)loop;
 	struct ltimer *lt = ctx;
-	lua_State *L = lt->L;
+	struct dn_lua_ctx *c = dn_lua_ctx(lt->L);
 	if (lt->period_ns)
 		dn_loop_timer_arm(t, dn_loop_timer_deadline(t) + lt->period_ns);
 	else
 		lt->done = true;
-	struct dn_lua_ctx *c = dn_lua_ctx(L);
-	if (lt->ref_self == LUA_NOREF || c->failed || c->teardown)
+	if (lt->ref_self == LUA_NOREF || !lua_may_run(c))
 		return;
+	lua_State *L = cb_thread(c);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, lt->ref_self);
 	int self = lua_gettop(L);
 	lua_getiuservalue(L, self, 1);
@@ -1143,9 +1212,7 @@ static int make_timer(lua_State *L, bool repeat)
 	luaL_checktype(L, 2, LUA_TFUNCTION);
 	struct dn_loop *loop = dn_lua_loop(L);
 	struct ltimer *lt = lua_newuserdatauv(L, sizeof *lt, 1);
-	memset(lt, 0, sizeof *lt);
-	lt->L = L;
-	lt->ref_self = LUA_NOREF;
+	ltimer_init(lt, L);
 	luaL_setmetatable(L, TIMER_MT);
 	lua_pushvalue(L, 2);
 	lua_setiuservalue(L, -2, 1);
@@ -1172,20 +1239,13 @@ static int l_after(lua_State *L)
 
 static int timer_cancel(lua_State *L)
 {
-	struct ltimer *lt = luaL_checkudata(L, 1, TIMER_MT);
-	if (lt->t)
-		dn_loop_timer_disarm(lt->t);
-	lt->done = true;
-	timer_release(lt);
+	ltimer_close(luaL_checkudata(L, 1, TIMER_MT), false);
 	return 0;
 }
 
 static int timer_gc(lua_State *L)
 {
-	struct ltimer *lt = luaL_checkudata(L, 1, TIMER_MT);
-	if (lt->t && dn_lua_ctx(L)->loop)
-		dn_loop_timer_free(lt->t);
-	lt->t = NULL;
+	ltimer_close(luaL_checkudata(L, 1, TIMER_MT), true);
 	return 0;
 }
 
@@ -1202,10 +1262,13 @@ static bool anything_left(struct dn_lua_ctx *c)
 void dn_lua_run_loop(lua_State *L, const bool *until)
 {
 	struct dn_lua_ctx *c = dn_lua_ctx(L);
+	lua_State *saved = c->cur;
+	c->cur = L;
 	while (!c->stop && !c->failed && !(until && *until) && anything_left(c)) {
 		if (dn_loop_run_once(c->loop) < 0)
 			break;
 	}
+	c->cur = saved;
 }
 
 void dn_lua_end_all(lua_State *L)
@@ -1349,6 +1412,8 @@ int luaopen_denet_core(lua_State *L)
 	lua_setfield(L, -2, "__index");
 	lua_pushcfunction(L, timer_gc);
 	lua_setfield(L, -2, "__gc");
+	lua_pushcfunction(L, timer_cancel);
+	lua_setfield(L, -2, "__close");
 	lua_pop(L, 1);
 
 	luaL_newlib(L, core_funcs);

@@ -16,6 +16,9 @@ struct dn_monitor;
 
 /* Per-state context (a userdata in the registry). */
 struct dn_lua_ctx {
+	lua_State *L;	/* the main thread: callbacks run on it, never on a
+			   coroutine that happened to create the object */
+	lua_State *cur; /* the thread running the loop now, NULL outside */
 	struct dn_loop *loop;
 	bool own_loop;	  /* created by denet.core (busted, scripts) */
 	bool own_signals; /* denet SCRIPT.lua: INT/TERM/HUP/QUIT are denet's */

@@ -57,6 +57,15 @@ static void on_prof_events(struct dn_loop *loop, int fd, uint32_t events, void *
 		dn_profile_poll_events(lp->p);
 }
 
+/* The closed state, set before anything can fail: lprof_close is then
+ * safe on every path (a zero-filled efd would be fd 0). */
+static void lprof_init(struct lprof *lp)
+{
+	memset(lp, 0, sizeof *lp);
+	lp->efd = -1;
+}
+
+/* The one close path of :close(), <close> and __gc: idempotent. */
 static void lprof_close(struct lprof *lp)
 {
 	if (lp->efd >= 0 && lp->loop)
@@ -282,7 +291,7 @@ static int l_offcpu(lua_State *L)
 	};
 
 	struct lprof *lp = lua_newuserdatauv(L, sizeof *lp, 0);
-	memset(lp, 0, sizeof *lp);
+	lprof_init(lp);
 	luaL_setmetatable(L, OFFCPU_MT);
 	char why[256] = "";
 	errno = 0;
@@ -295,7 +304,6 @@ static int l_offcpu(lua_State *L)
 	}
 	lp->pid = pid;
 	lp->stacks = stacks;
-	lp->efd = -1;
 	lp->loop = dn_lua_loop(L);
 	int efd = dn_profile_event_fd(lp->p);
 	if (efd >= 0 && dn_loop_add_fd(lp->loop, efd, EPOLLIN, on_prof_events, lp) == 0)

@@ -133,6 +133,7 @@ static int monitor_main(struct dn_cli *cli)
 	struct cli_run cr = {
 		.cli = cli, .out_fd = -1, .stats_fd = -1, .offcpu_fd = -1, .debug = cli->debug};
 	int status = 1;
+	dn_monitor_init(&cr.mon); /* "no fd" is -1, not 0, on every early exit */
 	raise_fd_limit();
 	signal(SIGPIPE, SIG_IGN);
 	if (cli->out && (cr.out_fd = open_output(cli->out)) < 0)

@@ -49,15 +49,21 @@ static void add_cap(struct dn_monitor *m, const char *name, bool ok, const char 
 		m->caps[m->ncaps++] = (struct dn_capability){name, ok, reason};
 }
 
-static int common_init(struct dn_monitor *m, struct dn_loop *loop, const struct dn_monitor_opts *o)
+void dn_monitor_init(struct dn_monitor *m)
 {
 	memset(m, 0, sizeof *m);
+	m->pidfd = -1;
+	m->prof_event_fd = -1;
+	m->tree.fd_netdev = -1;
+}
+
+static int common_init(struct dn_monitor *m, struct dn_loop *loop, const struct dn_monitor_opts *o)
+{
+	dn_monitor_init(m);
 	m->o = *o;
 	if (m->o.kill_grace_secs <= 0)
 		m->o.kill_grace_secs = 5;
 	m->loop = loop;
-	m->pidfd = -1;
-	m->prof_event_fd = -1;
 	dn_summary_init(&m->summary);
 	m->sample_timer = dn_loop_timer_new(loop, on_sample_timer, m);
 	if (!m->sample_timer)
@@ -726,6 +732,5 @@ void dn_monitor_free(struct dn_monitor *m)
 			free(m->argv[i]);
 	free(m->argv);
 	dn_buf_free(&m->line);
-	memset(m, 0, sizeof *m);
-	m->pidfd = -1;
+	dn_monitor_init(m); /* closed again: a second free is a no-op */
 }

@@ -106,6 +106,9 @@ struct dn_monitor {
 	int prof_event_fd;	 /* the profile's process events, in the loop */
 };
 
+/* The closed state (no fd, no tree, not running), safe to free: for a
+ * monitor that may be freed before it was launched or attached. */
+void dn_monitor_init(struct dn_monitor *m);
 /* Launch argv (prepared, not released: the caller may add outputs and
  * hooks, then dn_monitor_start). 0 or -errno; an exec failure is
  * reported by dn_monitor_start. */
@@ -139,6 +142,7 @@ int dn_monitor_mark(struct dn_monitor *m, const char *label);
 /* Called by the owner on SIGCHLD: reap zombies among denet's children
  * that are not a monitor's own command (orphans adopted as subreaper). */
 void dn_monitor_reap_orphans(struct dn_monitor **mons, int n);
+/* Frees everything and leaves m closed (as dn_monitor_init): idempotent. */
 void dn_monitor_free(struct dn_monitor *m);
 
 #endif

@@ -25,12 +25,18 @@ int dn_lua_stats(const char *file, bool json, const char *stats_out);
 int dn_lua_report(const char *file, const char *out);
 
 /* `run -s FILE` / `attach -s FILE`: a Lua state bound to the CLI's loop
- * and monitor; the script gets the process object as `...`. NULL with a
- * message printed on failure (main exits 1). */
+ * and monitor, loaded and run before dn_monitor_start (the command is
+ * held, not started); the script gets the process object as `...`. NULL
+ * with the error printed on failure: the monitor's hooks are the CLI's
+ * again, and main exits 1 without starting the command. */
 struct dn_lua *dn_lua_hooks_load(const char *file, struct dn_loop *loop, struct dn_monitor *m);
+/* After dn_monitor_start (and the `env` record): the process object is
+ * live; marks the hooks file made while loading are written now. */
+void dn_lua_hooks_started(struct dn_lua *L);
 /* Did a hook fail (the run must stop and denet exit 1)? */
 bool dn_lua_failed(const struct dn_lua *L);
-/* Exit status requested by the script (os.exit / denet.exit), or -1. */
+/* Closes the state; the monitor gets the CLI's own hooks back. NULL is a
+ * no-op. */
 void dn_lua_close(struct dn_lua *L);
 
 #endif

@@ -32,6 +32,8 @@
 #define PROCESS_MT "denet.process"
 #define TIMER_MT   "denet.timer"
 #define CTX_KEY	   "denet.ctx"
+/* in a process's callback table: marks made before its monitor started */
+#define PENDING_MARKS "pending_marks"
 
 struct lproc {
 	struct dn_monitor own;
@@ -867,6 +869,31 @@ void dn_lua_push_cli_process(lua_State *L, struct dn_monitor *m)
 	hold(L, p, lua_gettop(L));
 }
 
+void dn_lua_cli_started(lua_State *L)
+{
+	struct dn_lua_ctx *c = dn_lua_ctx(L);
+	for (int i = 0; i < c->nprocs; i++) {
+		struct lproc *p = c->procs[i];
+		if (!p->borrowed || p->started || p->ref_self == LUA_NOREF)
+			continue;
+		p->started = true;
+		lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref_self);
+		lua_getiuservalue(L, -1, 1);
+		if (lua_getfield(L, -1, PENDING_MARKS) == LUA_TTABLE) {
+			lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+			for (lua_Integer k = 1; k <= n; k++) {
+				lua_rawgeti(L, -1, k);
+				dn_monitor_mark(p->mon, lua_tostring(L, -1));
+				lua_pop(L, 1);
+			}
+		}
+		lua_pop(L, 1);
+		lua_pushnil(L);
+		lua_setfield(L, -2, PENDING_MARKS);
+		lua_pop(L, 2);
+	}
+}
+
 static int proc_index(lua_State *L)
 {
 	struct lproc *p = check_proc(L, 1);
@@ -1100,6 +1127,21 @@ static int proc_mark(lua_State *L)
 {
 	struct lproc *p = check_proc(L, 1);
 	const char *label = luaL_checkstring(L, 2);
+	if (p->borrowed && !p->started) {
+		/* a -s hooks file loading: the command has not started, and
+		 * `metadata` must stay the first line; written at the start */
+		lua_getiuservalue(L, 1, 1);
+		if (lua_getfield(L, -1, PENDING_MARKS) != LUA_TTABLE) {
+			lua_pop(L, 1);
+			lua_newtable(L);
+			lua_pushvalue(L, -1);
+			lua_setfield(L, -3, PENDING_MARKS);
+		}
+		lua_pushvalue(L, 2);
+		lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+		lua_settop(L, 1);
+		return 1;
+	}
 	if (dn_monitor_mark(p->mon, label) < 0)
 		return push_fail_why(L, ESRCH,
 				     "the process has ended: no record can follow its exit");

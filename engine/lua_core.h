@@ -57,8 +57,10 @@ struct dn_lua_ctx *dn_lua_ctx(lua_State *L);
 struct dn_loop *dn_lua_loop(lua_State *L);
 /* Install the loop of the CLI (-s hooks) before denet.core is opened. */
 void dn_lua_set_loop(lua_State *L, struct dn_loop *loop);
-/* Wrap the CLI's monitor as a process object and push it. */
+/* Wrap the CLI's monitor (not started yet) as a process object and push
+ * it; dn_lua_cli_started once the monitor has started. */
 void dn_lua_push_cli_process(lua_State *L, struct dn_monitor *m);
+void dn_lua_cli_started(lua_State *L);
 /* Call a Lua function (below its nargs args) protected, with traceback and
  * the hook budget; on error print it, mark the context failed. 0 or -1. */
 int dn_lua_call_hook(lua_State *L, int nargs);

@@ -233,6 +233,11 @@ fail:
 	return NULL;
 }
 
+void dn_lua_hooks_started(struct dn_lua *h)
+{
+	dn_lua_cli_started(h->L);
+}
+
 bool dn_lua_failed(const struct dn_lua *h)
 {
 	return dn_lua_ctx(h->L)->failed;

@@ -128,6 +128,15 @@ static void write_folded_file(struct cli_run *cr)
 	dn_buf_free(&b);
 }
 
+/* Nothing was recorded (the command never ran): no empty files behind. */
+static void unlink_outputs(const struct cli_run *cr)
+{
+	if (cr->out_fd >= 0 && cr->cli->out && strcmp(cr->cli->out, "-") != 0)
+		unlink(cr->cli->out);
+	if (cr->stats_fd >= 0 && strcmp(cr->cli->stats_out, "-") != 0)
+		unlink(cr->cli->stats_out);
+}
+
 static int monitor_main(struct dn_cli *cli)
 {
 	struct cli_run cr = {
@@ -226,14 +235,23 @@ static int monitor_main(struct dn_cli *cli)
 		.on_sample = on_sample,
 		.ctx = &cr,
 	};
+	if (cli->script) {
+		/* Before the command starts (it is held before exec; attached:
+		 * before monitoring starts): a hooks file that fails to load
+		 * costs nothing, and its rules see every sample. Marks it
+		 * makes now follow `metadata` (dn_lua_hooks_started). */
+		cr.lua = dn_lua_hooks_load(cli->script, loop, &cr.mon);
+		if (!cr.lua) {
+			status = 1; /* the held command is killed by dn_monitor_free */
+			unlink_outputs(&cr);
+			goto out;
+		}
+	}
 	r = dn_monitor_start(&cr.mon);
 	if (r < 0) {
 		fprintf(stderr, "denet: cannot run '%s': %s\n", cli->argv[0], strerror(-r));
 		status = dn_launch_exec_failure_code(-r);
-		if (cr.out_fd >= 0 && cli->out && strcmp(cli->out, "-") != 0)
-			unlink(cli->out); /* nothing was recorded */
-		if (cr.stats_fd >= 0 && strcmp(cli->stats_out, "-") != 0)
-			unlink(cli->stats_out); /* nor summarized */
+		unlink_outputs(&cr);
 		goto out;
 	}
 	if (cli->command == DN_CMD_ATTACH && cr.mon.tree.nprocs && cr.mon.tree.procs[0]->fd_io < 0)
@@ -247,21 +265,8 @@ static int monitor_main(struct dn_cli *cli)
 			cr.mon.prof_why[0] ? cr.mon.prof_why : "unknown reason");
 	if (cli->write_env)
 		write_env_record(&cr.mon);
-	if (cli->script) {
-		/* After `metadata` (so it stays line 1) and before the first
-		 * sample (the loop has not run yet), so rules see them all. */
-		cr.lua = dn_lua_hooks_load(cli->script, loop, &cr.mon);
-		if (!cr.lua) {
-			if (cr.mon.launched) { /* do not leave it orphaned */
-				dn_monitor_terminate(&cr.mon);
-				while (cr.mon.running && dn_loop_run_once(loop) == 0)
-					;
-			}
-			dn_monitor_stop(&cr.mon);
-			status = 1;
-			goto out;
-		}
-	}
+	if (cr.lua)
+		dn_lua_hooks_started(cr.lua);
 	while (cr.mon.running && !(cr.lua && dn_lua_failed(cr.lua))) {
 		r = dn_loop_run_once(loop);
 		if (r < 0) {

@@ -47,3 +47,57 @@ io.write(io.read("a"))
     assert.equal("stdin is still here\n", r.out)
   end)
 end)
+
+describe("denet run/attach -s HOOKS", function()
+  local function alive(pid)
+    return os.execute("kill -0 " .. pid .. " 2>/dev/null") == true
+  end
+
+  it("a hooks file that fails to load: its error, exit 1, the command never starts", function()
+    local hooks = S.tmpname(".lua")
+    S.write(hooks, 'error("x")\n')
+    local marker = S.tmpname(".ran")
+    os.remove(marker)
+    local out = S.tmpname(".jsonl")
+    os.remove(out)
+    local r = S.denet{ "-o", out, "run", "-s", hooks, "--", "sh", "-c", "touch " .. S.q(marker) }
+    assert.equal(1, r.code)
+    assert.equal("denet: " .. hooks .. ":1: x", r.err:match("^[^\n]*"))
+    assert.is_nil(io.open(marker), "the command ran")
+    assert.is_nil(io.open(out), "an empty output file was left")
+    -- attach: the process is left alone
+    local p = assert(denet.run{ "sleep", "5" })
+    r = S.denet{ "-q", "attach", "-s", hooks, tostring(p.pid) }
+    assert.equal(1, r.code)
+    assert.matches(":1: x", r.err)
+    assert.is_true(p.running and alive(p.pid))
+    p:signal("KILL")
+    p:wait()
+    os.remove(hooks)
+  end)
+
+  it("a hook that fails at run time: exit 1, the command ended, the file complete", function()
+    local hooks = S.tmpname(".lua")
+    S.write(hooks, [[
+local p = ...
+io.stderr:write("PID ", p.pid, "\n")
+p:mark("loaded")
+local n = 0
+p:on("sample", function() n = n + 1; if n == 2 then error("boom") end end)
+]])
+    local out = S.tmpname(".jsonl")
+    local r = S.denet{ "-q", "-i", "50", "-o", out, "run", "-s", hooks, "--", "sleep", "30" }
+    assert.equal(1, r.code)
+    assert.matches(":5: boom", r.err)
+    local pid = tonumber(r.err:match("PID (%d+)"))
+    assert.is_false(alive(pid))
+    local recs = S.records(S.slurp(out))
+    -- the mark made while loading follows metadata
+    assert.same({ "metadata", "mark", "tree", "tree", "exit" },
+      { recs[1].kind, recs[2].kind, recs[3].kind, recs[4].kind, recs[#recs].kind })
+    assert.equal("loaded", recs[2].label)
+    assert.equal(pid, recs[#recs].pid)
+    os.remove(hooks)
+    os.remove(out)
+  end)
+end)

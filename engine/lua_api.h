@@ -33,8 +33,12 @@ struct dn_lua *dn_lua_hooks_load(const char *file, struct dn_loop *loop, struct 
 /* After dn_monitor_start (and the `env` record): the process object is
  * live; marks the hooks file made while loading are written now. */
 void dn_lua_hooks_started(struct dn_lua *L);
-/* Did a hook fail (the run must stop and denet exit 1)? */
-bool dn_lua_failed(const struct dn_lua *L);
+/* Must the run end because of the hooks: one raised (reported), or the
+ * file or a hook called os.exit? Then the CLI ends a command it started
+ * (SIGTERM, SIGKILL after the grace) and exits dn_lua_exit_status. */
+bool dn_lua_hooks_ended(const struct dn_lua *L);
+/* Exit status the hooks ask for: os.exit's, else 1 (a failure). */
+int dn_lua_exit_status(const struct dn_lua *L);
 /* Closes the state; the monitor gets the CLI's own hooks back. NULL is a
  * no-op. */
 void dn_lua_close(struct dn_lua *L);

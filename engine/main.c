@@ -241,8 +241,10 @@ static int monitor_main(struct dn_cli *cli)
 		 * costs nothing, and its rules see every sample. Marks it
 		 * makes now follow `metadata` (dn_lua_hooks_started). */
 		cr.lua = dn_lua_hooks_load(cli->script, loop, &cr.mon);
-		if (!cr.lua) {
-			status = 1; /* the held command is killed by dn_monitor_free */
+		if (!cr.lua || dn_lua_hooks_ended(cr.lua)) {
+			/* failed, or os.exit: the held command is killed by
+			 * dn_monitor_free */
+			status = cr.lua ? dn_lua_exit_status(cr.lua) : 1;
 			unlink_outputs(&cr);
 			goto out;
 		}
@@ -267,23 +269,23 @@ static int monitor_main(struct dn_cli *cli)
 		write_env_record(&cr.mon);
 	if (cr.lua)
 		dn_lua_hooks_started(cr.lua);
-	while (cr.mon.running && !(cr.lua && dn_lua_failed(cr.lua))) {
+	while (cr.mon.running && !(cr.lua && dn_lua_hooks_ended(cr.lua))) {
 		r = dn_loop_run_once(loop);
 		if (r < 0) {
 			fprintf(stderr, "denet: event loop: %s\n", strerror(-r));
 			break;
 		}
 	}
-	if (cr.lua && dn_lua_failed(cr.lua)) {
-		/* A hook failed: records so far are written; end the command
-		 * we started so it is not left orphaned. */
+	if (cr.lua && dn_lua_hooks_ended(cr.lua)) {
+		/* A hook failed or called os.exit: records so far are written;
+		 * end the command we started so it is not left orphaned. */
 		if (cr.mon.running && cr.mon.launched) {
 			dn_monitor_terminate(&cr.mon);
 			while (cr.mon.running && dn_loop_run_once(loop) == 0)
 				;
 		}
 		dn_monitor_stop(&cr.mon);
-		status = 1;
+		status = dn_lua_exit_status(cr.lua);
 	} else if (cr.mon.timed_out) {
 		status = 124;
 	} else if (cr.mon.command_done && cr.mon.exit.known) {

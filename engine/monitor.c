@@ -494,7 +494,8 @@ static void write_exit(struct dn_monitor *m, int status, bool known)
 	e->sampled_disk_read_bytes = m->summary.total_disk_read_bytes;
 	e->sampled_disk_write_bytes = m->summary.total_disk_write_bytes;
 	e->samples = m->summary.sample_count;
-	m->command_done = true;
+	if (!e->detached)
+		m->command_done = true;
 	dn_buf_reset(&m->line);
 	dn_record_exit(&m->line, e);
 	emit_line(m);
@@ -560,6 +561,25 @@ static void on_duration(struct dn_loop *loop, struct dn_timer *t, void *ctx)
 	end_monitoring(ctx);
 }
 
+int dn_monitor_detach(struct dn_monitor *m)
+{
+	if (!m->running || m->command_done)
+		return -ESRCH;
+	if (m->prof) { /* the off-CPU intervals up to now */
+		dn_profile_drain(m->prof);
+		emit_profile_window(m, dn_wall_ms());
+	}
+	m->exit.detached = true;
+	m->exit.processes = m->processes_seen;
+	write_exit(m, 0, false);
+	/* It runs on, in the cgroup denet runs in: the run's own cgroup
+	 * would otherwise hold it until it exits (or be left behind). */
+	dn_cgroup_release(m->cg); /* attached: only freed, it is not ours */
+	m->cg = NULL;
+	end_monitoring(m);
+	return 0;
+}
+
 int dn_monitor_signal_tree(struct dn_monitor *m, int sig)
 {
 	int sent = 0;
@@ -622,7 +642,7 @@ void dn_monitor_on_signal(struct dn_monitor *m, const struct signalfd_siginfo *s
 int dn_monitor_mark(struct dn_monitor *m, const char *label)
 {
 	/* `exit` is the last line of a monitor, and `metadata` the first. */
-	if (m->command_done || !m->t0_ms)
+	if (m->command_done || m->exit.detached || !m->t0_ms)
 		return -ESRCH;
 	dn_buf_reset(&m->line);
 	dn_record_mark(&m->line, dn_wall_ms(), label);

@@ -242,10 +242,13 @@ static lua_State *cb_thread(const struct dn_lua_ctx *c)
  * writes it to a pipe the loop watches (the loop applies the signal
  * policy, as for any signal) and sets the Lua hook, the only Lua call a
  * handler may make. If Lua code is still running SIG_GRACE_NS later
- * instead of returning to the loop, the hook interrupts it. As in lua.c,
- * the handler restores the default action, so a second signal ends a
- * denet stuck in a system call; taking the signal reinstalls it. */
+ * instead of returning to the loop, the hook interrupts it. A signal that
+ * finds the previous one untaken after SIG_STUCK_NS (denet stuck in a
+ * system call: no Lua ran to see the hook) ends denet by its default
+ * action, as a second ^C ends lua.c; signals closer together (`timeout`
+ * sends one to denet and one to its process group) are one request. */
 #define SIG_GRACE_NS 100000000ull
+#define SIG_STUCK_NS 1000000000ull
 
 struct pending_sig {
 	int signo, code;
@@ -268,15 +271,23 @@ static void on_async_signal(int sig, siginfo_t *si, void *uc)
 {
 	(void)uc;
 	int saved = errno;
+	uint64_t now = dn_mono_ns();
+	if (sigst.raised != sigst.taken && now - sigst.first_ns >= SIG_STUCK_NS) {
+		/* Neither the loop nor the hook took the previous one: denet
+		 * is stuck in a system call. This one ends it. */
+		signal(sig, SIG_DFL);
+		raise(sig);
+		errno = saved;
+		return;
+	}
 	struct pending_sig ps = {sig, si ? si->si_code : 0, si ? si->si_pid : 0};
 	if (write(sigst.pipe[1], &ps, sizeof ps) == (ssize_t)sizeof ps) {
 		if (sigst.raised == sigst.taken) {
 			sigst.first = sig;
-			sigst.first_ns = dn_mono_ns();
+			sigst.first_ns = now;
 		}
 		sigst.raised++;
 	}
-	signal(sig, SIG_DFL);
 	struct dn_lua_ctx *c = sigst.c;
 	if (c) {
 		lua_sethook(c->L, watch_hook, LUA_MASKCOUNT, 1000);
@@ -334,7 +345,6 @@ static void take_signals(struct dn_lua_ctx *c)
 	}
 	if (!any)
 		return;
-	install_handlers();
 	set_watch(c->L, c);
 	if (c->cur && c->cur != c->L)
 		set_watch(c->cur, c);
@@ -374,12 +384,6 @@ int dn_lua_own_signals(lua_State *L)
 		sigaddset(&set, owned_signals[i]);
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
 	return 0;
-}
-
-static void install_handlers_if_owned(struct dn_lua_ctx *c)
-{
-	if (sigst.c == c)
-		install_handlers();
 }
 
 /* The state is closing: signals get their default actions back. */
@@ -1685,7 +1689,6 @@ void dn_lua_end_all(lua_State *L)
 	}
 	/* signals that came meanwhile get the policy first (forwarded to
 	 * the commands), and later ones too while the commands end */
-	install_handlers_if_owned(c);
 	take_signals(c);
 	/* backwards: a monitor that stops leaves the list */
 	for (int i = c->nprocs - 1; i >= 0; i--) {

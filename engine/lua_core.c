@@ -25,6 +25,7 @@
 #include <lua.h>
 
 #include "clock.h"
+#include "json.h"
 #include "lua_core.h"
 #include "monitor.h"
 #include "rules.h"
@@ -620,9 +621,47 @@ static void push_metrics(lua_State *L, const struct dn_metrics *m, bool agg)
 	if (agg) {
 		set_int(L, "process_count", m->process_count);
 		set_int(L, "mem_peak_kb", m->mem_peak_kb);
+		lua_pushnumber(L, round2(m->cpu_usage_exited));
+		lua_setfield(L, -2, "cpu_usage_exited");
+		lua_pushstring(L, m->cpu_source ? m->cpu_source : "proc");
+		lua_setfield(L, -2, "cpu_source");
 	} else if (m->cpu_core >= 0) {
 		set_int(L, "cpu_core", (uint64_t)m->cpu_core);
+	} else {
+		lua_pushboolean(L, 0); /* null in the file, as parent's `false` */
+		lua_setfield(L, -2, "cpu_core");
 	}
+	lua_pushnumber(L, round(m->cpu_secs * 1e6) / 1e6); /* 6 decimals, as the file */
+	lua_setfield(L, -2, "cpu_secs");
+}
+
+/* With an off-CPU profile (the CLI's --enable-ebpf), the aggregate has the
+ * file's `ebpf.offcpu` object: decoded from the same JSON text (by
+ * denet.json, loaded with denet), so that the two cannot differ. */
+static void push_ebpf(lua_State *L, const struct dn_monitor *m)
+{
+	if (!m->prof)
+		return;
+	int agg = lua_gettop(L); /* the aggregate's table */
+	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+	if (lua_getfield(L, -1, "denet.json") == LUA_TTABLE &&
+	    lua_getfield(L, -1, "decode") == LUA_TFUNCTION) {
+		struct dn_buf b = {0};
+		struct dn_json j;
+		dn_json_init(&j, &b);
+		dn_profile_write_upstream(&j, m->prof);
+		bool ok = !b.oom && b.len;
+		if (ok)
+			lua_pushlstring(L, b.data, b.len);
+		dn_buf_free(&b);
+		if (ok && lua_pcall(L, 1, 1, 0) == LUA_OK && lua_istable(L, -1)) {
+			lua_createtable(L, 0, 1);
+			lua_insert(L, -2);
+			lua_setfield(L, -2, "offcpu");
+			lua_setfield(L, agg, "ebpf");
+		}
+	}
+	lua_settop(L, agg);
 }
 
 static void push_record(lua_State *L, struct dn_monitor *m)
@@ -663,6 +702,7 @@ static void push_record(lua_State *L, struct dn_monitor *m)
 	}
 	lua_setfield(L, -2, "children");
 	push_metrics(L, &t->agg, true);
+	push_ebpf(L, m);
 	lua_setfield(L, -2, "aggregated");
 }
 

@@ -368,10 +368,8 @@ int dn_monitor_sample_now(struct dn_monitor *m)
 	int n = dn_tree_scan(&m->tree, dn_wall_ms());
 	if (m->cgs_ok && m->cgs.has_mem && m->cgs.mem_peak_kb > m->tree.agg.mem_peak_kb)
 		m->tree.agg.mem_peak_kb = m->cgs.mem_peak_kb; /* a spike between samples */
-	uint64_t now = dn_mono_ns();
-	double dt = (double)(now - m->last_sample_mono_ns) / 1e9;
-	m->last_sample_mono_ns = now;
-	m->sampled_cpu_secs += m->tree.agg.cpu_usage / 100.0 * dt;
+	m->last_sample_mono_ns = dn_mono_ns();
+	m->sampled_cpu_secs = m->tree.agg.cpu_secs; /* = the last record's */
 	m->processes_seen += m->tree.nspawned;
 	if (m->hooks.on_reap)
 		for (size_t i = 0; i < m->tree.ngone; i++)

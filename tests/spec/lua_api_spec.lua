@@ -174,6 +174,66 @@ describe("process objects", function()
     os.remove(out)
   end)
 
+  it("a sample callback gets the record the file gets: the same keys, and cpu_secs", function()
+    local function keys(t)
+      local ks = {}
+      for k in pairs(t) do ks[#ks + 1] = k end
+      table.sort(ks)
+      return table.concat(ks, ",")
+    end
+    for _, children in ipairs{ true, false } do
+      local out = S.tmpname(".jsonl")
+      local p = assert(denet.run{ "sh", "-c", S.q(S.helper("busy")) .. " 0.4 & sleep 0.2; wait",
+        interval = 50, out = out, children = children })
+      local seen = {}
+      p:on("sample", function(rec) seen[#seen + 1] = rec end)
+      local _, totals = p:wait()
+      local recs = S.of_kind(S.records(S.slurp(out)), children and "tree" or "sample")
+      assert.equal(#recs, #seen)
+      assert.is_true(#recs >= 4)
+      for i, rec in ipairs(recs) do
+        local got = seen[i]
+        assert.equal(keys(rec), keys(got))
+        if children then
+          assert.equal(keys(rec.aggregated), keys(got.aggregated))
+          assert.matches("cpu_usage_exited", keys(got.aggregated))
+          assert.equal(rec.aggregated.cpu_source, got.aggregated.cpu_source)
+          assert.equal(rec.aggregated.cpu_usage_exited, got.aggregated.cpu_usage_exited)
+          assert.equal(rec.aggregated.cpu_secs, got.aggregated.cpu_secs)
+          if rec.parent ~= require("denet.json").null then
+            assert.equal(keys(rec.parent), keys(got.parent))
+            assert.equal(rec.parent.cpu_secs, got.parent.cpu_secs)
+          end
+          assert.equal(#rec.children, #got.children)
+          for k, c in ipairs(rec.children) do
+            assert.equal(keys(c), keys(got.children[k]))
+            assert.equal(keys(c.metrics), keys(got.children[k].metrics))
+            assert.equal(c.metrics.cpu_secs, got.children[k].metrics.cpu_secs)
+          end
+        else
+          assert.equal(rec.cpu_secs, got.cpu_secs)
+        end
+      end
+      -- cumulative CPU: never decreasing; the tree's ends where `sampled` does
+      local last = recs[#recs]
+      if children then
+        local busy
+        for _, rec in ipairs(recs) do
+          for _, c in ipairs(rec.children) do
+            if c.command:match("busy") then
+              assert.is_true(busy == nil or c.metrics.cpu_secs >= busy)
+              busy = c.metrics.cpu_secs
+            end
+          end
+        end
+        assert.is_true(busy > 0.1, "busy's cpu_secs " .. tostring(busy))
+        assert.is_true(last.aggregated.cpu_secs >= busy)
+        assert.near(totals.sampled.cpu_secs, last.aggregated.cpu_secs, 1e-6)
+      end
+      os.remove(out)
+    end
+  end)
+
   it("p:sample, p:summary, p:mark, p:signal and the exit hook", function()
     local out = S.tmpname(".jsonl")
     local p = assert(denet.run{ "sleep", "10", out = out, interval = 50 })
@@ -420,6 +480,37 @@ p:on("exit", function(status) io.stderr:write("EXIT ", status, " after ", n, " s
     assert.matches("FIRE big %d+", r.err)
     os.remove(hooks)
     os.remove(out)
+  end)
+end)
+
+describe("-s hooks with --enable-ebpf", function()
+  it("the hook's aggregate has the file's ebpf.offcpu object", function()
+    local hooks = S.tmpname(".lua")
+    S.write(hooks, [[
+local json = require "denet.json"
+local p = ...
+p:on("sample", function(rec)
+  io.stderr:write("AGG ", json.encode(rec.aggregated.ebpf or false), "\n")
+end)
+]])
+    local out = S.tmpname(".jsonl")
+    local r = S.denet{ "--enable-ebpf", "-q", "-i", "50", "-o", out, "run", "-s", hooks, "--",
+      "sh", "-c", "sleep 0.1; sleep 0.1; sleep 0.1" }
+    local recs = S.records(S.slurp(out))
+    os.remove(hooks)
+    os.remove(out)
+    if not recs[1].capabilities.ebpf.ok then
+      print("# skip: eBPF unavailable: " .. tostring(recs[1].capabilities.ebpf.reason))
+      return
+    end
+    assert.equal(0, r.code, r.err)
+    local trees, i = S.of_kind(recs, "tree"), 0
+    for line in r.err:gmatch("AGG ([^\n]*)") do
+      i = i + 1
+      assert.same(trees[i].aggregated.ebpf, json.decode(line))
+    end
+    assert.equal(#trees, i)
+    assert.is_table(trees[#trees].aggregated.ebpf.offcpu)
   end)
 end)
 

@@ -1805,6 +1805,23 @@ static int l_parse_size(lua_State *L)
 	return 1;
 }
 
+bool dn_lua_cgroup_probe(const char **why)
+{
+	static int state; /* 0 not probed, 1 available, -1 not */
+	static char reason[160];
+	if (!state) {
+		struct dn_cgroup *cg = dn_cgroup_create(reason, sizeof reason);
+		state = cg ? 1 : -1;
+		if (!cg && !reason[0])
+			snprintf(reason, sizeof reason, "cannot create a cgroup: %s",
+				 strerror(errno));
+		dn_cgroup_destroy(cg);
+	}
+	if (why)
+		*why = state > 0 ? NULL : reason;
+	return state > 0;
+}
+
 static void set_feature(lua_State *L, int reasons, const char *name, bool ok, const char *why)
 {
 	lua_pushboolean(L, ok);
@@ -1820,11 +1837,11 @@ static int l_features(lua_State *L)
 	lua_newtable(L);
 	int reasons = lua_gettop(L);
 	lua_newtable(L);
-	/* ebpf: probed (a load of the program) on first use, see lua_offcpu.c */
+	/* ebpf and cgroup: probed (a load of the program, a cgroup made and
+	 * removed) on first use, see lua_offcpu.c */
 	dn_lua_features_ebpf(L, -1, reasons);
 	set_feature(L, reasons, "btf", access("/sys/kernel/btf/vmlinux", R_OK) == 0,
 		    "/sys/kernel/btf/vmlinux is missing");
-	set_feature(L, reasons, "cgroup", false, "per-run cgroups are not part of this build yet");
 	set_feature(L, reasons, "psi", access("/proc/pressure/cpu", R_OK) == 0,
 		    "/proc/pressure is missing (kernel without CONFIG_PSI)");
 	set_feature(L, reasons, "schedstat", access("/proc/self/schedstat", R_OK) == 0,

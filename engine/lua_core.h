@@ -58,8 +58,12 @@ void dn_lua_open_offcpu(lua_State *L, int core_table_index);
 /* Can this process load the off-CPU eBPF program? Probed once (a load and
  * close) and cached; *why (may be NULL) gets the reason when not. */
 bool dn_lua_ebpf_probe(const char **why);
-/* Give the features table (and its reason table) an `ebpf` entry that
- * runs dn_lua_ebpf_probe on first use, so loading denet costs no BPF load. */
+/* Can this process give a run a cgroup of its own (as denet.run does)?
+ * Probed once (a cgroup made and removed) and cached; *why as above. */
+bool dn_lua_cgroup_probe(const char **why);
+/* Give the features table (and its reason table) `ebpf` and `cgroup`
+ * entries that run the probes above on first use, so loading denet costs
+ * no BPF load and makes no cgroup. */
 void dn_lua_features_ebpf(lua_State *L, int features_idx, int reasons_idx);
 struct dn_lua_ctx *dn_lua_ctx(lua_State *L);
 /* The state's event loop, created on first use (with SIGCHLD handling). */

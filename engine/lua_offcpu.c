@@ -643,29 +643,38 @@ static int l_ebpf_probe(lua_State *L)
 	return 2;
 }
 
-/* denet.features.ebpf without a BPF load at every `require "denet"`: the
- * features table and its reason table get the ebpf entries on first use
- * (reading either, or pairs() over the features). Upvalues: features,
- * reasons. */
+/* denet.features.ebpf and .cgroup without a BPF load and a cgroup made at
+ * every `require "denet"`: the features table and its reason table get
+ * these entries on first use (reading either, or pairs() over the
+ * features). Upvalues: features, reasons. */
+static const struct {
+	const char *name;
+	bool (*probe)(const char **why);
+} lazy_features[] = {{"ebpf", dn_lua_ebpf_probe}, {"cgroup", dn_lua_cgroup_probe}};
+
 static void materialize(lua_State *L)
 {
-	const char *why = NULL;
-	bool ok = dn_lua_ebpf_probe(&why);
-	lua_pushboolean(L, ok);
-	lua_setfield(L, lua_upvalueindex(1), "ebpf");
-	if (!ok) {
-		lua_pushstring(L, why);
-		lua_setfield(L, lua_upvalueindex(2), "ebpf");
+	for (size_t i = 0; i < sizeof lazy_features / sizeof lazy_features[0]; i++) {
+		const char *why = NULL;
+		bool ok = lazy_features[i].probe(&why);
+		lua_pushboolean(L, ok);
+		lua_setfield(L, lua_upvalueindex(1), lazy_features[i].name);
+		if (!ok) {
+			lua_pushstring(L, why);
+			lua_setfield(L, lua_upvalueindex(2), lazy_features[i].name);
+		}
 	}
 }
 
 static int features_index(lua_State *L)
 {
-	if (lua_type(L, 2) == LUA_TSTRING && strcmp(lua_tostring(L, 2), "ebpf") == 0) {
-		materialize(L);
-		lua_rawget(L, 1);
-		return 1;
-	}
+	for (size_t i = 0; i < sizeof lazy_features / sizeof lazy_features[0]; i++)
+		if (lua_type(L, 2) == LUA_TSTRING &&
+		    strcmp(lua_tostring(L, 2), lazy_features[i].name) == 0) {
+			materialize(L);
+			lua_rawget(L, 1);
+			return 1;
+		}
 	return 0;
 }
 

@@ -67,6 +67,39 @@ describe("denet module", function()
     if not denet.features.ebpf then assert.is_string(denet.features.reason.ebpf) end
   end)
 
+  it("features.cgroup tells whether a run gets a cgroup of its own", function()
+    local out = S.tmpname(".jsonl")
+    local p = assert(denet.run{ "true", out = out })
+    p:wait()
+    local cap = S.records(S.slurp(out))[1].capabilities.cgroup
+    os.remove(out)
+    assert.equal(cap.ok, denet.features.cgroup)
+    if not cap.ok then assert.is_string(denet.features.reason.cgroup) end
+    -- and as a user who may not make one, with the reason
+    if S.sh("id -u").out:match("^0") then
+      local script = S.tmpname(".lua")
+      S.write(script, [[
+local denet = require "denet"
+print(denet.features.cgroup, denet.features.reason.cgroup)
+local p = assert(denet.run{ "true", out = arg[1] })
+p:wait()
+]])
+      os.execute("chmod 644 " .. S.q(script))
+      local dir = S.sh("mktemp -d").out:match("[^\n]+")
+      os.execute("chmod 777 " .. S.q(dir))
+      local r = S.sh(("cd / && setpriv --reuid=65534 --regid=65534 --clear-groups %s %s %s")
+        :format(S.q(S.bin), S.q(script), S.q(dir .. "/o.jsonl")))
+      local recs = S.records(S.slurp(dir .. "/o.jsonl") or "")
+      os.execute("rm -rf " .. S.q(dir) .. " " .. S.q(script))
+      assert.equal(0, r.code, r.err)
+      assert.is_false(recs[1].capabilities.cgroup.ok)
+      assert.equal("false\t" .. recs[1].capabilities.cgroup.reason:gsub("denet%-%d+%-%d+", "denet-X") .. "\n",
+        (r.out:gsub("denet%-%d+%-%d+", "denet-X")))
+    else
+      print("# skip: the non-root half needs root to drop to nobody")
+    end
+  end)
+
   it("denet.size converts to the metric's unit", function()
     assert.equal(2 * 1024 * 1024, denet.size("2G", "mem_rss_kb"))
     assert.equal(512 * 1024 * 1024, denet.size("512M"))

@@ -435,9 +435,15 @@ static int prof_drain(lua_State *L)
 	return 1;
 }
 
+/* Every stack since the profiler started, those still in the kernel's
+ * aggregate too: drained first (they stay in the window, so the next
+ * prof:drain() still returns them). */
 static int prof_folded(lua_State *L)
 {
 	struct lprof *lp = open_prof(L, 1, "prof:folded");
+	int r = dn_profile_drain(lp->p);
+	if (r < 0)
+		return push_fail(L, -r, "cannot drain the off-CPU profile");
 	struct dn_buf b = {0};
 	dn_profile_folded(lp->p, &b);
 	if (b.oom) {

@@ -516,6 +516,30 @@ p:on("exit", function(status) io.stderr:write("EXIT ", status, " after ", n, " s
   end)
 end)
 
+describe("prof:folded()", function()
+  it("has every stack since the profiler started, without a prof:drain() before", function()
+    if not denet.features.ebpf then
+      return pending("eBPF unavailable: " .. tostring(denet.features.reason.ebpf))
+    end
+    local prof = assert(denet.offcpu{ min_us = 1000 })
+    local p = assert(denet.run{ "sh", "-c", "sleep 0.2; sleep 0.2", interval = 50 })
+    assert(prof:track(p.pid))
+    assert.equal(0, (p:wait()))
+    local folded = prof:folded()
+    local us = 0
+    for n in folded:gmatch("\nsleep;[^\n]* (%d+)") do us = us + tonumber(n) end
+    for n in folded:gmatch("^sleep;[^\n]* (%d+)") do us = us + tonumber(n) end
+    assert.is_true(us >= 350000, "sleep's folded off-CPU time: " .. us .. " us\n" .. folded)
+    -- a drain after it still gets those stacks
+    local ns = 0
+    for _, st in ipairs(assert(prof:drain())) do
+      if st.comm == "sleep" then ns = ns + st.off_ns end
+    end
+    assert.is_true(ns >= 350e6, "drained " .. ns)
+    prof:close()
+  end)
+end)
+
 describe("-s hooks with --enable-ebpf", function()
   it("the hook's aggregate has the file's ebpf.offcpu object", function()
     local hooks = S.tmpname(".lua")

@@ -28,7 +28,9 @@ int dn_lua_report(const char *file, const char *out);
  * and monitor, loaded and run before dn_monitor_start (the command is
  * held, not started); the script gets the process object as `...`. NULL
  * with the error printed on failure: the monitor's hooks are the CLI's
- * again, and main exits 1 without starting the command. */
+ * again, and main exits 1 without starting the command. After an os.exit
+ * in the file's body, dn_lua_hooks_ended is true at once: main exits with
+ * its status, without starting the command. */
 struct dn_lua *dn_lua_hooks_load(const char *file, struct dn_loop *loop, struct dn_monitor *m);
 /* After dn_monitor_start (and the `env` record): the process object is
  * live; marks the hooks file made while loading are written now. */

@@ -1,14 +1,18 @@
 /*
  * lua_core.c — the `denet.core` Lua module: process objects (run, attach,
- * sample, on, watch, signal, mark, wait, summary), timers and the loop.
- * The public `denet` table (lua/denet/init.lua) wraps it.
+ * sample, on, watch, signal, mark, wait, detach, summary), timers, the
+ * loop, and the life of a state that runs a script: its signals, os.exit
+ * and the teardown that ends what a script leaves. The public `denet`
+ * table (lua/denet/init.lua) wraps it.
  *
  * Ownership: a process object (userdata "denet.process") owns its monitor
  * (or borrows the CLI's, for -s hooks) and the fd of its `out` file; its
- * user value table holds the Lua callbacks. While its monitor runs, the
- * registry holds a reference so it cannot be collected mid-run. Rules
+ * user value table holds the Lua callbacks. While its monitor runs (and,
+ * for a launched command, until it is reaped), the registry holds a
+ * reference so it cannot be collected. Every object starts closed and has
+ * one idempotent close for __gc, __close and the end of the state. Rules
  * (p:watch) are evaluated in C on every sample; Lua runs only when one
- * fires or clears.
+ * fires or clears. Every call into Lua goes through dn_lua_call_hook.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1034,7 +1038,8 @@ static const struct dn_lua_opt run_opts[] = {
 	{"duration", LUA_TNUMBER},  {NULL, 0},
 };
 
-/* Unknown keys are errors (DESIGN §4); so are wrong types. */
+/* Unknown keys are errors (a typo must not pass silently); so are wrong
+ * types. */
 void dn_lua_check_opts(lua_State *L, int idx, const struct dn_lua_opt *spec, bool allow_array,
 		       const char *fname)
 {

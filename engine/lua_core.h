@@ -48,7 +48,7 @@ struct dn_lua_opt {
 	const char *name;
 	int type;
 };
-/* Unknown keys and wrong types raise, naming the key (DESIGN §4); with
+/* Unknown keys and wrong types raise, naming the key; with
  * allow_array, integer keys (a command's words) must be strings. */
 void dn_lua_check_opts(lua_State *L, int idx, const struct dn_lua_opt *spec, bool allow_array,
 		       const char *fname);

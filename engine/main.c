@@ -3,7 +3,7 @@
  * exit status, its signal policy and every message on stderr. The work is
  * done by the monitor (run/attach) and the Lua side (scripts, stats).
  *
- * Exit status (DESIGN §2): the command's status (128+N if killed by signal
+ * Exit status (docs/cli.md): the command's status (128+N if killed by signal
  * N); 126/127 when it cannot be executed / is not found; 124 after
  * --timeout ended it; 1 for denet's own runtime errors; 2 for usage errors.
  */

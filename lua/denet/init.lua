@@ -1,4 +1,4 @@
--- denet — the public Lua API (DESIGN §4). `require "denet"` returns this
+-- denet — the public Lua API (docs/lua-api.md). `require "denet"` returns this
 -- table. Process control, timers and the loop come from the C module
 -- denet.core; output and analysis are the Lua modules beside this file.
 -- Keep every public name here: scripts must never depend on globals.

@@ -1,4 +1,4 @@
--- lua_api_spec.lua — the public Lua API (DESIGN §4), driven in-process
+-- lua_api_spec.lua — the public Lua API (docs/lua-api.md), driven in-process
 -- through the C module (require "denet" loads lua/denet/init.lua, which
 -- loads build/lua/denet/core.so through LUA_CPATH), and through the real
 -- binary for what ends a state for good (errors in hooks, hook budgets)

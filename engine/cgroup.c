@@ -1008,6 +1008,17 @@ void dn_cgroup_destroy(struct dn_cgroup *cg)
 	free_cg(cg);
 }
 
+void dn_cgroup_release(struct dn_cgroup *cg)
+{
+	if (cg && cg->owned) {
+		if (cg->v2)
+			for_each_pid(cg->v2, evict_one, cg->v2_top, 0);
+		for (int i = 0; i < cg->nv1; i++)
+			for_each_pid(cg->v1[i].path, evict_one, cg->v1_top[i], 0);
+	}
+	dn_cgroup_destroy(cg);
+}
+
 int dn_cgroup_set_memory_limit(struct dn_cgroup *cg, uint64_t bytes)
 {
 	char s[32];

@@ -74,6 +74,11 @@ int dn_cgroup_kill(struct dn_cgroup *cg);
  * cgroup from dn_cgroup_of_tree only frees. Frees cg; NULL is a no-op. */
 void dn_cgroup_destroy(struct dn_cgroup *cg);
 
+/* For a tree that runs on when monitoring stops (p:detach): moves every
+ * process of the leaves at once to the cgroup denet runs in (where they
+ * would be without denet), then destroys cg. NULL is a no-op. */
+void dn_cgroup_release(struct dn_cgroup *cg);
+
 /* For attach: the existing cgroup of pid, if every process in it (and in
  * the cgroups below it) is pid or a descendant of pid. The result reads that
  * cgroup without owning it. On cgroup2 the v2 cgroup decides; v1

@@ -1,14 +1,18 @@
 /*
  * lua_core.c — the `denet.core` Lua module: process objects (run, attach,
- * sample, on, watch, signal, mark, wait, summary), timers and the loop.
- * The public `denet` table (lua/denet/init.lua) wraps it.
+ * sample, on, watch, signal, mark, wait, detach, summary), timers, the
+ * loop, and the life of a state that runs a script: its signals, os.exit
+ * and the teardown that ends what a script leaves. The public `denet`
+ * table (lua/denet/init.lua) wraps it.
  *
  * Ownership: a process object (userdata "denet.process") owns its monitor
  * (or borrows the CLI's, for -s hooks) and the fd of its `out` file; its
- * user value table holds the Lua callbacks. While its monitor runs, the
- * registry holds a reference so it cannot be collected mid-run. Rules
+ * user value table holds the Lua callbacks. While its monitor runs (and,
+ * for a launched command, until it is reaped), the registry holds a
+ * reference so it cannot be collected. Every object starts closed and has
+ * one idempotent close for __gc, __close and the end of the state. Rules
  * (p:watch) are evaluated in C on every sample; Lua runs only when one
- * fires or clears.
+ * fires or clears. Every call into Lua goes through dn_lua_call_hook.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +29,7 @@
 #include <lua.h>
 
 #include "clock.h"
+#include "json.h"
 #include "lua_core.h"
 #include "monitor.h"
 #include "rules.h"
@@ -32,6 +38,8 @@
 #define PROCESS_MT "denet.process"
 #define TIMER_MT   "denet.timer"
 #define CTX_KEY	   "denet.ctx"
+/* in a process's callback table: marks made before its monitor started */
+#define PENDING_MARKS "pending_marks"
 
 struct lproc {
 	struct dn_monitor own;
@@ -42,10 +50,19 @@ struct lproc {
 	int ref_self; /* LUA_NOREF unless the monitor runs */
 	int out_fd, stdout_fd, stderr_fd;
 	struct dn_rules rules;
+	struct dn_exit_info totals; /* once ended: what p:wait() returns */
 	bool borrowed, started, ended, exit_called;
+	bool reaped; /* a command that ran on after monitoring, reaped */
 };
 
 /* ---- context ------------------------------------------------------------ */
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
 
 static int ctx_gc(lua_State *L)
 {
@@ -67,6 +84,9 @@ struct dn_lua_ctx *dn_lua_ctx(lua_State *L)
 		return c;
 	c = lua_newuserdatauv(L, sizeof *c, 0);
 	memset(c, 0, sizeof *c);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+	c->L = lua_tothread(L, -1);
+	lua_pop(L, 1);
 	c->hook_budget_ms = 1000;
 	lua_newtable(L);
 	lua_pushcfunction(L, ctx_gc);
@@ -84,42 +104,41 @@ void dn_lua_set_loop(lua_State *L, struct dn_loop *loop)
 }
 
 static void on_loop_signal(struct dn_loop *loop, const struct signalfd_siginfo *si, void *ctx);
+static int watch_signal_pipe(struct dn_lua_ctx *c);
 
 struct dn_loop *dn_lua_loop(lua_State *L)
 {
 	struct dn_lua_ctx *c = dn_lua_ctx(L);
 	if (!c->loop) {
+		/* INT/TERM/HUP/QUIT of a script come through the handler of
+		 * dn_lua_own_signals (so that busy Lua code can be stopped);
+		 * in a plain lua5.4 with denet.core they are the host's. */
 		sigset_t sigs;
 		sigemptyset(&sigs);
 		sigaddset(&sigs, SIGCHLD);
-		if (c->own_signals) {
-			/* denet SCRIPT.lua: the signal policy is denet's (in a
-			 * plain lua5.4 with denet.core, the host's) */
-			sigaddset(&sigs, SIGINT);
-			sigaddset(&sigs, SIGTERM);
-			sigaddset(&sigs, SIGHUP);
-			sigaddset(&sigs, SIGQUIT);
-		}
 		c->loop = dn_loop_new(&sigs, on_loop_signal, c);
 		if (!c->loop)
 			luaL_error(L, "denet: cannot create the event loop: %s", strerror(errno));
 		c->own_loop = true;
+		if (c->own_signals && watch_signal_pipe(c) < 0)
+			luaL_error(L, "denet: cannot watch signals: %s", strerror(errno));
 		dn_launcher_become_subreaper();
 	}
 	return c->loop;
 }
 
-static void ctx_add_proc(struct dn_lua_ctx *c, struct lproc *p)
+static int ctx_add_proc(struct dn_lua_ctx *c, struct lproc *p)
 {
 	if (c->nprocs == c->cap) {
 		int ncap = c->cap ? c->cap * 2 : 8;
 		struct lproc **np = realloc(c->procs, (size_t)ncap * sizeof *np);
 		if (!np)
-			return;
+			return -ENOMEM;
 		c->procs = np;
 		c->cap = ncap;
 	}
 	c->procs[c->nprocs++] = p;
+	return 0;
 }
 
 static void ctx_remove_proc(struct dn_lua_ctx *c, struct lproc *p)
@@ -131,12 +150,47 @@ static void ctx_remove_proc(struct dn_lua_ctx *c, struct lproc *p)
 		}
 }
 
+/* A launched command that runs on after its monitoring ended (p:detach,
+ * `duration`) is still denet's child: its object stays in the list (and
+ * uncollectable) until it exits and is reaped here, so that the orphan
+ * reaper neither reaps it for another monitor nor adopts it into one. */
+static bool unreaped(const struct lproc *p)
+{
+	return !p->borrowed && !p->reaped && p->mon->launched && !p->mon->running &&
+	       !p->mon->command_done && p->mon->pid > 0;
+}
+
+static void release_ref(struct lproc *p)
+{
+	if (p->ref_self != LUA_NOREF) {
+		int ref = p->ref_self;
+		p->ref_self = LUA_NOREF;
+		luaL_unref(p->L, LUA_REGISTRYINDEX, ref);
+	}
+}
+
+static void reap_unmonitored(struct dn_lua_ctx *c)
+{
+	for (int i = c->nprocs - 1; i >= 0; i--) {
+		struct lproc *p = c->procs[i];
+		if (!unreaped(p))
+			continue;
+		pid_t r = waitpid(p->mon->pid, NULL, WNOHANG);
+		if (r == p->mon->pid || (r < 0 && errno == ECHILD)) {
+			p->reaped = true;
+			ctx_remove_proc(c, p);
+			release_ref(p);
+		}
+	}
+}
+
 static void on_loop_signal(struct dn_loop *loop, const struct signalfd_siginfo *si, void *ctx)
 {
 	(void)loop;
 	struct dn_lua_ctx *c = ctx;
 	int sig = (int)si->ssi_signo;
 	if (sig == SIGCHLD) {
+		reap_unmonitored(c);
 		struct dn_monitor *mons[64];
 		int n = 0;
 		for (int i = 0; i < c->nprocs && n < 64; i++)
@@ -145,7 +199,8 @@ static void on_loop_signal(struct dn_loop *loop, const struct signalfd_siginfo *
 		return;
 	}
 	bool delivered = false;
-	for (int i = 0; i < c->nprocs; i++) {
+	/* backwards: a monitor that stops leaves the list (swapped out) */
+	for (int i = c->nprocs - 1; i >= 0; i--) {
 		struct dn_monitor *m = c->procs[i]->mon;
 		delivered |= m->running && m->launched && !m->command_done;
 		dn_monitor_on_signal(m, si);
@@ -155,21 +210,223 @@ static void on_loop_signal(struct dn_loop *loop, const struct signalfd_siginfo *
 		c->stop = true;
 }
 
+bool dn_lua_ending(const struct dn_lua_ctx *c)
+{
+	return c->failed || c->exiting || c->interrupted;
+}
+
+/* May Lua callbacks still run? Not once the state is ending, nor while
+ * it ends what is left. */
+static bool lua_may_run(const struct dn_lua_ctx *c)
+{
+	return !dn_lua_ending(c) && !c->teardown;
+}
+
+int dn_lua_status(const struct dn_lua_ctx *c, int ok)
+{
+	if (c->exiting)
+		return c->exit_status;
+	if (c->interrupted)
+		return 128 + c->interrupted;
+	return c->failed ? 1 : ok;
+}
+
+/* The thread callbacks run on: the one that entered C and runs the loop
+ * (or takes a sample) now; else (the CLI's loop, for -s hooks) the main
+ * thread. Never the thread that created an object: a coroutine may be
+ * suspended or dead by then. */
+static lua_State *cb_thread(const struct dn_lua_ctx *c)
+{
+	return c->cur ? c->cur : c->L;
+}
+
+/* ---- signals of a script ------------------------------------------------- */
+
+/* One state per process owns the signals (denet SCRIPT.lua), so the
+ * handler's view of it is static. The handler only records the signal,
+ * writes it to a pipe the loop watches (the loop applies the signal
+ * policy, as for any signal) and sets the Lua hook, the only Lua call a
+ * handler may make. If Lua code is still running SIG_GRACE_NS later
+ * instead of returning to the loop, the hook interrupts it. A signal that
+ * finds the previous one untaken after SIG_STUCK_NS (denet stuck in a
+ * system call: no Lua ran to see the hook) ends denet by its default
+ * action, as a second ^C ends lua.c; signals closer together (`timeout`
+ * sends one to denet and one to its process group) are one request. */
+#define SIG_GRACE_NS 100000000ull
+#define SIG_STUCK_NS 1000000000ull
+
+struct pending_sig {
+	int signo, code;
+	pid_t pid;
+};
+
+static struct {
+	struct dn_lua_ctx *c; /* NULL: no state owns the signals */
+	int pipe[2];
+	volatile sig_atomic_t raised, taken; /* counts: pending while unequal */
+	volatile sig_atomic_t first;	     /* the oldest pending signal */
+	volatile uint64_t first_ns;	     /* when it came */
+} sigst = {.pipe = {-1, -1}};
+
+static const int owned_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+
+static void watch_hook(lua_State *L, lua_Debug *ar);
+
+static void on_async_signal(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	int saved = errno;
+	uint64_t now = dn_mono_ns();
+	if (sigst.raised != sigst.taken && now - sigst.first_ns >= SIG_STUCK_NS) {
+		/* Neither the loop nor the hook took the previous one: denet
+		 * is stuck in a system call. This one ends it. */
+		signal(sig, SIG_DFL);
+		raise(sig);
+		errno = saved;
+		return;
+	}
+	struct pending_sig ps = {sig, si ? si->si_code : 0, si ? si->si_pid : 0};
+	if (write(sigst.pipe[1], &ps, sizeof ps) == (ssize_t)sizeof ps) {
+		if (sigst.raised == sigst.taken) {
+			sigst.first = sig;
+			sigst.first_ns = now;
+		}
+		sigst.raised++;
+	}
+	struct dn_lua_ctx *c = sigst.c;
+	if (c) {
+		lua_sethook(c->L, watch_hook, LUA_MASKCOUNT, 1000);
+		lua_State *cur = c->cur;
+		if (cur && cur != c->L)
+			lua_sethook(cur, watch_hook, LUA_MASKCOUNT, 1000);
+	}
+	errno = saved;
+}
+
+static void install_handlers(void)
+{
+	for (size_t i = 0; i < sizeof owned_signals / sizeof owned_signals[0]; i++) {
+		struct sigaction sa, old;
+		if (sigaction(owned_signals[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN &&
+		    !(old.sa_flags & SA_SIGINFO))
+			continue; /* ignored (nohup, a background job): stays so */
+		memset(&sa, 0, sizeof sa);
+		sa.sa_sigaction = on_async_signal;
+		sa.sa_flags = SA_SIGINFO | SA_RESTART;
+		sigemptyset(&sa.sa_mask);
+		sigaction(owned_signals[i], &sa, NULL);
+	}
+}
+
+/* Has a signal waited for the loop longer than the grace? */
+static bool signal_overdue(void)
+{
+	return sigst.c && sigst.raised != sigst.taken &&
+	       dn_mono_ns() - sigst.first_ns >= SIG_GRACE_NS;
+}
+
+static bool signal_pending(void)
+{
+	return sigst.c && sigst.raised != sigst.taken;
+}
+
+static void set_watch(lua_State *L, struct dn_lua_ctx *c);
+
+/* The loop's side of the pipe: each signal gets the policy, as if it had
+ * come through the loop's signalfd. */
+static void take_signals(struct dn_lua_ctx *c)
+{
+	struct pending_sig ps;
+	bool any = false;
+	while (sigst.pipe[0] >= 0 && read(sigst.pipe[0], &ps, sizeof ps) == (ssize_t)sizeof ps) {
+		sigst.taken++;
+		any = true;
+		struct signalfd_siginfo si;
+		memset(&si, 0, sizeof si);
+		si.ssi_signo = (uint32_t)ps.signo;
+		si.ssi_code = ps.code;
+		si.ssi_pid = (uint32_t)ps.pid;
+		on_loop_signal(c->loop, &si, c);
+	}
+	if (!any)
+		return;
+	set_watch(c->L, c);
+	if (c->cur && c->cur != c->L)
+		set_watch(c->cur, c);
+}
+
+static void on_signal_pipe(struct dn_loop *loop, int fd, uint32_t events, void *ctx)
+{
+	(void)loop;
+	(void)fd;
+	(void)events;
+	take_signals(ctx);
+}
+
+static int watch_signal_pipe(struct dn_lua_ctx *c)
+{
+	if (sigst.c != c || sigst.pipe[0] < 0)
+		return 0;
+	return dn_loop_add_fd(c->loop, sigst.pipe[0], EPOLLIN, on_signal_pipe, c);
+}
+
+int dn_lua_own_signals(lua_State *L)
+{
+	struct dn_lua_ctx *c = dn_lua_ctx(L);
+	if (sigst.c)
+		return -EBUSY;
+	if (pipe2(sigst.pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	c->own_signals = true;
+	sigst.c = c;
+	sigst.raised = sigst.taken = 0;
+	install_handlers();
+	/* inherited blocked (e.g. from a denet that runs this one): they
+	 * must arrive, and commands must start with them unblocked */
+	sigset_t set;
+	sigemptyset(&set);
+	for (size_t i = 0; i < sizeof owned_signals / sizeof owned_signals[0]; i++)
+		sigaddset(&set, owned_signals[i]);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	return 0;
+}
+
+/* The state is closing: signals get their default actions back. */
+static void release_signals(struct dn_lua_ctx *c)
+{
+	if (sigst.c != c)
+		return;
+	for (size_t i = 0; i < sizeof owned_signals / sizeof owned_signals[0]; i++) {
+		struct sigaction old;
+		if (sigaction(owned_signals[i], NULL, &old) == 0 &&
+		    old.sa_sigaction == on_async_signal)
+			signal(owned_signals[i], SIG_DFL);
+	}
+	sigst.c = NULL;
+	for (int i = 0; i < 2; i++) {
+		if (sigst.pipe[i] >= 0)
+			close(sigst.pipe[i]);
+		sigst.pipe[i] = -1;
+	}
+}
+
 /* ---- calling Lua -------------------------------------------------------- */
 
-/* Raised out of denet.loop()/p:wait() once a hook has failed, so the main
- * chunk stops too; the failure itself was reported when it happened. */
-static char failed_sentinel;
+/* Raised to unwind Lua code once the state is ending (a callback failed,
+ * os.exit, an interrupt); what ended it was reported when it happened.
+ * The hook raises it again at every instruction, so a pcall in the script
+ * cannot swallow it. */
+static char abort_sentinel;
 
-static int raise_failed(lua_State *L)
+static int raise_abort(lua_State *L)
 {
-	lua_pushlightuserdata(L, &failed_sentinel);
+	lua_pushlightuserdata(L, &abort_sentinel);
 	return lua_error(L);
 }
 
 int dn_lua_traceback(lua_State *L)
 {
-	if (lua_touserdata(L, 1) == &failed_sentinel)
+	if (lua_touserdata(L, 1) == &abort_sentinel)
 		return 1;
 	const char *msg = lua_tostring(L, 1);
 	if (!msg) {
@@ -183,33 +440,95 @@ int dn_lua_traceback(lua_State *L)
 
 void dn_lua_report_error(lua_State *L, int idx)
 {
-	if (lua_touserdata(L, idx) == &failed_sentinel)
+	if (lua_touserdata(L, idx) == &abort_sentinel)
 		return; /* already reported */
 	const char *msg = lua_tostring(L, idx);
 	fprintf(stderr, "denet: %s\n", msg ? msg : "(error object is not a string)");
 	fflush(stderr);
 }
 
-static void budget_hook(lua_State *L, lua_Debug *ar)
+/* "FILE:LINE: " of the running Lua function, or "" */
+static void push_where(lua_State *L)
+{
+	lua_Debug where;
+	if (lua_getstack(L, 0, &where) && lua_getinfo(L, "Sl", &where) && where.currentline > 0)
+		lua_pushfstring(L, "%s:%d: ", where.short_src, where.currentline);
+	else
+		lua_pushliteral(L, "");
+}
+
+/* The one hook of a state: the budget of a callback, and the end of Lua
+ * code once the state is ending or a signal was not taken in time. */
+static void watch_hook(lua_State *L, lua_Debug *ar)
 {
 	(void)ar;
 	struct dn_lua_ctx *c = dn_lua_ctx(L);
+	if (c->teardown)
+		return;
+	if (!dn_lua_ending(c) && signal_overdue()) {
+		c->interrupted = sigst.first;
+		const char *name = sigabbrev_np(sigst.first);
+		push_where(L);
+		lua_pushfstring(L, "interrupted by SIG%s", name ? name : "?");
+		lua_concat(L, 2);
+		luaL_traceback(L, L, lua_tostring(L, -1), 0);
+		dn_lua_report_error(L, -1);
+		lua_pop(L, 2);
+	}
+	if (dn_lua_ending(c)) {
+		lua_sethook(L, watch_hook, LUA_MASKCOUNT, 1);
+		raise_abort(L);
+	}
 	if (!c->in_hook || c->hook_budget_ms <= 0)
 		return;
 	double ms = (double)(dn_mono_ns() - c->hook_started_ns) / 1e6;
 	if (ms > c->hook_budget_ms) {
 		/* where the hook was when the budget ran out */
-		lua_Debug where;
-		if (lua_getstack(L, 0, &where) && lua_getinfo(L, "Sl", &where) &&
-		    where.currentline > 0)
-			lua_pushfstring(L, "%s:%d: ", where.short_src, where.currentline);
-		else
-			lua_pushliteral(L, "");
+		push_where(L);
 		lua_pushfstring(L, "hook ran for more than %d ms (denet.hook_budget_ms)",
 				(int)c->hook_budget_ms);
 		lua_concat(L, 2);
 		lua_error(L);
 	}
+}
+
+/* The hook a thread needs now: every instruction while the state is
+ * ending (to unwind), every 1000 while a signal waits for the loop, every
+ * 10000 inside a callback with a budget; else none. Cleared first, so a
+ * signal that comes meanwhile sets it again. */
+static void set_watch(lua_State *L, struct dn_lua_ctx *c)
+{
+	lua_sethook(L, NULL, 0, 0);
+	int count = 0;
+	if (c->teardown)
+		count = 0;
+	else if (dn_lua_ending(c))
+		count = 1;
+	else if (signal_pending())
+		count = 1000;
+	else if (c->in_hook && c->hook_budget_ms > 0)
+		count = 10000;
+	if (count)
+		lua_sethook(L, watch_hook, LUA_MASKCOUNT, count);
+}
+
+/* After the state started ending: the threads that may run Lua unwind. */
+static void watch_all(lua_State *L, struct dn_lua_ctx *c)
+{
+	set_watch(c->L, c);
+	if (c->cur && c->cur != c->L)
+		set_watch(c->cur, c);
+	if (L != c->L && L != c->cur)
+		set_watch(L, c);
+}
+
+void dn_lua_clear_hooks(lua_State *L)
+{
+	struct dn_lua_ctx *c = dn_lua_ctx(L);
+	lua_sethook(c->L, NULL, 0, 0);
+	if (c->cur)
+		lua_sethook(c->cur, NULL, 0, 0);
+	lua_sethook(L, NULL, 0, 0);
 }
 
 int dn_lua_call_hook(lua_State *L, int nargs)
@@ -222,21 +541,53 @@ int dn_lua_call_hook(lua_State *L, int nargs)
 	if (!nested) {
 		c->in_hook = true;
 		c->hook_started_ns = dn_mono_ns();
-		lua_sethook(L, budget_hook, LUA_MASKCOUNT, 10000);
+		set_watch(L, c);
 	}
 	int r = lua_pcall(L, nargs, 0, base);
-	if (!nested) {
-		c->in_hook = false;
-		lua_sethook(L, NULL, 0, 0);
-	}
 	if (r != LUA_OK) {
-		if (!c->failed)
+		if (!dn_lua_ending(c))
 			dn_lua_report_error(L, -1);
-		c->failed = true;
+		if (lua_touserdata(L, -1) != &abort_sentinel)
+			c->failed = true;
 		lua_pop(L, 1);
 	}
+	if (!nested)
+		c->in_hook = false;
+	if (dn_lua_ending(c))
+		watch_all(L, c);
+	else if (!nested)
+		set_watch(L, c);
 	lua_remove(L, base);
 	return r == LUA_OK ? 0 : -1;
+}
+
+/* os.exit(code [, close]) of a denet state: the state ends as after an
+ * error (its commands are ended and their records written); then denet
+ * exits with the status. `close` is accepted: the state is always closed. */
+static int l_os_exit(lua_State *L)
+{
+	int status;
+	if (lua_isboolean(L, 1))
+		status = lua_toboolean(L, 1) ? EXIT_SUCCESS : EXIT_FAILURE;
+	else
+		status = (int)luaL_optinteger(L, 1, EXIT_SUCCESS);
+	struct dn_lua_ctx *c = dn_lua_ctx(L);
+	if (!dn_lua_ending(c)) {
+		c->exiting = true;
+		c->exit_status = status & 0xff;
+	}
+	watch_all(L, c);
+	return raise_abort(L);
+}
+
+void dn_lua_install_exit(lua_State *L)
+{
+	lua_getglobal(L, "os");
+	if (lua_istable(L, -1)) {
+		lua_pushcfunction(L, l_os_exit);
+		lua_setfield(L, -2, "exit");
+	}
+	lua_pop(L, 1);
 }
 
 /* ---- records as Lua tables --------------------------------------------- */
@@ -274,9 +625,47 @@ static void push_metrics(lua_State *L, const struct dn_metrics *m, bool agg)
 	if (agg) {
 		set_int(L, "process_count", m->process_count);
 		set_int(L, "mem_peak_kb", m->mem_peak_kb);
+		lua_pushnumber(L, round2(m->cpu_usage_exited));
+		lua_setfield(L, -2, "cpu_usage_exited");
+		lua_pushstring(L, m->cpu_source ? m->cpu_source : "proc");
+		lua_setfield(L, -2, "cpu_source");
 	} else if (m->cpu_core >= 0) {
 		set_int(L, "cpu_core", (uint64_t)m->cpu_core);
+	} else {
+		lua_pushboolean(L, 0); /* null in the file, as parent's `false` */
+		lua_setfield(L, -2, "cpu_core");
 	}
+	lua_pushnumber(L, round(m->cpu_secs * 1e6) / 1e6); /* 6 decimals, as the file */
+	lua_setfield(L, -2, "cpu_secs");
+}
+
+/* With an off-CPU profile (the CLI's --enable-ebpf), the aggregate has the
+ * file's `ebpf.offcpu` object: decoded from the same JSON text (by
+ * denet.json, loaded with denet), so that the two cannot differ. */
+static void push_ebpf(lua_State *L, const struct dn_monitor *m)
+{
+	if (!m->prof)
+		return;
+	int agg = lua_gettop(L); /* the aggregate's table */
+	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+	if (lua_getfield(L, -1, "denet.json") == LUA_TTABLE &&
+	    lua_getfield(L, -1, "decode") == LUA_TFUNCTION) {
+		struct dn_buf b = {0};
+		struct dn_json j;
+		dn_json_init(&j, &b);
+		dn_profile_write_upstream(&j, m->prof);
+		bool ok = !b.oom && b.len;
+		if (ok)
+			lua_pushlstring(L, b.data, b.len);
+		dn_buf_free(&b);
+		if (ok && lua_pcall(L, 1, 1, 0) == LUA_OK && lua_istable(L, -1)) {
+			lua_createtable(L, 0, 1);
+			lua_insert(L, -2);
+			lua_setfield(L, -2, "offcpu");
+			lua_setfield(L, agg, "ebpf");
+		}
+	}
+	lua_settop(L, agg);
 }
 
 static void push_record(lua_State *L, struct dn_monitor *m)
@@ -317,7 +706,23 @@ static void push_record(lua_State *L, struct dn_monitor *m)
 	}
 	lua_setfield(L, -2, "children");
 	push_metrics(L, &t->agg, true);
+	push_ebpf(L, m);
 	lua_setfield(L, -2, "aggregated");
+}
+
+/* What the samples of a monitor that has not seen its command exit add
+ * up to so far (exit status and kernel totals unknown). */
+static void sampled_totals(const struct dn_monitor *m, struct dn_exit_info *e)
+{
+	memset(e, 0, sizeof *e);
+	e->pid = m->pid;
+	e->ts_ms = dn_wall_ms();
+	e->duration_secs = m->start_mono_ns ? (double)(dn_mono_ns() - m->start_mono_ns) / 1e9 : 0;
+	e->sampled_cpu_secs = m->sampled_cpu_secs;
+	e->sampled_mem_peak_kb = m->summary.peak_mem_rss_kb;
+	e->sampled_disk_read_bytes = m->summary.total_disk_read_bytes;
+	e->sampled_disk_write_bytes = m->summary.total_disk_write_bytes;
+	e->samples = m->summary.sample_count;
 }
 
 static void push_totals(lua_State *L, const struct dn_exit_info *e)
@@ -337,6 +742,10 @@ static void push_totals(lua_State *L, const struct dn_exit_info *e)
 	}
 	lua_pushnumber(L, e->duration_secs);
 	lua_setfield(L, -2, "duration_secs");
+	if (e->detached) {
+		lua_pushboolean(L, 1);
+		lua_setfield(L, -2, "detached");
+	}
 	if (e->known) {
 		set_int(L, "exit_code", (uint64_t)e->exit_code);
 		if (e->signal)
@@ -376,9 +785,8 @@ static void push_summary(lua_State *L, const struct dn_summary *s)
 /* ---- hooks from the monitor -------------------------------------------- */
 
 /* Push the list of callbacks registered for `event`; false if none. */
-static bool push_handlers(struct lproc *p, const char *event)
+static bool push_handlers(lua_State *L, struct lproc *p, const char *event)
 {
-	lua_State *L = p->L;
 	if (p->ref_self == LUA_NOREF)
 		return false;
 	lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref_self);
@@ -392,80 +800,83 @@ static bool push_handlers(struct lproc *p, const char *event)
 	return false;
 }
 
-static void call_each(struct lproc *p, const char *event, void (*push_args)(struct lproc *, void *),
-		      int nargs, void *arg)
+static void call_each(struct lproc *p, const char *event,
+		      void (*push_args)(lua_State *, struct lproc *, void *), int nargs, void *arg)
 {
-	lua_State *L = p->L;
-	if (p->ctx->failed || p->ctx->teardown || !push_handlers(p, event))
+	lua_State *L = cb_thread(p->ctx);
+	if (!lua_may_run(p->ctx) || !push_handlers(L, p, event))
 		return;
 	int list = lua_gettop(L);
 	lua_Integer n = (lua_Integer)lua_rawlen(L, list);
-	for (lua_Integer i = 1; i <= n && !p->ctx->failed && !p->ctx->teardown; i++) {
+	for (lua_Integer i = 1; i <= n && lua_may_run(p->ctx); i++) {
 		lua_rawgeti(L, list, i);
-		push_args(p, arg);
+		push_args(L, p, arg);
 		dn_lua_call_hook(L, nargs);
 	}
 	lua_settop(L, list - 1);
 }
 
-static void args_record(struct lproc *p, void *arg)
+static void args_record(lua_State *L, struct lproc *p, void *arg)
 {
 	(void)arg;
-	push_record(p->L, p->mon);
+	push_record(L, p->mon);
 }
 
-static void args_proc(struct lproc *p, void *arg)
+static void args_proc(lua_State *L, struct lproc *p, void *arg)
 {
+	(void)p;
 	const struct dn_proc *pr = arg;
-	lua_createtable(p->L, 0, 4);
-	set_int(p->L, "pid", (uint64_t)pr->pid);
-	set_int(p->L, "ppid", (uint64_t)pr->ppid);
-	lua_pushstring(p->L, pr->command ? pr->command : pr->comm);
-	lua_setfield(p->L, -2, "command");
-	push_metrics(p->L, &pr->m, false);
-	lua_setfield(p->L, -2, "metrics");
+	lua_createtable(L, 0, 4);
+	set_int(L, "pid", (uint64_t)pr->pid);
+	set_int(L, "ppid", (uint64_t)pr->ppid);
+	lua_pushstring(L, pr->command ? pr->command : pr->comm);
+	lua_setfield(L, -2, "command");
+	push_metrics(L, &pr->m, false);
+	lua_setfield(L, -2, "metrics");
 }
 
-static void args_gone(struct lproc *p, void *arg)
+static void args_gone(lua_State *L, struct lproc *p, void *arg)
 {
+	(void)p;
 	const struct dn_proc_gone *g = arg;
-	lua_createtable(p->L, 0, 3);
-	set_int(p->L, "pid", (uint64_t)g->pid);
-	lua_pushstring(p->L, g->command ? g->command : "");
-	lua_setfield(p->L, -2, "command");
-	push_metrics(p->L, &g->last, false);
-	lua_setfield(p->L, -2, "metrics");
+	lua_createtable(L, 0, 3);
+	set_int(L, "pid", (uint64_t)g->pid);
+	lua_pushstring(L, g->command ? g->command : "");
+	lua_setfield(L, -2, "command");
+	push_metrics(L, &g->last, false);
+	lua_setfield(L, -2, "metrics");
 }
 
-static void args_exit(struct lproc *p, void *arg)
+static void args_exit(lua_State *L, struct lproc *p, void *arg)
 {
 	(void)arg;
-	const struct dn_exit_info *e = &p->mon->exit;
+	const struct dn_exit_info *e = &p->totals;
 	if (e->known)
-		lua_pushinteger(p->L, e->exit_code);
+		lua_pushinteger(L, e->exit_code);
 	else
-		lua_pushnil(p->L);
-	push_totals(p->L, e);
+		lua_pushnil(L);
+	push_totals(L, e);
 }
 
-static void args_alert(struct lproc *p, void *arg)
+static void args_alert(lua_State *L, struct lproc *p, void *arg)
 {
+	(void)p;
 	const struct dn_alert *a = arg;
-	lua_createtable(p->L, 0, 8);
-	lua_pushstring(p->L, "alert");
-	lua_setfield(p->L, -2, "kind");
-	set_int(p->L, "ts_ms", a->ts_ms);
-	lua_pushstring(p->L, a->rule_name);
-	lua_setfield(p->L, -2, "rule");
-	lua_pushstring(p->L, a->metric);
-	lua_setfield(p->L, -2, "metric");
-	lua_pushstring(p->L, a->fire ? "fire" : "clear");
-	lua_setfield(p->L, -2, "state");
-	lua_pushnumber(p->L, a->value);
-	lua_setfield(p->L, -2, "value");
-	lua_pushnumber(p->L, a->threshold);
-	lua_setfield(p->L, -2, "threshold");
-	set_int(p->L, "pid", (uint64_t)a->pid);
+	lua_createtable(L, 0, 8);
+	lua_pushstring(L, "alert");
+	lua_setfield(L, -2, "kind");
+	set_int(L, "ts_ms", a->ts_ms);
+	lua_pushstring(L, a->rule_name);
+	lua_setfield(L, -2, "rule");
+	lua_pushstring(L, a->metric);
+	lua_setfield(L, -2, "metric");
+	lua_pushstring(L, a->fire ? "fire" : "clear");
+	lua_setfield(L, -2, "state");
+	lua_pushnumber(L, a->value);
+	lua_setfield(L, -2, "value");
+	lua_pushnumber(L, a->threshold);
+	lua_setfield(L, -2, "threshold");
+	set_int(L, "pid", (uint64_t)a->pid);
 }
 
 /* A rule fired or cleared: the alert record is written by rules.c; here
@@ -523,21 +934,22 @@ static void hook_end(struct dn_monitor *m, void *ctx)
 	if (p->chained.on_end)
 		p->chained.on_end(m, p->chained.ctx);
 	p->ended = true;
-	if (m->command_done && !p->exit_called) {
+	/* exited or detached: the final record's figures; else (duration,
+	 * an attached process's monitoring stopped) the sampled ones */
+	bool final = m->command_done || m->exit.detached;
+	if (final)
+		p->totals = m->exit;
+	else
+		sampled_totals(m, &p->totals);
+	if (final && !p->exit_called) {
 		p->exit_called = true;
 		call_each(p, "exit", args_exit, 2, NULL);
 	}
+	close_fd(&p->out_fd);
+	if (unreaped(p))
+		return; /* still denet's child: kept until reaped */
 	ctx_remove_proc(p->ctx, p);
-	if (p->out_fd >= 0) {
-		close(p->out_fd);
-		p->out_fd = -1;
-	}
-	/* Let the object be collected once the script drops it. */
-	if (p->ref_self != LUA_NOREF) {
-		int ref = p->ref_self;
-		p->ref_self = LUA_NOREF;
-		luaL_unref(p->L, LUA_REGISTRYINDEX, ref);
-	}
+	release_ref(p); /* collectable once the script drops it */
 }
 
 static void install_hooks(struct lproc *p)
@@ -556,17 +968,51 @@ static void install_hooks(struct lproc *p)
 
 /* ---- process objects ---------------------------------------------------- */
 
+/* The closed state: no fd, no monitor, no hooks, no registry reference.
+ * Set before anything can fail, so every path may close it. */
+static void lproc_init(struct lproc *p, lua_State *L)
+{
+	memset(p, 0, sizeof *p);
+	p->ctx = dn_lua_ctx(L);
+	p->L = p->ctx->L;
+	p->ref_self = LUA_NOREF;
+	p->out_fd = p->stdout_fd = p->stderr_fd = -1;
+	dn_monitor_init(&p->own);
+	p->mon = &p->own;
+	dn_rules_init(&p->rules);
+}
+
+/* The one close path (__gc, and the end of a state): idempotent. A command
+ * still running when its object goes (only when the state closes: a
+ * running monitor is held by the registry) is killed, not orphaned. A
+ * borrowed monitor (the CLI's, for -s hooks) gets its own hooks back:
+ * nothing may call into this state once it is gone. */
+static void lproc_close(struct lproc *p)
+{
+	if (p->borrowed) {
+		if (p->mon && p->mon->hooks.ctx == p)
+			p->mon->hooks = p->chained;
+		p->mon = &p->own;
+		p->borrowed = false;
+	} else {
+		if (p->own.running && p->own.launched) {
+			dn_monitor_signal_tree(&p->own, SIGKILL);
+			waitpid(p->own.pid, NULL, 0);
+		}
+		dn_monitor_free(&p->own);
+	}
+	if (p->ctx)
+		ctx_remove_proc(p->ctx, p);
+	dn_rules_free(&p->rules);
+	close_fd(&p->out_fd);
+	close_fd(&p->stdout_fd);
+	close_fd(&p->stderr_fd);
+}
+
 static struct lproc *new_lproc(lua_State *L)
 {
 	struct lproc *p = lua_newuserdatauv(L, sizeof *p, 1);
-	memset(p, 0, sizeof *p);
-	p->L = L;
-	p->ctx = dn_lua_ctx(L);
-	p->ref_self = LUA_NOREF;
-	p->out_fd = p->stdout_fd = p->stderr_fd = -1;
-	p->own.pidfd = -1;
-	p->mon = &p->own;
-	dn_rules_init(&p->rules);
+	lproc_init(p, L);
 	luaL_setmetatable(L, PROCESS_MT);
 	lua_newtable(L); /* callbacks by event */
 	lua_setiuservalue(L, -2, 1);
@@ -578,30 +1024,9 @@ static struct lproc *check_proc(lua_State *L, int idx)
 	return luaL_checkudata(L, idx, PROCESS_MT);
 }
 
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
 static int proc_gc(lua_State *L)
 {
-	struct lproc *p = check_proc(L, 1);
-	if (!p->borrowed) {
-		/* Collected while its command still runs (state closing): do
-		 * not leave a launched command orphaned. */
-		if (p->own.running && p->own.launched) {
-			dn_monitor_signal_tree(&p->own, SIGKILL);
-			waitpid(p->own.pid, NULL, 0);
-		}
-		ctx_remove_proc(p->ctx, p);
-		dn_monitor_free(&p->own);
-	}
-	dn_rules_free(&p->rules);
-	close_fd(&p->out_fd);
-	close_fd(&p->stdout_fd);
-	close_fd(&p->stderr_fd);
+	lproc_close(check_proc(L, 1));
 	return 0;
 }
 
@@ -613,7 +1038,8 @@ static const struct dn_lua_opt run_opts[] = {
 	{"duration", LUA_TNUMBER},  {NULL, 0},
 };
 
-/* Unknown keys are errors (DESIGN §4); so are wrong types. */
+/* Unknown keys are errors (a typo must not pass silently); so are wrong
+ * types. */
 void dn_lua_check_opts(lua_State *L, int idx, const struct dn_lua_opt *spec, bool allow_array,
 		       const char *fname)
 {
@@ -692,6 +1118,17 @@ static int push_fail(lua_State *L, int err, const char *what)
 	return 3;
 }
 
+/* The same for a reason that says it all: strerror would repeat it
+ * ("the process has ended: No such process"). */
+static int push_fail_why(lua_State *L, int err, const char *why)
+{
+	const char *name = strerrorname_np(err);
+	lua_pushnil(L);
+	lua_pushfstring(L, "%s: %s", name ? name : "EIO", why);
+	lua_pushstring(L, name ? name : "EIO");
+	return 3;
+}
+
 static int open_out(lua_State *L, const char *path, int *fd, bool append)
 {
 	*fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);
@@ -703,11 +1140,14 @@ static int open_out(lua_State *L, const char *path, int *fd, bool append)
 	return 0;
 }
 
+/* Keep a running process object alive and known to the state (signals,
+ * teardown). Out of memory raises; the object's close then ends it. */
 static void hold(lua_State *L, struct lproc *p, int idx)
 {
+	if (ctx_add_proc(p->ctx, p) < 0)
+		luaL_error(L, "denet: out of memory");
 	lua_pushvalue(L, idx);
 	p->ref_self = luaL_ref(L, LUA_REGISTRYINDEX);
-	ctx_add_proc(p->ctx, p);
 }
 
 static int l_run(lua_State *L)
@@ -818,6 +1258,31 @@ void dn_lua_push_cli_process(lua_State *L, struct dn_monitor *m)
 	hold(L, p, lua_gettop(L));
 }
 
+void dn_lua_cli_started(lua_State *L)
+{
+	struct dn_lua_ctx *c = dn_lua_ctx(L);
+	for (int i = 0; i < c->nprocs; i++) {
+		struct lproc *p = c->procs[i];
+		if (!p->borrowed || p->started || p->ref_self == LUA_NOREF)
+			continue;
+		p->started = true;
+		lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref_self);
+		lua_getiuservalue(L, -1, 1);
+		if (lua_getfield(L, -1, PENDING_MARKS) == LUA_TTABLE) {
+			lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+			for (lua_Integer k = 1; k <= n; k++) {
+				lua_rawgeti(L, -1, k);
+				dn_monitor_mark(p->mon, lua_tostring(L, -1));
+				lua_pop(L, 1);
+			}
+		}
+		lua_pop(L, 1);
+		lua_pushnil(L);
+		lua_setfield(L, -2, PENDING_MARKS);
+		lua_pop(L, 2);
+	}
+}
+
 static int proc_index(lua_State *L)
 {
 	struct lproc *p = check_proc(L, 1);
@@ -851,7 +1316,12 @@ static int proc_sample(lua_State *L)
 		lua_pushnil(L);
 		return 1;
 	}
-	if (dn_monitor_sample_now(p->mon) < 0) {
+	/* sample callbacks run on this thread, inside this call */
+	lua_State *saved = p->ctx->cur;
+	p->ctx->cur = L;
+	int r = dn_monitor_sample_now(p->mon);
+	p->ctx->cur = saved;
+	if (r < 0) {
 		lua_pushnil(L);
 		return 1;
 	}
@@ -1034,7 +1504,7 @@ static int proc_signal(lua_State *L)
 	struct lproc *p = check_proc(L, 1);
 	int sig = parse_signal(L, 2);
 	if (!p->mon->running)
-		return push_fail(L, ESRCH, "the process has ended");
+		return push_fail_why(L, ESRCH, "the process has ended");
 	int n = dn_monitor_signal_tree(p->mon, sig);
 	if (n == 0)
 		return push_fail(L, ESRCH, "no process of the tree could be signalled");
@@ -1046,8 +1516,24 @@ static int proc_mark(lua_State *L)
 {
 	struct lproc *p = check_proc(L, 1);
 	const char *label = luaL_checkstring(L, 2);
+	if (p->borrowed && !p->started) {
+		/* a -s hooks file loading: the command has not started, and
+		 * `metadata` must stay the first line; written at the start */
+		lua_getiuservalue(L, 1, 1);
+		if (lua_getfield(L, -1, PENDING_MARKS) != LUA_TTABLE) {
+			lua_pop(L, 1);
+			lua_newtable(L);
+			lua_pushvalue(L, -1);
+			lua_setfield(L, -3, PENDING_MARKS);
+		}
+		lua_pushvalue(L, 2);
+		lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+		lua_settop(L, 1);
+		return 1;
+	}
 	if (dn_monitor_mark(p->mon, label) < 0)
-		return push_fail(L, ESRCH, "the process has ended: no record can follow its exit");
+		return push_fail_why(L, ESRCH,
+				     "the process has ended: no record can follow its exit");
 	lua_settop(L, 1);
 	return 1;
 }
@@ -1059,15 +1545,36 @@ static int proc_wait(lua_State *L)
 		return luaL_error(
 			L, "p:wait() cannot be used in a -s hooks script (denet runs the loop)");
 	dn_lua_run_loop(L, &p->ended);
-	if (p->ctx->failed)
-		return raise_failed(L);
-	const struct dn_exit_info *e = &p->mon->exit;
+	if (dn_lua_ending(p->ctx))
+		return raise_abort(L);
+	struct dn_exit_info now;
+	const struct dn_exit_info *e = &p->totals;
+	if (!p->ended) { /* denet.stop(): this wait ends, the command runs on */
+		sampled_totals(p->mon, &now);
+		e = &now;
+	}
 	if (e->known)
 		lua_pushinteger(L, e->exit_code);
 	else
 		lua_pushnil(L);
 	push_totals(L, e);
 	return 2;
+}
+
+/* Monitoring ends, the command runs on: a final `exit` record with
+ * "detached": true; exit callbacks run with (nil, totals). Returns the
+ * totals, or nil, msg, "ESRCH" when it is not monitored any more. */
+static int proc_detach(lua_State *L)
+{
+	struct lproc *p = check_proc(L, 1);
+	if (!p->mon->running || !p->started)
+		return push_fail_why(L, ESRCH,
+				     "not monitored: the process has ended or was detached");
+	int r = dn_monitor_detach(p->mon);
+	if (r < 0)
+		return push_fail(L, -r, "cannot detach");
+	push_totals(L, &p->totals);
+	return 1;
 }
 
 static int proc_summary(lua_State *L)
@@ -1095,6 +1602,13 @@ struct ltimer {
 	bool done;
 };
 
+static void ltimer_init(struct ltimer *lt, lua_State *L)
+{
+	memset(lt, 0, sizeof *lt);
+	lt->L = dn_lua_ctx(L)->L;
+	lt->ref_self = LUA_NOREF;
+}
+
 static void timer_release(struct ltimer *lt)
 {
 	if (lt->ref_self != LUA_NOREF) {
@@ -1104,18 +1618,34 @@ static void timer_release(struct ltimer *lt)
 	}
 }
 
+/* cancel, <close> and __gc: idempotent. `free_timer` (for __gc) also
+ * gives the loop's timer back, unless the loop is gone already (a state
+ * closing frees it with the context). */
+static void ltimer_close(struct ltimer *lt, bool free_timer)
+{
+	if (lt->t)
+		dn_loop_timer_disarm(lt->t);
+	lt->done = true;
+	timer_release(lt);
+	if (free_timer && lt->t) {
+		if (dn_lua_ctx(lt->L)->loop)
+			dn_loop_timer_free(lt->t);
+		lt->t = NULL;
+	}
+}
+
 static void on_timer(struct dn_loop *loop, struct dn_timer *t, void *ctx)
 {
 	(void)loop;
 	struct ltimer *lt = ctx;
-	lua_State *L = lt->L;
+	struct dn_lua_ctx *c = dn_lua_ctx(lt->L);
 	if (lt->period_ns)
 		dn_loop_timer_arm(t, dn_loop_timer_deadline(t) + lt->period_ns);
 	else
 		lt->done = true;
-	struct dn_lua_ctx *c = dn_lua_ctx(L);
-	if (lt->ref_self == LUA_NOREF || c->failed || c->teardown)
+	if (lt->ref_self == LUA_NOREF || !lua_may_run(c))
 		return;
+	lua_State *L = cb_thread(c);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, lt->ref_self);
 	int self = lua_gettop(L);
 	lua_getiuservalue(L, self, 1);
@@ -1134,9 +1664,7 @@ static int make_timer(lua_State *L, bool repeat)
 	luaL_checktype(L, 2, LUA_TFUNCTION);
 	struct dn_loop *loop = dn_lua_loop(L);
 	struct ltimer *lt = lua_newuserdatauv(L, sizeof *lt, 1);
-	memset(lt, 0, sizeof *lt);
-	lt->L = L;
-	lt->ref_self = LUA_NOREF;
+	ltimer_init(lt, L);
 	luaL_setmetatable(L, TIMER_MT);
 	lua_pushvalue(L, 2);
 	lua_setiuservalue(L, -2, 1);
@@ -1163,20 +1691,13 @@ static int l_after(lua_State *L)
 
 static int timer_cancel(lua_State *L)
 {
-	struct ltimer *lt = luaL_checkudata(L, 1, TIMER_MT);
-	if (lt->t)
-		dn_loop_timer_disarm(lt->t);
-	lt->done = true;
-	timer_release(lt);
+	ltimer_close(luaL_checkudata(L, 1, TIMER_MT), false);
 	return 0;
 }
 
 static int timer_gc(lua_State *L)
 {
-	struct ltimer *lt = luaL_checkudata(L, 1, TIMER_MT);
-	if (lt->t && dn_lua_ctx(L)->loop)
-		dn_loop_timer_free(lt->t);
-	lt->t = NULL;
+	ltimer_close(luaL_checkudata(L, 1, TIMER_MT), true);
 	return 0;
 }
 
@@ -1193,22 +1714,39 @@ static bool anything_left(struct dn_lua_ctx *c)
 void dn_lua_run_loop(lua_State *L, const bool *until)
 {
 	struct dn_lua_ctx *c = dn_lua_ctx(L);
-	while (!c->stop && !c->failed && !(until && *until) && anything_left(c)) {
+	lua_State *saved = c->cur;
+	c->cur = L;
+	c->loop_depth++;
+	while (!c->stop && !dn_lua_ending(c) && !(until && *until) && anything_left(c)) {
 		if (dn_loop_run_once(c->loop) < 0)
 			break;
 	}
+	c->stop = false; /* a stop ends this run only */
+	c->loop_depth--;
+	c->cur = saved;
 }
 
 void dn_lua_end_all(lua_State *L)
 {
 	struct dn_lua_ctx *c = dn_lua_ctx(L);
 	c->teardown = true; /* no Lua runs from here on */
-	for (int i = 0; i < c->nprocs; i++) {
-		struct dn_monitor *m = c->procs[i]->mon;
-		if (m->running && m->launched && !c->procs[i]->borrowed)
-			dn_monitor_terminate(m);
-		else if (m->running && !c->procs[i]->borrowed)
-			dn_monitor_stop(m);
+	dn_lua_clear_hooks(L);
+	if (!c->loop) {
+		release_signals(c);
+		return;
+	}
+	/* signals that came meanwhile get the policy first (forwarded to
+	 * the commands), and later ones too while the commands end */
+	take_signals(c);
+	/* backwards: a monitor that stops leaves the list */
+	for (int i = c->nprocs - 1; i >= 0; i--) {
+		struct lproc *p = c->procs[i];
+		if (p->borrowed || !p->mon->running)
+			continue;
+		if (p->mon->launched)
+			dn_monitor_terminate(p->mon);
+		else
+			dn_monitor_stop(p->mon);
 	}
 	c->stop = false;
 	for (;;) {
@@ -1219,22 +1757,28 @@ void dn_lua_end_all(lua_State *L)
 		if (!left || dn_loop_run_once(c->loop) < 0)
 			break;
 	}
+	release_signals(c);
 }
 
 static int l_loop(lua_State *L)
 {
 	dn_lua_loop(L);
 	dn_lua_run_loop(L, NULL);
-	struct dn_lua_ctx *c = dn_lua_ctx(L);
-	c->stop = false;
-	if (c->failed)
-		return raise_failed(L);
+	if (dn_lua_ending(dn_lua_ctx(L)))
+		return raise_abort(L);
 	return 0;
 }
 
+/* Inside a loop (denet.loop, p:wait, also from a callback they run) it
+ * ends that loop; outside any, the loop denet runs after the main chunk
+ * is skipped. */
 static int l_stop(lua_State *L)
 {
-	dn_lua_ctx(L)->stop = true;
+	struct dn_lua_ctx *c = dn_lua_ctx(L);
+	if (c->loop_depth > 0)
+		c->stop = true;
+	else
+		c->skip_loop = true;
 	return 0;
 }
 
@@ -1248,7 +1792,7 @@ static int l_set_hook_budget(lua_State *L)
 
 static int l_failed(lua_State *L)
 {
-	lua_pushboolean(L, dn_lua_ctx(L)->failed);
+	lua_pushboolean(L, dn_lua_ending(dn_lua_ctx(L)));
 	return 1;
 }
 
@@ -1269,6 +1813,23 @@ static int l_parse_size(lua_State *L)
 	return 1;
 }
 
+bool dn_lua_cgroup_probe(const char **why)
+{
+	static int state; /* 0 not probed, 1 available, -1 not */
+	static char reason[160];
+	if (!state) {
+		struct dn_cgroup *cg = dn_cgroup_create(reason, sizeof reason);
+		state = cg ? 1 : -1;
+		if (!cg && !reason[0])
+			snprintf(reason, sizeof reason, "cannot create a cgroup: %s",
+				 strerror(errno));
+		dn_cgroup_destroy(cg);
+	}
+	if (why)
+		*why = state > 0 ? NULL : reason;
+	return state > 0;
+}
+
 static void set_feature(lua_State *L, int reasons, const char *name, bool ok, const char *why)
 {
 	lua_pushboolean(L, ok);
@@ -1284,11 +1845,11 @@ static int l_features(lua_State *L)
 	lua_newtable(L);
 	int reasons = lua_gettop(L);
 	lua_newtable(L);
-	/* ebpf: probed (a load of the program) on first use, see lua_offcpu.c */
+	/* ebpf and cgroup: probed (a load of the program, a cgroup made and
+	 * removed) on first use, see lua_offcpu.c */
 	dn_lua_features_ebpf(L, -1, reasons);
 	set_feature(L, reasons, "btf", access("/sys/kernel/btf/vmlinux", R_OK) == 0,
 		    "/sys/kernel/btf/vmlinux is missing");
-	set_feature(L, reasons, "cgroup", false, "per-run cgroups are not part of this build yet");
 	set_feature(L, reasons, "psi", access("/proc/pressure/cpu", R_OK) == 0,
 		    "/proc/pressure is missing (kernel without CONFIG_PSI)");
 	set_feature(L, reasons, "schedstat", access("/proc/self/schedstat", R_OK) == 0,
@@ -1314,9 +1875,9 @@ static const luaL_Reg core_funcs[] = {
 };
 
 static const luaL_Reg proc_methods[] = {
-	{"sample", proc_sample},   {"on", proc_on},	{"watch", proc_watch},
-	{"signal", proc_signal},   {"mark", proc_mark}, {"wait", proc_wait},
-	{"summary", proc_summary}, {NULL, NULL},
+	{"sample", proc_sample},   {"on", proc_on},	    {"watch", proc_watch},
+	{"signal", proc_signal},   {"mark", proc_mark},	    {"wait", proc_wait},
+	{"summary", proc_summary}, {"detach", proc_detach}, {NULL, NULL},
 };
 
 int luaopen_denet_core(lua_State *L)
@@ -1340,6 +1901,8 @@ int luaopen_denet_core(lua_State *L)
 	lua_setfield(L, -2, "__index");
 	lua_pushcfunction(L, timer_gc);
 	lua_setfield(L, -2, "__gc");
+	lua_pushcfunction(L, timer_cancel);
+	lua_setfield(L, -2, "__close");
 	lua_pop(L, 1);
 
 	luaL_newlib(L, core_funcs);

@@ -57,6 +57,15 @@ static void on_prof_events(struct dn_loop *loop, int fd, uint32_t events, void *
 		dn_profile_poll_events(lp->p);
 }
 
+/* The closed state, set before anything can fail: lprof_close is then
+ * safe on every path (a zero-filled efd would be fd 0). */
+static void lprof_init(struct lprof *lp)
+{
+	memset(lp, 0, sizeof *lp);
+	lp->efd = -1;
+}
+
+/* The one close path of :close(), <close> and __gc: idempotent. */
 static void lprof_close(struct lprof *lp)
 {
 	if (lp->efd >= 0 && lp->loop)
@@ -282,7 +291,7 @@ static int l_offcpu(lua_State *L)
 	};
 
 	struct lprof *lp = lua_newuserdatauv(L, sizeof *lp, 0);
-	memset(lp, 0, sizeof *lp);
+	lprof_init(lp);
 	luaL_setmetatable(L, OFFCPU_MT);
 	char why[256] = "";
 	errno = 0;
@@ -295,7 +304,6 @@ static int l_offcpu(lua_State *L)
 	}
 	lp->pid = pid;
 	lp->stacks = stacks;
-	lp->efd = -1;
 	lp->loop = dn_lua_loop(L);
 	int efd = dn_profile_event_fd(lp->p);
 	if (efd >= 0 && dn_loop_add_fd(lp->loop, efd, EPOLLIN, on_prof_events, lp) == 0)
@@ -427,9 +435,15 @@ static int prof_drain(lua_State *L)
 	return 1;
 }
 
+/* Every stack since the profiler started, those still in the kernel's
+ * aggregate too: drained first (they stay in the window, so the next
+ * prof:drain() still returns them). */
 static int prof_folded(lua_State *L)
 {
 	struct lprof *lp = open_prof(L, 1, "prof:folded");
+	int r = dn_profile_drain(lp->p);
+	if (r < 0)
+		return push_fail(L, -r, "cannot drain the off-CPU profile");
 	struct dn_buf b = {0};
 	dn_profile_folded(lp->p, &b);
 	if (b.oom) {
@@ -635,29 +649,38 @@ static int l_ebpf_probe(lua_State *L)
 	return 2;
 }
 
-/* denet.features.ebpf without a BPF load at every `require "denet"`: the
- * features table and its reason table get the ebpf entries on first use
- * (reading either, or pairs() over the features). Upvalues: features,
- * reasons. */
+/* denet.features.ebpf and .cgroup without a BPF load and a cgroup made at
+ * every `require "denet"`: the features table and its reason table get
+ * these entries on first use (reading either, or pairs() over the
+ * features). Upvalues: features, reasons. */
+static const struct {
+	const char *name;
+	bool (*probe)(const char **why);
+} lazy_features[] = {{"ebpf", dn_lua_ebpf_probe}, {"cgroup", dn_lua_cgroup_probe}};
+
 static void materialize(lua_State *L)
 {
-	const char *why = NULL;
-	bool ok = dn_lua_ebpf_probe(&why);
-	lua_pushboolean(L, ok);
-	lua_setfield(L, lua_upvalueindex(1), "ebpf");
-	if (!ok) {
-		lua_pushstring(L, why);
-		lua_setfield(L, lua_upvalueindex(2), "ebpf");
+	for (size_t i = 0; i < sizeof lazy_features / sizeof lazy_features[0]; i++) {
+		const char *why = NULL;
+		bool ok = lazy_features[i].probe(&why);
+		lua_pushboolean(L, ok);
+		lua_setfield(L, lua_upvalueindex(1), lazy_features[i].name);
+		if (!ok) {
+			lua_pushstring(L, why);
+			lua_setfield(L, lua_upvalueindex(2), lazy_features[i].name);
+		}
 	}
 }
 
 static int features_index(lua_State *L)
 {
-	if (lua_type(L, 2) == LUA_TSTRING && strcmp(lua_tostring(L, 2), "ebpf") == 0) {
-		materialize(L);
-		lua_rawget(L, 1);
-		return 1;
-	}
+	for (size_t i = 0; i < sizeof lazy_features / sizeof lazy_features[0]; i++)
+		if (lua_type(L, 2) == LUA_TSTRING &&
+		    strcmp(lua_tostring(L, 2), lazy_features[i].name) == 0) {
+			materialize(L);
+			lua_rawget(L, 1);
+			return 1;
+		}
 	return 0;
 }
 

@@ -95,7 +95,13 @@ int dn_lua_run_script(int argc, char **argv, int script_idx)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	dn_lua_ctx(L)->own_signals = true;
+	int r = dn_lua_own_signals(L);
+	if (r < 0) {
+		fprintf(stderr, "denet: cannot handle signals: %s\n", strerror(-r));
+		lua_close(L);
+		return 1;
+	}
+	dn_lua_install_exit(L);
 	/* arg, as lua.c builds it: script at 0, its args at 1.., the
 	 * interpreter and options before at negative indices. */
 	lua_createtable(L, argc - script_idx - 1, script_idx + 1);
@@ -104,31 +110,28 @@ int dn_lua_run_script(int argc, char **argv, int script_idx)
 		lua_rawseti(L, -2, i - script_idx);
 	}
 	lua_setglobal(L, "arg");
-	int status = 1;
 	const char *file = argv[script_idx];
 	if (luaL_loadfile(L, file) != LUA_OK) {
 		const char *msg = lua_tostring(L, -1);
 		fprintf(stderr, "denet: %s\n", msg ? msg : "cannot load the script");
+		dn_lua_end_all(L);
 		lua_close(L);
 		return 1;
 	}
-	/* Run the loop under the same protection as the main chunk. */
 	int nargs = argc - script_idx - 1;
 	luaL_checkstack(L, nargs + 4, "too many arguments");
 	for (int i = script_idx + 1; i < argc; i++)
 		lua_pushstring(L, argv[i]);
 	struct dn_lua_ctx *c = dn_lua_ctx(L);
-	if (pcall_main(L, nargs, 0) == LUA_OK && !c->failed) {
-		if (!c->stop && c->loop)
-			dn_lua_run_loop(L, NULL);
-		status = c->failed ? 1 : 0;
-	}
-	if (c->failed || status) {
-		/* an error: end what the script started, keep what was written */
-		if (c->loop)
-			dn_lua_end_all(L);
-		status = 1;
-	}
+	r = pcall_main(L, nargs, 0);
+	/* then the loop, as node.js runs its event loop after the script,
+	 * unless denet.stop() was called outside a loop */
+	if (r == LUA_OK && !dn_lua_ending(c) && !c->skip_loop && c->loop)
+		dn_lua_run_loop(L, NULL);
+	int status = dn_lua_status(c, r == LUA_OK ? 0 : 1);
+	/* whatever ended the script (its end, denet.stop(), os.exit, an
+	 * error, a signal): nothing it started is left behind unrecorded */
+	dn_lua_end_all(L);
 	lua_close(L);
 	return status;
 }
@@ -212,6 +215,7 @@ struct dn_lua *dn_lua_hooks_load(const char *file, struct dn_loop *loop, struct 
 	}
 	lua_State *L = h->L;
 	dn_lua_set_loop(L, loop);
+	dn_lua_install_exit(L);
 	lua_createtable(L, 1, 0);
 	lua_pushstring(L, file);
 	lua_rawseti(L, -2, 0);
@@ -225,7 +229,8 @@ struct dn_lua *dn_lua_hooks_load(const char *file, struct dn_loop *loop, struct 
 		goto fail;
 	}
 	dn_lua_push_cli_process(L, m);
-	if (pcall_main(L, 1, 0) != LUA_OK)
+	/* os.exit in the body: main exits with its status (dn_lua_hooks_ended) */
+	if (pcall_main(L, 1, 0) != LUA_OK && !dn_lua_ctx(L)->exiting)
 		goto fail;
 	return h;
 fail:
@@ -233,16 +238,30 @@ fail:
 	return NULL;
 }
 
-bool dn_lua_failed(const struct dn_lua *h)
+void dn_lua_hooks_started(struct dn_lua *h)
 {
-	return dn_lua_ctx(h->L)->failed;
+	dn_lua_cli_started(h->L);
+}
+
+bool dn_lua_hooks_ended(const struct dn_lua *h)
+{
+	return dn_lua_ending(dn_lua_ctx(h->L));
+}
+
+int dn_lua_exit_status(const struct dn_lua *h)
+{
+	return dn_lua_status(dn_lua_ctx(h->L), 1);
 }
 
 void dn_lua_close(struct dn_lua *h)
 {
 	if (!h)
 		return;
-	if (h->L)
+	if (h->L) {
+		/* no hook may fire in a finalizer that runs Lua */
+		dn_lua_ctx(h->L)->teardown = true;
+		dn_lua_clear_hooks(h->L);
 		lua_close(h->L);
+	}
 	free(h);
 }

@@ -155,6 +155,15 @@ static void end_command(struct cli_run *cr, struct dn_loop *loop)
 			dn_monitor_abort(&cr->mon);
 }
 
+/* Nothing was recorded (the command never ran): no empty files behind. */
+static void unlink_outputs(const struct cli_run *cr)
+{
+	if (cr->out_fd >= 0 && cr->cli->out && strcmp(cr->cli->out, "-") != 0)
+		unlink(cr->cli->out);
+	if (cr->stats_fd >= 0 && strcmp(cr->cli->stats_out, "-") != 0)
+		unlink(cr->cli->stats_out);
+}
+
 static int monitor_main(struct dn_cli *cli)
 {
 	struct cli_run cr = {
@@ -256,14 +265,25 @@ static int monitor_main(struct dn_cli *cli)
 		.on_sample = on_sample,
 		.ctx = &cr,
 	};
+	if (cli->script) {
+		/* Before the command starts (it is held before exec; attached:
+		 * before monitoring starts): a hooks file that fails to load
+		 * costs nothing, and its rules see every sample. Marks it
+		 * makes now follow `metadata` (dn_lua_hooks_started). */
+		cr.lua = dn_lua_hooks_load(cli->script, loop, &cr.mon);
+		if (!cr.lua || dn_lua_hooks_ended(cr.lua)) {
+			/* failed, or os.exit: the held command is killed by
+			 * dn_monitor_free */
+			status = cr.lua ? dn_lua_exit_status(cr.lua) : 1;
+			unlink_outputs(&cr);
+			goto out;
+		}
+	}
 	r = dn_monitor_start(&cr.mon);
 	if (r < 0) {
 		fprintf(stderr, "denet: cannot run '%s': %s\n", cli->argv[0], strerror(-r));
 		status = dn_launch_exec_failure_code(-r);
-		if (cr.out_fd >= 0 && cli->out && strcmp(cli->out, "-") != 0)
-			unlink(cli->out); /* nothing was recorded */
-		if (cr.stats_fd >= 0 && strcmp(cli->stats_out, "-") != 0)
-			unlink(cli->stats_out); /* nor summarized */
+		unlink_outputs(&cr);
 		goto out;
 	}
 	if (cli->command == DN_CMD_ATTACH && cr.mon.tree.nprocs && cr.mon.tree.procs[0]->fd_io < 0)
@@ -277,23 +297,10 @@ static int monitor_main(struct dn_cli *cli)
 			cr.mon.prof_why[0] ? cr.mon.prof_why : "unknown reason");
 	if (cli->write_env)
 		write_env_record(&cr.mon);
-	if (cli->script) {
-		/* After `metadata` (so it stays line 1) and before the first
-		 * sample (the loop has not run yet), so rules see them all. */
-		cr.lua = dn_lua_hooks_load(cli->script, loop, &cr.mon);
-		if (!cr.lua) {
-			if (cr.mon.launched) { /* do not leave it orphaned */
-				dn_monitor_terminate(&cr.mon);
-				while (cr.mon.running && dn_loop_run_once(loop) == 0)
-					;
-			}
-			dn_monitor_stop(&cr.mon);
-			status = 1;
-			goto out;
-		}
-	}
+	if (cr.lua)
+		dn_lua_hooks_started(cr.lua);
 	bool loop_failed = false, pipe_closed = false;
-	while (cr.mon.running && !(cr.lua && dn_lua_failed(cr.lua))) {
+	while (cr.mon.running && !(cr.lua && dn_lua_hooks_ended(cr.lua))) {
 		if (!pipe_closed && dn_monitor_outputs_gone(&cr.mon) && cr.mon.reader_gone) {
 			/* Whoever read the records has gone (`| head`): as a
 			 * pipeline would, end the command (the usual teardown:
@@ -315,12 +322,12 @@ static int monitor_main(struct dn_cli *cli)
 			loop_failed = true;
 		}
 	}
-	if (cr.lua && dn_lua_failed(cr.lua)) {
-		/* A hook failed: records so far are written; end the command
-		 * we started so it is not left orphaned. */
+	if (cr.lua && dn_lua_hooks_ended(cr.lua)) {
+		/* A hook failed or called os.exit: records so far are written;
+		 * end the command we started so it is not left orphaned. */
 		end_command(&cr, loop);
 		dn_monitor_stop(&cr.mon);
-		status = 1;
+		status = dn_lua_exit_status(cr.lua);
 	} else if (loop_failed) {
 		status = 1;
 	} else if (pipe_closed) {

@@ -46,6 +46,8 @@ void dn_metrics_write_json(struct dn_json *j, const struct dn_metrics *m, bool a
 		else
 			dn_json_int(j, m->cpu_core);
 	}
+	dn_json_key(j, "cpu_secs");
+	dn_json_fixed(j, m->cpu_secs, 6);
 	dn_json_obj_end(j);
 }
 

@@ -27,10 +27,15 @@ struct dn_metrics {
 	double cpu_usage_exited; /* aggregates only: the part of cpu_usage from
 				    processes that ended in this window */
 	const char *cpu_source;	 /* aggregates only: where cpu_usage came from */
+	double cpu_secs;	 /* CPU time since monitoring started (since the
+				    process started with since_process_start); of
+				    an aggregate: of the whole tree, ended
+				    processes included */
 };
 
 /* Write the fields as a JSON object. `aggregated` adds process_count and
- * mem_peak_kb and leaves out cpu_core, as upstream's AggregatedMetrics. */
+ * mem_peak_kb and leaves out cpu_core, as upstream's AggregatedMetrics;
+ * fields new in denet (cpu_usage_exited, cpu_source, cpu_secs) follow. */
 void dn_metrics_write_json(struct dn_json *j, const struct dn_metrics *m, bool aggregated);
 
 /* Add `m` into the aggregate `agg` (sums; uptime is the max). */

@@ -406,10 +406,8 @@ int dn_monitor_sample_now(struct dn_monitor *m)
 	int n = dn_tree_scan(&m->tree, dn_wall_ms());
 	if (m->cgs_ok && m->cgs.has_mem && m->cgs.mem_peak_kb > m->tree.agg.mem_peak_kb)
 		m->tree.agg.mem_peak_kb = m->cgs.mem_peak_kb; /* a spike between samples */
-	uint64_t now = dn_mono_ns();
-	double dt = (double)(now - m->last_sample_mono_ns) / 1e9;
-	m->last_sample_mono_ns = now;
-	m->sampled_cpu_secs += m->tree.agg.cpu_usage / 100.0 * dt;
+	m->last_sample_mono_ns = dn_mono_ns();
+	m->sampled_cpu_secs = m->tree.agg.cpu_secs; /* = the last record's */
 	m->processes_seen += m->tree.nspawned;
 	if (m->hooks.on_reap)
 		for (size_t i = 0; i < m->tree.ngone; i++)
@@ -543,7 +541,8 @@ static void write_exit(struct dn_monitor *m, int status, bool known)
 			? m->summary.total_disk_write_bytes
 			: m->tree.agg.disk_write_bytes;
 	e->samples = m->summary.sample_count;
-	m->command_done = true;
+	if (!e->detached)
+		m->command_done = true;
 	dn_buf_reset(&m->line);
 	dn_record_exit(&m->line, e);
 	emit_line(m);
@@ -600,6 +599,25 @@ static void on_duration(struct dn_loop *loop, struct dn_timer *t, void *ctx)
 	(void)loop;
 	(void)t;
 	end_monitoring(ctx);
+}
+
+int dn_monitor_detach(struct dn_monitor *m)
+{
+	if (!m->running || m->command_done)
+		return -ESRCH;
+	if (m->prof) { /* the off-CPU intervals up to now */
+		dn_profile_drain(m->prof);
+		emit_profile_window(m, dn_wall_ms());
+	}
+	m->exit.detached = true;
+	m->exit.processes = m->processes_seen;
+	write_exit(m, 0, false);
+	/* It runs on, in the cgroup denet runs in: the run's own cgroup
+	 * would otherwise hold it until it exits (or be left behind). */
+	dn_cgroup_release(m->cg); /* attached: only freed, it is not ours */
+	m->cg = NULL;
+	end_monitoring(m);
+	return 0;
 }
 
 int dn_monitor_signal_tree(struct dn_monitor *m, int sig)
@@ -677,7 +695,7 @@ void dn_monitor_on_signal(struct dn_monitor *m, const struct signalfd_siginfo *s
 int dn_monitor_mark(struct dn_monitor *m, const char *label)
 {
 	/* `exit` is the last line of a monitor, and `metadata` the first. */
-	if (m->command_done || !m->t0_ms)
+	if (m->command_done || m->exit.detached || !m->t0_ms)
 		return -ESRCH;
 	dn_buf_reset(&m->line);
 	dn_record_mark(&m->line, dn_wall_ms(), label);

@@ -137,6 +137,11 @@ int dn_monitor_start(struct dn_monitor *m);
 int dn_monitor_sample_now(struct dn_monitor *m);
 /* Stop monitoring, leave the command alone. */
 void dn_monitor_stop(struct dn_monitor *m);
+/* Stop monitoring a command that runs on, with a final `exit` record that
+ * says so (`detached`: no exit status; the sampled totals so far, the
+ * cgroup's totals so far when there is one); the tree leaves the run's
+ * cgroup for denet's own. 0, or -ESRCH when not monitoring. */
+int dn_monitor_detach(struct dn_monitor *m);
 /* Send sig to every live process of the tree (root first). */
 int dn_monitor_signal_tree(struct dn_monitor *m, int sig);
 /* SIGTERM to the tree, SIGKILL after the grace period if it lingers. */

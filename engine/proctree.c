@@ -260,6 +260,7 @@ static void set_baseline(struct dn_tree *t, struct dn_proc *p, bool existing)
 {
 	memset(&p->io_base, 0, sizeof p->io_base);
 	p->minflt_base = p->majflt_base = 0;
+	p->cpu_base_pending = existing && !t->opts.since_process_start;
 	if (!existing || t->opts.since_process_start)
 		return;
 	p->minflt_base = p->st.minflt;
@@ -411,6 +412,10 @@ static void compute_metrics(struct dn_tree *t, struct dn_proc *p, uint64_t now_b
 		p->own_cum_ns += (uint64_t)(cpu / 100.0 * (double)win);
 	} else {
 		p->own_cum_ns = (sched_ok && st->num_threads == 1) ? ss.run_ns : tick_ns;
+		/* like the I/O counters: from when monitoring started, unless
+		 * it was born since (then all of it is inside the run) */
+		p->cpu_base_ns = p->cpu_base_pending ? p->own_cum_ns : 0;
+		p->cpu_base_pending = false;
 	}
 	p->cchild_ns =
 		(uint64_t)((st->cutime > 0 ? st->cutime : 0) + (st->cstime > 0 ? st->cstime : 0)) *
@@ -435,6 +440,7 @@ static void compute_metrics(struct dn_tree *t, struct dn_proc *p, uint64_t now_b
 	m->thread_count = st->num_threads > 0 ? (uint64_t)st->num_threads : 0;
 	m->uptime_secs = sub0(now_boot, start_boot) / 1000000000ull;
 	m->cpu_core = st->processor;
+	m->cpu_secs = (double)sub0(p->own_cum_ns, p->cpu_base_ns) / 1e9;
 }
 
 /* ---- scan --------------------------------------------------------------- */
@@ -549,7 +555,9 @@ static int scan(struct dn_tree *t, uint64_t wall_ms, bool compute)
 				agg.cpu_usage += exited;
 			}
 		}
+		t->agg_cpu_ns += agg.cpu_usage / 100.0 * (double)win;
 	}
+	agg.cpu_secs = t->agg_cpu_ns / 1e9;
 	t->prev_total_ns = total;
 	t->prev_exact_total_ns = t->exact_total_ns;
 	agg.sys_net_rx_bytes = sub0(rx, t->net_rx0);

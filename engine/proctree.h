@@ -38,8 +38,10 @@ struct dn_proc {
 	bool has_prev, prev_sched_ok;
 	uint64_t prev_sched_ns, prev_tick_ns, prev_boot_ns;
 	int64_t prev_threads;
-	uint64_t own_cum_ns; /* CPU counted for it so far (sum of window deltas) */
-	uint64_t cchild_ns;  /* CPU of its children it has waited for (cutime+cstime) */
+	uint64_t own_cum_ns;   /* CPU counted for it so far (sum of window deltas) */
+	uint64_t cpu_base_ns;  /* own_cum_ns when monitoring started (cpu_secs) */
+	bool cpu_base_pending; /* present at the start: its first reading is the base */
+	uint64_t cchild_ns;    /* CPU of its children it has waited for (cutime+cstime) */
 	struct dn_io io_base;
 	uint64_t minflt_base, majflt_base;
 	struct dn_stat st;
@@ -92,6 +94,7 @@ struct dn_tree {
 	uint64_t exact_total_ns;
 	uint64_t prev_exact_total_ns;
 	double cpu_residue_ns; /* total minus the processes' sum, carried over */
+	double agg_cpu_ns;     /* Σ aggregated cpu_usage × window: agg.cpu_secs */
 };
 
 /* Open the root and read a baseline (so the first sample has a window).

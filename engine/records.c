@@ -163,6 +163,10 @@ void dn_record_exit(struct dn_buf *b, const struct dn_exit_info *e)
 		dn_json_int(&j, e->signal);
 	else
 		dn_json_null(&j);
+	if (e->detached) {
+		dn_json_key(&j, "detached");
+		dn_json_bool(&j, true);
+	}
 	dn_json_key(&j, "duration_secs");
 	dn_json_fixed(&j, e->duration_secs, 3);
 	dn_json_key(&j, "totals");

@@ -25,6 +25,7 @@ struct dn_exit_info {
 	uint64_t ts_ms;
 	pid_t pid;
 	bool known;    /* false in attach mode: not our child */
+	bool detached; /* monitoring ended by dn_monitor_detach: it runs on */
 	int exit_code; /* 0-255, 128+N when killed by signal N */
 	int signal;    /* 0 = none */
 	double duration_secs;

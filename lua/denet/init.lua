@@ -1,4 +1,4 @@
--- denet — the public Lua API (DESIGN §4). `require "denet"` returns this
+-- denet — the public Lua API (docs/lua-api.md). `require "denet"` returns this
 -- table. Process control, timers and the loop come from the C module
 -- denet.core; output and analysis are the Lua modules beside this file.
 -- Keep every public name here: scripts must never depend on globals.
@@ -45,6 +45,11 @@ return setmetatable(denet, {
   end,
   __newindex = function(t, k, v)
     if k == "hook_budget_ms" then
+      -- level 2: the error names the script's line that assigns
+      if math.type(v) == nil or not (v >= 0) then
+        error(("denet.hook_budget_ms must be a number of ms >= 0 (0 = no limit), got %s")
+          :format(tostring(v)), 2)
+      end
       core.set_hook_budget(v)
       settings[k] = v
     else

@@ -1,4 +1,4 @@
--- lua_api_spec.lua — the public Lua API (DESIGN §4), driven in-process
+-- lua_api_spec.lua — the public Lua API (docs/lua-api.md), driven in-process
 -- through the C module (require "denet" loads lua/denet/init.lua, which
 -- loads build/lua/denet/core.so through LUA_CPATH), and through the real
 -- binary for what ends a state for good (errors in hooks, hook budgets)
@@ -67,6 +67,39 @@ describe("denet module", function()
     if not denet.features.ebpf then assert.is_string(denet.features.reason.ebpf) end
   end)
 
+  it("features.cgroup tells whether a run gets a cgroup of its own", function()
+    local out = S.tmpname(".jsonl")
+    local p = assert(denet.run{ "true", out = out })
+    p:wait()
+    local cap = S.records(S.slurp(out))[1].capabilities.cgroup
+    os.remove(out)
+    assert.equal(cap.ok, denet.features.cgroup)
+    if not cap.ok then assert.is_string(denet.features.reason.cgroup) end
+    -- and as a user who may not make one, with the reason
+    if S.sh("id -u").out:match("^0") then
+      local script = S.tmpname(".lua")
+      S.write(script, [[
+local denet = require "denet"
+print(denet.features.cgroup, denet.features.reason.cgroup)
+local p = assert(denet.run{ "true", out = arg[1] })
+p:wait()
+]])
+      os.execute("chmod 644 " .. S.q(script))
+      local dir = S.sh("mktemp -d").out:match("[^\n]+")
+      os.execute("chmod 777 " .. S.q(dir))
+      local r = S.sh(("cd / && setpriv --reuid=65534 --regid=65534 --clear-groups %s %s %s")
+        :format(S.q(S.bin), S.q(script), S.q(dir .. "/o.jsonl")))
+      local recs = S.records(S.slurp(dir .. "/o.jsonl") or "")
+      os.execute("rm -rf " .. S.q(dir) .. " " .. S.q(script))
+      assert.equal(0, r.code, r.err)
+      assert.is_false(recs[1].capabilities.cgroup.ok)
+      assert.equal("false\t" .. recs[1].capabilities.cgroup.reason:gsub("denet%-%d+%-%d+", "denet-X") .. "\n",
+        (r.out:gsub("denet%-%d+%-%d+", "denet-X")))
+    else
+      print("# skip: the non-root half needs root to drop to nobody")
+    end
+  end)
+
   it("denet.size converts to the metric's unit", function()
     assert.equal(2 * 1024 * 1024, denet.size("2G", "mem_rss_kb"))
     assert.equal(512 * 1024 * 1024, denet.size("512M"))
@@ -98,6 +131,28 @@ describe("errors at the Lua boundary", function()
     assert.matches("option 'interval' must be a number", err)
     assert.equal(1, p:signal("KILL"))
     assert.equal(137, (p:wait()))
+  end)
+
+  it("errors name the script's line and say each thing once", function()
+    -- an assignment to denet.hook_budget_ms blames the line that assigns
+    local ok, err = pcall(function() denet.hook_budget_ms = -5 end)
+    assert.is_false(ok)
+    assert.matches("^[^:]*lua_api_spec%.lua:%d+: denet%.hook_budget_ms must be a number of ms >= 0 "
+      .. "%(0 = no limit%), got %-5$", err)
+    ok, err = pcall(function() denet.hook_budget_ms = "fast" end)
+    assert.matches("lua_api_spec%.lua:%d+: .*got fast$", err)
+    assert.equal(1000, denet.hook_budget_ms)
+    -- p:on is a method: the event is argument #1, as docs/lua-api.md says
+    local p = assert(denet.run{ "true" })
+    ok, err = pcall(function() p:on("tick", print) end)
+    assert.matches("bad argument #1 to 'on' %(invalid option 'tick'%)", err)
+    assert.equal(0, (p:wait()))
+    local none, msg, code = p:mark("late")
+    assert.is_nil(none)
+    assert.equal("ESRCH", code)
+    assert.equal("ESRCH: the process has ended: no record can follow its exit", msg)
+    none, msg, code = p:signal("TERM")
+    assert.equal("ESRCH: the process has ended", msg)
   end)
 
   it("a nonexistent command returns nil, message, ENOENT", function()
@@ -150,6 +205,66 @@ describe("process objects", function()
     end
     assert.is_true(max_rss > 55 * 1024 and max_rss < 70 * 1024, "peak " .. max_rss)
     os.remove(out)
+  end)
+
+  it("a sample callback gets the record the file gets: the same keys, and cpu_secs", function()
+    local function keys(t)
+      local ks = {}
+      for k in pairs(t) do ks[#ks + 1] = k end
+      table.sort(ks)
+      return table.concat(ks, ",")
+    end
+    for _, children in ipairs{ true, false } do
+      local out = S.tmpname(".jsonl")
+      local p = assert(denet.run{ "sh", "-c", S.q(S.helper("busy")) .. " 0.4 & sleep 0.2; wait",
+        interval = 50, out = out, children = children })
+      local seen = {}
+      p:on("sample", function(rec) seen[#seen + 1] = rec end)
+      local _, totals = p:wait()
+      local recs = S.of_kind(S.records(S.slurp(out)), children and "tree" or "sample")
+      assert.equal(#recs, #seen)
+      assert.is_true(#recs >= 4)
+      for i, rec in ipairs(recs) do
+        local got = seen[i]
+        assert.equal(keys(rec), keys(got))
+        if children then
+          assert.equal(keys(rec.aggregated), keys(got.aggregated))
+          assert.matches("cpu_usage_exited", keys(got.aggregated))
+          assert.equal(rec.aggregated.cpu_source, got.aggregated.cpu_source)
+          assert.equal(rec.aggregated.cpu_usage_exited, got.aggregated.cpu_usage_exited)
+          assert.equal(rec.aggregated.cpu_secs, got.aggregated.cpu_secs)
+          if rec.parent ~= require("denet.json").null then
+            assert.equal(keys(rec.parent), keys(got.parent))
+            assert.equal(rec.parent.cpu_secs, got.parent.cpu_secs)
+          end
+          assert.equal(#rec.children, #got.children)
+          for k, c in ipairs(rec.children) do
+            assert.equal(keys(c), keys(got.children[k]))
+            assert.equal(keys(c.metrics), keys(got.children[k].metrics))
+            assert.equal(c.metrics.cpu_secs, got.children[k].metrics.cpu_secs)
+          end
+        else
+          assert.equal(rec.cpu_secs, got.cpu_secs)
+        end
+      end
+      -- cumulative CPU: never decreasing; the tree's ends where `sampled` does
+      local last = recs[#recs]
+      if children then
+        local busy
+        for _, rec in ipairs(recs) do
+          for _, c in ipairs(rec.children) do
+            if c.command:match("busy") then
+              assert.is_true(busy == nil or c.metrics.cpu_secs >= busy)
+              busy = c.metrics.cpu_secs
+            end
+          end
+        end
+        assert.is_true(busy > 0.1, "busy's cpu_secs " .. tostring(busy))
+        assert.is_true(last.aggregated.cpu_secs >= busy)
+        assert.near(totals.sampled.cpu_secs, last.aggregated.cpu_secs, 1e-6)
+      end
+      os.remove(out)
+    end
   end)
 
   it("p:sample, p:summary, p:mark, p:signal and the exit hook", function()
@@ -398,6 +513,61 @@ p:on("exit", function(status) io.stderr:write("EXIT ", status, " after ", n, " s
     assert.matches("FIRE big %d+", r.err)
     os.remove(hooks)
     os.remove(out)
+  end)
+end)
+
+describe("prof:folded()", function()
+  it("has every stack since the profiler started, without a prof:drain() before", function()
+    if not denet.features.ebpf then
+      return pending("eBPF unavailable: " .. tostring(denet.features.reason.ebpf))
+    end
+    local prof = assert(denet.offcpu{ min_us = 1000 })
+    local p = assert(denet.run{ "sh", "-c", "sleep 0.2; sleep 0.2", interval = 50 })
+    assert(prof:track(p.pid))
+    assert.equal(0, (p:wait()))
+    local folded = prof:folded()
+    local us = 0
+    for n in folded:gmatch("\nsleep;[^\n]* (%d+)") do us = us + tonumber(n) end
+    for n in folded:gmatch("^sleep;[^\n]* (%d+)") do us = us + tonumber(n) end
+    assert.is_true(us >= 350000, "sleep's folded off-CPU time: " .. us .. " us\n" .. folded)
+    -- a drain after it still gets those stacks
+    local ns = 0
+    for _, st in ipairs(assert(prof:drain())) do
+      if st.comm == "sleep" then ns = ns + st.off_ns end
+    end
+    assert.is_true(ns >= 350e6, "drained " .. ns)
+    prof:close()
+  end)
+end)
+
+describe("-s hooks with --enable-ebpf", function()
+  it("the hook's aggregate has the file's ebpf.offcpu object", function()
+    local hooks = S.tmpname(".lua")
+    S.write(hooks, [[
+local json = require "denet.json"
+local p = ...
+p:on("sample", function(rec)
+  io.stderr:write("AGG ", json.encode(rec.aggregated.ebpf or false), "\n")
+end)
+]])
+    local out = S.tmpname(".jsonl")
+    local r = S.denet{ "--enable-ebpf", "-q", "-i", "50", "-o", out, "run", "-s", hooks, "--",
+      "sh", "-c", "sleep 0.1; sleep 0.1; sleep 0.1" }
+    local recs = S.records(S.slurp(out))
+    os.remove(hooks)
+    os.remove(out)
+    if not recs[1].capabilities.ebpf.ok then
+      print("# skip: eBPF unavailable: " .. tostring(recs[1].capabilities.ebpf.reason))
+      return
+    end
+    assert.equal(0, r.code, r.err)
+    local trees, i = S.of_kind(recs, "tree"), 0
+    for line in r.err:gmatch("AGG ([^\n]*)") do
+      i = i + 1
+      assert.same(trees[i].aggregated.ebpf, json.decode(line))
+    end
+    assert.equal(#trees, i)
+    assert.is_table(trees[#trees].aggregated.ebpf.offcpu)
   end)
 end)
 

@@ -636,6 +636,7 @@ static struct dn_metrics sample_metrics(void)
 		.cpu_core = 3,
 		.process_count = 14,
 		.mem_peak_kb = 15,
+		.cpu_secs = 1.2345675,
 	};
 	return m;
 }
@@ -655,20 +656,20 @@ static void test_metrics_json(void)
 
 	dn_json_init(&j, &b);
 	dn_metrics_write_json(&j, &m, false);
-	CHECK_STR(b.data, COMMON_FIELDS "\"uptime_secs\":13,\"cpu_core\":3}");
+	CHECK_STR(b.data, COMMON_FIELDS "\"uptime_secs\":13,\"cpu_core\":3,\"cpu_secs\":1.234568}");
 
 	m.cpu_core = -1;
 	dn_buf_reset(&b);
 	dn_json_init(&j, &b);
 	dn_metrics_write_json(&j, &m, false);
-	CHECK_STR(b.data, COMMON_FIELDS "\"uptime_secs\":13,\"cpu_core\":null}");
+	CHECK_STR(b.data, COMMON_FIELDS "\"uptime_secs\":13,\"cpu_core\":null,\"cpu_secs\":1.234568}");
 
 	dn_buf_reset(&b);
 	dn_json_init(&j, &b);
 	dn_metrics_write_json(&j, &m, true);
 	CHECK_STR(b.data, COMMON_FIELDS "\"process_count\":14,\"uptime_secs\":13,"
 					"\"mem_peak_kb\":15,\"cpu_usage_exited\":0.00,"
-					"\"cpu_source\":\"proc\"}");
+					"\"cpu_source\":\"proc\",\"cpu_secs\":1.234568}");
 
 	m.cpu_usage_exited = 12.345;
 	m.cpu_source = "cgroup";
@@ -677,7 +678,7 @@ static void test_metrics_json(void)
 	dn_metrics_write_json(&j, &m, true);
 	CHECK_STR(b.data, COMMON_FIELDS "\"process_count\":14,\"uptime_secs\":13,"
 					"\"mem_peak_kb\":15,\"cpu_usage_exited\":12.35,"
-					"\"cpu_source\":\"cgroup\"}");
+					"\"cpu_source\":\"cgroup\",\"cpu_secs\":1.234568}");
 
 	/* As a value inside a record, after other fields. */
 	dn_buf_reset(&b);
@@ -692,7 +693,7 @@ static void test_metrics_json(void)
 	dn_json_obj_end(&j);
 	static const char head[] = "{\"pid\":1,\"metrics\":{\"ts_ms\":";
 	CHECK(strncmp(b.data, head, sizeof head - 1) == 0);
-	CHECK(strstr(b.data, "\"cpu_core\":null},\"z\":2}") != NULL);
+	CHECK(strstr(b.data, "\"cpu_core\":null,\"cpu_secs\":1.234568},\"z\":2}") != NULL);
 	dn_buf_free(&b);
 }
 

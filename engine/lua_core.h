@@ -88,9 +88,11 @@ bool dn_lua_ending(const struct dn_lua_ctx *c);
  * grace) and waited for, so its `exit` record is written; monitoring of
  * attached processes stops (they run on). */
 void dn_lua_end_all(lua_State *L);
-/* denet SCRIPT.lua: INT/TERM/HUP/QUIT get a handler that hands them to
- * the loop (the signal policy) and, when Lua code keeps running instead
- * of returning to the loop, interrupts it (as lua.c does). */
+/* denet SCRIPT.lua and -s hooks: INT/TERM/HUP/QUIT get a handler that
+ * hands them to the loop (the signal policy, through the state's process
+ * objects) and, when Lua code keeps running instead of returning to the
+ * loop, interrupts it (as lua.c does). The loop must not have them in its
+ * signalfd. Released when the state closes. 0 or -errno. */
 int dn_lua_own_signals(lua_State *L);
 /* Replace os.exit: it ends the state as an error would (the script's
  * commands are ended and their records written), then denet exits with

@@ -486,7 +486,7 @@ static void watch_hook(lua_State *L, lua_Debug *ar)
 		dn_lua_report_error(L, -1);
 		lua_pop(L, 2);
 	}
-	if (dn_lua_ending(c)) {
+	if (dn_lua_ending(c) && c->unwind) {
 		lua_sethook(L, watch_hook, LUA_MASKCOUNT, 1);
 		raise_abort(L);
 	}
@@ -513,7 +513,7 @@ static void set_watch(lua_State *L, struct dn_lua_ctx *c)
 	int count = 0;
 	if (c->teardown)
 		count = 0;
-	else if (dn_lua_ending(c))
+	else if (dn_lua_ending(c) && c->unwind)
 		count = 1;
 	else if (signal_pending())
 		count = 1000;
@@ -593,6 +593,7 @@ static int l_os_exit(lua_State *L)
 
 void dn_lua_install_exit(lua_State *L)
 {
+	dn_lua_ctx(L)->unwind = true;
 	lua_getglobal(L, "os");
 	if (lua_istable(L, -1)) {
 		lua_pushcfunction(L, l_os_exit);

@@ -32,6 +32,9 @@ struct dn_lua_ctx {
 	int exit_status;
 	int interrupted; /* the signal that interrupted busy Lua code */
 	bool teardown;	 /* ending what is left: no more Lua */
+	bool unwind;	 /* a state of denet's own (script, -s hooks): once
+			    ending, running Lua is unwound (not in a plain
+			    lua5.4 host, which goes on after an error) */
 	bool in_hook;
 	uint64_t hook_started_ns;
 	double hook_budget_ms;
@@ -96,7 +99,8 @@ void dn_lua_end_all(lua_State *L);
 int dn_lua_own_signals(lua_State *L);
 /* Replace os.exit: it ends the state as an error would (the script's
  * commands are ended and their records written), then denet exits with
- * its status (dn_lua_ctx(L)->exiting, exit_status). */
+ * its status (dn_lua_ctx(L)->exiting, exit_status). Marks the state as
+ * denet's own (unwind). */
 void dn_lua_install_exit(lua_State *L);
 /* The exit status the state asks for: os.exit's; 128+N after signal N
  * interrupted it; 1 after a failure; else `ok`. */

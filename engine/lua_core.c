@@ -64,9 +64,12 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
+static void release_signals(struct dn_lua_ctx *c);
+
 static int ctx_gc(lua_State *L)
 {
 	struct dn_lua_ctx *c = lua_touserdata(L, 1);
+	release_signals(c);
 	free(c->procs);
 	c->procs = NULL;
 	if (c->own_loop && c->loop)
@@ -388,6 +391,12 @@ int dn_lua_own_signals(lua_State *L)
 	for (size_t i = 0; i < sizeof owned_signals / sizeof owned_signals[0]; i++)
 		sigaddset(&set, owned_signals[i]);
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	/* a loop that exists already (the CLI's, for -s hooks) */
+	if (c->loop && watch_signal_pipe(c) < 0) {
+		int e = errno;
+		release_signals(c);
+		return -e;
+	}
 	return 0;
 }
 
@@ -403,6 +412,8 @@ static void release_signals(struct dn_lua_ctx *c)
 			signal(owned_signals[i], SIG_DFL);
 	}
 	sigst.c = NULL;
+	if (c->loop && sigst.pipe[0] >= 0)
+		dn_loop_del_fd(c->loop, sigst.pipe[0]); /* a CLI's loop lives on */
 	for (int i = 0; i < 2; i++) {
 		if (sigst.pipe[i] >= 0)
 			close(sigst.pipe[i]);
@@ -475,7 +486,7 @@ static void watch_hook(lua_State *L, lua_Debug *ar)
 		dn_lua_report_error(L, -1);
 		lua_pop(L, 2);
 	}
-	if (dn_lua_ending(c)) {
+	if (dn_lua_ending(c) && c->unwind) {
 		lua_sethook(L, watch_hook, LUA_MASKCOUNT, 1);
 		raise_abort(L);
 	}
@@ -502,7 +513,7 @@ static void set_watch(lua_State *L, struct dn_lua_ctx *c)
 	int count = 0;
 	if (c->teardown)
 		count = 0;
-	else if (dn_lua_ending(c))
+	else if (dn_lua_ending(c) && c->unwind)
 		count = 1;
 	else if (signal_pending())
 		count = 1000;
@@ -582,6 +593,7 @@ static int l_os_exit(lua_State *L)
 
 void dn_lua_install_exit(lua_State *L)
 {
+	dn_lua_ctx(L)->unwind = true;
 	lua_getglobal(L, "os");
 	if (lua_istable(L, -1)) {
 		lua_pushcfunction(L, l_os_exit);

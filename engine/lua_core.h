@@ -32,6 +32,9 @@ struct dn_lua_ctx {
 	int exit_status;
 	int interrupted; /* the signal that interrupted busy Lua code */
 	bool teardown;	 /* ending what is left: no more Lua */
+	bool unwind;	 /* a state of denet's own (script, -s hooks): once
+			    ending, running Lua is unwound (not in a plain
+			    lua5.4 host, which goes on after an error) */
 	bool in_hook;
 	uint64_t hook_started_ns;
 	double hook_budget_ms;
@@ -88,13 +91,16 @@ bool dn_lua_ending(const struct dn_lua_ctx *c);
  * grace) and waited for, so its `exit` record is written; monitoring of
  * attached processes stops (they run on). */
 void dn_lua_end_all(lua_State *L);
-/* denet SCRIPT.lua: INT/TERM/HUP/QUIT get a handler that hands them to
- * the loop (the signal policy) and, when Lua code keeps running instead
- * of returning to the loop, interrupts it (as lua.c does). */
+/* denet SCRIPT.lua and -s hooks: INT/TERM/HUP/QUIT get a handler that
+ * hands them to the loop (the signal policy, through the state's process
+ * objects) and, when Lua code keeps running instead of returning to the
+ * loop, interrupts it (as lua.c does). The loop must not have them in its
+ * signalfd. Released when the state closes. 0 or -errno. */
 int dn_lua_own_signals(lua_State *L);
 /* Replace os.exit: it ends the state as an error would (the script's
  * commands are ended and their records written), then denet exits with
- * its status (dn_lua_ctx(L)->exiting, exit_status). */
+ * its status (dn_lua_ctx(L)->exiting, exit_status). Marks the state as
+ * denet's own (unwind). */
 void dn_lua_install_exit(lua_State *L);
 /* The exit status the state asks for: os.exit's; 128+N after signal N
  * interrupted it; 1 after a failure; else `ok`. */

@@ -216,6 +216,11 @@ struct dn_lua *dn_lua_hooks_load(const char *file, struct dn_loop *loop, struct 
 	lua_State *L = h->L;
 	dn_lua_set_loop(L, loop);
 	dn_lua_install_exit(L);
+	int r = dn_lua_own_signals(L); /* a busy hook can be interrupted */
+	if (r < 0) {
+		fprintf(stderr, "denet: cannot handle signals: %s\n", strerror(-r));
+		goto fail;
+	}
 	lua_createtable(L, 1, 0);
 	lua_pushstring(L, file);
 	lua_rawseti(L, -2, 0);

@@ -195,13 +195,22 @@ static int monitor_main(struct dn_cli *cli)
 			close(cr.stats_fd);
 		return 1;
 	}
-	sigset_t sigs;
+	sigset_t sigs, policy;
+	sigemptyset(&policy);
+	sigaddset(&policy, SIGINT);
+	sigaddset(&policy, SIGTERM);
+	sigaddset(&policy, SIGHUP);
+	sigaddset(&policy, SIGQUIT);
 	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGHUP);
-	sigaddset(&sigs, SIGQUIT);
 	sigaddset(&sigs, SIGCHLD);
+	if (cli->script) {
+		/* The hooks' Lua state takes INT/TERM/HUP/QUIT (the same policy,
+		 * and it can interrupt a busy hook): not in the signalfd, and
+		 * unblocked before the loop records the mask commands get. */
+		sigprocmask(SIG_UNBLOCK, &policy, NULL);
+	} else {
+		sigorset(&sigs, &sigs, &policy);
+	}
 	struct dn_loop *loop = dn_loop_new(&sigs, on_signal, &cr);
 	if (!loop) {
 		fprintf(stderr, "denet: cannot set up the event loop: %s\n", strerror(errno));

@@ -269,6 +269,30 @@ print("not interrupted")
     os.remove(out)
   end)
 
+  it("a busy -s hook is interrupted too: the command ends with its record, denet exits 128+N", function()
+    local hooks = S.tmpname(".lua")
+    S.write(hooks, [[
+local p = ...
+io.stderr:write("CMD ", p.pid, "\n")
+require("denet").hook_budget_ms = 0
+p:on("sample", function() local t = os.clock(); while os.clock() - t < 20 do end end)
+]])
+    local out = S.tmpname(".jsonl")
+    local t0 = os.time()
+    local r = S.sh(("timeout --preserve-status -s TERM -k 10 1 %s -q -i 50 -o %s run -s %s -- sleep 30")
+      :format(S.q(S.bin), S.q(out), S.q(hooks)))
+    assert.is_true(os.time() - t0 < 8, "needed SIGKILL")
+    assert.equal(128 + 15, r.code, r.err)
+    assert.matches(":4: interrupted by SIGTERM", r.err)
+    local pid = tonumber(r.err:match("CMD (%d+)"))
+    assert.is_false(alive(pid))
+    local recs = S.records(S.slurp(out))
+    assert.equal("exit", recs[#recs].kind)
+    assert.equal(15, recs[#recs].signal)
+    os.remove(hooks)
+    os.remove(out)
+  end)
+
   it("a signal while denet waits in its loop still follows the policy: the script goes on", function()
     local r = script([[
 local denet = require "denet"

@@ -407,7 +407,9 @@ int dn_monitor_sample_now(struct dn_monitor *m)
 	if (m->cgs_ok && m->cgs.has_mem && m->cgs.mem_peak_kb > m->tree.agg.mem_peak_kb)
 		m->tree.agg.mem_peak_kb = m->cgs.mem_peak_kb; /* a spike between samples */
 	m->last_sample_mono_ns = dn_mono_ns();
-	m->sampled_cpu_secs = m->tree.agg.cpu_secs; /* = the last record's */
+	/* the last reading's cumulative CPU: at the exit, that of a reading
+	 * no record describes (it would describe an exited process) */
+	m->sampled_cpu_secs = m->tree.agg.cpu_secs;
 	m->processes_seen += m->tree.nspawned;
 	if (m->hooks.on_reap)
 		for (size_t i = 0; i < m->tree.ngone; i++)

@@ -1121,7 +1121,7 @@ static void read_monitor_opts(lua_State *L, int idx, struct dn_monitor_opts *o, 
 }
 
 /* Environmental failure: nil, "ENAME: msg", "ENAME" (luv's convention). */
-static int push_fail(lua_State *L, int err, const char *what)
+int dn_lua_push_fail(lua_State *L, int err, const char *what)
 {
 	const char *name = strerrorname_np(err);
 	lua_pushnil(L);
@@ -1132,7 +1132,7 @@ static int push_fail(lua_State *L, int err, const char *what)
 
 /* The same for a reason that says it all: strerror would repeat it
  * ("the process has ended: No such process"). */
-static int push_fail_why(lua_State *L, int err, const char *why)
+int dn_lua_push_fail_why(lua_State *L, int err, const char *why)
 {
 	const char *name = strerrorname_np(err);
 	lua_pushnil(L);
@@ -1147,7 +1147,7 @@ static int open_out(lua_State *L, const char *path, int *fd, bool append)
 	if (*fd < 0) {
 		char what[512];
 		snprintf(what, sizeof what, "cannot write '%s'", path);
-		return push_fail(L, errno, what);
+		return dn_lua_push_fail(L, errno, what);
 	}
 	return 0;
 }
@@ -1199,7 +1199,7 @@ static int l_run(lua_State *L)
 	};
 	int r = dn_monitor_launch(&p->own, loop, &o, argv, argc, &lo);
 	if (r < 0)
-		return push_fail(L, -r, "cannot start the command");
+		return dn_lua_push_fail(L, -r, "cannot start the command");
 	if (p->out_fd >= 0)
 		dn_monitor_add_output(&p->own, p->out_fd);
 	install_hooks(p);
@@ -1207,7 +1207,7 @@ static int l_run(lua_State *L)
 	if (r < 0) {
 		char what[512];
 		snprintf(what, sizeof what, "cannot run '%s'", argv[0]);
-		return push_fail(L, -r, what);
+		return dn_lua_push_fail(L, -r, what);
 	}
 	p->started = true;
 	close_fd(&p->stdout_fd);
@@ -1249,7 +1249,7 @@ static int l_attach(lua_State *L)
 	if (r < 0) {
 		char what[64];
 		snprintf(what, sizeof what, "cannot attach to PID %d", (int)pid);
-		return push_fail(L, -r, what);
+		return dn_lua_push_fail(L, -r, what);
 	}
 	if (p->out_fd >= 0)
 		dn_monitor_add_output(&p->own, p->out_fd);
@@ -1516,10 +1516,10 @@ static int proc_signal(lua_State *L)
 	struct lproc *p = check_proc(L, 1);
 	int sig = parse_signal(L, 2);
 	if (!p->mon->running)
-		return push_fail_why(L, ESRCH, "the process has ended");
+		return dn_lua_push_fail_why(L, ESRCH, "the process has ended");
 	int n = dn_monitor_signal_tree(p->mon, sig);
 	if (n == 0)
-		return push_fail(L, ESRCH, "no process of the tree could be signalled");
+		return dn_lua_push_fail(L, ESRCH, "no process of the tree could be signalled");
 	lua_pushinteger(L, n);
 	return 1;
 }
@@ -1544,8 +1544,8 @@ static int proc_mark(lua_State *L)
 		return 1;
 	}
 	if (dn_monitor_mark(p->mon, label) < 0)
-		return push_fail_why(L, ESRCH,
-				     "the process has ended: no record can follow its exit");
+		return dn_lua_push_fail_why(L, ESRCH,
+					    "the process has ended: no record can follow its exit");
 	lua_settop(L, 1);
 	return 1;
 }
@@ -1580,11 +1580,11 @@ static int proc_detach(lua_State *L)
 {
 	struct lproc *p = check_proc(L, 1);
 	if (!p->mon->running || !p->started)
-		return push_fail_why(L, ESRCH,
-				     "not monitored: the process has ended or was detached");
+		return dn_lua_push_fail_why(L, ESRCH,
+					    "not monitored: the process has ended or was detached");
 	int r = dn_monitor_detach(p->mon);
 	if (r < 0)
-		return push_fail(L, -r, "cannot detach");
+		return dn_lua_push_fail(L, -r, "cannot detach");
 	push_totals(L, &p->totals);
 	return 1;
 }

@@ -68,6 +68,12 @@ bool dn_lua_cgroup_probe(const char **why);
  * entries that run the probes above on first use, so loading denet costs
  * no BPF load and makes no cgroup. */
 void dn_lua_features_ebpf(lua_State *L, int features_idx, int reasons_idx);
+/* The failure convention of every denet function: pushes nil,
+ * "ENAME: what: strerror(err)", "ENAME" and returns 3 (for `return`). */
+int dn_lua_push_fail(lua_State *L, int err, const char *what);
+/* The same for a reason that says it all (strerror would repeat it):
+ * nil, "ENAME: why", "ENAME". */
+int dn_lua_push_fail_why(lua_State *L, int err, const char *why);
 struct dn_lua_ctx *dn_lua_ctx(lua_State *L);
 /* The state's event loop, created on first use (with SIGCHLD handling). */
 struct dn_loop *dn_lua_loop(lua_State *L);

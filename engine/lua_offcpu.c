@@ -81,26 +81,6 @@ struct lsym {
 	pid_t pid;
 };
 
-/* nil, "ENAME: what: strerror", "ENAME" (as lua_core.c's push_fail). */
-static int push_fail(lua_State *L, int err, const char *what)
-{
-	const char *name = strerrorname_np(err);
-	lua_pushnil(L);
-	lua_pushfstring(L, "%s: %s: %s", name ? name : "EIO", what, strerror(err));
-	lua_pushstring(L, name ? name : "EIO");
-	return 3;
-}
-
-/* nil, "ENAME: reason", "ENAME": for reasons that already say why. */
-static int push_fail_why(lua_State *L, int err, const char *why)
-{
-	const char *name = strerrorname_np(err);
-	lua_pushnil(L);
-	lua_pushfstring(L, "%s: %s", name ? name : "EIO", why);
-	lua_pushstring(L, name ? name : "EIO");
-	return 3;
-}
-
 static void set_int(lua_State *L, const char *k, uint64_t v)
 {
 	lua_pushinteger(L, (lua_Integer)v);
@@ -300,7 +280,7 @@ static int l_offcpu(lua_State *L)
 		int e = errno ? errno : EIO;
 		if (!why[0])
 			snprintf(why, sizeof why, "cannot load the eBPF program: %s", strerror(e));
-		return push_fail_why(L, e, why);
+		return dn_lua_push_fail_why(L, e, why);
 	}
 	lp->pid = pid;
 	lp->stacks = stacks;
@@ -315,7 +295,7 @@ static int l_offcpu(lua_State *L)
 		lprof_close(lp);
 		char what[64];
 		snprintf(what, sizeof what, "cannot profile PID %d", (int)pid);
-		return push_fail(L, -r, what);
+		return dn_lua_push_fail(L, -r, what);
 	}
 	if (children)
 		track_descendants(lp->p, pid);
@@ -331,7 +311,7 @@ static int prof_track(lua_State *L)
 	if (r < 0) {
 		char what[64];
 		snprintf(what, sizeof what, "cannot profile PID %d", (int)pid);
-		return push_fail(L, -r, what);
+		return dn_lua_push_fail(L, -r, what);
 	}
 	if (children)
 		track_descendants(lp->p, pid);
@@ -387,7 +367,7 @@ static int prof_drain(lua_State *L)
 	struct lprof *lp = open_prof(L, 1, "prof:drain");
 	int r = dn_profile_drain(lp->p);
 	if (r < 0)
-		return push_fail(L, -r, "cannot drain the off-CPU profile");
+		return dn_lua_push_fail(L, -r, "cannot drain the off-CPU profile");
 	const struct dn_profile_stack *st = NULL;
 	size_t n = dn_profile_window(lp->p, &st);
 	if (n > 0x7fffffff)
@@ -443,7 +423,7 @@ static int prof_folded(lua_State *L)
 	struct lprof *lp = open_prof(L, 1, "prof:folded");
 	int r = dn_profile_drain(lp->p);
 	if (r < 0)
-		return push_fail(L, -r, "cannot drain the off-CPU profile");
+		return dn_lua_push_fail(L, -r, "cannot drain the off-CPU profile");
 	struct dn_buf b = {0};
 	dn_profile_folded(lp->p, &b);
 	if (b.oom) {
@@ -532,7 +512,7 @@ static struct dn_symbolizer *new_captured(lua_State *L, pid_t pid, bool lines, i
 		dn_sym_free(s);
 		char what[64];
 		snprintf(what, sizeof what, "cannot read the maps of PID %d", (int)pid);
-		*nret = push_fail(L, -r, what);
+		*nret = dn_lua_push_fail(L, -r, what);
 		return NULL;
 	}
 	return s;
@@ -567,7 +547,7 @@ static int sym_capture(lua_State *L)
 	if (r < 0) {
 		char what[64];
 		snprintf(what, sizeof what, "cannot read the maps of PID %d", (int)ls->pid);
-		return push_fail(L, -r, what);
+		return dn_lua_push_fail(L, -r, what);
 	}
 	lua_pushboolean(L, 1);
 	return 1;

@@ -326,7 +326,7 @@ int dn_monitor_start(struct dn_monitor *m)
 	}
 	m->running = true;
 	m->processes_seen = m->tree.nprocs;
-	m->start_mono_ns = m->last_sample_mono_ns = dn_mono_ns();
+	m->start_mono_ns = dn_mono_ns();
 	add_cap(m, "schedstat", m->tree.nprocs && m->tree.procs[0]->fd_sched >= 0,
 		"/proc/PID/schedstat unreadable (CONFIG_SCHEDSTATS off?)");
 	add_cap(m, "io", m->tree.nprocs && m->tree.procs[0]->fd_io >= 0,
@@ -406,7 +406,6 @@ int dn_monitor_sample_now(struct dn_monitor *m)
 	int n = dn_tree_scan(&m->tree, dn_wall_ms());
 	if (m->cgs_ok && m->cgs.has_mem && m->cgs.mem_peak_kb > m->tree.agg.mem_peak_kb)
 		m->tree.agg.mem_peak_kb = m->cgs.mem_peak_kb; /* a spike between samples */
-	m->last_sample_mono_ns = dn_mono_ns();
 	/* the last reading's cumulative CPU: at the exit, that of a reading
 	 * no record describes (it would describe an exited process) */
 	m->sampled_cpu_secs = m->tree.agg.cpu_secs;
@@ -490,6 +489,11 @@ static double tv_secs(struct timeval tv)
 	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
+static uint64_t max_u64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
 static void write_exit(struct dn_monitor *m, int status, bool known)
 {
 	struct dn_exit_info *e = &m->exit;
@@ -535,13 +539,10 @@ static void write_exit(struct dn_monitor *m, int status, bool known)
 	e->sampled_mem_peak_kb = m->summary.peak_mem_rss_kb; /* what the samples saw */
 	/* the last counters sampled, the reading at the exit included
 	 * (max: a reading after a child left can be lower) */
-	e->sampled_disk_read_bytes = m->summary.total_disk_read_bytes > m->tree.agg.disk_read_bytes
-					     ? m->summary.total_disk_read_bytes
-					     : m->tree.agg.disk_read_bytes;
+	e->sampled_disk_read_bytes =
+		max_u64(m->summary.total_disk_read_bytes, m->tree.agg.disk_read_bytes);
 	e->sampled_disk_write_bytes =
-		m->summary.total_disk_write_bytes > m->tree.agg.disk_write_bytes
-			? m->summary.total_disk_write_bytes
-			: m->tree.agg.disk_write_bytes;
+		max_u64(m->summary.total_disk_write_bytes, m->tree.agg.disk_write_bytes);
 	e->samples = m->summary.sample_count;
 	if (!e->detached)
 		m->command_done = true;

@@ -71,7 +71,7 @@ struct dn_monitor {
 	bool running;	   /* monitoring */
 	bool command_done; /* the command (root) has exited */
 	bool timed_out;	   /* --timeout ended it */
-	uint64_t t0_ms, start_mono_ns, last_sample_mono_ns;
+	uint64_t t0_ms, start_mono_ns;
 	uint64_t last_sample_cost_ns; /* reading + records + hooks of the latest sample */
 	struct rusage ru;	      /* the command's, with what it waited for */
 	struct rusage orphans_ru;     /* orphans of the tree reaped by denet */

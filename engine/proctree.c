@@ -85,8 +85,12 @@ static int read_stat(struct dn_tree *t, struct dn_proc *p)
 	p->stat_gen = t->gen;
 	p->execd = execd;
 	/* An exec seen between its new comm and its new argv reads an empty
-	 * command line: read it again on the next samples until it is there. */
-	if (execd || (p->command_is_comm && st.state != 'Z')) {
+	 * command line: read it again on the next few samples until it is
+	 * there (a few only: a process may really have an empty one, and this
+	 * read must not stay on the hot path for it). */
+	if (execd ||
+	    (p->command_is_comm && p->command_retries < DN_COMMAND_RETRIES && st.state != 'Z')) {
+		p->command_retries = execd ? 0 : p->command_retries + 1;
 		free(p->command);
 		p->command = read_command(t, p);
 	}

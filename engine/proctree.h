@@ -46,9 +46,13 @@ struct dn_proc {
 	uint64_t minflt_base, majflt_base;
 	struct dn_stat st;
 	struct dn_proc *hnext;
-	/* its command line read empty (as mid-exec): read it again */
+	/* its command line read empty (as mid-exec): read it again, at most
+	 * DN_COMMAND_RETRIES samples after its exec */
 	bool command_is_comm;
+	uint8_t command_retries;
 };
+
+#define DN_COMMAND_RETRIES 20
 
 /* A process that left the tree in the latest scan. */
 struct dn_proc_gone {

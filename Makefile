@@ -24,17 +24,19 @@ SAN ?=
 # packages the answer is empty, so `demo` and `test` install first and then
 # build in a new make that reads the flags afresh (see below); `all` alone
 # stops at once with the command to run (check-build-deps).
+# Lua's include path is kept apart: only the bindings are compiled with it.
 PKGS := lua5.4 libdw libelf
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null)
+PKG_CFLAGS := $(shell pkg-config --cflags libdw libelf 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN := -Wall -Wextra -Wshadow -Wundef -Wwrite-strings -Wstrict-prototypes \
-	-Wmissing-prototypes -Wformat=2 -Wvla -Wno-format-nonliteral
+	-Wmissing-prototypes -Wformat=2 -Wvla
 ifeq ($(DEV),1)
 WARN += -Werror
 endif
 OPT ?= -O2 -g
-CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -fPIC -Iengine $(PKG_CFLAGS) $(CFLAGS)
+CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -fPIC $(PKG_CFLAGS) $(CFLAGS)
 LDLIBS_ALL := $(PKG_LIBS) -lm $(LDLIBS)
 ifneq ($(SAN),)
 CFLAGS_ALL += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -50,11 +52,35 @@ LDLIBS_ALL += $(BPF_LIBS)
 include bench/bench.mk
 include tests/fuzz/fuzz.mk
 
-# Engine objects (no Lua headers), Lua binding objects, and the CLI main.
-ENGINE_SRCS := $(filter-out engine/main.c engine/lua_%.c,$(wildcard engine/*.c))
-LUABIND_SRCS := $(wildcard engine/lua_*.c)
+# The layers, one folder each (docs/architecture.md). A layer sees its own
+# headers and those of the layers below it, never above: the include path
+# is the rule, so an engine file that includes Lua does not compile.
+#   core      /proc, the tree, cgroup, launcher, loop, metrics, JSON
+#   profiler  the eBPF off-CPU profiler, ELF/maps, symbolizer   (core)
+#   run       the monitor, records, rules                       (core, profiler)
+#   bindings  the Lua API (the only layer with Lua's headers)   (all engine layers)
+#   cli       main, options, human output                       (engine + lua_api.h)
+INC_CORE := -Iengine/core
+INC_PROFILER := $(INC_CORE) -Iengine/profiler -I$(BUILD)/gen
+INC_RUN := $(INC_PROFILER) -Iengine/run
+INC_BINDINGS := $(INC_RUN) -Iengine/bindings $(LUA_CFLAGS)
+INC_CLI := $(INC_RUN) -Iengine/cli -Iengine/bindings
+$(BUILD)/engine/core/%.o: LAYER_INC = $(INC_CORE)
+$(BUILD)/engine/profiler/%.o: LAYER_INC = $(INC_PROFILER)
+$(BUILD)/engine/run/%.o: LAYER_INC = $(INC_RUN)
+$(BUILD)/engine/bindings/%.o: LAYER_INC = $(INC_BINDINGS)
+$(BUILD)/engine/cli/%.o: LAYER_INC = $(INC_CLI)
+# Tests, benchmarks and fuzz harnesses see every engine layer but Lua's.
+INC_ENGINE := $(INC_CLI)
+
+# Engine objects (no Lua headers) go into libdenet.a; the bindings and the
+# CLI are linked on top.
+ENGINE_SRCS := $(wildcard engine/core/*.c engine/profiler/*.c engine/run/*.c) \
+	engine/cli/cli.c engine/cli/human.c
+LUABIND_SRCS := $(wildcard engine/bindings/*.c)
 ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(BUILD)/%.o)
 LUABIND_OBJS := $(LUABIND_SRCS:%.c=$(BUILD)/%.o)
+MAIN_OBJ := $(BUILD)/engine/cli/main.o
 LUA_MODULES := $(sort $(wildcard lua/denet/*.lua))
 EMBED_C := $(BUILD)/gen/lua_embedded.c
 EMBED_O := $(BUILD)/gen/lua_embedded.o
@@ -87,24 +113,27 @@ deps-test:
 check-build-deps:
 	@tools/deps.sh --check build
 
-$(BUILD)/%.o: %.c $(wildcard engine/*.h) | check-build-deps
+# -MMD -MP: each object depends on the headers it really includes.
+$(BUILD)/engine/%.o: engine/%.c | check-build-deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+	$(CC) $(CFLAGS_ALL) $(LAYER_INC) -MMD -MP -c -o $@ $<
 
 $(EMBED_C): tools/embed.lua $(LUA_MODULES)
 	@mkdir -p $(dir $@)
 	lua5.4 tools/embed.lua $(LUA_MODULES) > $@.tmp && mv $@.tmp $@
 
 $(EMBED_O): $(EMBED_C)
-	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+	$(CC) $(CFLAGS_ALL) -Iengine/bindings -c -o $@ $<
 
-$(BUILD)/engine/offcpu.o: $(BPF_SKEL) bpf/offcpu.h
+# The skeleton is generated, so the first build must make it before the
+# compiler can list it as a dependency.
+$(BUILD)/engine/profiler/offcpu.o: $(BPF_SKEL)
 
 $(BUILD)/libdenet.a: $(ENGINE_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/denet: $(BUILD)/engine/main.o $(LUABIND_OBJS) $(EMBED_O) $(BUILD)/libdenet.a
+$(BUILD)/denet: $(MAIN_OBJ) $(LUABIND_OBJS) $(EMBED_O) $(BUILD)/libdenet.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
 # The same objects as a Lua C module, for busted specs: require "denet.core".
@@ -112,9 +141,9 @@ $(BUILD)/lua/denet/core.so: $(LUABIND_OBJS) $(EMBED_O) $(BUILD)/libdenet.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -shared -o $@ $^ $(filter-out -llua5.4,$(LDLIBS_ALL))
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libdenet.a
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libdenet.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $< $(BUILD)/libdenet.a $(LDLIBS_ALL)
+	$(CC) $(CFLAGS_ALL) $(INC_ENGINE) -MMD -MP $(LDFLAGS) -o $@ $< $(BUILD)/libdenet.a $(LDLIBS_ALL)
 
 $(BUILD)/helpers/%.so: tests/helpers/preload/%.c
 	@mkdir -p $(dir $@)
@@ -161,14 +190,18 @@ valgrind: deps
 valgrind-run: all $(UNIT_BINS) $(HELPER_BINS)
 	@BUILD=$(BUILD) VALGRIND=1 SPEC=tests/spec/valgrind_spec.lua tests/run.sh
 
+FORMAT_FILES = $(wildcard engine/*/*.c engine/*/*.h bpf/*.c bpf/*.h)
 format:
-	clang-format -i engine/*.c engine/*.h $(wildcard bpf/*.c bpf/*.h)
+	clang-format -i $(FORMAT_FILES)
 
 format-check:
-	@clang-format --dry-run --Werror engine/*.c engine/*.h $(wildcard bpf/*.c bpf/*.h) && echo "format-check: clean"
+	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "format-check: clean"
 
 help:
 	@sed -n '1,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
 
 clean:
-	rm -rf build
+	rm -rf $(BUILD)
+
+# The header dependencies -MMD wrote on the last build.
+-include $(shell find $(BUILD)/engine $(BUILD)/tests -name '*.d' 2>/dev/null)

@@ -17,7 +17,7 @@ bench-bins: all $(BENCH_BINS) $(BUILD)/helpers/rusage_of
 
 $(BENCH_ENGINE:%=$(BENCH_DIR)/%): $(BENCH_DIR)/%: bench/%.c $(BUILD)/libdenet.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $< $(BUILD)/libdenet.a $(LDLIBS_ALL)
+	$(CC) $(CFLAGS_ALL) $(INC_ENGINE) $(LDFLAGS) -o $@ $< $(BUILD)/libdenet.a $(LDLIBS_ALL)
 
 $(BENCH_STANDALONE:%=$(BENCH_DIR)/%): $(BENCH_DIR)/%: bench/%.c
 	@mkdir -p $(dir $@)

@@ -1,5 +1,5 @@
 /* offcpu_attach.c — a denet-less harness for bench/offcpu_overhead.sh: opens
- * the off-CPU profiler (engine/offcpu.c), tracks PID, drains every 100 ms
+ * the off-CPU profiler (engine/profiler/offcpu.c), tracks PID, drains every 100 ms
  * until SIGINT/SIGTERM, then prints one summary line to stderr.
  * usage: offcpu_attach PID [nokstack]
  * build: cc -O2 -Iengine -Ibuild/gen -o build/bench/offcpu_attach \

@@ -1,5 +1,5 @@
 /*
- * symbolize.c — benchmark of engine/symbolizer.c against addr2line.
+ * symbolize.c — benchmark of engine/profiler/symbolizer.c against addr2line.
  *
  * Maps a big ELF file into this process (one read+exec mapping of the whole
  * file, so /proc/self/maps shows it like a loaded library), picks N random
@@ -11,7 +11,7 @@
  *           all N addresses on stdin; names are compared with ours.
  *
  * build: cc -std=c11 -D_GNU_SOURCE -O2 -g -Iengine -o build/bench-symbolize \
- *            bench/symbolize.c engine/symbolizer.c -ldw -lelf
+ *            bench/symbolize.c engine/profiler/symbolizer.c -ldw -lelf
  * usage: build/bench-symbolize [ELF] [N] [M]
  *        (default: the largest of a few big system ELFs, N = 10000, M = 50)
  */

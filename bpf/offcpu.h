@@ -1,6 +1,6 @@
 /*
  * offcpu.h — types shared by bpf/offcpu.bpf.c (kernel side) and
- * engine/offcpu.c (loader). Only fixed-width types: the same layout is
+ * engine/profiler/offcpu.c (loader). Only fixed-width types: the same layout is
  * compiled by clang -target bpf and by the host compiler.
  */
 #ifndef DENET_BPF_OFFCPU_H

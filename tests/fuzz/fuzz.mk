@@ -15,19 +15,19 @@ FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 5
 FUZZ_ARGS ?=
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-FUZZ_CFLAGS = $(filter-out -fsanitize=% -O% -Werror,$(CFLAGS_ALL)) -O1 -g -DDN_FUZZING \
+FUZZ_CFLAGS = $(filter-out -fsanitize=% -O% -Werror,$(CFLAGS_ALL)) $(INC_ENGINE) $(LUA_CFLAGS) -O1 -g -DDN_FUZZING \
 	-Wno-unused-command-line-argument $(FUZZ_SAN)
 FUZZ_LIBS = $(shell pkg-config --libs lua5.4 libdw libelf 2>/dev/null) -lm
 
 FUZZ_PROC := stat status statm io children schedstat net_dev cmdline
 FUZZ_NAMES := $(FUZZ_PROC:%=proc_%) cgroup json_escape lua_json symbolizer sym_maps
 FUZZ_BINS := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
-FUZZ_ENGINE := procfs cgroup json buf symbolizer
+FUZZ_ENGINE := core/procfs core/cgroup core/json core/buf profiler/symbolizer
 FUZZ_OBJS := $(FUZZ_ENGINE:%=$(BUILD)/fuzz/obj/%.o)
 
 .PHONY: fuzz fuzz-smoke fuzz-build $(FUZZ_NAMES:%=fuzz-%)
 
-$(BUILD)/fuzz/obj/%.o: engine/%.c $(wildcard engine/*.h)
+$(BUILD)/fuzz/obj/%.o: engine/%.c $(wildcard engine/*/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 

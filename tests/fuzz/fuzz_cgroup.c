@@ -1,6 +1,6 @@
 /*
  * fuzz_cgroup.c — libFuzzer harness for the cgroup text parsers
- * (engine/cgroup.h dn_cgroup_parse_*): mountinfo, /proc/PID/cgroup, "key
+ * (engine/core/cgroup.h dn_cgroup_parse_*): mountinfo, /proc/PID/cgroup, "key
  * value" files, io.stat and blkio. The first input byte picks the parser and
  * the size of the output buffers (to reach -ENAMETOOLONG); the rest is the
  * text, not NUL-terminated. Results must be NUL-terminated within their

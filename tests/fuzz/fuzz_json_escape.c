@@ -1,5 +1,5 @@
 /*
- * fuzz_json_escape.c — libFuzzer harness for dn_json_escape (engine/json.h).
+ * fuzz_json_escape.c — libFuzzer harness for dn_json_escape (engine/core/json.h).
  * Property: whatever the bytes, the output is valid UTF-8 (no overlongs, no
  * surrogates, nothing above U+10FFFF), holds no raw control byte (< 0x20),
  * and every '"' and '\' in it is part of an escape, so '"' + output + '"'

@@ -1,5 +1,5 @@
 /*
- * fuzz_proc.c — libFuzzer harness for one /proc parser (engine/procfs.h),
+ * fuzz_proc.c — libFuzzer harness for one /proc parser (engine/core/procfs.h),
  * chosen at compile time with -DFUZZ_PROC_<NAME>: STAT, STATUS, STATM, IO,
  * CHILDREN, SCHEDSTAT, NET_DEV, CMDLINE. The input is passed exactly as a
  * live read would be: not NUL-terminated, so ASan sees any over-read.

@@ -1,6 +1,6 @@
 /*
  * fuzz_symbolizer.c — libFuzzer harness for the ELF symbolizer
- * (engine/symbolizer.c, built with -DDN_FUZZING). The input is written to a
+ * (engine/profiler/symbolizer.c, built with -DDN_FUZZING). The input is written to a
  * temporary file which is then loaded as a module: program headers, .symtab
  * and .dynsym, build-id and .gnu_debuglink lookups, DWARF lines and CFI
  * (.eh_frame / .debug_frame) at the addresses the file names. With

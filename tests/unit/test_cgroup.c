@@ -1,5 +1,5 @@
 /*
- * test_cgroup.c — unit tests of engine/cgroup.c: the parsers on literal
+ * test_cgroup.c — unit tests of engine/core/cgroup.c: the parsers on literal
  * mountinfo and control-file text (pure v2 and hybrid layouts), then the
  * real thing on this kernel: a leaf made, a child moved in before it works,
  * its CPU, memory peak and OOM kill read back, the leaf removed.

@@ -1,6 +1,6 @@
 /*
- * test_cli.c — the command line parser (engine/cli.c) and the env record
- * (engine/envinfo.c): options in both positions, value forms, what belongs
+ * test_cli.c — the command line parser (engine/cli/cli.c) and the env record
+ * (engine/core/envinfo.c): options in both positions, value forms, what belongs
  * to a command or script, and the exact text of every usage error.
  */
 #include <errno.h>

@@ -1,5 +1,5 @@
 /*
- * test_monitor.c — the monitor's life cycle (engine/monitor.c) on the paths
+ * test_monitor.c — the monitor's life cycle (engine/run/monitor.c) on the paths
  * where nothing is monitored: an initialised monitor owns no fd, and every
  * failed launch or attach, freed once or twice, closes only what it opened.
  * Standard input is a pipe during these tests, so closing fd 0 by mistake

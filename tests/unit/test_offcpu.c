@@ -1,5 +1,5 @@
 /*
- * test_offcpu.c — engine/offcpu.c and bpf/offcpu.bpf.c on the real kernel.
+ * test_offcpu.c — engine/profiler/offcpu.c and bpf/offcpu.bpf.c on the real kernel.
  *
  * Drives build/helpers/blocker (a thread blocking 10 × 100 ms on a pipe in
  * wait_here_on_pipe, called from caller_of_wait): its off-CPU total, and a
@@ -8,7 +8,7 @@
  * runtime addresses plus a libelf symtab scan of its binary for the sizes.
  * Also: a busy process is (almost) never off-CPU, an untracked process is
  * not recorded, and the leaf offset of libc's read comes from its CFI.
- * The profile (engine/profile.c) on a tree that keeps starting processes:
+ * The profile (engine/profiler/profile.c) on a tree that keeps starting processes:
  * its per-thread statistics and per-process state stay bounded.
  * Needs root (or CAP_BPF+CAP_PERFMON): skipped with the reason otherwise.
  */

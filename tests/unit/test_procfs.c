@@ -1,5 +1,5 @@
 /*
- * test_procfs.c — unit tests of engine/procfs.c on real /proc text.
+ * test_procfs.c — unit tests of engine/core/procfs.c on real /proc text.
  *
  * Three sources: fixtures recorded from a live kernel by
  * tests/fixtures/proc/record.sh (including processes with hostile names),

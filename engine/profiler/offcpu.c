@@ -47,7 +47,7 @@
 #include <gelf.h>
 #include <libelf.h>
 
-#include "../bpf/offcpu.h"
+#include "../../bpf/offcpu.h" /* the layout shared with the BPF program */
 #include "offcpu.h"
 #include "offcpu.skel.h"
 

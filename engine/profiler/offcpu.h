@@ -4,7 +4,7 @@
  * Loads bpf/offcpu.bpf.c (a libbpf skeleton), keeps its tgid set, resolves
  * the leaf libc frame the frame-pointer walk misses (.eh_frame CFI through
  * libdw) and drains the in-kernel aggregate. Addresses only: symbolization
- * is engine/symbolizer.c's job. Nothing here prints; libbpf's messages are
+ * is engine/profiler/symbolizer.c's job. Nothing here prints; libbpf's messages are
  * kept for the `why` of a failed open.
  */
 #ifndef DENET_OFFCPU_H

@@ -1,6 +1,6 @@
 /*
  * lua_offcpu.c — the off-CPU profiler and the symbolizer in `denet.core`:
- * core.offcpu{...} (a "denet.offcpu" object over engine/profile.h),
+ * core.offcpu{...} (a "denet.offcpu" object over engine/profiler/profile.h),
  * core.symbolizer(pid) (a "denet.symbolizer" object owning a
  * dn_symbolizer), core.symbolize(pid, addrs), and the eBPF probe behind
  * denet.features.ebpf. lua_core.c's luaopen_denet_core adds these through

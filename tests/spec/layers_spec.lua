@@ -35,17 +35,26 @@ end
 
 local lua_inc = S.sh("pkg-config --cflags lua5.4").out:match("%-I(%S+)")
 
+-- The commands a full build would run, nothing built. The suite itself runs
+-- under make (make asan sets BUILD=build/asan on its command line, which
+-- reaches us through MAKEFLAGS): drop the parent's flags and name the build
+-- directory the suite was built in.
+local BUILD = os.getenv("BUILD") or "build"
+local function make_n(targets)
+  return lines_of(("cd %s && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -n -B BUILD=%s %s")
+    :format(S.q(S.root), S.q(BUILD), targets))
+end
+
 describe("the engine's layers", function()
   it("the include path of each layer's objects: Lua's for the bindings alone", function()
     assert.truthy(lua_inc, "pkg-config knows lua5.4")
     local objs = {}
     for _, layer in ipairs(LAYERS) do
       for _, f in ipairs(sources(layer)) do
-        if f:match("%.c$") then objs[#objs + 1] = "build/" .. f:gsub("%.c$", ".o") end
+        if f:match("%.c$") then objs[#objs + 1] = BUILD .. "/" .. f:gsub("%.c$", ".o") end
       end
     end
-    -- make -n -B: the commands a full build would run, nothing is built.
-    local out = lines_of(("cd %s && make -n -B %s"):format(S.q(S.root), table.concat(objs, " ")))
+    local out = make_n(table.concat(objs, " "))
     local seen = 0
     for _, cmd in ipairs(out) do
       local src = cmd:match("%-c %-o %S+ (engine/%S+%.c)")
@@ -92,7 +101,7 @@ describe("the engine's layers", function()
     local dir = S.tmpname("-layer")
     assert(os.execute("mkdir -p " .. S.q(dir)))
     S.write(dir .. "/probe.c", "#include <lua.h>\nint probe(void);\nint probe(void) { return LUA_OK; }\n")
-    local flags = lines_of(("cd %s && make -n -B build/engine/core/json.o"):format(S.q(S.root)))
+    local flags = make_n(BUILD .. "/engine/core/json.o")
     local cmd
     for _, l in ipairs(flags) do
       if l:find("engine/core/json.c", 1, true) then cmd = l end

@@ -466,3 +466,106 @@ int dn_proc_split_cmdline(const char *buf, size_t len,
 	}
 	return count;
 }
+
+/* Hex digits at *pos up to `end`, at most 16 (a u64): the number and the
+ * position after it, or -EINVAL. */
+static int scan_hex(const char **pos, const char *end, uint64_t *v)
+{
+	const char *p = *pos;
+	uint64_t x = 0;
+	int n = 0;
+
+	for (; p < end; p++, n++) {
+		unsigned char c = (unsigned char)*p;
+		unsigned d;
+
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			d = c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			d = c - 'A' + 10;
+		else
+			break;
+		if (n == 16)
+			return -EINVAL;
+		x = x << 4 | d;
+	}
+	if (n == 0)
+		return -EINVAL;
+	*v = x;
+	*pos = p;
+	return 0;
+}
+
+static int expect(const char **pos, const char *end, char c)
+{
+	if (*pos >= end || **pos != c)
+		return -EINVAL;
+	(*pos)++;
+	return 0;
+}
+
+/* One line (without its newline) into e; -EINVAL if it is not a maps line. */
+static int maps_line(const char *p, const char *end, struct dn_maps_entry *e)
+{
+	static const char deleted[] = " (deleted)";
+	const size_t ndel = sizeof deleted - 1;
+	uint64_t maj, min;
+	struct tok t;
+
+	memset(e, 0, sizeof *e);
+	if (scan_hex(&p, end, &e->start) || expect(&p, end, '-') || scan_hex(&p, end, &e->end) ||
+	    expect(&p, end, ' ') || e->end <= e->start)
+		return -EINVAL;
+	if (end - p < 5 || p[4] != ' ')
+		return -EINVAL;
+	for (int i = 0; i < 4; i++) {
+		if (is_space(p[i]) || p[i] == '\0')
+			return -EINVAL;
+		e->perms[i] = p[i];
+	}
+	p += 5;
+	if (scan_hex(&p, end, &e->pgoff) || expect(&p, end, ' ') || scan_hex(&p, end, &maj) ||
+	    expect(&p, end, ':') || scan_hex(&p, end, &min) || expect(&p, end, ' ') ||
+	    maj > UINT_MAX || min > UINT_MAX)
+		return -EINVAL;
+	e->dev_major = (unsigned int)maj;
+	e->dev_minor = (unsigned int)min;
+	t.p = p;
+	while (p < end && *p != ' ')
+		p++;
+	t.n = (size_t)(p - t.p);
+	if (tok_u64(t, &e->inode))
+		return -EINVAL;
+	while (p < end && *p == ' ')
+		p++;
+	if (p < end) {
+		e->path = p;
+		e->pathlen = (size_t)(end - p);
+		e->deleted = e->pathlen > ndel && !memcmp(end - ndel, deleted, ndel);
+	}
+	return 0;
+}
+
+int dn_proc_parse_maps(const char *buf, size_t len,
+		       int (*fn)(void *ctx, const struct dn_maps_entry *e), void *ctx)
+{
+	const char *p = buf, *end = buf + len;
+	struct dn_maps_entry e;
+	int n = 0, r;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *eol = nl ? nl : end;
+
+		if (maps_line(p, eol, &e) == 0) {
+			if ((r = fn(ctx, &e)) != 0)
+				return r;
+			if (n < INT_MAX)
+				n++;
+		}
+		p = nl ? nl + 1 : end;
+	}
+	return n;
+}

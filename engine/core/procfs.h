@@ -9,6 +9,7 @@
 #ifndef DENET_PROCFS_H
 #define DENET_PROCFS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -79,5 +80,29 @@ int dn_proc_parse_net_dev(const char *buf, size_t len, uint64_t *rx_bytes, uint6
  * argument). Returns the number of arguments. */
 int dn_proc_split_cmdline(const char *buf, size_t len,
 			  void (*fn)(void *ctx, const char *arg, size_t n), void *ctx);
+
+/* One line of /proc/PID/maps:
+ *   "start-end perms offset major:minor inode<spaces>path".
+ * The path is everything after the padding up to the end of the line: it
+ * may hold spaces, and the kernel appends " (deleted)" to files unlinked
+ * since they were mapped; anonymous mappings have none, others a pseudo
+ * name ("[heap]", "[vdso]", "[anon:name]"). */
+struct dn_maps_entry {
+	uint64_t start, end; /* [start, end) */
+	uint64_t pgoff;	     /* file offset of start */
+	unsigned int dev_major, dev_minor;
+	uint64_t inode;	  /* 0: not a file */
+	char perms[5];	  /* "r-xp", NUL-terminated */
+	const char *path; /* into buf, NOT NUL-terminated; NULL when absent */
+	size_t pathlen;
+	bool deleted; /* path ends with " (deleted)" (which stays in path) */
+};
+/* Calls fn for each well-formed line, in order. Lines that are not what
+ * the kernel writes (a line cut by a short read, garbage) are skipped, so a
+ * torn read loses one mapping, not the rest. fn returns 0 to go on; any
+ * other value stops the walk and is returned. Otherwise returns the number
+ * of entries passed to fn. */
+int dn_proc_parse_maps(const char *buf, size_t len,
+		       int (*fn)(void *ctx, const struct dn_maps_entry *e), void *ctx);
 
 #endif

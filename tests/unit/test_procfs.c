@@ -825,6 +825,188 @@ static void test_live_self(void)
 	}
 }
 
+/* ---- /proc/PID/maps ---- */
+
+/* Finds addr among the executable file mappings. */
+struct maps_hit {
+	uintptr_t addr;
+	int found;
+};
+
+static int maps_find_cb(void *ctx, const struct dn_maps_entry *e)
+{
+	struct maps_hit *h = ctx;
+
+	if (h->addr >= e->start && h->addr < e->end && e->perms[2] == 'x' && e->inode &&
+	    e->path && e->path[0] == '/')
+		h->found++;
+	return 0;
+}
+
+struct maps_got {
+	struct dn_maps_entry e[8];
+	char path[8][128];
+	int n;
+	int stop_at; /* return 7 from this call (1-based), 0: never */
+};
+
+static int maps_collect(void *ctx, const struct dn_maps_entry *e)
+{
+	struct maps_got *g = ctx;
+
+	if (g->n < 8) {
+		g->e[g->n] = *e;
+		snprintf(g->path[g->n], sizeof g->path[0], "%.*s", (int)e->pathlen,
+			 e->path ? e->path : "");
+	}
+	g->n++;
+	return g->stop_at && g->n == g->stop_at ? 7 : 0;
+}
+
+static int maps_parse(const char *lit, size_t len, struct maps_got *g)
+{
+	char *b = exact(lit, len);
+	int r;
+
+	memset(g, 0, sizeof *g);
+	r = dn_proc_parse_maps(b, len, maps_collect, g);
+	free(b);
+	return r;
+}
+#define MAPS(lit, g) maps_parse((lit), sizeof(lit) - 1, (g))
+
+static void test_maps_literal(void)
+{
+	struct maps_got g;
+
+	CHECK_INT(MAPS("55d0c0a00000-55d0c0a02000 r--p 00000000 fd:01 1234567                    "
+		       "/usr/bin/cat\n"
+		       "7f3a1c000000-7f3a1c021000 rw-p 00000000 00:00 0 \n"
+		       "7f3a1c400000-7f3a1c428000 r-xp 00028000 08:11 42    /opt/my app/lib x.so\n"
+		       "7ffd5e3f0000-7ffd5e3f2000 r-xp 00000000 00:00 0                  [vdso]\n"
+		       "7f0000000000-7f0000001000 r-xp 00001000 103:02 9 /tmp/gone (deleted)\n"
+		       "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0 [vsyscall]\n",
+		       &g),
+		  6);
+	CHECK_INT(g.e[0].start, 0x55d0c0a00000ULL);
+	CHECK_INT(g.e[0].end, 0x55d0c0a02000ULL);
+	CHECK_STR(g.e[0].perms, "r--p");
+	CHECK_INT(g.e[0].dev_major, 0xfd);
+	CHECK_INT(g.e[0].dev_minor, 1);
+	CHECK_INT(g.e[0].inode, 1234567);
+	CHECK_STR(g.path[0], "/usr/bin/cat");
+	CHECK(!g.e[0].deleted);
+	/* anonymous: no path, even with the trailing space older kernels write */
+	CHECK(g.e[1].path == NULL);
+	CHECK_INT(g.e[1].pathlen, 0);
+	CHECK_INT(g.e[1].inode, 0);
+	/* spaces inside the path are the path's */
+	CHECK_STR(g.path[2], "/opt/my app/lib x.so");
+	CHECK_INT(g.e[2].pgoff, 0x28000);
+	CHECK_STR(g.e[2].perms, "r-xp");
+	CHECK_STR(g.path[3], "[vdso]");
+	CHECK_STR(g.path[4], "/tmp/gone (deleted)");
+	CHECK(g.e[4].deleted);
+	CHECK_INT(g.e[4].dev_major, 0x103);
+	CHECK_INT(g.e[5].start, 0xffffffffff600000ULL);
+	CHECK_STR(g.path[5], "[vsyscall]");
+}
+
+static void test_maps_hostile(void)
+{
+	struct maps_got g;
+	size_t n;
+	char *b;
+
+	/* no trailing newline: the last line still counts */
+	CHECK_INT(MAPS("1000-2000 r-xp 00000000 08:01 5 /bin/a", &g), 1);
+	CHECK_STR(g.path[0], "/bin/a");
+	/* a file named " (deleted)" alone is not a deleted file */
+	CHECK_INT(MAPS("1000-2000 r-xp 00000000 08:01 5  (deleted)\n", &g), 1);
+	CHECK(!g.e[0].deleted);
+	/* a read cut mid-line: the cut line is skipped, the ones before stay */
+	CHECK_INT(MAPS("1000-2000 r-xp 00000000 08:01 5 /bin/a\n3000-4000 r-", &g), 1);
+	CHECK_INT(MAPS("1000-2000 r-xp 00000000 08:01 5 /bin/a\n3000-", &g), 1);
+	CHECK_INT(MAPS("1000-2000 r-xp 00000000 08:0", &g), 0);
+	/* garbage, empty lines, a bad line between good ones */
+	CHECK_INT(MAPS("\n\nhello world\n1000-2000 r-xp 0 1:2 3 /x\n\n", &g), 1);
+	CHECK_STR(g.path[0], "/x");
+	CHECK_INT(MAPS("", &g), 0);
+	/* end not above start; a 17-digit address; bad perms; inode not decimal;
+	   a field missing; overflowed device numbers */
+	CHECK_INT(MAPS("2000-1000 r-xp 00000000 08:01 5 /a\n", &g), 0);
+	CHECK_INT(MAPS("2000-2000 r-xp 00000000 08:01 5 /a\n", &g), 0);
+	CHECK_INT(MAPS("10000000000000000-10000000000000001 r-xp 0 08:01 5 /a\n", &g), 0);
+	CHECK_INT(MAPS("1000-2000 r-x 00000000 08:01 5 /a\n", &g), 0);
+	CHECK_INT(MAPS("1000-2000 r-xpp 00000000 08:01 5 /a\n", &g), 0);
+	CHECK_INT(MAPS("1000-2000 r-xp 00000000 08:01 5x /a\n", &g), 0);
+	CHECK_INT(MAPS("1000-2000 r-xp 00000000 08:01 99999999999999999999 /a\n", &g), 0);
+	CHECK_INT(MAPS("1000-2000 r-xp 08:01 5 /a\n", &g), 0);
+	CHECK_INT(MAPS("1000-2000 r-xp 0 123456789:1 5 /a\n", &g), 0);
+	CHECK_INT(MAPS("1000-2000 r-xp 0 1:2 3 /a\n", &g), 1);
+	CHECK_INT(MAPS("ffffffffffffffff-ffffffffffffffff r-xp 0 1:2 3\n", &g), 0);
+	/* a NUL inside the path is the path's (the length says where it ends) */
+	CHECK_INT(MAPS("1000-2000 r-xp 0 1:2 3 /a\0b\n", &g), 1);
+	CHECK_INT(g.e[0].pathlen, 4);
+	/* the callback stops the walk and its value is returned */
+	b = DUP("1000-2000 r-xp 0 1:2 3 /a\n3000-4000 r-xp 0 1:2 3 /b\n5000-6000 ---p 0 0:0 0\n");
+	memset(&g, 0, sizeof g);
+	g.stop_at = 2;
+	CHECK_INT(dn_proc_parse_maps(b, n, maps_collect, &g), 7);
+	CHECK_INT(g.n, 2);
+	free(b);
+	/* a huge line: a 1 MiB path, then a normal line */
+	{
+		const char head[] = "1000-2000 r-xp 00000000 08:01 5 /";
+		const char tail[] = "\n3000-4000 r-xp 0 1:2 3 /b";
+		size_t plen = 1 << 20, len = sizeof head - 1 + plen + sizeof tail - 1;
+		char *h = malloc(len);
+
+		CHECK(h != NULL);
+		if (h) {
+			memcpy(h, head, sizeof head - 1);
+			memset(h + sizeof head - 1, 'p', plen);
+			memcpy(h + sizeof head - 1 + plen, tail, sizeof tail - 1);
+			memset(&g, 0, sizeof g);
+			CHECK_INT(dn_proc_parse_maps(h, len, maps_collect, &g), 2);
+			CHECK_INT(g.e[0].pathlen, plen + 1);
+			CHECK_STR(g.path[1], "/b");
+			free(h);
+		}
+	}
+}
+
+/* Every prefix of a valid text parses without reading past its end (the
+ * buffers are exact-size, for ASan), and never yields more lines than the
+ * whole text. */
+static void test_maps_every_prefix(void)
+{
+	static const char text[] = "1000-2000 r-xp 00001000 08:01 5 /bin/a b\n"
+				   "3000-4000 rw-p 00000000 00:00 0 \n"
+				   "5000-6000 r-xp 00000000 00:00 0 [vdso]\n";
+	struct maps_got g;
+
+	for (size_t k = 0; k <= sizeof text - 1; k++) {
+		int r = maps_parse(text, k, &g);
+
+		CHECK(r >= 0 && r <= 3);
+	}
+}
+
+static void test_maps_live_self(void)
+{
+	struct maps_hit h = {(uintptr_t)&test_maps_live_self, 0};
+	size_t n;
+	char *b = read_path("/proc/self/maps", &n);
+
+	if (!b)
+		UNIT_SKIP("/proc/self/maps unreadable: %s", strerror(errno));
+	/* this function lies in one executable file mapping of ours */
+	CHECK(dn_proc_parse_maps(b, n, maps_find_cb, &h) > 3);
+	CHECK_INT(h.found, 1);
+	free(b);
+}
+
 int main(int argc, char **argv)
 {
 	(void)argc;
@@ -858,5 +1040,9 @@ int main(int argc, char **argv)
 	RUN(test_net_dev_literal);
 	RUN(test_cmdline);
 	RUN(test_live_self);
+	RUN(test_maps_literal);
+	RUN(test_maps_hostile);
+	RUN(test_maps_every_prefix);
+	RUN(test_maps_live_self);
 	return unit_done();
 }

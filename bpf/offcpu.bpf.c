@@ -32,10 +32,18 @@
 #include <bpf/bpf_tracing.h>
 #include "offcpu.h"
 
+/* The architecture's facts on this side: bpf_tracing.h's PT_REGS_*_CORE
+ * pick the registers by -D__TARGET_ARCH_<arch> (bpf.mk); the user address
+ * limit is ours. User space keeps its own in engine/profiler/arch.h. */
+#if defined(__TARGET_ARCH_x86)
+#define USER_TOP 0x00007fffffffffffULL /* highest user address, 4-level paging */
+#else
+#error "offcpu.bpf.c supports __TARGET_ARCH_x86 only (see engine/profiler/arch.h)"
+#endif
+
 #define PF_KTHREAD	     0x00200000
 #define TASK_INTERRUPTIBLE   0x1
 #define TASK_UNINTERRUPTIBLE 0x2
-#define USER_TOP	     0x00007fffffffffffULL
 
 const volatile __u64 min_ns = 1;
 const volatile __u64 max_ns = ~0ULL;
@@ -191,9 +199,9 @@ static __always_inline __u64 user_stack(__u64 aspace, __u32 tgid, __u32 g)
 		return 0;
 	/* prev is current here: its saved user registers */
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	ip = BPF_CORE_READ(regs, ip);
-	sp = BPF_CORE_READ(regs, sp);
-	bp = BPF_CORE_READ(regs, bp);
+	ip = PT_REGS_IP_CORE(regs);
+	sp = PT_REGS_SP_CORE(regs);
+	bp = PT_REGS_FP_CORE(regs);
 	if (!ip || ip > USER_TOP)
 		return 0;
 	sp0 = sp;

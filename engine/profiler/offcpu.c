@@ -3,9 +3,10 @@
  * frame-recovery rules (.eh_frame CFI through libdw), the exec/fork event
  * ring buffer and the drain of the in-kernel aggregate.
  *
- * Owns: the skeleton, a cache of opened ELF files (by device and inode) with
- * their CFI, and a cache of computed unwind rules (device, inode, ELF
- * address). Symbolization is not done here.
+ * Owns: the skeleton, a procmaps instance (the ELF files mapped by the
+ * processes met, by device and inode, with their CFI), the maps of the
+ * process being unwound, and a cache of computed unwind rules (device,
+ * inode, ELF address). Symbolization is not done here.
  *
  * Recovery: for each frame without frame pointer (glibc's), user space puts
  * in leaf_cfa the CFA, return-address and saved-rbp offsets from the frame's
@@ -34,38 +35,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <linux/types.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <dwarf.h>
-#include <elfutils/libdw.h>
-#include <gelf.h>
-#include <libelf.h>
 
 #include "../../bpf/offcpu.h" /* the layout shared with the BPF program */
+#include "arch.h"
+#include "cfi.h"
 #include "offcpu.h"
 #include "offcpu.skel.h"
+#include "procmaps.h"
 
-#define MOD_CACHE    16
-#define LEAF_CACHE   4096 /* power of two */
-#define DWARF_REG_SP 7	  /* x86_64 DWARF register numbers */
-#define DWARF_REG_RA 16
-#define DWARF_REG_BP 6
-#define ANNOUNCED    (1ULL << 63) /* tgids value: first wait announced */
-
-struct mod {
-	dev_t dev;
-	ino_t ino;
-	int fd;
-	Elf *elf;
-	Dwarf_CFI *cfi;	    /* NULL: no .eh_frame */
-	unsigned long used; /* LRU clock */
-};
+#define MOD_CACHE  16		/* ELF files kept open that no held maps use */
+#define LEAF_CACHE 4096		/* power of two */
+#define ANNOUNCED  (1ULL << 63) /* tgids value: first wait announced */
 
 struct leaf_ent {
 	dev_t dev;
@@ -76,21 +62,13 @@ struct leaf_ent {
 	bool valid;
 };
 
-/* /proc/PID/maps of one process, read once per drain. */
-struct maps {
-	pid_t pid;
-	char *text;
-	size_t len;
-};
-
 struct dn_offcpu {
 	struct offcpu_bpf *skel;
 	struct dn_offcpu_opts opts;
 	bool btf_tp;
-	struct mod mods[MOD_CACHE];
-	unsigned long clock;
+	struct dn_procmaps *pm;
 	struct leaf_ent *leaves;
-	struct maps maps;
+	struct dn_pm_maps maps; /* of maps.pid (0: none), read once per drain */
 	uint64_t leaves_resolved, snap_recovered;
 	uint64_t stacks_live, stacks_freed, events;
 	/* drain scratch */
@@ -188,7 +166,11 @@ struct dn_offcpu *dn_offcpu_open(const struct dn_offcpu_opts *o, char *why, size
 	p = calloc(1, sizeof *p);
 	if (p)
 		p->leaves = calloc(LEAF_CACHE, sizeof *p->leaves);
-	if (!p || !p->leaves) {
+	if (p && p->leaves)
+		p->pm = dn_pm_new(NULL);
+	if (!p || !p->leaves || !p->pm) {
+		if (p)
+			free(p->leaves);
 		free(p);
 		libbpf_set_print(old);
 		set_why(why, whylen, ENOMEM, "allocating");
@@ -196,9 +178,6 @@ struct dn_offcpu *dn_offcpu_open(const struct dn_offcpu_opts *o, char *why, size
 		return NULL;
 	}
 	p->opts = *o;
-	for (int i = 0; i < MOD_CACHE; i++)
-		p->mods[i].fd = -1;
-	elf_version(EV_CURRENT);
 	/* tp_btf where the kernel takes it, raw_tp otherwise */
 	if (!o->force_raw_tp)
 		p->skel = load(o, true, &err, &what);
@@ -217,6 +196,7 @@ struct dn_offcpu *dn_offcpu_open(const struct dn_offcpu_opts *o, char *why, size
 	libbpf_set_print(old);
 	if (!p->skel) {
 		set_why(why, whylen, err, what);
+		dn_pm_free(p->pm);
 		free(p->leaves);
 		free(p);
 		errno = err;
@@ -294,202 +274,21 @@ int dn_offcpu_sweep(struct dn_offcpu *p)
 
 /* ---- leaf rules from .eh_frame ---- */
 
+/* The maps of pid, read once per drain (maps.pid = 0 forces a read). */
 static int maps_load(struct dn_offcpu *p, pid_t pid)
 {
-	char path[64];
-	size_t cap = 0, n = 0;
-	char *buf = NULL;
-	ssize_t r;
-	int fd;
+	int r;
 
-	if (p->maps.pid == pid && p->maps.text)
+	if (p->maps.pid == pid && p->maps.n)
 		return 0;
-	free(p->maps.text);
-	p->maps.text = NULL;
+	dn_pm_release(p->pm, &p->maps);
 	p->maps.pid = 0;
-	snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
-	for (;;) {
-		if (cap - n < 4096) {
-			char *nb = realloc(buf, cap ? cap * 2 : 16384);
-
-			if (!nb) {
-				free(buf);
-				close(fd);
-				return -ENOMEM;
-			}
-			buf = nb;
-			cap = cap ? cap * 2 : 16384;
-		}
-		r = read(fd, buf + n, cap - n - 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-	}
-	close(fd);
-	if (!n) {
-		free(buf);
-		return -ESRCH; /* exited (or a kernel thread) */
-	}
-	buf[n] = '\0';
-	p->maps.text = buf;
-	p->maps.len = n;
-	p->maps.pid = pid;
+	r = dn_pm_read(p->pm, pid, &p->maps);
+	if (r)
+		return r;
+	if (!p->maps.n)
+		return -ESRCH; /* exited (a zombie), or a kernel thread */
 	return 0;
-}
-
-struct mapping {
-	uint64_t start, end, pgoff;
-	dev_t dev;
-	ino_t ino;
-	bool exec;
-};
-
-static int maps_find(const struct maps *m, uint64_t ip, struct mapping *out)
-{
-	const char *s = m->text, *end = m->text + m->len;
-
-	while (s < end) {
-		const char *nl = memchr(s, '\n', (size_t)(end - s));
-		unsigned long long a, b, off, ino;
-		unsigned int maj, min;
-		char perms[5];
-
-		if (!nl)
-			nl = end;
-		if (sscanf(s, "%llx-%llx %4s %llx %x:%x %llu", &a, &b, perms, &off, &maj, &min,
-			   &ino) == 7 &&
-		    ip >= a && ip < b) {
-			out->start = a;
-			out->end = b;
-			out->pgoff = off;
-			out->dev = makedev(maj, min);
-			out->ino = (ino_t)ino;
-			out->exec = perms[2] == 'x';
-			return ino ? 0 : -ENOENT; /* anonymous, [vdso]... */
-		}
-		s = nl + 1;
-	}
-	return -ENOENT;
-}
-
-static struct mod *mod_get(struct dn_offcpu *p, pid_t pid, const struct mapping *mp)
-{
-	struct mod *m, *victim = &p->mods[0];
-	char path[96];
-	int fd;
-
-	for (int i = 0; i < MOD_CACHE; i++) {
-		m = &p->mods[i];
-		if (m->fd >= 0 && m->dev == mp->dev && m->ino == mp->ino) {
-			m->used = ++p->clock;
-			return m;
-		}
-		if (m->fd < 0 || m->used < victim->used)
-			victim = m;
-	}
-	/* map_files names the very file mapped, even deleted or in another
-	 * mount namespace */
-	snprintf(path, sizeof path, "/proc/%d/map_files/%llx-%llx", (int)pid,
-		 (unsigned long long)mp->start, (unsigned long long)mp->end);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	m = victim;
-	if (m->fd >= 0) {
-		if (m->cfi)
-			dwarf_cfi_end(m->cfi);
-		elf_end(m->elf);
-		close(m->fd);
-	}
-	m->fd = fd;
-	m->dev = mp->dev;
-	m->ino = mp->ino;
-	m->elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	m->cfi = m->elf ? dwarf_getcfi_elf(m->elf) : NULL;
-	m->used = ++p->clock;
-	return m;
-}
-
-/* File offset -> ELF virtual address through the PT_LOAD headers. */
-static int elf_addr_of(Elf *e, uint64_t foff, uint64_t *addr)
-{
-	size_t n;
-
-	if (elf_getphdrnum(e, &n))
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		GElf_Phdr ph;
-
-		if (!gelf_getphdr(e, (int)i, &ph) || ph.p_type != PT_LOAD)
-			continue;
-		if (foff >= ph.p_offset && foff < ph.p_offset + ph.p_filesz) {
-			*addr = foff - ph.p_offset + ph.p_vaddr;
-			return 0;
-		}
-	}
-	return -ENOENT;
-}
-
-/* The value of a CFI register rule "saved at CFA + N": N, or -1. */
-static int cfa_rel(const Dwarf_Op *ops, size_t nops, int64_t *n)
-{
-	if (nops < 1 || ops[0].atom != DW_OP_call_frame_cfa)
-		return -1;
-	if (nops == 1)
-		*n = 0;
-	else if (nops == 2 && ops[1].atom == DW_OP_plus_uconst)
-		*n = (int64_t)ops[1].number;
-	else if (nops == 3 && ops[1].atom == DW_OP_consts && ops[2].atom == DW_OP_plus)
-		*n = (int64_t)ops[1].number;
-	else
-		return -1;
-	return 0;
-}
-
-/* The unwind rule at ELF address addr: CFA = sp + cfa, return address and
- * saved rbp offsets from sp. -EOPNOTSUPP when the CFA is not sp-based (a
- * frame-pointer function: the FP walk has its caller). */
-static int cfi_rule(Dwarf_CFI *cfi, uint64_t addr, struct dn_offcpu_rule *rule)
-{
-	Dwarf_Op ops_mem[3], *ops;
-	Dwarf_Frame *fr = NULL;
-	int64_t cfa, ra = -8, bpo;
-	size_t nops;
-	int ret = -ENOENT;
-
-	if (dwarf_cfi_addrframe(cfi, addr, &fr) != 0)
-		return -ENOENT;
-	if (dwarf_frame_cfa(fr, &ops, &nops) != 0 || nops != 1 || ops[0].atom != DW_OP_bregx)
-		goto out;
-	if (ops[0].number != DWARF_REG_SP) {
-		ret = -EOPNOTSUPP; /* rbp-based: the FP walk has the caller */
-		goto out;
-	}
-	cfa = (int64_t)ops[0].number2;
-	if (dwarf_frame_register(fr, DWARF_REG_RA, ops_mem, &ops, &nops) == 0)
-		(void)cfa_rel(ops, nops, &ra);
-	rule->bp = DN_OFFCPU_BP_SAME;
-	/* rbp: "same value" (nops 0, ops NULL), or saved at CFA + N; other
-	 * rules (undefined, in a register) are rare: keep the value */
-	if (dwarf_frame_register(fr, DWARF_REG_BP, ops_mem, &ops, &nops) == 0 &&
-	    cfa_rel(ops, nops, &bpo) == 0 && cfa + bpo >= 0 && cfa + bpo <= 65535)
-		rule->bp = (__s32)(cfa + bpo);
-	if (cfa + ra < 0 || cfa + ra > 65535 || cfa <= 0 || cfa > 65536 || cfa + ra >= cfa) {
-		ret = -ERANGE;
-	} else {
-		rule->cfa = (__s32)cfa;
-		rule->ra = (__s32)(cfa + ra);
-		rule->pad = 0;
-		ret = 0;
-	}
-out:
-	free(fr);
-	return ret;
 }
 
 /* The rule of the frame at ip in pid (ret: ip is a return address, look
@@ -497,34 +296,43 @@ out:
 static int rule_of(struct dn_offcpu *p, pid_t pid, uint64_t ip, bool ret,
 		   struct dn_offcpu_rule *rule)
 {
-	struct mapping mp;
+	const struct dn_pm_map *mp;
+	struct dn_pm_module *m;
 	struct leaf_ent *le;
-	uint64_t addr, h;
-	struct mod *m;
+	uint64_t at = ip - (ret ? 1 : 0), addr, h;
 	int r;
 
 	r = maps_load(p, pid);
 	if (r)
 		return r;
-	r = maps_find(&p->maps, ip - (ret ? 1 : 0), &mp);
-	if (r)
-		return r;
-	m = mod_get(p, pid, &mp);
-	if (!m)
-		return errno == ENOENT ? -ESRCH : -errno;
-	if (!m->elf)
+	mp = dn_pm_find(&p->maps, at);
+	/* anonymous memory, [vdso]: no file to take CFI from */
+	if (!mp || mp->kind != DN_PM_FILE || !mp->mod)
+		return -ENOENT;
+	m = mp->mod;
+	if (m->fd < 0)
+		return m->open_err == -ENOENT ? -ESRCH : m->open_err;
+	dn_pm_touch(p->pm, m);
+	if (!dn_pm_elf(m))
 		return -ENOEXEC;
-	r = elf_addr_of(m->elf, ip - (ret ? 1 : 0) - mp.start + mp.pgoff, &addr);
-	if (r)
-		return r;
-	h = (addr * 0x9E3779B97F4A7C15ULL) ^ (uint64_t)mp.ino ^ ((uint64_t)mp.dev << 20);
+	if (!dn_pm_vaddr(m, at - mp->start + mp->pgoff, &addr))
+		return -ENOENT;
+	h = (addr * 0x9E3779B97F4A7C15ULL) ^ (uint64_t)mp->ino ^ ((uint64_t)mp->dev << 20);
 	le = &p->leaves[(h >> 20) & (LEAF_CACHE - 1)];
-	if (!(le->valid && le->addr == addr && le->ino == mp.ino && le->dev == mp.dev)) {
+	if (!(le->valid && le->addr == addr && le->ino == mp->ino && le->dev == mp->dev)) {
+		struct dn_cfi_rule cr;
+
 		le->valid = true;
 		le->addr = addr;
-		le->ino = mp.ino;
-		le->dev = mp.dev;
-		le->err = m->cfi ? cfi_rule(m->cfi, addr, &le->rule) : -ENOENT;
+		le->ino = mp->ino;
+		le->dev = mp->dev;
+		le->err = dn_cfi_rule(dn_pm_cfi(m), addr, &cr);
+		if (le->err == 0)
+			le->rule = (struct dn_offcpu_rule){
+				.cfa = cr.cfa,
+				.ra = cr.ra,
+				.bp = cr.bp == DN_CFI_BP_SAME ? DN_OFFCPU_BP_SAME : cr.bp,
+			};
 	}
 	if (le->err < 0)
 		return le->err;
@@ -622,7 +430,7 @@ static int snap_unwind(struct dn_offcpu *p, const struct dn_offcpu_snap *sn, uin
 			break;
 		}
 		if (!snap_word(sn, sp + (uint64_t)rule.ra, &ret) || !ret ||
-		    ret > 0x7fffffffffffULL) {
+		    ret > DN_ARCH_USER_TOP) {
 			*tail_ok = false;
 			break;
 		}
@@ -643,7 +451,7 @@ static int snap_unwind(struct dn_offcpu *p, const struct dn_offcpu_snap *sn, uin
 			uint64_t next;
 
 			if (!snap_word(sn, bp + 8, &ret) || !snap_word(sn, bp, &next) ||
-			    ret < 4096 || ret > 0x7fffffffffffULL)
+			    ret < 4096 || ret > DN_ARCH_USER_TOP)
 				break;
 			out[n++] = ret;
 			sp = bp + 16;
@@ -686,6 +494,7 @@ static void resolve_unknown(struct dn_offcpu *p)
 		}
 		bpf_map_delete_elem(ufd, &keys[i]);
 	}
+	dn_pm_trim(p->pm, MOD_CACHE);
 }
 
 /* ---- events ---- */
@@ -1015,15 +824,8 @@ void dn_offcpu_close(struct dn_offcpu *p)
 		return;
 	ring_buffer__free(p->rb);
 	offcpu_bpf__destroy(p->skel);
-	for (int i = 0; i < MOD_CACHE; i++) {
-		if (p->mods[i].fd >= 0) {
-			if (p->mods[i].cfi)
-				dwarf_cfi_end(p->mods[i].cfi);
-			elf_end(p->mods[i].elf);
-			close(p->mods[i].fd);
-		}
-	}
-	free(p->maps.text);
+	dn_pm_release(p->pm, &p->maps);
+	dn_pm_free(p->pm);
 	free(p->leaves);
 	free(p->ents);
 	free(p->keep);

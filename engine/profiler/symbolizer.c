@@ -1,27 +1,24 @@
 /*
  * symbolizer.c — addresses to names, in process, for off-CPU stacks and Lua.
  *
- * Owns: the module cache (one entry per mapped ELF file, keyed by the
- * device and inode that /proc/PID/maps shows, holding an open fd so
- * deleted or replaced binaries and other mount namespaces keep working),
- * the per-pid maps (captured, so exited processes still symbolize), the
- * kernel symbol table, JIT perf maps, interned strings, and a direct-mapped
- * result cache. Paths (interned) live until dn_sym_free; symbol names and
+ * Owns: the per-pid maps (captured, so exited processes still symbolize),
+ * each module's symbols and debug information (the module's priv; the
+ * modules themselves, their files and ELF handles are procmaps'), the
+ * kernel symbol table, JIT perf maps, and a direct-mapped result cache.
+ * Paths (interned by procmaps) live until dn_sym_free; symbol names and
  * source files until the dn_sym_trim that frees their module.
  *
  * Lifetime: a process's maps are held until dn_sym_prune after a
  * dn_sym_mark_gone that found it gone (the caller symbolizes the stacks it
- * left in between). A module counts the maps that reference it; the ones
- * no held process maps stay cached, UNUSED_MODULES of them at most (the
- * most recently used: a workload that keeps starting the same programs
- * does not reload them), the rest are freed by dn_sym_trim.
+ * left in between). The modules no held process maps stay cached,
+ * UNUSED_MODULES of them at most (the most recently used: a workload that
+ * keeps starting the same programs does not reload them), the rest are
+ * freed by dn_sym_trim.
  *
- * Address translation: runtime address -> file offset (mapping start and
- * pgoff) -> ELF virtual address (the PT_LOAD segment holding that file
- * offset). Using the file offset as the address is wrong for non-PIE and
- * lld-linked binaries. Symbols come from .symtab and .dynsym, or from a
+ * Address translation (runtime address -> file offset -> ELF virtual
+ * address) is procmaps'. Symbols come from .symtab and .dynsym, or from a
  * separate debug file when the binary is stripped. libdw is used only for
- * file:line and CFI, never libdwfl: no debuginfod, no subprocess.
+ * file:line, never libdwfl: no debuginfod, no subprocess.
  */
 #include "symbolizer.h"
 
@@ -35,32 +32,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/auxv.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
-#ifndef DW_OP_bregx
-#define DW_OP_bregx 0x92
-#endif
-#ifndef DW_OP_call_frame_cfa
-#define DW_OP_call_frame_cfa 0x9c
-#endif
-#ifndef DW_OP_plus_uconst
-#define DW_OP_plus_uconst 0x23
-#endif
-
-/* DWARF register number of the stack pointer. */
-#if defined(__x86_64__)
-#define DN_DWARF_SP 7
-#elif defined(__aarch64__)
-#define DN_DWARF_SP 31
-#elif defined(__i386__)
-#define DN_DWARF_SP 4
-#else
-#define DN_DWARF_SP -1
-#endif
+#include "cfi.h"
+#include "procmaps.h"
 
 #define RCACHE_BITS  12
 #define HASH_BUCKETS 256
@@ -74,45 +51,19 @@ struct sym {
 	const char *name;
 };
 
-struct seg {
-	uint64_t off, filesz, vaddr, memsz;
-};
-
-struct module {
-	struct module *next;
-	dev_t dev;
-	ino_t ino;
-	const char *path; /* interned */
-	int fd;		  /* the mapped file, -1 when not (yet) opened */
-	int state;	  /* 0 not loaded, 1 loaded, <0 -errno of the load */
+/* What the symbolizer loads from a module (procmaps' module priv). */
+struct symmod {
+	int state; /* 0 not loaded, 1 loaded, <0 -errno of the load */
 	bool has_symtab, has_debug_info;
-	struct seg *segs;
-	size_t nsegs;
 	struct sym *syms;
 	size_t nsyms;
 	char *names;
 	char *debug_path; /* separate debug file or NULL */
-	void *image;	  /* in-memory ELF ([vdso]) instead of fd */
-	size_t image_len;
-	/* lazily, for CFI and lines */
-	Elf *elf;
+	/* lazily, for lines */
 	int dw_state;
 	int dw_fd;
 	Elf *dw_elf;
 	Dwarf *dw;
-	int cfi_state;
-	Dwarf_CFI *cfi_eh;
-	size_t refs;	    /* maps of held processes that map it */
-	unsigned long used; /* s->clock at its last use */
-};
-
-enum { MAP_FILE, MAP_VDSO, MAP_ANON };
-
-struct map {
-	uint64_t start, end, pgoff;
-	const char *name; /* interned path, "[heap]", or NULL for anonymous */
-	struct module *mod;
-	int kind;
 };
 
 struct perfmap {
@@ -132,8 +83,7 @@ struct proc {
 	bool captured;
 	bool gone; /* found gone by the last dn_sym_mark_gone */
 	uint32_t gen;
-	struct map *maps;
-	size_t nmaps;
+	struct dn_pm_maps maps;
 	long long refreshed_ns;
 	struct perfmap *perf;
 	long long perf_checked_ns;
@@ -146,20 +96,11 @@ struct rentry {
 	struct dn_frame f;
 };
 
-struct istr {
-	struct istr *next;
-	char s[];
-};
-
 struct dn_symbolizer {
-	struct module *mods[HASH_BUCKETS];
-	struct module *extra; /* modules not in the hash: [vdso] images */
-	struct module *vdso_own;
+	struct dn_procmaps *pm;
 	struct proc *procs[HASH_BUCKETS];
 	struct perfmap *perfmaps; /* all ever loaded: their names stay valid */
-	struct istr *strs[1024];
 	uint32_t gen;
-	unsigned long clock; /* module use order */
 	bool lines;
 	int kstate; /* 0 not loaded, 1 loaded, <0 -errno */
 	struct sym *ksyms;
@@ -177,69 +118,9 @@ static long long now_ns(void)
 	return (long long)ts.tv_sec * 1000000000ll + ts.tv_nsec;
 }
 
-/* Read a whole file (also /proc files of unknown size) into a NUL-terminated
-   malloc'd buffer. 0 or -errno. */
-static int read_fd_all(int fd, char **out, size_t *outlen)
-{
-	size_t cap = 16384, len = 0;
-	char *buf = malloc(cap);
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		if (cap - len < 4096) {
-			char *nb = realloc(buf, cap * 2);
-			if (!nb) {
-				free(buf);
-				return -ENOMEM;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		ssize_t r = read(fd, buf + len, cap - len - 1);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			int e = -errno;
-			free(buf);
-			return e;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	buf[len] = '\0';
-	*out = buf;
-	*outlen = len;
-	return 0;
-}
-
-static int read_file_all(const char *path, char **out, size_t *outlen)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int rc = read_fd_all(fd, out, outlen);
-	close(fd);
-	return rc;
-}
-
 static const char *intern(struct dn_symbolizer *s, const char *str)
 {
-	uint32_t h = 2166136261u;
-	for (const unsigned char *p = (const unsigned char *)str; *p; p++)
-		h = (h ^ *p) * 16777619u;
-	struct istr **b = &s->strs[h % (sizeof s->strs / sizeof s->strs[0])];
-	for (struct istr *i = *b; i; i = i->next)
-		if (strcmp(i->s, str) == 0)
-			return i->s;
-	size_t n = strlen(str);
-	struct istr *i = malloc(sizeof *i + n + 1);
-	if (!i)
-		return NULL;
-	memcpy(i->s, str, n + 1);
-	i->next = *b;
-	*b = i;
-	return i->s;
+	return dn_pm_intern(s->pm, str, strlen(str));
 }
 
 /* The innermost symbol containing addr; NULL if none. */
@@ -539,35 +420,21 @@ static char *find_debug_file(Elf *e, const char *modpath)
 	return NULL;
 }
 
-static Elf *module_open_elf(struct module *m)
+/* The symbols of module m, loaded once (m->priv). NULL on ENOMEM. */
+static struct symmod *module_load(struct dn_pm_module *m)
 {
-	if (m->image)
-		return elf_memory(m->image, m->image_len);
-	if (m->fd < 0)
+	struct symmod *sm = m->priv;
+	if (sm)
+		return sm;
+	sm = calloc(1, sizeof *sm);
+	if (!sm)
 		return NULL;
-	return elf_begin(m->fd, ELF_C_READ_MMAP, NULL);
-}
-
-/* Load program headers and symbols of m once. */
-static void module_load(struct module *m)
-{
-	if (m->state)
-		return;
-	Elf *e = module_open_elf(m);
-	if (!e || elf_kind(e) != ELF_K_ELF) {
-		elf_end(e);
-		m->state = m->fd < 0 && !m->image ? -EBADF : -ENOEXEC;
-		return;
-	}
-	size_t np = 0;
-	if (elf_getphdrnum(e, &np) == 0 && np) {
-		m->segs = calloc(np, sizeof *m->segs);
-		for (size_t i = 0; m->segs && i < np; i++) {
-			GElf_Phdr ph;
-			if (gelf_getphdr(e, (int)i, &ph) && ph.p_type == PT_LOAD)
-				m->segs[m->nsegs++] = (struct seg){ph.p_offset, ph.p_filesz,
-								   ph.p_vaddr, ph.p_memsz};
-		}
+	sm->dw_fd = -1;
+	m->priv = sm;
+	Elf *e = dn_pm_elf(m);
+	if (!e) {
+		sm->state = m->fd < 0 && !m->image ? -EBADF : -ENOEXEC;
+		return sm;
 	}
 	struct symvec sv = {0};
 	bool found_symtab = false, found_dyn = false;
@@ -575,20 +442,20 @@ static void module_load(struct module *m)
 	int rc = collect_syms(e, SHT_DYNSYM, &sv, &found_dyn);
 	if (!rc)
 		rc = collect_syms(e, SHT_SYMTAB, &sv, &found_symtab);
-	m->has_symtab = found_symtab;
-	m->has_debug_info = has_section(e, ".debug_info");
-	if (!rc && !m->image && (!found_symtab || !m->has_debug_info))
-		m->debug_path = find_debug_file(e, m->path);
-	if (!rc && !found_symtab && m->debug_path) {
-		int dfd = open(m->debug_path, O_RDONLY | O_CLOEXEC);
+	sm->has_symtab = found_symtab;
+	sm->has_debug_info = has_section(e, ".debug_info");
+	if (!rc && !m->image && (!found_symtab || !sm->has_debug_info))
+		sm->debug_path = find_debug_file(e, m->path);
+	if (!rc && !found_symtab && sm->debug_path) {
+		int dfd = open(sm->debug_path, O_RDONLY | O_CLOEXEC);
 		Elf *de = dfd >= 0 ? elf_begin(dfd, ELF_C_READ_MMAP, NULL) : NULL;
 		if (de && elf_kind(de) == ELF_K_ELF) {
 			bool f = false;
 			rc = collect_syms(de, SHT_SYMTAB, &sv, &f);
-			m->has_symtab = f;
+			sm->has_symtab = f;
 			/* names point into de: copy them before closing it */
 			if (!rc)
-				rc = finish_syms(&sv, &m->syms, &m->nsyms, &m->names);
+				rc = finish_syms(&sv, &sm->syms, &sm->nsyms, &sm->names);
 		}
 		elf_end(de);
 		if (dfd >= 0)
@@ -597,55 +464,39 @@ static void module_load(struct module *m)
 			goto done;
 	}
 	if (!rc)
-		rc = finish_syms(&sv, &m->syms, &m->nsyms, &m->names);
+		rc = finish_syms(&sv, &sm->syms, &sm->nsyms, &sm->names);
 done:
 	free(sv.v);
-	elf_end(e);
-	m->state = rc ? rc : 1;
+	sm->state = rc ? rc : 1;
+	return sm;
 }
 
-/* Runtime file offset -> ELF virtual address through PT_LOAD; false if no segment holds it. */
-static bool module_vaddr(const struct module *m, uint64_t fileoff, uint64_t *vaddr)
+static Dwarf *module_dwarf(struct dn_pm_module *m, struct symmod *sm)
 {
-	for (int pass = 0; pass < 2; pass++)
-		for (size_t i = 0; i < m->nsegs; i++) {
-			const struct seg *g = &m->segs[i];
-			uint64_t len = pass ? g->memsz : g->filesz;
-			if (fileoff >= g->off && fileoff - g->off < len) {
-				*vaddr = fileoff - g->off + g->vaddr;
-				return true;
-			}
-		}
-	return false;
-}
-
-static Dwarf *module_dwarf(struct module *m)
-{
-	if (m->dw_state)
-		return m->dw;
-	m->dw_state = -1;
-	m->dw_fd = -1;
-	if (m->has_debug_info || !m->debug_path) {
-		if (!m->elf)
-			m->elf = module_open_elf(m);
-		if (m->elf)
-			m->dw = dwarf_begin_elf(m->elf, DWARF_C_READ, NULL);
+	if (sm->dw_state)
+		return sm->dw;
+	sm->dw_state = -1;
+	if (sm->has_debug_info || !sm->debug_path) {
+		Elf *e = dn_pm_elf(m);
+		if (e)
+			sm->dw = dwarf_begin_elf(e, DWARF_C_READ, NULL);
 	}
-	if (!m->dw && m->debug_path) {
-		m->dw_fd = open(m->debug_path, O_RDONLY | O_CLOEXEC);
-		if (m->dw_fd >= 0)
-			m->dw_elf = elf_begin(m->dw_fd, ELF_C_READ_MMAP, NULL);
-		if (m->dw_elf)
-			m->dw = dwarf_begin_elf(m->dw_elf, DWARF_C_READ, NULL);
+	if (!sm->dw && sm->debug_path) {
+		sm->dw_fd = open(sm->debug_path, O_RDONLY | O_CLOEXEC);
+		if (sm->dw_fd >= 0)
+			sm->dw_elf = elf_begin(sm->dw_fd, ELF_C_READ_MMAP, NULL);
+		if (sm->dw_elf)
+			sm->dw = dwarf_begin_elf(sm->dw_elf, DWARF_C_READ, NULL);
 	}
-	if (m->dw)
-		m->dw_state = 1;
-	return m->dw;
+	if (sm->dw)
+		sm->dw_state = 1;
+	return sm->dw;
 }
 
-static void module_line(struct module *m, uint64_t vaddr, struct dn_frame *f)
+static void module_line(struct dn_pm_module *m, struct symmod *sm, uint64_t vaddr,
+			struct dn_frame *f)
 {
-	Dwarf *dw = module_dwarf(m);
+	Dwarf *dw = module_dwarf(m, sm);
 	Dwarf_Die cu;
 	if (!dw || !dwarf_addrdie(dw, vaddr, &cu))
 		return;
@@ -657,244 +508,22 @@ static void module_line(struct module *m, uint64_t vaddr, struct dn_frame *f)
 	f->line = f->file ? line : 0;
 }
 
-static void module_free(struct module *m)
+/* procmaps' priv_free: the module is going (or its file is opened anew). */
+static void symmod_free(void *priv)
 {
-	if (m->cfi_eh)
-		dwarf_cfi_end(m->cfi_eh);
-	if (m->dw)
-		dwarf_end(m->dw);
-	elf_end(m->dw_elf);
-	if (m->dw_state && m->dw_fd >= 0)
-		close(m->dw_fd);
-	elf_end(m->elf);
-	if (m->fd >= 0)
-		close(m->fd);
-	free(m->segs);
-	free(m->syms);
-	free(m->names);
-	free(m->debug_path);
-	free(m->image);
-	free(m);
-}
-
-static struct module *module_new(void)
-{
-	struct module *m = calloc(1, sizeof *m);
-	if (m) {
-		m->fd = -1;
-		m->dw_fd = -1;
-	}
-	return m;
-}
-
-/* Open the file a mapping of pid shows, preferring map_files (exact file, even deleted). */
-static int open_mapped(pid_t pid, const struct map *mp, ino_t ino)
-{
-	char p[PATH_MAX + 64];
-	snprintf(p, sizeof p, "/proc/%d/map_files/%llx-%llx", (int)pid,
-		 (unsigned long long)mp->start, (unsigned long long)mp->end);
-	int fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0)
-		return fd;
-	char path[PATH_MAX];
-	snprintf(path, sizeof path, "%s", mp->name);
-	size_t n = strlen(path);
-	if (n > 10 && strcmp(path + n - 10, " (deleted)") == 0)
-		return -ENOENT;
-	snprintf(p, sizeof p, "/proc/%d/root%s", (int)pid, path);
-	fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	/* a replaced file at the same path is another file: no names from it */
-	struct stat st;
-	if (fstat(fd, &st) != 0 || st.st_ino != ino) {
-		close(fd);
-		return -ESTALE;
-	}
-	return fd;
-}
-
-static struct module *module_get(struct dn_symbolizer *s, pid_t pid, const struct map *mp,
-				 dev_t dev, ino_t ino)
-{
-	size_t h = ((size_t)ino * 31u + (size_t)dev) % HASH_BUCKETS;
-	struct module *m;
-	for (m = s->mods[h]; m; m = m->next)
-		if (m->dev == dev && m->ino == ino)
-			break;
-	if (!m) {
-		m = module_new();
-		if (!m)
-			return NULL;
-		m->dev = dev;
-		m->ino = ino;
-		m->path = mp->name;
-		m->next = s->mods[h];
-		s->mods[h] = m;
-	}
-	m->used = ++s->clock;
-	if (m->fd < 0 && m->state <= 0) {
-		int fd = open_mapped(pid, mp, ino);
-		if (fd >= 0) {
-			m->fd = fd;
-			m->state = 0;
-		} else if (!m->state)
-			m->state = fd;
-	}
-	return m;
-}
-
-/* ---- [vdso] ---- */
-
-static int vdso_span(const char *maps, uint64_t *start, uint64_t *end)
-{
-	const char *p = strstr(maps, "[vdso]");
-	if (!p)
-		return -ENOENT;
-	while (p > maps && p[-1] != '\n')
-		p--;
-	unsigned long long a, b;
-	if (sscanf(p, "%llx-%llx", &a, &b) != 2)
-		return -EINVAL;
-	*start = a;
-	*end = b;
-	return 0;
-}
-
-/* The vdso image of pid: ours when the mapping has the same size (same kernel), else from
-   /proc/PID/mem (another ABI). */
-static struct module *vdso_module(struct dn_symbolizer *s, pid_t pid, const struct map *mp)
-{
-	if (!s->vdso_own) {
-		struct module *m = module_new();
-		if (!m)
-			return NULL;
-		m->path = intern(s, "[vdso]");
-		unsigned long base = getauxval(AT_SYSINFO_EHDR);
-		char *maps;
-		size_t len;
-		uint64_t a, b;
-		if (base && read_file_all("/proc/self/maps", &maps, &len) == 0) {
-			if (vdso_span(maps, &a, &b) == 0 && a == base && b > a &&
-			    (m->image = malloc(b - a))) {
-				memcpy(m->image, (void *)base, b - a);
-				m->image_len = b - a;
-			}
-			free(maps);
-		}
-		if (!m->image)
-			m->state = -ENOENT;
-		m->next = s->extra;
-		s->extra = m;
-		s->vdso_own = m;
-	}
-	if (s->vdso_own->image_len == mp->end - mp->start)
-		return s->vdso_own;
-	struct module *m = module_new();
-	if (!m)
-		return NULL;
-	m->path = s->vdso_own->path;
-	m->next = s->extra;
-	s->extra = m;
-	char p[64];
-	snprintf(p, sizeof p, "/proc/%d/mem", (int)pid);
-	int fd = open(p, O_RDONLY | O_CLOEXEC);
-	size_t n = mp->end - mp->start;
-	if (fd >= 0 && n < (64u << 20) && (m->image = malloc(n)) &&
-	    pread(fd, m->image, n, (off_t)mp->start) == (ssize_t)n)
-		m->image_len = n;
-	else
-		m->state = -ENOENT;
-	if (fd >= 0)
-		close(fd);
-	return m;
+	struct symmod *sm = priv;
+	if (sm->dw)
+		dwarf_end(sm->dw);
+	elf_end(sm->dw_elf);
+	if (sm->dw_fd >= 0)
+		close(sm->dw_fd);
+	free(sm->syms);
+	free(sm->names);
+	free(sm->debug_path);
+	free(sm);
 }
 
 /* ---- processes ---- */
-
-/* The modules of maps v[0..n) lose the reference of these maps. */
-static void maps_release(struct map *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (v[i].mod && v[i].mod->refs)
-			v[i].mod->refs--;
-}
-
-/* Parse /proc/PID/maps text (buf NUL-terminated, modified) into p->maps, opening modules. */
-static int parse_maps(struct dn_symbolizer *s, struct proc *p, char *buf, size_t len)
-{
-	size_t cap = 64, n = 0;
-	struct map *v = malloc(cap * sizeof *v);
-	if (!v)
-		return -ENOMEM;
-	char *line = buf, *end = buf + len;
-	while (line < end) {
-		char *nl = memchr(line, '\n', (size_t)(end - line));
-		if (nl)
-			*nl = '\0';
-		unsigned long long a, b, off, inode;
-		unsigned maj, min;
-		char perms[8];
-		int pos = 0;
-		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %n", &a, &b, perms, &off, &maj,
-			   &min, &inode, &pos) == 7 &&
-		    b > a) {
-			if (n == cap) {
-				struct map *nv = realloc(v, cap * 2 * sizeof *v);
-				if (!nv) {
-					maps_release(v, n);
-					free(v);
-					return -ENOMEM;
-				}
-				v = nv;
-				cap *= 2;
-			}
-			const char *name = pos ? line + pos : "";
-			struct map *mp = &v[n++];
-			*mp = (struct map){.start = a, .end = b, .pgoff = off, .kind = MAP_ANON};
-			mp->name = *name ? intern(s, name) : NULL;
-			bool exec = perms[2] == 'x';
-			if (strcmp(name, "[vdso]") == 0) {
-				mp->kind = MAP_VDSO;
-				mp->mod = vdso_module(s, p->pid, mp);
-			} else if (inode && name[0] == '/' && mp->name) {
-				mp->kind = MAP_FILE;
-				if (exec)
-					mp->mod = module_get(s, p->pid, mp, makedev(maj, min),
-							     (ino_t)inode);
-			}
-			if (mp->mod)
-				mp->mod->refs++;
-		}
-		line = nl ? nl + 1 : end;
-	}
-	maps_release(p->maps, p->nmaps);
-	free(p->maps);
-	p->maps = v;
-	p->nmaps = n;
-	p->gen = ++s->gen ? s->gen : ++s->gen;
-	p->refreshed_ns = now_ns();
-	return 0;
-}
-
-static int proc_read_maps(struct dn_symbolizer *s, struct proc *p)
-{
-	char path[64], *buf;
-	size_t len;
-	snprintf(path, sizeof path, "/proc/%d/maps", (int)p->pid);
-	int rc = read_file_all(path, &buf, &len);
-	if (rc == 0) {
-		/* a zombie or a kernel thread has empty maps */
-		rc = len == 0 && kill(p->pid, 0) != 0 ? -ESRCH : parse_maps(s, p, buf, len);
-		free(buf);
-	} else if (rc == -EPERM)
-		rc = -EACCES;
-	else if (rc != -ENOMEM && rc != -EACCES)
-		rc = -ESRCH;
-	return rc;
-}
 
 static struct proc **proc_slot(struct dn_symbolizer *s, pid_t pid)
 {
@@ -902,6 +531,21 @@ static struct proc **proc_slot(struct dn_symbolizer *s, pid_t pid)
 	while (*pp && (*pp)->pid != pid)
 		pp = &(*pp)->next;
 	return pp;
+}
+
+/* Installs freshly read maps into p (dropping the ones it held). */
+static void proc_set_maps(struct dn_symbolizer *s, struct proc *p, struct dn_pm_maps *maps)
+{
+	dn_pm_release(s->pm, &p->maps);
+	p->maps = *maps;
+	p->gen = ++s->gen ? s->gen : ++s->gen;
+	p->refreshed_ns = now_ns();
+}
+
+static void proc_free(struct dn_symbolizer *s, struct proc *p)
+{
+	dn_pm_release(s->pm, &p->maps);
+	free(p);
 }
 
 static int proc_get(struct dn_symbolizer *s, pid_t pid, bool capture, struct proc **out)
@@ -919,12 +563,14 @@ static int proc_get(struct dn_symbolizer *s, pid_t pid, bool capture, struct pro
 			return -ENOMEM;
 		p->pid = pid;
 	}
-	int rc = proc_read_maps(s, p);
+	struct dn_pm_maps maps;
+	int rc = dn_pm_read(s->pm, pid, &maps);
 	if (rc) {
 		if (fresh)
 			free(p);
 		return rc;
 	}
+	proc_set_maps(s, p, &maps);
 	if (capture)
 		p->captured = true;
 	p->gone = false; /* read now: there (maybe a new process under that pid) */
@@ -934,44 +580,20 @@ static int proc_get(struct dn_symbolizer *s, pid_t pid, bool capture, struct pro
 	return 0;
 }
 
-static const struct map *map_find(const struct proc *p, uint64_t addr)
-{
-	size_t lo = 0, hi = p->nmaps;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (addr < p->maps[mid].start)
-			hi = mid;
-		else if (addr >= p->maps[mid].end)
-			lo = mid + 1;
-		else
-			return &p->maps[mid];
-	}
-	return NULL;
-}
-
 /* The mapping of addr; a live process whose maps changed is re-read (rate-limited). */
-static const struct map *proc_map(struct dn_symbolizer *s, struct proc *p, uint64_t addr)
+static const struct dn_pm_map *proc_map(struct dn_symbolizer *s, struct proc *p, uint64_t addr)
 {
-	const struct map *mp = map_find(p, addr);
+	const struct dn_pm_map *mp = dn_pm_find(&p->maps, addr);
 	if (mp || now_ns() - p->refreshed_ns < REFRESH_NS || kill(p->pid, 0) != 0)
 		return mp;
-	uint32_t gen = p->gen;
-	struct map *old = p->maps;
-	size_t nold = p->nmaps;
-	p->maps = NULL; /* keep the old maps if the process is gone meanwhile */
-	p->nmaps = 0;
-	if (proc_read_maps(s, p) != 0) {
-		maps_release(p->maps, p->nmaps);
-		free(p->maps);
-		p->maps = old;
-		p->nmaps = nold;
-		p->gen = gen;
+	struct dn_pm_maps maps;
+	if (dn_pm_read(s->pm, p->pid, &maps) != 0) {
+		/* keep the old maps: the process is gone meanwhile */
 		p->refreshed_ns = now_ns();
 		return NULL;
 	}
-	maps_release(old, nold);
-	free(old);
-	return map_find(p, addr);
+	proc_set_maps(s, p, &maps);
+	return dn_pm_find(&p->maps, addr);
 }
 
 /* ---- JIT perf maps ---- */
@@ -981,7 +603,7 @@ static struct perfmap *perfmap_load(struct dn_symbolizer *s, const char *path,
 {
 	char *buf;
 	size_t len;
-	if (read_file_all(path, &buf, &len) != 0)
+	if (dn_pm_read_file(path, &buf, &len) != 0)
 		return NULL;
 	struct perfmap *pm = calloc(1, sizeof *pm);
 	struct symvec sv = {0};
@@ -1043,13 +665,18 @@ static struct perfmap *proc_perfmap(struct dn_symbolizer *s, struct proc *p)
 
 struct dn_symbolizer *dn_sym_new(void)
 {
-	if (elf_version(EV_CURRENT) == EV_NONE) {
-		errno = ENOTSUP;
+	struct dn_symbolizer *s = calloc(1, sizeof *s);
+	if (!s) {
+		errno = ENOMEM;
 		return NULL;
 	}
-	struct dn_symbolizer *s = calloc(1, sizeof *s);
-	if (!s)
-		errno = ENOMEM;
+	s->pm = dn_pm_new(symmod_free);
+	if (!s->pm) {
+		int e = errno;
+		free(s);
+		errno = e;
+		return NULL;
+	}
 	return s;
 }
 
@@ -1057,32 +684,18 @@ void dn_sym_free(struct dn_symbolizer *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < HASH_BUCKETS; i++) {
-		for (struct module *m = s->mods[i], *n; m; m = n) {
-			n = m->next;
-			module_free(m);
-		}
+	for (size_t i = 0; i < HASH_BUCKETS; i++)
 		for (struct proc *p = s->procs[i], *n; p; p = n) {
 			n = p->next;
-			free(p->maps);
-			free(p);
+			proc_free(s, p);
 		}
-	}
-	for (struct module *m = s->extra, *n; m; m = n) {
-		n = m->next;
-		module_free(m);
-	}
 	for (struct perfmap *pm = s->perfmaps, *n; pm; pm = n) {
 		n = pm->next;
 		free(pm->syms);
 		free(pm->names);
 		free(pm);
 	}
-	for (size_t i = 0; i < sizeof s->strs / sizeof s->strs[0]; i++)
-		for (struct istr *x = s->strs[i], *n; x; x = n) {
-			n = x->next;
-			free(x);
-		}
+	dn_pm_free(s->pm);
 	free(s->ksyms);
 	free(s->knames);
 	free(s);
@@ -1101,9 +714,7 @@ void dn_sym_forget(struct dn_symbolizer *s, pid_t pid)
 	if (!p)
 		return;
 	*pp = p->next;
-	maps_release(p->maps, p->nmaps);
-	free(p->maps);
-	free(p);
+	proc_free(s, p);
 }
 
 size_t dn_sym_mark_gone(struct dn_symbolizer *s)
@@ -1129,65 +740,15 @@ size_t dn_sym_prune(struct dn_symbolizer *s)
 				continue;
 			}
 			*pp = p->next;
-			maps_release(p->maps, p->nmaps);
-			free(p->maps);
-			free(p);
+			proc_free(s, p);
 			n++;
 		}
 	return n;
 }
 
-static int ulong_cmp(const void *a, const void *b)
-{
-	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* Is m a module no held process maps, used at or before `cutoff`? */
-static bool module_stale(const struct dn_symbolizer *s, const struct module *m,
-			 unsigned long cutoff)
-{
-	return m != s->vdso_own && m->refs == 0 && m->used <= cutoff;
-}
-
 size_t dn_sym_trim(struct dn_symbolizer *s)
 {
-	size_t nunused = 0, nfreed = 0;
-	for (size_t i = 0; i < HASH_BUCKETS; i++)
-		for (struct module *m = s->mods[i]; m; m = m->next)
-			nunused += module_stale(s, m, ULONG_MAX);
-	for (struct module *m = s->extra; m; m = m->next)
-		nunused += module_stale(s, m, ULONG_MAX);
-	if (nunused > UNUSED_MODULES) {
-		/* the cutoff: keep the UNUSED_MODULES most recently used */
-		unsigned long *v = malloc(nunused * sizeof *v);
-		size_t k = 0;
-		if (v) {
-			for (size_t i = 0; i < HASH_BUCKETS; i++)
-				for (struct module *m = s->mods[i]; m; m = m->next)
-					if (module_stale(s, m, ULONG_MAX))
-						v[k++] = m->used;
-			for (struct module *m = s->extra; m; m = m->next)
-				if (module_stale(s, m, ULONG_MAX))
-					v[k++] = m->used;
-			qsort(v, k, sizeof *v, ulong_cmp);
-			unsigned long cutoff = v[k - UNUSED_MODULES - 1];
-			free(v);
-			for (size_t i = 0; i <= HASH_BUCKETS; i++) {
-				struct module **mp = i < HASH_BUCKETS ? &s->mods[i] : &s->extra;
-				while (*mp) {
-					struct module *m = *mp;
-					if (!module_stale(s, m, cutoff)) {
-						mp = &m->next;
-						continue;
-					}
-					*mp = m->next;
-					module_free(m);
-					nfreed++;
-				}
-			}
-		}
-	}
+	size_t nfreed = dn_pm_trim(s->pm, UNUSED_MODULES);
 	/* JIT maps no held process uses (older versions of a live one too) */
 	for (struct perfmap *pm = s->perfmaps; pm; pm = pm->next)
 		pm->used = false;
@@ -1215,18 +776,10 @@ size_t dn_sym_trim(struct dn_symbolizer *s)
 void dn_sym_get_stats(const struct dn_symbolizer *s, struct dn_sym_stats *st)
 {
 	memset(st, 0, sizeof *st);
-	for (size_t i = 0; i < HASH_BUCKETS; i++) {
+	for (size_t i = 0; i < HASH_BUCKETS; i++)
 		for (const struct proc *p = s->procs[i]; p; p = p->next)
 			st->procs++;
-		for (const struct module *m = s->mods[i]; m; m = m->next) {
-			st->modules++;
-			st->modules_unused += m->refs == 0;
-		}
-	}
-	for (const struct module *m = s->extra; m; m = m->next) {
-		st->modules++;
-		st->modules_unused += m != s->vdso_own && m->refs == 0;
-	}
+	dn_pm_count(s->pm, &st->modules, &st->modules_unused);
 	for (const struct perfmap *pm = s->perfmaps; pm; pm = pm->next)
 		st->perfmaps++;
 }
@@ -1244,11 +797,11 @@ static struct rentry *rcache_slot(struct dn_symbolizer *s, uint32_t gen, uint64_
 	return &s->rcache[h >> (64 - RCACHE_BITS)];
 }
 
-static int resolve_map(struct dn_symbolizer *s, struct proc *p, const struct map *mp, uint64_t addr,
-		       struct dn_frame *out)
+static int resolve_map(struct dn_symbolizer *s, struct proc *p, const struct dn_pm_map *mp,
+		       uint64_t addr, struct dn_frame *out)
 {
 	uint64_t fileoff = addr - mp->start + mp->pgoff;
-	if (mp->kind == MAP_ANON) {
+	if (mp->kind == DN_PM_ANON) {
 		struct perfmap *pm = proc_perfmap(s, p);
 		const struct sym *sy = pm ? sym_find(pm->syms, pm->nsyms, addr) : NULL;
 		if (sy) {
@@ -1256,29 +809,29 @@ static int resolve_map(struct dn_symbolizer *s, struct proc *p, const struct map
 			out->offset = addr - sy->start;
 			out->module = pm->path;
 		} else {
-			out->module = mp->name ? mp->name : intern(s, "[anon]");
+			out->module = mp->path ? mp->path : intern(s, "[anon]");
 			out->offset = addr - mp->start;
 		}
 		return 0;
 	}
-	out->module = mp->name ? mp->name : intern(s, "[vdso]");
+	out->module = mp->path ? mp->path : intern(s, "[vdso]");
 	out->offset = fileoff;
-	struct module *m = mp->mod;
+	struct dn_pm_module *m = mp->mod;
 	if (!m)
 		return 0;
-	m->used = ++s->clock;
-	module_load(m);
+	dn_pm_touch(s->pm, m);
+	struct symmod *sm = module_load(m);
 	uint64_t vaddr;
-	if (m->state != 1 || !module_vaddr(m, fileoff, &vaddr))
+	if (!sm || sm->state != 1 || !dn_pm_vaddr(m, fileoff, &vaddr))
 		return 0;
 	out->offset = vaddr;
-	const struct sym *sy = sym_find(m->syms, m->nsyms, vaddr);
+	const struct sym *sy = sym_find(sm->syms, sm->nsyms, vaddr);
 	if (sy) {
 		out->name = sy->name;
 		out->offset = vaddr - sy->start;
 	}
 	if (s->lines)
-		module_line(m, vaddr, out);
+		module_line(m, sm, vaddr, out);
 	return 0;
 }
 
@@ -1296,7 +849,7 @@ int dn_sym_resolve(struct dn_symbolizer *s, pid_t pid, uint64_t addr, struct dn_
 		*out = e->f;
 		return e->rc;
 	}
-	const struct map *mp = proc_map(s, p, addr);
+	const struct dn_pm_map *mp = proc_map(s, p, addr);
 	if (mp)
 		rc = resolve_map(s, p, mp, addr, out);
 	else {
@@ -1326,7 +879,7 @@ static int kallsyms_load(struct dn_symbolizer *s)
 {
 	char *buf;
 	size_t len;
-	int rc = read_file_all("/proc/kallsyms", &buf, &len);
+	int rc = dn_pm_read_file("/proc/kallsyms", &buf, &len);
 	if (rc)
 		return rc;
 	struct symvec sv = {0};
@@ -1407,73 +960,6 @@ void dn_sym_format(const struct dn_frame *f, char *buf, size_t len)
 			*c = ' ';
 }
 
-/* ---- CFI ---- */
-
-static bool find_frame(Dwarf_CFI *cfi, uint64_t vaddr, Dwarf_Frame **fr)
-{
-	return cfi && dwarf_cfi_addrframe(cfi, vaddr, fr) == 0;
-}
-
-static int module_ra_offset(struct module *m, uint64_t vaddr, int64_t *ra_off_from_sp);
-
-int dn_sym_ra_offset(struct dn_symbolizer *s, pid_t pid, uint64_t addr, int64_t *ra_off_from_sp)
-{
-	if (DN_DWARF_SP < 0)
-		return -ENOTSUP;
-	struct proc *p;
-	int rc = proc_get(s, pid, false, &p);
-	if (rc)
-		return rc == -ESRCH ? -ENOENT : rc;
-	const struct map *mp = proc_map(s, p, addr);
-	struct module *m = mp ? mp->mod : NULL;
-	if (!m)
-		return -ENOENT;
-	module_load(m);
-	uint64_t vaddr;
-	if (m->state != 1 || !module_vaddr(m, addr - mp->start + mp->pgoff, &vaddr))
-		return -ENOENT;
-	return module_ra_offset(m, vaddr, ra_off_from_sp);
-}
-
-/* The CFI half of dn_sym_ra_offset, at an ELF virtual address of a loaded module. */
-static int module_ra_offset(struct module *m, uint64_t vaddr, int64_t *ra_off_from_sp)
-{
-	int rc;
-	if (!m->cfi_state) {
-		m->cfi_state = -1;
-		if (!m->elf)
-			m->elf = module_open_elf(m);
-		if (m->elf && (m->cfi_eh = dwarf_getcfi_elf(m->elf)))
-			m->cfi_state = 1;
-	}
-	Dwarf_Frame *fr = NULL;
-	if (!find_frame(m->cfi_eh, vaddr, &fr)) {
-		Dwarf *dw = module_dwarf(m);
-		if (!find_frame(dw ? dwarf_getcfi(dw) : NULL, vaddr, &fr))
-			return -ENOENT;
-	}
-	rc = -ENOTSUP;
-	Dwarf_Op *ops, mem[3];
-	size_t nops;
-	int ra = dwarf_frame_info(fr, NULL, NULL, NULL);
-	if (ra >= 0 && dwarf_frame_cfa(fr, &ops, &nops) == 0 && nops == 1 &&
-	    ops[0].atom == DW_OP_bregx && ops[0].number == DN_DWARF_SP) {
-		int64_t cfa = (int64_t)ops[0].number2;
-		if (dwarf_frame_register(fr, ra, mem, &ops, &nops) == 0 && ops && nops >= 1 &&
-		    nops <= 2 && ops[0].atom == DW_OP_call_frame_cfa) {
-			if (nops == 1) {
-				*ra_off_from_sp = cfa;
-				rc = 0;
-			} else if (ops[1].atom == DW_OP_plus_uconst) {
-				*ra_off_from_sp = cfa + (int64_t)ops[1].number;
-				rc = 0;
-			}
-		}
-	}
-	free(fr);
-	return rc;
-}
-
 #ifdef DN_FUZZING
 /* ---- fuzzing entry points (tests/fuzz; built only with -DDN_FUZZING) ---- */
 
@@ -1482,41 +968,38 @@ static int module_ra_offset(struct module *m, uint64_t vaddr, int64_t *ra_off_fr
 int dn_sym_fuzz_file(const char *path)
 {
 	struct dn_symbolizer *s = dn_sym_new();
-	struct module *m = s ? module_new() : NULL;
-	if (!m) {
+	struct dn_pm_module *m = s ? dn_pm_open_file(s->pm, path) : NULL;
+	struct symmod *sm = m ? module_load(m) : NULL;
+	if (!sm) {
 		dn_sym_free(s);
 		return -ENOMEM;
 	}
-	m->path = intern(s, path);
-	m->fd = open(path, O_RDONLY | O_CLOEXEC);
-	module_load(m);
 	int found = 0;
-	if (m->state == 1) {
+	if (sm->state == 1) {
 		uint64_t probe[64 + 3] = {0, 0x1000, UINT64_MAX};
 		size_t np = 3;
-		for (size_t i = 0; i < m->nsyms && np < 40; i++)
-			probe[np++] = m->syms[i].start + (i & 1);
+		for (size_t i = 0; i < sm->nsyms && np < 40; i++)
+			probe[np++] = sm->syms[i].start + (i & 1);
 		for (size_t i = 0; i < m->nsegs && np < 64 + 3; i++)
 			probe[np++] = m->segs[i].off + m->segs[i].filesz / 2;
 		for (size_t i = 0; i < np; i++) {
 			uint64_t vaddr;
-			if (!module_vaddr(m, probe[i], &vaddr))
+			if (!dn_pm_vaddr(m, probe[i], &vaddr))
 				vaddr = probe[i];
 			struct dn_frame f = {.addr = probe[i], .module = m->path};
-			const struct sym *sy = sym_find(m->syms, m->nsyms, vaddr);
+			const struct sym *sy = sym_find(sm->syms, sm->nsyms, vaddr);
 			if (sy) {
 				f.name = sy->name;
 				f.offset = vaddr - sy->start;
 				found++;
 			}
-			module_line(m, vaddr, &f);
+			module_line(m, sm, vaddr, &f);
 			char buf[256];
 			dn_sym_format(&f, buf, sizeof buf);
-			int64_t ra;
-			module_ra_offset(m, vaddr, &ra);
+			struct dn_cfi_rule rule;
+			dn_cfi_rule(dn_pm_cfi(m), vaddr, &rule);
 		}
 	}
-	module_free(m);
 	dn_sym_free(s);
 	return found;
 }
@@ -1526,20 +1009,15 @@ int dn_sym_fuzz_maps(const char *text, size_t len)
 {
 	struct dn_symbolizer *s = dn_sym_new();
 	struct proc *p = s ? calloc(1, sizeof *p) : NULL;
-	char *buf = p ? malloc(len + 1) : NULL;
-	if (!buf) {
-		free(p);
+	if (!p) {
 		dn_sym_free(s);
 		return -ENOMEM;
 	}
-	memcpy(buf, text, len);
-	buf[len] = '\0';
 	p->pid = INT_MAX; /* above pid_max: no /proc entry */
-	int rc = parse_maps(s, p, buf, len);
-	free(buf);
+	int rc = dn_pm_parse(s->pm, p->pid, text, len, &p->maps);
 	int hits = 0;
-	for (size_t i = 0; !rc && i < p->nmaps && i < 16; i++) {
-		const struct map *mp = map_find(p, p->maps[i].start);
+	for (size_t i = 0; !rc && i < p->maps.n && i < 16; i++) {
+		const struct dn_pm_map *mp = dn_pm_find(&p->maps, p->maps.v[i].start);
 		struct dn_frame f = {0};
 		if (mp && resolve_map(s, p, mp, mp->start, &f) == 0)
 			hits++;

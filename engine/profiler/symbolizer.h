@@ -1,11 +1,12 @@
 /*
  * symbolizer.h — in-process symbolization of user and kernel addresses.
  *
- * One struct dn_symbolizer per denet process. It owns three caches:
- * ELF modules keyed by the (device, inode) of the mapped file (shared by
- * every pid that maps the file), the memory maps of each pid (captured so
- * stacks of exited processes still symbolize, freed by dn_sym_prune once
- * they are gone), and a small per-address result cache. Sources: ELF .symtab/.dynsym (FUNC and
+ * One struct dn_symbolizer per denet process. It owns the memory maps of
+ * each pid (captured so stacks of exited processes still symbolize, freed
+ * by dn_sym_prune once they are gone), the symbols of the ELF modules they
+ * map (the modules, keyed by the (device, inode) of the mapped file and
+ * shared by every pid that maps it, are its procmaps instance's), and a
+ * small per-address result cache. Sources: ELF .symtab/.dynsym (FUNC and
  * IFUNC), separate debug files (build-id under /usr/lib/debug/.build-id, .gnu_debuglink), the
  * [vdso] image, /proc/kallsyms, /tmp/perf-PID.map for JIT code, and optionally file:line from DWARF
  * through libdw. Never spawns a process and never contacts debuginfod. Not thread-safe: one thread
@@ -90,19 +91,10 @@ void dn_sym_set_lines(struct dn_symbolizer *s, bool enable);
    whitespace control characters are replaced so the result is one folded-stack frame. */
 void dn_sym_format(const struct dn_frame *f, char *buf, size_t len);
 
-/*
- * CFA rule of the user address addr in pid through the module's .eh_frame
- * (or .debug_frame): on success *ra_off_from_sp = offset from the stack
- * pointer (as it is at addr) at which the return address is stored, e.g. 0 at
- * a function's first instruction on x86-64. 0, -ENOENT (no module or no CFI
- * for addr), -ENOTSUP (CFA not sp-relative, or return address not saved on
- * the stack, e.g. in the link register).
- */
-int dn_sym_ra_offset(struct dn_symbolizer *s, pid_t pid, uint64_t addr, int64_t *ra_off_from_sp);
-
 #ifdef DN_FUZZING
 /* Fuzzing entry points (tests/fuzz), compiled only with -DDN_FUZZING: load the
-   ELF file at path and resolve names, lines and CFI in it; parse maps text. */
+   ELF file at path and resolve names, lines and CFI in it; maps text through
+   procmaps, then resolve in each mapping. */
 int dn_sym_fuzz_file(const char *path);
 int dn_sym_fuzz_maps(const char *text, size_t len);
 #endif

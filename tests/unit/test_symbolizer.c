@@ -5,6 +5,8 @@
  * a shared library), the [vdso], /proc/kallsyms and a JIT perf map; and
  * that what exited processes leave is freed (maps, then unused modules).
  */
+#include "cfi.h"
+#include "procmaps.h"
 #include "symbolizer.h"
 #include "unit.h"
 
@@ -503,7 +505,27 @@ static void test_perf_map(void)
 	munmap(jit, len);
 }
 
-static void test_ra_offset(void)
+/* The CFI rule at a runtime address of pid: procmaps' translation, then the
+ * one CFI lookup (the one offcpu's frame recovery uses). */
+static int cfi_at(struct dn_procmaps *pm, pid_t pid, uint64_t addr, struct dn_cfi_rule *r)
+{
+	struct dn_pm_maps maps;
+	const struct dn_pm_map *mp;
+	uint64_t vaddr;
+	int rc = dn_pm_read(pm, pid, &maps);
+
+	if (rc)
+		return rc;
+	mp = dn_pm_find(&maps, addr);
+	if (!mp || !mp->mod || !dn_pm_vaddr(mp->mod, addr - mp->start + mp->pgoff, &vaddr))
+		rc = -ENOENT;
+	else
+		rc = dn_cfi_rule(dn_pm_cfi(mp->mod), vaddr, r);
+	dn_pm_release(pm, &maps);
+	return rc;
+}
+
+static void test_cfi_rule(void)
 {
 	char bin[512];
 	snprintf(bin, sizeof bin, "%s/symtarget", helpers_dir());
@@ -512,33 +534,30 @@ static void test_ra_offset(void)
 		target_stop(&t);
 		UNIT_SKIP("helper symtarget not built (make build/helpers/symtarget)");
 	}
-	struct dn_symbolizer *s = dn_sym_new();
-	int64_t off = -1;
-#if defined(__x86_64__)
+	struct dn_procmaps *pm = dn_pm_new(NULL);
+	struct dn_cfi_rule r;
+	CHECK(pm != NULL);
 	/* first instruction: the return address is at the stack pointer */
-	CHECK_INT(dn_sym_ra_offset(s, t.pid, t.alpha, &off), 0);
-	CHECK_INT(off, 0);
+	CHECK_INT(cfi_at(pm, t.pid, t.alpha, &r), 0);
+	CHECK_INT(r.ra, 0);
+	CHECK_INT(r.cfa, 8);
 	/* libc read (no frame pointer): 0 at entry, a small positive offset once it has
 	   pushed or reserved stack */
 	for (int d = 0; d < 64; d++) {
-		off = -1;
-		int rc = dn_sym_ra_offset(s, t.pid, t.rd + (uint64_t)d, &off);
+		r.ra = -1;
+		int rc = cfi_at(pm, t.pid, t.rd + (uint64_t)d, &r);
 		if (d == 0) {
 			CHECK_INT(rc, 0);
-			CHECK_INT(off, 0);
+			CHECK_INT(r.ra, 0);
 		}
 		if (rc == 0)
-			CHECK(off >= 0 && off < 256);
+			CHECK(r.ra >= 0 && r.ra < 256 && r.ra < r.cfa);
 		else
-			CHECK(rc == -ENOTSUP || rc == -ENOENT);
+			CHECK(rc == -EOPNOTSUPP || rc == -ENOENT);
 	}
-#else
-	int rc = dn_sym_ra_offset(s, t.pid, t.alpha, &off);
-	CHECK(rc == 0 || rc == -ENOTSUP);
-#endif
-	CHECK_INT(dn_sym_ra_offset(s, t.pid, 0x10, &off), -ENOENT);
+	CHECK_INT(cfi_at(pm, t.pid, 0x10, &r), -ENOENT);
 	target_stop(&t);
-	dn_sym_free(s);
+	dn_pm_free(pm);
 }
 
 /* 40 processes, each running its own copy of a binary (40 ELF files),
@@ -638,7 +657,7 @@ int main(void)
 	RUN(test_kernel);
 	RUN(test_vdso);
 	RUN(test_perf_map);
-	RUN(test_ra_offset);
+	RUN(test_cfi_rule);
 	RUN(test_format);
 	RUN(test_gone_and_trim);
 	if (tmpdir[0]) {

@@ -19,10 +19,11 @@ FUZZ_CFLAGS = $(filter-out -fsanitize=% -O% -Werror,$(CFLAGS_ALL)) $(INC_ENGINE)
 	-Wno-unused-command-line-argument $(FUZZ_SAN)
 FUZZ_LIBS = $(shell pkg-config --libs lua5.4 libdw libelf 2>/dev/null) -lm
 
-FUZZ_PROC := stat status statm io children schedstat net_dev cmdline
+FUZZ_PROC := stat status statm io children schedstat net_dev cmdline maps
 FUZZ_NAMES := $(FUZZ_PROC:%=proc_%) cgroup json_escape lua_json symbolizer sym_maps
 FUZZ_BINS := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
-FUZZ_ENGINE := core/procfs core/cgroup core/json core/buf profiler/symbolizer
+FUZZ_ENGINE := core/procfs core/cgroup core/json core/buf profiler/procmaps profiler/cfi \
+	profiler/symbolizer
 FUZZ_OBJS := $(FUZZ_ENGINE:%=$(BUILD)/fuzz/obj/%.o)
 
 .PHONY: fuzz fuzz-smoke fuzz-build $(FUZZ_NAMES:%=fuzz-%)

@@ -1,10 +1,12 @@
 /*
  * fuzz_proc.c — libFuzzer harness for one /proc parser (engine/core/procfs.h),
  * chosen at compile time with -DFUZZ_PROC_<NAME>: STAT, STATUS, STATM, IO,
- * CHILDREN, SCHEDSTAT, NET_DEV, CMDLINE. The input is passed exactly as a
- * live read would be: not NUL-terminated, so ASan sees any over-read.
+ * CHILDREN, SCHEDSTAT, NET_DEV, CMDLINE, MAPS. The input is passed exactly as
+ * a live read would be: not NUL-terminated, so ASan sees any over-read.
  * Properties checked beyond "no crash": strings the parsers fill are
- * NUL-terminated inside their arrays; cmdline arguments lie inside the input.
+ * NUL-terminated inside their arrays; cmdline arguments and maps paths lie
+ * inside the input; a maps entry ends above its start and its path, if
+ * any, is not empty and holds no newline.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,6 +30,26 @@ static void on_arg(void *ctx, const char *arg, size_t n)
 	struct span *s = ctx;
 	CHECK(arg >= s->lo && arg + n <= s->hi);
 	s->n++;
+}
+#endif
+
+#ifdef FUZZ_PROC_MAPS
+struct maps_span {
+	const char *lo, *hi;
+	int n;
+};
+static int on_map(void *ctx, const struct dn_maps_entry *e)
+{
+	struct maps_span *s = ctx;
+	CHECK(e->end > e->start);
+	CHECK(memchr(e->perms, '\0', sizeof e->perms) == e->perms + 4);
+	CHECK(!e->path == !e->pathlen);
+	if (e->path) {
+		CHECK(e->path >= s->lo && e->path + e->pathlen <= s->hi);
+		CHECK(!memchr(e->path, '\n', e->pathlen));
+	}
+	s->n++;
+	return s->n == 1000 ? 1 : 0; /* the stop value comes back */
 }
 #endif
 
@@ -66,6 +88,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct span s = {buf, buf + size, 0};
 	int n = dn_proc_split_cmdline(buf, size, on_arg, &s);
 	CHECK(n >= 0 && (size_t)n == s.n);
+#elif defined(FUZZ_PROC_MAPS)
+	struct maps_span s = {buf, buf + size, 0};
+	int n = dn_proc_parse_maps(buf, size, on_map, &s);
+	CHECK(s.n == 1000 ? n == 1 : n == s.n);
 #else
 #error "define one FUZZ_PROC_<NAME>"
 #endif

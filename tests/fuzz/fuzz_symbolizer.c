@@ -3,8 +3,9 @@
  * (engine/profiler/symbolizer.c, built with -DDN_FUZZING). The input is written to a
  * temporary file which is then loaded as a module: program headers, .symtab
  * and .dynsym, build-id and .gnu_debuglink lookups, DWARF lines and CFI
- * (.eh_frame / .debug_frame) at the addresses the file names. With
- * -DFUZZ_SYM_MAPS the input is /proc/PID/maps text instead.
+ * (.eh_frame) at the addresses the file names. With -DFUZZ_SYM_MAPS the
+ * input is /proc/PID/maps text instead, turned into mappings and modules by
+ * procmaps (engine/profiler/procmaps.c), then resolved in each mapping.
  */
 #include <fcntl.h>
 #include <stdint.h>

@@ -29,14 +29,12 @@
  * kernel's atomic add into the element being freed).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <linux/types.h>
 #include <bpf/bpf.h>

@@ -623,11 +623,9 @@ static void push_metric(lua_State *L, const struct dn_metrics *m, const struct d
 	switch (f->type) {
 	case DN_METRIC_U64: lua_pushinteger(L, (lua_Integer)dn_metric_u64(m, f)); break;
 	case DN_METRIC_PCT:
-	case DN_METRIC_SECS: {
-		double scale = pow(10, dn_metric_decimals(f)); /* as the file */
-		lua_pushnumber(L, round(dn_metric_double(m, f) * scale) / scale);
+	case DN_METRIC_SECS:
+		lua_pushnumber(L, dn_metrics_round(dn_metric_double(m, f), dn_metric_decimals(f)));
 		break;
-	}
 	case DN_METRIC_CORE:
 		if (dn_metric_core(m, f) >= 0)
 			lua_pushinteger(L, dn_metric_core(m, f));

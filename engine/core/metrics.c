@@ -4,6 +4,9 @@
  * its aggregate (see metrics.h). All three walk the schema: nothing here
  * names a metric.
  */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "metrics.h"
@@ -42,6 +45,17 @@ double dn_metric_number(const struct dn_metrics *m, const struct dn_metric_info 
 	case DN_METRIC_SRC: break;
 	}
 	return 0;
+}
+
+double dn_metrics_round(double v, int decimals)
+{
+	/* printf rounds the exact binary value, as dn_json_fixed does; strtod
+	 * reads it back in the same locale. */
+	char text[512];
+	int n = snprintf(text, sizeof text, "%.*f", decimals, v);
+	if (!isfinite(v) || n < 0 || (size_t)n >= sizeof text)
+		return v;
+	return strtod(text, NULL);
 }
 
 static void write_value(struct dn_json *j, const struct dn_metrics *m,

@@ -85,12 +85,17 @@ static inline const char *dn_metric_src(const struct dn_metrics *m, const struct
 	return s ? s : "proc";
 }
 
-/* Decimals of a PCT or SECS field in JSON (and the rounding of its Lua
- * number, so that the two are the same value). */
+/* Decimals of a PCT or SECS field in JSON. */
 static inline int dn_metric_decimals(const struct dn_metric_info *f)
 {
 	return f->type == DN_METRIC_SECS ? 6 : 2;
 }
+
+/* `v` as the JSON text shows it with `decimals` (dn_json_fixed), as a
+ * double: what Lua tables and rules see, so that they equal the file's
+ * figure also where round(v * 1e6) / 1e6 would round the other way.
+ * Non-finite values pass through. */
+double dn_metrics_round(double v, int decimals);
 
 /* Write the fields as a JSON object: the BOTH and PROC rows, or with
  * `aggregated` the BOTH and AGG rows, in schema order. */

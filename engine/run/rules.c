@@ -130,7 +130,7 @@ static double field(const struct dn_metrics *m, const struct dn_rule *r)
 	/* cpu_usage as the sample records carry it (2 decimals), so a rule
 	 * judges, and an alert reports, the figure the user sees. */
 	if (r->is_double)
-		return round(*(const double *)(const void *)p * 100.0) / 100.0;
+		return dn_metrics_round(*(const double *)(const void *)p, 2);
 	return (double)*(const uint64_t *)(const void *)p;
 }
 

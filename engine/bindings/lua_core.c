@@ -615,40 +615,35 @@ static void set_int(lua_State *L, const char *k, uint64_t v)
 	lua_setfield(L, -2, k);
 }
 
-/* The same values the JSONL line carries (cpu_usage rounded alike). */
+/* One schema field as the JSONL line has it: doubles rounded to the
+ * file's decimals, a missing cpu_core false (null in the file, as
+ * parent's `false`). */
+static void push_metric(lua_State *L, const struct dn_metrics *m, const struct dn_metric_info *f)
+{
+	switch (f->type) {
+	case DN_METRIC_U64: lua_pushinteger(L, (lua_Integer)dn_metric_u64(m, f)); break;
+	case DN_METRIC_PCT:
+	case DN_METRIC_SECS:
+		lua_pushnumber(L, dn_metrics_round(dn_metric_double(m, f), dn_metric_decimals(f)));
+		break;
+	case DN_METRIC_CORE:
+		if (dn_metric_core(m, f) >= 0)
+			lua_pushinteger(L, dn_metric_core(m, f));
+		else
+			lua_pushboolean(L, 0);
+		break;
+	case DN_METRIC_SRC: lua_pushstring(L, dn_metric_src(m, f)); break;
+	}
+	lua_setfield(L, -2, f->name);
+}
+
+/* The same fields and values the JSONL line carries (metrics_schema.h). */
 static void push_metrics(lua_State *L, const struct dn_metrics *m, bool agg)
 {
-	lua_createtable(L, 0, 16);
-	set_int(L, "ts_ms", m->ts_ms);
-	lua_pushnumber(L, round2(m->cpu_usage));
-	lua_setfield(L, -2, "cpu_usage");
-	set_int(L, "mem_rss_kb", m->mem_rss_kb);
-	set_int(L, "mem_vms_kb", m->mem_vms_kb);
-	set_int(L, "disk_read_bytes", m->disk_read_bytes);
-	set_int(L, "disk_write_bytes", m->disk_write_bytes);
-	set_int(L, "syscall_read_bytes", m->syscall_read_bytes);
-	set_int(L, "syscall_write_bytes", m->syscall_write_bytes);
-	set_int(L, "page_faults_cached", m->page_faults_cached);
-	set_int(L, "page_faults_disk", m->page_faults_disk);
-	set_int(L, "sys_net_rx_bytes", m->sys_net_rx_bytes);
-	set_int(L, "sys_net_tx_bytes", m->sys_net_tx_bytes);
-	set_int(L, "thread_count", m->thread_count);
-	set_int(L, "uptime_secs", m->uptime_secs);
-	if (agg) {
-		set_int(L, "process_count", m->process_count);
-		set_int(L, "mem_peak_kb", m->mem_peak_kb);
-		lua_pushnumber(L, round2(m->cpu_usage_exited));
-		lua_setfield(L, -2, "cpu_usage_exited");
-		lua_pushstring(L, m->cpu_source ? m->cpu_source : "proc");
-		lua_setfield(L, -2, "cpu_source");
-	} else if (m->cpu_core >= 0) {
-		set_int(L, "cpu_core", (uint64_t)m->cpu_core);
-	} else {
-		lua_pushboolean(L, 0); /* null in the file, as parent's `false` */
-		lua_setfield(L, -2, "cpu_core");
-	}
-	lua_pushnumber(L, round(m->cpu_secs * 1e6) / 1e6); /* 6 decimals, as the file */
-	lua_setfield(L, -2, "cpu_secs");
+	lua_createtable(L, 0, (int)dn_metric_count);
+	for (size_t i = 0; i < dn_metric_count; i++)
+		if (dn_metric_in(&dn_metric_schema[i], agg))
+			push_metric(L, m, &dn_metric_schema[i]);
 }
 
 /* With an off-CPU profile (the CLI's --enable-ebpf), the aggregate has the

@@ -1,81 +1,120 @@
 /*
- * metrics.c — the JSON form of a dn_metrics sample and the sum that turns
- * the samples of a tree into its aggregate (see metrics.h).
- *
- * Field order is upstream denet's (Metrics / AggregatedMetrics), so records
- * diff cleanly against upstream's output.
+ * metrics.c — the run-time form of metrics_schema.h's table, the JSON form
+ * of a dn_metrics sample and the sum that turns the samples of a tree into
+ * its aggregate (see metrics.h). All three walk the schema: nothing here
+ * names a metric.
  */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "metrics.h"
 
-static void put_u64(struct dn_json *j, const char *key, uint64_t v)
+const struct dn_metric_info dn_metric_schema[] = {
+#define DN_METRIC_ROW(name, type, scope, agg, watch, unit, doc) \
+	{#name,                                                 \
+	 DN_METRIC_##type,                                      \
+	 DN_METRIC_##scope,                                     \
+	 DN_METRIC_##agg,                                       \
+	 DN_METRIC_##watch,                                     \
+	 offsetof(struct dn_metrics, name),                     \
+	 unit,                                                  \
+	 doc},
+	DN_METRICS(DN_METRIC_ROW)
+#undef DN_METRIC_ROW
+};
+
+const size_t dn_metric_count = sizeof dn_metric_schema / sizeof dn_metric_schema[0];
+
+const struct dn_metric_info *dn_metrics_find(const char *name)
 {
-	dn_json_key(j, key);
-	dn_json_uint(j, v);
+	for (size_t i = 0; i < dn_metric_count; i++)
+		if (strcmp(dn_metric_schema[i].name, name) == 0)
+			return &dn_metric_schema[i];
+	return NULL;
+}
+
+double dn_metric_number(const struct dn_metrics *m, const struct dn_metric_info *f)
+{
+	switch (f->type) {
+	case DN_METRIC_U64: return (double)dn_metric_u64(m, f);
+	case DN_METRIC_PCT:
+	case DN_METRIC_SECS: return dn_metric_double(m, f);
+	case DN_METRIC_CORE: return dn_metric_core(m, f);
+	case DN_METRIC_SRC: break;
+	}
+	return 0;
+}
+
+double dn_metrics_round(double v, int decimals)
+{
+	/* printf rounds the exact binary value, as dn_json_fixed does; strtod
+	 * reads it back in the same locale. */
+	char text[512];
+	int n = snprintf(text, sizeof text, "%.*f", decimals, v);
+	if (!isfinite(v) || n < 0 || (size_t)n >= sizeof text)
+		return v;
+	return strtod(text, NULL);
+}
+
+static void write_value(struct dn_json *j, const struct dn_metrics *m,
+			const struct dn_metric_info *f)
+{
+	switch (f->type) {
+	case DN_METRIC_U64: dn_json_uint(j, dn_metric_u64(m, f)); break;
+	case DN_METRIC_PCT:
+	case DN_METRIC_SECS: dn_json_fixed(j, dn_metric_double(m, f), dn_metric_decimals(f)); break;
+	case DN_METRIC_CORE:
+		if (dn_metric_core(m, f) < 0)
+			dn_json_null(j);
+		else
+			dn_json_int(j, dn_metric_core(m, f));
+		break;
+	case DN_METRIC_SRC: dn_json_str(j, dn_metric_src(m, f)); break;
+	}
 }
 
 void dn_metrics_write_json(struct dn_json *j, const struct dn_metrics *m, bool aggregated)
 {
 	dn_json_obj_begin(j);
-	put_u64(j, "ts_ms", m->ts_ms);
-	dn_json_key(j, "cpu_usage");
-	dn_json_fixed(j, m->cpu_usage, 2);
-	put_u64(j, "mem_rss_kb", m->mem_rss_kb);
-	put_u64(j, "mem_vms_kb", m->mem_vms_kb);
-	put_u64(j, "disk_read_bytes", m->disk_read_bytes);
-	put_u64(j, "disk_write_bytes", m->disk_write_bytes);
-	put_u64(j, "syscall_read_bytes", m->syscall_read_bytes);
-	put_u64(j, "syscall_write_bytes", m->syscall_write_bytes);
-	put_u64(j, "page_faults_cached", m->page_faults_cached);
-	put_u64(j, "page_faults_disk", m->page_faults_disk);
-	put_u64(j, "sys_net_rx_bytes", m->sys_net_rx_bytes);
-	put_u64(j, "sys_net_tx_bytes", m->sys_net_tx_bytes);
-	put_u64(j, "thread_count", m->thread_count);
-	if (aggregated) {
-		put_u64(j, "process_count", m->process_count);
-		put_u64(j, "uptime_secs", m->uptime_secs);
-		put_u64(j, "mem_peak_kb", m->mem_peak_kb);
-		dn_json_key(j, "cpu_usage_exited");
-		dn_json_fixed(j, m->cpu_usage_exited, 2);
-		dn_json_key(j, "cpu_source");
-		dn_json_str(j, m->cpu_source ? m->cpu_source : "proc");
-	} else {
-		put_u64(j, "uptime_secs", m->uptime_secs);
-		dn_json_key(j, "cpu_core");
-		if (m->cpu_core < 0)
-			dn_json_null(j);
-		else
-			dn_json_int(j, m->cpu_core);
+	for (size_t i = 0; i < dn_metric_count; i++) {
+		const struct dn_metric_info *f = &dn_metric_schema[i];
+		if (!dn_metric_in(f, aggregated))
+			continue;
+		dn_json_key(j, f->name);
+		write_value(j, m, f);
 	}
-	dn_json_key(j, "cpu_secs");
-	dn_json_fixed(j, m->cpu_secs, 6);
 	dn_json_obj_end(j);
 }
 
-static uint64_t max_u64(uint64_t a, uint64_t b)
+static void fold(struct dn_metrics *agg, const struct dn_metrics *m, const struct dn_metric_info *f)
 {
-	return a > b ? a : b;
+	void *a = (char *)agg + f->offset;
+	if (f->type == DN_METRIC_PCT || f->type == DN_METRIC_SECS) {
+		double *d = a, v = dn_metric_double(m, f);
+		switch (f->agg) {
+		case DN_METRIC_SUM: *d += v; break;
+		case DN_METRIC_MAX: *d = v > *d ? v : *d; break;
+		case DN_METRIC_FIRST: *d = *d == 0 ? v : *d; break;
+		case DN_METRIC_COUNT: *d += 1; break;
+		case DN_METRIC_NONE: break;
+		}
+	} else if (f->type == DN_METRIC_U64) {
+		uint64_t *u = a, v = dn_metric_u64(m, f);
+		switch (f->agg) {
+		case DN_METRIC_SUM: *u += v; break;
+		case DN_METRIC_MAX: *u = v > *u ? v : *u; break;
+		case DN_METRIC_FIRST: *u = *u == 0 ? v : *u; break;
+		case DN_METRIC_COUNT: *u += 1; break;
+		case DN_METRIC_NONE: break;
+		}
+	}
+	/* CORE and SRC have no sum: the schema gives them agg NONE. */
 }
 
 void dn_metrics_accumulate(struct dn_metrics *agg, const struct dn_metrics *m)
 {
-	if (agg->ts_ms == 0)
-		agg->ts_ms = m->ts_ms;
-	agg->cpu_usage += m->cpu_usage;
-	agg->mem_rss_kb += m->mem_rss_kb;
-	agg->mem_vms_kb += m->mem_vms_kb;
-	agg->disk_read_bytes += m->disk_read_bytes;
-	agg->disk_write_bytes += m->disk_write_bytes;
-	agg->syscall_read_bytes += m->syscall_read_bytes;
-	agg->syscall_write_bytes += m->syscall_write_bytes;
-	agg->page_faults_cached += m->page_faults_cached;
-	agg->page_faults_disk += m->page_faults_disk;
-	/* Every process in a network namespace reports the same namespace-wide
-	 * counters: summing them would count the traffic once per process. */
-	agg->sys_net_rx_bytes = max_u64(agg->sys_net_rx_bytes, m->sys_net_rx_bytes);
-	agg->sys_net_tx_bytes = max_u64(agg->sys_net_tx_bytes, m->sys_net_tx_bytes);
-	agg->thread_count += m->thread_count;
-	/* The tree has been up as long as its oldest member. */
-	agg->uptime_secs = max_u64(agg->uptime_secs, m->uptime_secs);
-	agg->process_count += 1;
-	/* mem_peak_kb is the caller's: a peak across samples, not processes. */
+	for (size_t i = 0; i < dn_metric_count; i++)
+		fold(agg, m, &dn_metric_schema[i]);
 }

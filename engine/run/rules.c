@@ -12,31 +12,9 @@
 
 #include "clock.h"
 #include "json.h"
+#include "metrics.h"
 #include "monitor.h"
 #include "rules.h"
-
-static const struct {
-	const char *name;
-	size_t offset;
-	bool is_double;
-	bool per_process; /* allowed with scope "any" */
-} metrics[] = {
-	{"cpu_usage", offsetof(struct dn_metrics, cpu_usage), true, true},
-	{"mem_rss_kb", offsetof(struct dn_metrics, mem_rss_kb), false, true},
-	{"mem_vms_kb", offsetof(struct dn_metrics, mem_vms_kb), false, false},
-	{"mem_peak_kb", offsetof(struct dn_metrics, mem_peak_kb), false, false},
-	{"disk_read_bytes", offsetof(struct dn_metrics, disk_read_bytes), false, false},
-	{"disk_write_bytes", offsetof(struct dn_metrics, disk_write_bytes), false, false},
-	{"syscall_read_bytes", offsetof(struct dn_metrics, syscall_read_bytes), false, false},
-	{"syscall_write_bytes", offsetof(struct dn_metrics, syscall_write_bytes), false, false},
-	{"page_faults_cached", offsetof(struct dn_metrics, page_faults_cached), false, false},
-	{"page_faults_disk", offsetof(struct dn_metrics, page_faults_disk), false, false},
-	{"sys_net_rx_bytes", offsetof(struct dn_metrics, sys_net_rx_bytes), false, false},
-	{"sys_net_tx_bytes", offsetof(struct dn_metrics, sys_net_tx_bytes), false, false},
-	{"thread_count", offsetof(struct dn_metrics, thread_count), false, false},
-	{"process_count", offsetof(struct dn_metrics, process_count), false, false},
-	{"uptime_secs", offsetof(struct dn_metrics, uptime_secs), false, false},
-};
 
 void dn_rules_init(struct dn_rules *rs)
 {
@@ -49,20 +27,20 @@ void dn_rules_free(struct dn_rules *rs)
 	memset(rs, 0, sizeof *rs);
 }
 
+/* The watchable metrics and which of them scope "any" takes are the
+ * schema's `watch` column (metrics_schema.h). */
 int dn_rules_set_metric(struct dn_rule *r, const char *metric, bool scope_any)
 {
-	for (size_t i = 0; i < sizeof metrics / sizeof metrics[0]; i++) {
-		if (strcmp(metrics[i].name, metric) != 0)
-			continue;
-		if (scope_any && !metrics[i].per_process)
-			return -EINVAL;
-		snprintf(r->metric, sizeof r->metric, "%s", metric);
-		r->offset = metrics[i].offset;
-		r->is_double = metrics[i].is_double;
-		r->scope_any = scope_any;
-		return 0;
-	}
-	return -ENOENT;
+	const struct dn_metric_info *f = dn_metrics_find(metric);
+	if (!f || f->watch == DN_METRIC_NO)
+		return -ENOENT;
+	if (scope_any && f->watch != DN_METRIC_ANY)
+		return -EINVAL;
+	snprintf(r->metric, sizeof r->metric, "%s", metric);
+	r->offset = f->offset;
+	r->is_double = f->type == DN_METRIC_PCT || f->type == DN_METRIC_SECS;
+	r->scope_any = scope_any;
+	return 0;
 }
 
 int dn_rules_set_action(struct dn_rule *r, const char *action)
@@ -152,7 +130,7 @@ static double field(const struct dn_metrics *m, const struct dn_rule *r)
 	/* cpu_usage as the sample records carry it (2 decimals), so a rule
 	 * judges, and an alert reports, the figure the user sees. */
 	if (r->is_double)
-		return round(*(const double *)(const void *)p * 100.0) / 100.0;
+		return dn_metrics_round(*(const double *)(const void *)p, 2);
 	return (double)*(const uint64_t *)(const void *)p;
 }
 

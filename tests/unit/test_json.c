@@ -697,6 +697,25 @@ static void test_metrics_json(void)
 	dn_buf_free(&b);
 }
 
+/* Lua tables and rules see the file's figure: printf's rounding of the
+ * exact binary value, where round(v * 1e6) / 1e6 rounds a near-half the
+ * other way (0.0525355 is 0.052535499999... in binary). */
+static void test_metrics_round_as_json(void)
+{
+	double v = 52535500 / 1e9;
+	CHECK(dn_metrics_round(v, 6) == strtod("0.052535", NULL));
+	char text[32];
+	for (long k = 52530000; k < 52540000; k++) {
+		double x = (double)k / 1e9;
+		snprintf(text, sizeof text, "%.6f", x);
+		if (dn_metrics_round(x, 6) != strtod(text, NULL)) {
+			CHECK_STR("", text);
+			break;
+		}
+	}
+	CHECK(isnan(dn_metrics_round(NAN, 2)));
+}
+
 static void test_metrics_accumulate(void)
 {
 	struct dn_metrics agg = {.cpu_core = -1, .mem_peak_kb = 77};
@@ -885,6 +904,7 @@ int main(void)
 	RUN(test_fixed);
 	RUN(test_numbers_ignore_locale);
 	RUN(test_metrics_json);
+	RUN(test_metrics_round_as_json);
 	RUN(test_metrics_accumulate);
 	RUN(test_python_parses_hostile_records);
 	RUN(test_python_agrees_on_replacement);

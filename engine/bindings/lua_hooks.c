@@ -147,11 +147,12 @@ static void hook_end(struct dn_monitor *m, void *ctx)
 	p->ended = true;
 	/* exited or detached: the final record's figures; else (duration,
 	 * an attached process's monitoring stopped) the sampled ones */
-	bool final = m->command_done || m->exit.detached;
+	const struct dn_exit_info *e = dn_monitor_exit(m);
+	bool final = dn_monitor_command_done(m) || e->detached;
 	if (final)
-		p->totals = m->exit;
+		p->totals = *e;
 	else
-		dn_lua_sampled_totals(m, &p->totals);
+		dn_monitor_sampled_totals(m, &p->totals);
 	if (final && !p->exit_called) {
 		p->exit_called = true;
 		call_each(p, "exit", args_exit, 2, NULL);
@@ -161,14 +162,14 @@ static void hook_end(struct dn_monitor *m, void *ctx)
 
 void dn_lua_install_hooks(struct lproc *p)
 {
-	p->chained = p->mon->hooks;
-	p->mon->hooks = (struct dn_monitor_hooks){
-		.on_sample = hook_sample,
-		.on_spawn = hook_spawn,
-		.on_reap = hook_reap,
-		.on_record = hook_record,
-		.on_end = hook_end,
-		.want_fast = hook_want_fast,
-		.ctx = p,
-	};
+	p->chained = *dn_monitor_get_hooks(p->mon);
+	dn_monitor_set_hooks(p->mon, &(struct dn_monitor_hooks){
+					     .on_sample = hook_sample,
+					     .on_spawn = hook_spawn,
+					     .on_reap = hook_reap,
+					     .on_record = hook_record,
+					     .on_end = hook_end,
+					     .want_fast = hook_want_fast,
+					     .ctx = p,
+				     });
 }

@@ -45,7 +45,8 @@ void dn_lua_on_loop_signal(struct dn_lua_ctx *c, const struct signalfd_siginfo *
 	/* backwards: a monitor that stops leaves the list (swapped out) */
 	for (int i = c->nprocs - 1; i >= 0; i--) {
 		struct dn_monitor *m = c->procs[i]->mon;
-		delivered |= m->running && m->launched && !m->command_done;
+		delivered |= dn_monitor_running(m) && dn_monitor_launched(m) &&
+			     !dn_monitor_command_done(m);
 		dn_monitor_on_signal(m, si);
 	}
 	/* nothing launched to end: the signal ends the script's loop */
@@ -83,7 +84,7 @@ struct dn_loop *dn_lua_loop(lua_State *L)
 static bool anything_left(struct dn_lua_ctx *c)
 {
 	for (int i = 0; i < c->nprocs; i++)
-		if (c->procs[i]->mon->running)
+		if (dn_monitor_running(c->procs[i]->mon))
 			return true;
 	return c->loop && dn_loop_active_timers(c->loop) > 0;
 }
@@ -118,9 +119,9 @@ void dn_lua_end_all(lua_State *L)
 	/* backwards: a monitor that stops leaves the list */
 	for (int i = c->nprocs - 1; i >= 0; i--) {
 		struct lproc *p = c->procs[i];
-		if (p->borrowed || !p->mon->running)
+		if (p->borrowed || !dn_monitor_running(p->mon))
 			continue;
-		if (p->mon->launched)
+		if (dn_monitor_launched(p->mon))
 			dn_monitor_terminate(p->mon);
 		else
 			dn_monitor_stop(p->mon);
@@ -129,7 +130,7 @@ void dn_lua_end_all(lua_State *L)
 	for (;;) {
 		bool left = false;
 		for (int i = 0; i < c->nprocs; i++)
-			if (c->procs[i]->mon->running && !c->procs[i]->borrowed)
+			if (dn_monitor_running(c->procs[i]->mon) && !c->procs[i]->borrowed)
 				left = true;
 		if (!left || dn_loop_run_once(c->loop) < 0)
 			break;

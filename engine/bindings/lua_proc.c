@@ -50,8 +50,9 @@ static void close_fd(int *fd)
  * reaper neither reaps it for another monitor nor adopts it into one. */
 static bool unreaped(const struct lproc *p)
 {
-	return !p->borrowed && !p->reaped && p->mon->launched && !p->mon->running &&
-	       !p->mon->command_done && p->mon->pid > 0;
+	return !p->borrowed && !p->reaped && dn_monitor_launched(p->mon) &&
+	       !dn_monitor_running(p->mon) && !dn_monitor_command_done(p->mon) &&
+	       dn_monitor_pid(p->mon) > 0;
 }
 
 static void release_ref(struct lproc *p)
@@ -69,8 +70,9 @@ void dn_lua_procs_reap(struct dn_lua_ctx *c)
 		struct lproc *p = c->procs[i];
 		if (!unreaped(p))
 			continue;
-		pid_t r = waitpid(p->mon->pid, NULL, WNOHANG);
-		if (r == p->mon->pid || (r < 0 && errno == ECHILD)) {
+		pid_t pid = dn_monitor_pid(p->mon);
+		pid_t r = waitpid(pid, NULL, WNOHANG);
+		if (r == pid || (r < 0 && errno == ECHILD)) {
 			p->reaped = true;
 			dn_lua_ctx_remove_proc(c, p);
 			release_ref(p);
@@ -89,8 +91,6 @@ static void lproc_init(struct lproc *p, lua_State *L)
 	p->L = p->ctx->L;
 	p->ref_self = LUA_NOREF;
 	p->out_fd = p->stdout_fd = p->stderr_fd = -1;
-	dn_monitor_init(&p->own);
-	p->mon = &p->own;
 	dn_rules_init(&p->rules);
 }
 
@@ -102,17 +102,18 @@ static void lproc_init(struct lproc *p, lua_State *L)
 static void lproc_close(struct lproc *p)
 {
 	if (p->borrowed) {
-		if (p->mon && p->mon->hooks.ctx == p)
-			p->mon->hooks = p->chained;
-		p->mon = &p->own;
+		if (p->mon && dn_monitor_get_hooks(p->mon)->ctx == p)
+			dn_monitor_set_hooks(p->mon, &p->chained);
 		p->borrowed = false;
-	} else {
-		if (p->own.running && p->own.launched) {
-			dn_monitor_signal_tree(&p->own, SIGKILL);
-			waitpid(p->own.pid, NULL, 0);
+	} else if (p->own) {
+		if (dn_monitor_running(p->own) && dn_monitor_launched(p->own)) {
+			dn_monitor_signal_tree(p->own, SIGKILL);
+			waitpid(dn_monitor_pid(p->own), NULL, 0);
 		}
-		dn_monitor_free(&p->own);
+		dn_monitor_destroy(p->own);
+		p->own = NULL;
 	}
+	p->mon = NULL;
 	if (p->ctx)
 		dn_lua_ctx_remove_proc(p->ctx, p);
 	dn_rules_free(&p->rules);
@@ -131,14 +132,30 @@ static struct lproc *new_lproc(lua_State *L)
 	return p;
 }
 
+/* run and attach: a monitor of the object's own (the CLI lends its own
+ * for -s hooks instead). Raises when out of memory; the object, closed
+ * until then, is collected. */
+static void own_monitor(lua_State *L, struct lproc *p)
+{
+	p->own = dn_monitor_new();
+	if (!p->own)
+		luaL_error(L, "denet: out of memory");
+	p->mon = p->own;
+}
+
+/* A closed object (collected, or its monitor could not be made) has no
+ * monitor: only resurrected by a finalizer could Lua still reach it. */
 struct lproc *dn_lua_check_proc(lua_State *L, int idx)
 {
-	return luaL_checkudata(L, idx, PROCESS_MT);
+	struct lproc *p = luaL_checkudata(L, idx, PROCESS_MT);
+	if (!p->mon)
+		luaL_error(L, "denet.process: the object is closed");
+	return p;
 }
 
 static int proc_gc(lua_State *L)
 {
-	lproc_close(dn_lua_check_proc(L, 1));
+	lproc_close(luaL_checkudata(L, 1, PROCESS_MT));
 	return 0;
 }
 
@@ -210,6 +227,7 @@ static int l_run(lua_State *L)
 	struct dn_loop *loop = dn_lua_loop(L);
 	struct lproc *p = new_lproc(L);
 	int pidx = lua_gettop(L);
+	own_monitor(L, p);
 	const char *out = dn_lua_opt_str(L, 1, "out"), *so = dn_lua_opt_str(L, 1, "stdout"),
 		   *se = dn_lua_opt_str(L, 1, "stderr");
 	if (out && open_out(L, out, &p->out_fd, false))
@@ -233,13 +251,13 @@ static int l_run(lua_State *L)
 		.stdout_fd = so_err ? STDERR_FILENO : p->stdout_fd,
 		.stderr_fd = p->stderr_fd,
 	};
-	int r = dn_monitor_launch(&p->own, loop, &o, argv, argc, &lo);
+	int r = dn_monitor_launch(p->own, loop, &o, argv, argc, &lo);
 	if (r < 0)
 		return dn_lua_push_fail(L, -r, "cannot start the command");
 	if (p->out_fd >= 0)
-		dn_monitor_add_output(&p->own, p->out_fd);
+		dn_monitor_add_output(p->own, p->out_fd);
 	dn_lua_install_hooks(p);
-	r = dn_monitor_start(&p->own);
+	r = dn_monitor_start(p->own);
 	if (r < 0) {
 		char what[512];
 		snprintf(what, sizeof what, "cannot run '%s'", argv[0]);
@@ -278,19 +296,20 @@ static int l_attach(lua_State *L)
 	struct dn_loop *loop = dn_lua_loop(L);
 	struct lproc *p = new_lproc(L);
 	int pidx = lua_gettop(L);
+	own_monitor(L, p);
 	const char *out = dn_lua_opt_str(L, 2, "out");
 	if (out && open_out(L, out, &p->out_fd, false))
 		return 3;
-	int r = dn_monitor_attach(&p->own, loop, &o, (pid_t)pid);
+	int r = dn_monitor_attach(p->own, loop, &o, (pid_t)pid);
 	if (r < 0) {
 		char what[64];
 		snprintf(what, sizeof what, "cannot attach to PID %d", (int)pid);
 		return dn_lua_push_fail(L, -r, what);
 	}
 	if (p->out_fd >= 0)
-		dn_monitor_add_output(&p->own, p->out_fd);
+		dn_monitor_add_output(p->own, p->out_fd);
 	dn_lua_install_hooks(p);
-	dn_monitor_start(&p->own);
+	dn_monitor_start(p->own);
 	p->started = true;
 	hold(L, p, pidx);
 	lua_settop(L, pidx);
@@ -336,19 +355,21 @@ static int proc_index(lua_State *L)
 	struct lproc *p = dn_lua_check_proc(L, 1);
 	const char *k = luaL_checkstring(L, 2);
 	if (strcmp(k, "pid") == 0) {
-		lua_pushinteger(L, p->mon->pid);
+		lua_pushinteger(L, dn_monitor_pid(p->mon));
 		return 1;
 	}
 	if (strcmp(k, "cmd") == 0) {
-		lua_createtable(L, p->mon->argc, 0);
-		for (int i = 0; i < p->mon->argc; i++) {
-			lua_pushstring(L, p->mon->argv[i]);
+		int argc;
+		char *const *argv = dn_monitor_argv(p->mon, &argc);
+		lua_createtable(L, argc, 0);
+		for (int i = 0; i < argc; i++) {
+			lua_pushstring(L, argv[i]);
 			lua_rawseti(L, -2, i + 1);
 		}
 		return 1;
 	}
 	if (strcmp(k, "running") == 0) {
-		lua_pushboolean(L, p->mon->running);
+		lua_pushboolean(L, dn_monitor_running(p->mon));
 		return 1;
 	}
 	return dn_lua_index_method(L);
@@ -357,7 +378,7 @@ static int proc_index(lua_State *L)
 static int proc_sample(lua_State *L)
 {
 	struct lproc *p = dn_lua_check_proc(L, 1);
-	if (!p->mon->running || !p->started) {
+	if (!dn_monitor_running(p->mon) || !p->started) {
 		lua_pushnil(L);
 		return 1;
 	}
@@ -421,7 +442,7 @@ static int proc_signal(lua_State *L)
 {
 	struct lproc *p = dn_lua_check_proc(L, 1);
 	int sig = parse_signal(L, 2);
-	if (!p->mon->running)
+	if (!dn_monitor_running(p->mon))
 		return dn_lua_push_fail_why(L, ESRCH, "the process has ended");
 	int n = dn_monitor_signal_tree(p->mon, sig);
 	if (n == 0)
@@ -468,7 +489,7 @@ static int proc_wait(lua_State *L)
 	struct dn_exit_info now;
 	const struct dn_exit_info *e = &p->totals;
 	if (!p->ended) { /* denet.stop(): this wait ends, the command runs on */
-		dn_lua_sampled_totals(p->mon, &now);
+		dn_monitor_sampled_totals(p->mon, &now);
 		e = &now;
 	}
 	if (e->known)
@@ -485,7 +506,7 @@ static int proc_wait(lua_State *L)
 static int proc_detach(lua_State *L)
 {
 	struct lproc *p = dn_lua_check_proc(L, 1);
-	if (!p->mon->running || !p->started)
+	if (!dn_monitor_running(p->mon) || !p->started)
 		return dn_lua_push_fail_why(L, ESRCH,
 					    "not monitored: the process has ended or was detached");
 	int r = dn_monitor_detach(p->mon);
@@ -498,15 +519,15 @@ static int proc_detach(lua_State *L)
 static int proc_summary(lua_State *L)
 {
 	struct lproc *p = dn_lua_check_proc(L, 1);
-	dn_lua_push_summary(L, &p->mon->summary);
+	dn_lua_push_summary(L, dn_monitor_summary(p->mon));
 	return 1;
 }
 
 static int proc_tostring(lua_State *L)
 {
 	struct lproc *p = dn_lua_check_proc(L, 1);
-	lua_pushfstring(L, "denet.process(pid %d%s)", (int)p->mon->pid,
-			p->mon->running ? "" : ", ended");
+	lua_pushfstring(L, "denet.process(pid %d%s)", (int)dn_monitor_pid(p->mon),
+			dn_monitor_running(p->mon) ? "" : ", ended");
 	return 1;
 }
 

@@ -16,8 +16,8 @@
 struct dn_lua_ctx;
 
 struct lproc {
-	struct dn_monitor own;
-	struct dn_monitor *mon;		 /* &own, or the CLI's */
+	struct dn_monitor *own;		 /* run/attach's own monitor, or NULL */
+	struct dn_monitor *mon;		 /* own, or the CLI's (borrowed) */
 	struct dn_monitor_hooks chained; /* the CLI's hooks, called first */
 	lua_State *L;
 	struct dn_lua_ctx *ctx;

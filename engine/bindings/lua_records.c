@@ -65,7 +65,8 @@ static void push_metrics(lua_State *L, const struct dn_metrics *m, bool agg)
  * denet.json, loaded with denet), so that the two cannot differ. */
 static void push_ebpf(lua_State *L, const struct dn_monitor *m)
 {
-	if (!m->prof)
+	const struct dn_profile *prof = dn_monitor_profile(m, NULL);
+	if (!prof)
 		return;
 	int agg = lua_gettop(L); /* the aggregate's table */
 	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
@@ -74,7 +75,7 @@ static void push_ebpf(lua_State *L, const struct dn_monitor *m)
 		struct dn_buf b = {0};
 		struct dn_json j;
 		dn_json_init(&j, &b);
-		dn_profile_write_upstream(&j, m->prof);
+		dn_profile_write_upstream(&j, prof);
 		bool ok = !b.oom && b.len;
 		if (ok)
 			lua_pushlstring(L, b.data, b.len);
@@ -91,9 +92,9 @@ static void push_ebpf(lua_State *L, const struct dn_monitor *m)
 
 void dn_lua_push_record(lua_State *L, struct dn_monitor *m)
 {
-	const struct dn_tree *t = &m->tree;
+	const struct dn_tree *t = dn_monitor_tree(m);
 	const struct dn_proc *root = dn_tree_root(t);
-	if (!m->o.children) {
+	if (!dn_monitor_opts(m)->children) {
 		struct dn_metrics mm = root ? root->m : t->agg;
 		push_metrics(L, &mm, false);
 		lua_pushstring(L, "sample");
@@ -129,21 +130,6 @@ void dn_lua_push_record(lua_State *L, struct dn_monitor *m)
 	push_metrics(L, &t->agg, true);
 	push_ebpf(L, m);
 	lua_setfield(L, -2, "aggregated");
-}
-
-/* What the samples of a monitor that has not seen its command exit add
- * up to so far (exit status and kernel totals unknown). */
-void dn_lua_sampled_totals(const struct dn_monitor *m, struct dn_exit_info *e)
-{
-	memset(e, 0, sizeof *e);
-	e->pid = m->pid;
-	e->ts_ms = dn_wall_ms();
-	e->duration_secs = m->start_mono_ns ? (double)(dn_mono_ns() - m->start_mono_ns) / 1e9 : 0;
-	e->sampled_cpu_secs = m->sampled_cpu_secs;
-	e->sampled_mem_peak_kb = m->summary.peak_mem_rss_kb;
-	e->sampled_disk_read_bytes = m->summary.total_disk_read_bytes;
-	e->sampled_disk_write_bytes = m->summary.total_disk_write_bytes;
-	e->samples = m->summary.sample_count;
 }
 
 void dn_lua_push_totals(lua_State *L, const struct dn_exit_info *e)

@@ -22,9 +22,6 @@ void dn_lua_push_gone(lua_State *L, const struct dn_proc_gone *g);
 void dn_lua_push_alert(lua_State *L, const struct dn_alert *a);
 /* The totals of the `exit` record (with `sampled`). */
 void dn_lua_push_totals(lua_State *L, const struct dn_exit_info *e);
-/* What the samples of a monitor that has not seen its command exit add
- * up to so far (exit status and kernel totals unknown). */
-void dn_lua_sampled_totals(const struct dn_monitor *m, struct dn_exit_info *e);
 /* The summary record's fields. */
 void dn_lua_push_summary(lua_State *L, const struct dn_summary *s);
 

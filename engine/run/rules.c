@@ -12,7 +12,7 @@
 
 #include "clock.h"
 #include "json.h"
-#include "monitor.h"
+#include "monitor_private.h"
 #include "rules.h"
 
 static const struct {

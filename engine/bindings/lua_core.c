@@ -20,7 +20,6 @@
 #include <lua.h>
 
 #include "clock.h"
-#include "lua_aux.h"
 #include "lua_call.h"
 #include "lua_core.h"
 #include "lua_ctx.h"

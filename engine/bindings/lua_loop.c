@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include <lauxlib.h>
 #include <lua.h>

@@ -6,13 +6,11 @@
  * (docs: DESIGN.md), rounded alike. Owns nothing: every table is Lua's.
  */
 #include <math.h>
-#include <string.h>
 
 #include <lauxlib.h>
 #include <lua.h>
 
 #include "buf.h"
-#include "clock.h"
 #include "json.h"
 #include "lua_aux.h"
 #include "lua_records.h"

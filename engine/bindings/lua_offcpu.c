@@ -3,8 +3,8 @@
  * core.offcpu{...} (a "denet.offcpu" object over engine/profiler/profile.h),
  * core.symbolizer(pid) (a "denet.symbolizer" object owning a
  * dn_symbolizer), core.symbolize(pid, addrs), and the eBPF probe behind
- * denet.features.ebpf. lua_core.c's luaopen_denet_core adds these through
- * dn_lua_open_offcpu.
+ * core.ebpf_probe() and denet.features.ebpf (lua_features.c).
+ * luaopen_denet_core (lua_core.c) adds these through dn_lua_open_offcpu.
  *
  * Ownership: a profiler object owns its dn_profile (the loaded BPF program,
  * its maps and its symbolizer); a symbolizer object owns its dn_symbolizer.
@@ -12,7 +12,7 @@
  * comes first. Frame strings are copied into Lua strings, so nothing handed
  * to Lua points into C memory.
  *
- * Errors follow lua_core.c: a bad argument raises; an environmental failure
+ * Errors follow lua_aux.h: a bad argument raises; an environmental failure
  * (no permission for BPF, PID gone) returns nil, "ENAME: message", "ENAME".
  */
 #include <errno.h>
@@ -27,7 +27,9 @@
 
 #include "buf.h"
 #include "loop.h"
-#include "lua_core.h"
+#include "lua_aux.h"
+#include "lua_loop.h"
+#include "lua_offcpu.h"
 #include "proctree.h"
 #include "profile.h"
 #include "symbolizer.h"
@@ -81,20 +83,6 @@ struct lsym {
 	pid_t pid;
 };
 
-static void set_int(lua_State *L, const char *k, uint64_t v)
-{
-	lua_pushinteger(L, (lua_Integer)v);
-	lua_setfield(L, -2, k);
-}
-
-static void set_str(lua_State *L, const char *k, const char *v)
-{
-	if (!v)
-		return;
-	lua_pushstring(L, v);
-	lua_setfield(L, -2, k);
-}
-
 static pid_t check_pid(lua_State *L, int idx, const char *fname)
 {
 	if (!lua_isinteger(L, idx))
@@ -123,10 +111,10 @@ static void push_frame(lua_State *L, uint64_t addr, const struct dn_frame *f, bo
 {
 	lua_createtable(L, 0, 7);
 	set_int(L, "addr", addr);
-	set_str(L, "name", f->name);
+	dn_lua_set_str(L, "name", f->name);
 	set_int(L, "offset", f->offset);
-	set_str(L, "module", f->module ? f->module : "[unknown]");
-	set_str(L, "file", f->file);
+	dn_lua_set_str(L, "module", f->module ? f->module : "[unknown]");
+	dn_lua_set_str(L, "file", f->file);
 	if (f->line > 0)
 		set_int(L, "line", (uint64_t)f->line);
 	lua_pushboolean(L, kernel);
@@ -146,14 +134,6 @@ static void resolve_push(lua_State *L, struct dn_symbolizer *s, pid_t pid, uint6
 }
 
 /* ---- options ------------------------------------------------------------ */
-
-static bool opt_bool(lua_State *L, int idx, const char *k, bool dflt)
-{
-	lua_getfield(L, idx, k);
-	bool v = lua_isnil(L, -1) ? dflt : lua_toboolean(L, -1);
-	lua_pop(L, 1);
-	return v;
-}
 
 /* A non-negative whole number of microseconds; -1 when absent. */
 static int64_t opt_us(lua_State *L, int idx, const char *k, const char *fname)
@@ -255,8 +235,8 @@ static int l_offcpu(lua_State *L)
 	lua_getfield(L, 1, "pid");
 	pid_t pid = lua_isnil(L, -1) ? 0 : check_pid(L, -1, fname);
 	lua_pop(L, 1);
-	bool children = opt_bool(L, 1, "children", true);
-	bool stacks = opt_bool(L, 1, "stacks", true);
+	bool children = dn_lua_opt_bool(L, 1, "children", true);
+	bool stacks = dn_lua_opt_bool(L, 1, "stacks", true);
 	int64_t min_us = opt_us(L, 1, "min_us", fname);
 	int64_t max_us = opt_us(L, 1, "max_us", fname);
 	if (min_us < 0)
@@ -264,10 +244,10 @@ static int l_offcpu(lua_State *L)
 	if (max_us == 0 || (max_us > 0 && max_us < min_us))
 		luaL_error(L, "%s: max_us must be > 0 and >= min_us (%d)", fname, (int)min_us);
 	struct dn_profile_opts o = {
-		.kernel_stacks = stacks && opt_bool(L, 1, "kernel_stacks", true),
+		.kernel_stacks = stacks && dn_lua_opt_bool(L, 1, "kernel_stacks", true),
 		.min_us = (uint64_t)min_us,
 		.max_us = max_us > 0 ? (uint64_t)max_us : 0,
-		.lines = stacks && opt_bool(L, 1, "lines", false),
+		.lines = stacks && dn_lua_opt_bool(L, 1, "lines", false),
 	};
 
 	struct lprof *lp = lua_newuserdatauv(L, sizeof *lp, 0);
@@ -454,10 +434,7 @@ static int prof_index(lua_State *L)
 		lua_pushboolean(L, lp->p == NULL);
 		return 1;
 	}
-	lua_getmetatable(L, 1);
-	lua_getfield(L, -1, "__methods");
-	lua_getfield(L, -1, k);
-	return 1;
+	return dn_lua_index_method(L);
 }
 
 static int prof_tostring(lua_State *L)
@@ -494,7 +471,7 @@ static bool sym_lines(lua_State *L, int idx, const char *fname)
 		return true;
 	luaL_checktype(L, idx, LUA_TTABLE);
 	dn_lua_check_opts(L, idx, sym_opts, false, fname);
-	return opt_bool(L, idx, "lines", true);
+	return dn_lua_opt_bool(L, idx, "lines", true);
 }
 
 /* A new symbolizer with pid's maps captured; pushes the failure triple
@@ -571,10 +548,7 @@ static int sym_index(lua_State *L)
 		lua_pushinteger(L, ls->pid);
 		return 1;
 	}
-	lua_getmetatable(L, 1);
-	lua_getfield(L, -1, "__methods");
-	lua_getfield(L, -1, k);
-	return 1;
+	return dn_lua_index_method(L);
 }
 
 static int sym_tostring(lua_State *L)
@@ -629,77 +603,6 @@ static int l_ebpf_probe(lua_State *L)
 	return 2;
 }
 
-/* denet.features.ebpf and .cgroup without a BPF load and a cgroup made at
- * every `require "denet"`: the features table and its reason table get
- * these entries on first use (reading either, or pairs() over the
- * features). Upvalues: features, reasons. */
-static const struct {
-	const char *name;
-	bool (*probe)(const char **why);
-} lazy_features[] = {{"ebpf", dn_lua_ebpf_probe}, {"cgroup", dn_lua_cgroup_probe}};
-
-static void materialize(lua_State *L)
-{
-	for (size_t i = 0; i < sizeof lazy_features / sizeof lazy_features[0]; i++) {
-		const char *why = NULL;
-		bool ok = lazy_features[i].probe(&why);
-		lua_pushboolean(L, ok);
-		lua_setfield(L, lua_upvalueindex(1), lazy_features[i].name);
-		if (!ok) {
-			lua_pushstring(L, why);
-			lua_setfield(L, lua_upvalueindex(2), lazy_features[i].name);
-		}
-	}
-}
-
-static int features_index(lua_State *L)
-{
-	for (size_t i = 0; i < sizeof lazy_features / sizeof lazy_features[0]; i++)
-		if (lua_type(L, 2) == LUA_TSTRING &&
-		    strcmp(lua_tostring(L, 2), lazy_features[i].name) == 0) {
-			materialize(L);
-			lua_rawget(L, 1);
-			return 1;
-		}
-	return 0;
-}
-
-static int features_next(lua_State *L)
-{
-	luaL_checktype(L, 1, LUA_TTABLE);
-	lua_settop(L, 2);
-	if (lua_next(L, 1))
-		return 2;
-	lua_pushnil(L);
-	return 1;
-}
-
-static int features_pairs(lua_State *L)
-{
-	materialize(L);
-	lua_pushcfunction(L, features_next);
-	lua_pushvalue(L, 1);
-	lua_pushnil(L);
-	return 3;
-}
-
-void dn_lua_features_ebpf(lua_State *L, int features_idx, int reasons_idx)
-{
-	int ft = lua_absindex(L, features_idx), rt = lua_absindex(L, reasons_idx);
-	static const char *const fields[] = {"__index", "__pairs"};
-	lua_CFunction fns[] = {features_index, features_pairs};
-	for (int t = 0; t < 2; t++) {
-		lua_newtable(L);
-		for (int i = 0; i < 2; i++) {
-			lua_pushvalue(L, ft);
-			lua_pushvalue(L, rt);
-			lua_pushcclosure(L, fns[i], 2);
-			lua_setfield(L, -2, fields[i]);
-		}
-		lua_setmetatable(L, t == 0 ? ft : rt);
-	}
-}
-
 /* ---- registration ---------------------------------------------------------- */
 
 static const luaL_Reg offcpu_funcs[] = {
@@ -723,31 +626,13 @@ static const luaL_Reg sym_methods[] = {
 	{NULL, NULL},
 };
 
-static void new_class(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction index,
-		      lua_CFunction close, lua_CFunction tostring)
-{
-	luaL_newmetatable(L, name);
-	lua_pushcfunction(L, index);
-	lua_setfield(L, -2, "__index");
-	lua_pushcfunction(L, close);
-	lua_setfield(L, -2, "__gc");
-	lua_pushcfunction(L, close);
-	lua_setfield(L, -2, "__close");
-	lua_pushcfunction(L, tostring);
-	lua_setfield(L, -2, "__tostring");
-	lua_newtable(L);
-	luaL_setfuncs(L, methods, 0);
-	lua_setfield(L, -2, "__methods");
-	lua_pop(L, 1);
-}
-
 void dn_lua_open_offcpu(lua_State *L, int core_table_index)
 {
-	int t = lua_absindex(L, core_table_index);
-	new_class(L, OFFCPU_MT, prof_methods, prof_index, prof_close, prof_tostring);
-	new_class(L, SYMBOLIZER_MT, sym_methods, sym_index, sym_close, sym_tostring);
-	for (const luaL_Reg *r = offcpu_funcs; r->name; r++) {
-		lua_pushcfunction(L, r->func);
-		lua_setfield(L, t, r->name);
-	}
+	static const struct dn_lua_class classes[] = {
+		{OFFCPU_MT, prof_methods, prof_index, prof_close, prof_close, prof_tostring},
+		{SYMBOLIZER_MT, sym_methods, sym_index, sym_close, sym_close, sym_tostring},
+	};
+	for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
+		dn_lua_new_class(L, &classes[i]);
+	dn_lua_add_funcs(L, core_table_index, offcpu_funcs);
 }

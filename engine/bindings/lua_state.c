@@ -15,7 +15,12 @@
 #include <lualib.h>
 
 #include "lua_api.h"
+#include "lua_call.h"
 #include "lua_core.h"
+#include "lua_ctx.h"
+#include "lua_loop.h"
+#include "lua_proc.h"
+#include "lua_signals.h"
 #include "lua_embedded.h"
 
 struct dn_lua {

@@ -29,7 +29,7 @@
 
 struct cli_run {
 	struct dn_cli *cli;
-	struct dn_monitor mon;
+	struct dn_monitor *mon;
 	struct dn_human *human;
 	struct dn_lua *lua;
 	int out_fd;
@@ -82,22 +82,21 @@ static void on_signal(struct dn_loop *loop, const struct signalfd_siginfo *si, v
 	struct cli_run *cr = ctx;
 	int sig = (int)si->ssi_signo;
 	if (sig == SIGCHLD) {
-		struct dn_monitor *mons[1] = {&cr->mon};
+		struct dn_monitor *mons[1] = {cr->mon};
 		dn_monitor_reap_orphans(mons, 1);
 		return;
 	}
-	dn_monitor_on_signal(&cr->mon, si);
+	dn_monitor_on_signal(cr->mon, si);
 }
 
 static void on_sample(struct dn_monitor *m, void *ctx)
 {
 	struct cli_run *cr = ctx;
 	if (cr->human)
-		dn_human_sample(cr->human, &m->tree.agg,
-				(double)(dn_mono_ns() - m->start_mono_ns) / 1e9);
+		dn_human_sample(cr->human, &dn_monitor_tree(m)->agg, dn_monitor_elapsed_secs(m));
 	if (cr->debug)
 		fprintf(stderr, "denet: debug: sample of %zu processes took %.1f us\n",
-			m->tree.nprocs, (double)m->last_sample_cost_ns / 1e3);
+			dn_monitor_tree(m)->nprocs, (double)dn_monitor_sample_cost_ns(m) / 1e3);
 }
 
 static void write_env_record(struct dn_monitor *m)
@@ -110,7 +109,7 @@ static void write_env_record(struct dn_monitor *m)
 	dn_json_str(&j, "env");
 	dn_json_key(&j, "ts_ms");
 	dn_json_uint(&j, dn_wall_ms());
-	dn_envinfo_write(&j, m->pid);
+	dn_envinfo_write(&j, dn_monitor_pid(m));
 	dn_json_obj_end(&j);
 	dn_buf_putc(&b, '\n');
 	if (!b.oom)
@@ -123,7 +122,7 @@ static void write_stats_file(struct cli_run *cr)
 	struct dn_buf b = {0};
 	struct dn_json j;
 	dn_json_init(&j, &b);
-	dn_summary_write_json(&j, &cr->mon.summary);
+	dn_summary_write_json(&j, dn_monitor_summary(cr->mon));
 	dn_buf_putc(&b, '\n');
 	/* a reader that has gone (`--stats - | head`) is no error */
 	if (!b.oom && write(cr->stats_fd, b.data, b.len) != (ssize_t)b.len && errno != EPIPE)
@@ -134,8 +133,9 @@ static void write_stats_file(struct cli_run *cr)
 static void write_folded_file(struct cli_run *cr)
 {
 	struct dn_buf b = {0};
-	if (cr->mon.prof)
-		dn_profile_folded(cr->mon.prof, &b);
+	struct dn_profile *prof = dn_monitor_profile(cr->mon, NULL);
+	if (prof)
+		dn_profile_folded(prof, &b);
 	if (!b.oom && b.len && write(cr->offcpu_fd, b.data, b.len) != (ssize_t)b.len &&
 	    errno != EPIPE)
 		fprintf(stderr, "denet: writing '%s': %s\n", cr->cli->offcpu_out, strerror(errno));
@@ -147,12 +147,12 @@ static void write_folded_file(struct cli_run *cr)
  * the loop fails meanwhile, kill it at once. */
 static void end_command(struct cli_run *cr, struct dn_loop *loop)
 {
-	if (!cr->mon.running || !cr->mon.launched)
+	if (!dn_monitor_running(cr->mon) || !dn_monitor_launched(cr->mon))
 		return;
-	dn_monitor_terminate(&cr->mon);
-	while (cr->mon.running)
+	dn_monitor_terminate(cr->mon);
+	while (dn_monitor_running(cr->mon))
 		if (dn_loop_run_once(loop) < 0)
-			dn_monitor_abort(&cr->mon);
+			dn_monitor_abort(cr->mon);
 }
 
 /* Nothing was recorded (the command never ran): no empty files behind. */
@@ -169,7 +169,6 @@ static int monitor_main(struct dn_cli *cli)
 	struct cli_run cr = {
 		.cli = cli, .out_fd = -1, .stats_fd = -1, .offcpu_fd = -1, .debug = cli->debug};
 	int status = 1;
-	dn_monitor_init(&cr.mon);
 	/* Who runs the command: checked first, so a typo in --user costs
 	 * nothing (no output file truncated, nothing started). */
 	struct dn_launch_creds creds;
@@ -216,6 +215,11 @@ static int monitor_main(struct dn_cli *cli)
 		fprintf(stderr, "denet: cannot set up the event loop: %s\n", strerror(errno));
 		goto out;
 	}
+	cr.mon = dn_monitor_new();
+	if (!cr.mon) {
+		fprintf(stderr, "denet: out of memory\n");
+		goto out;
+	}
 	struct dn_monitor_opts mo = {
 		.interval_ms = cli->interval_ms,
 		.max_interval_ms = cli->max_interval_ms,
@@ -242,14 +246,14 @@ static int monitor_main(struct dn_cli *cli)
 				(json_stdout || (cli->out && strcmp(cli->out, "-") == 0)) ? 2 : -1,
 			.stderr_fd = -1,
 		};
-		r = dn_monitor_launch(&cr.mon, loop, &mo, cli->argv, cli->argc, &lo);
+		r = dn_monitor_launch(cr.mon, loop, &mo, cli->argv, cli->argc, &lo);
 		if (r < 0) {
 			fprintf(stderr, "denet: cannot start '%s': %s\n", cli->argv[0],
 				strerror(-r));
 			goto out;
 		}
 	} else {
-		r = dn_monitor_attach(&cr.mon, loop, &mo, cli->attach_pid);
+		r = dn_monitor_attach(cr.mon, loop, &mo, cli->attach_pid);
 		if (r < 0) {
 			fprintf(stderr, "denet: cannot attach to PID %d: %s\n",
 				(int)cli->attach_pid,
@@ -258,9 +262,9 @@ static int monitor_main(struct dn_cli *cli)
 		}
 	}
 	if (cr.out_fd >= 0)
-		dn_monitor_add_output(&cr.mon, cr.out_fd);
+		dn_monitor_add_output(cr.mon, cr.out_fd);
 	if (json_stdout)
-		dn_monitor_add_output(&cr.mon, 1);
+		dn_monitor_add_output(cr.mon, 1);
 	if (!cli->json && !cli->quiet && (cli->no_update || isatty(2))) {
 		/* A status line on a terminal, or a line per sample with
 		 * --no-update; into a pipe or file only the final summary. */
@@ -270,16 +274,16 @@ static int monitor_main(struct dn_cli *cli)
 					   .color = tty && !getenv("NO_COLOR")};
 		cr.human = dn_human_new(&ho);
 	}
-	cr.mon.hooks = (struct dn_monitor_hooks){
-		.on_sample = on_sample,
-		.ctx = &cr,
-	};
+	dn_monitor_set_hooks(cr.mon, &(struct dn_monitor_hooks){
+					     .on_sample = on_sample,
+					     .ctx = &cr,
+				     });
 	if (cli->script) {
 		/* Before the command starts (it is held before exec; attached:
 		 * before monitoring starts): a hooks file that fails to load
 		 * costs nothing, and its rules see every sample. Marks it
 		 * makes now follow `metadata` (dn_lua_hooks_started). */
-		cr.lua = dn_lua_hooks_load(cli->script, loop, &cr.mon);
+		cr.lua = dn_lua_hooks_load(cli->script, loop, cr.mon);
 		if (!cr.lua || dn_lua_hooks_ended(cr.lua)) {
 			/* failed, or os.exit: the held command is killed by
 			 * dn_monitor_free */
@@ -288,46 +292,50 @@ static int monitor_main(struct dn_cli *cli)
 			goto out;
 		}
 	}
-	r = dn_monitor_start(&cr.mon);
+	r = dn_monitor_start(cr.mon);
 	if (r < 0) {
 		fprintf(stderr, "denet: cannot run '%s': %s\n", cli->argv[0], strerror(-r));
 		status = dn_launch_exec_failure_code(-r);
 		unlink_outputs(&cr);
 		goto out;
 	}
-	if (cli->command == DN_CMD_ATTACH && cr.mon.tree.nprocs && cr.mon.tree.procs[0]->fd_io < 0)
+	const struct dn_tree *tree = dn_monitor_tree(cr.mon);
+	if (cli->command == DN_CMD_ATTACH && tree->nprocs && tree->procs[0]->fd_io < 0)
 		fprintf(stderr,
 			"denet: attach: cannot read /proc/%d/io (EPERM: another user's process); "
 			"its I/O counters will read 0 — run denet as root or as that user\n",
 			(int)cli->attach_pid);
-	if (cr.mon.o.offcpu && !cr.mon.prof)
+	const char *prof_why = NULL;
+	if (dn_monitor_opts(cr.mon)->offcpu && !dn_monitor_profile(cr.mon, &prof_why))
 		fprintf(stderr,
 			"denet: off-CPU profiling unavailable: %s; going on with /proc sampling\n",
-			cr.mon.prof_why[0] ? cr.mon.prof_why : "unknown reason");
+			prof_why[0] ? prof_why : "unknown reason");
 	if (cli->write_env)
-		write_env_record(&cr.mon);
+		write_env_record(cr.mon);
 	if (cr.lua)
 		dn_lua_hooks_started(cr.lua);
 	bool loop_failed = false, pipe_closed = false;
-	while (cr.mon.running && !(cr.lua && dn_lua_hooks_ended(cr.lua))) {
-		if (!pipe_closed && dn_monitor_outputs_gone(&cr.mon) && cr.mon.reader_gone) {
+	while (dn_monitor_running(cr.mon) && !(cr.lua && dn_lua_hooks_ended(cr.lua))) {
+		if (!pipe_closed && dn_monitor_outputs_gone(cr.mon) &&
+		    dn_monitor_reader_gone(cr.mon)) {
 			/* Whoever read the records has gone (`| head`): as a
 			 * pipeline would, end the command (the usual teardown:
 			 * SIGTERM, SIGKILL 5 s later), or stop watching an
 			 * attached process, and exit quietly with cat's 141. */
 			pipe_closed = true;
-			if (cr.mon.launched)
-				dn_monitor_terminate(&cr.mon);
+			if (dn_monitor_launched(cr.mon))
+				dn_monitor_terminate(cr.mon);
 			else
-				dn_monitor_stop(&cr.mon);
+				dn_monitor_stop(cr.mon);
 			continue;
 		}
 		r = dn_loop_run_once(loop);
 		if (r < 0) {
 			fprintf(stderr, "denet: event loop failed: %s%s\n", strerror(-r),
-				cr.mon.launched && !cr.mon.command_done ? "; killing the command"
-									: "");
-			dn_monitor_abort(&cr.mon);
+				dn_monitor_launched(cr.mon) && !dn_monitor_command_done(cr.mon)
+					? "; killing the command"
+					: "");
+			dn_monitor_abort(cr.mon);
 			loop_failed = true;
 		}
 	}
@@ -335,16 +343,16 @@ static int monitor_main(struct dn_cli *cli)
 		/* A hook failed or called os.exit: records so far are written;
 		 * end the command we started so it is not left orphaned. */
 		end_command(&cr, loop);
-		dn_monitor_stop(&cr.mon);
+		dn_monitor_stop(cr.mon);
 		status = dn_lua_exit_status(cr.lua);
 	} else if (loop_failed) {
 		status = 1;
 	} else if (pipe_closed) {
 		status = 128 + SIGPIPE;
-	} else if (cr.mon.timed_out) {
+	} else if (dn_monitor_timed_out(cr.mon)) {
 		status = 124;
-	} else if (cr.mon.command_done && cr.mon.exit.known) {
-		status = cr.mon.exit.exit_code;
+	} else if (dn_monitor_command_done(cr.mon) && dn_monitor_exit(cr.mon)->known) {
+		status = dn_monitor_exit(cr.mon)->exit_code;
 	} else {
 		status = 0;
 	}
@@ -355,15 +363,17 @@ static int monitor_main(struct dn_cli *cli)
 			cr.human = dn_human_new(&ho);
 		}
 		if (cr.human)
-			dn_human_end(cr.human, &cr.mon.summary,
-				     cr.mon.command_done ? &cr.mon.exit : NULL);
+			dn_human_end(cr.human, dn_monitor_summary(cr.mon),
+				     dn_monitor_command_done(cr.mon) ? dn_monitor_exit(cr.mon)
+								     : NULL);
 	}
 	if (cr.stats_fd >= 0)
 		write_stats_file(&cr);
 	if (cr.offcpu_fd >= 0)
 		write_folded_file(&cr);
-	if (cr.mon.write_error) {
-		fprintf(stderr, "denet: writing records: %s\n", strerror(-cr.mon.write_error));
+	if (dn_monitor_write_error(cr.mon)) {
+		fprintf(stderr, "denet: writing records: %s\n",
+			strerror(-dn_monitor_write_error(cr.mon)));
 		if (status == 0)
 			status = 1;
 	}
@@ -371,7 +381,7 @@ out:
 	if (cr.lua)
 		dn_lua_close(cr.lua);
 	dn_human_free(cr.human);
-	dn_monitor_free(&cr.mon);
+	dn_monitor_destroy(cr.mon);
 	dn_loop_free(loop);
 	if (cr.out_fd >= 0)
 		close(cr.out_fd);

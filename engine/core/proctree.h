@@ -31,9 +31,16 @@ struct dn_proc {
 	struct dn_metrics m; /* the latest sample */
 	bool is_new;	     /* first seen in the latest scan */
 	bool execd;	     /* exec'd since the previous scan (comm changed) */
+	/* Read by the monitor and its rules, written by proctree.c only: the
+	 * latest /proc/PID/stat (threads, vsize: none for a zombie or a
+	 * kernel thread), and the fds of /proc/PID/io and schedstat, -1 when
+	 * they could not be opened (another user's process: its I/O counters
+	 * read 0; a kernel without schedstat: CPU from stat ticks). */
+	struct dn_stat st;
+	int fd_io, fd_sched;
 
 	/* private to proctree.c */
-	int fd_stat, fd_io, fd_sched, fd_children;
+	int fd_stat, fd_children;
 	unsigned stat_gen;
 	bool has_prev, prev_sched_ok;
 	uint64_t prev_sched_ns, prev_tick_ns, prev_boot_ns;
@@ -44,7 +51,6 @@ struct dn_proc {
 	uint64_t cchild_ns;    /* CPU of its children it has waited for (cutime+cstime) */
 	struct dn_io io_base;
 	uint64_t minflt_base, majflt_base;
-	struct dn_stat st;
 	struct dn_proc *hnext;
 	/* its command line read empty (as mid-exec): read it again, at most
 	 * DN_COMMAND_RETRIES samples after its exec */

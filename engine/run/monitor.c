@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "monitor.h"
+#include "monitor_private.h"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434

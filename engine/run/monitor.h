@@ -6,36 +6,42 @@
  * The CLI drives one monitor; a Lua script may drive several on one loop.
  * A monitor never prints: records go to its outputs (fds, each record one
  * write()) and to the hooks; errors are returned.
+ *
+ * struct dn_monitor is opaque outside the run layer: its ~45 fields are
+ * the working state of monitor.c (timers, fds, the schedule, the cgroup,
+ * output bookkeeping) and are declared in monitor_private.h, which only
+ * engine/run/ includes. Callers (the CLI, the bindings, tests) get a
+ * monitor from dn_monitor_new and read what they need through the
+ * accessors below: its state, options, command line, tree, summary, exit
+ * and profile. Opaque rather than "public fields, please don't": every
+ * read from outside is now a named function, so monitor.c may change its
+ * fields without touching a caller.
  */
 #ifndef DENET_MONITOR_H
 #define DENET_MONITOR_H
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/resource.h>
 #include <sys/types.h>
 
-#include "buf.h"
-#include "cgroup.h"
 #include "launcher.h"
 #include "loop.h"
 #include "profile.h"
 #include "proctree.h"
 #include "records.h"
-#include "schedule.h"
 #include "summary.h"
 
 struct dn_monitor;
 
 struct dn_monitor_hooks {
-	/* After each sample; the record is in m->line. */
+	/* After each sample (its record went to on_record first). */
 	void (*on_sample)(struct dn_monitor *m, void *ctx);
 	void (*on_spawn)(struct dn_monitor *m, const struct dn_proc *p, void *ctx);
 	void (*on_reap)(struct dn_monitor *m, const struct dn_proc_gone *g, void *ctx);
 	/* Every record written (metadata, tree/sample, exit, mark, alert). */
 	void (*on_record)(struct dn_monitor *m, const char *line, size_t len, void *ctx);
-	/* Monitoring ended: the command exited (m->exit is set), or
-	 * --duration elapsed / dn_monitor_stop was called (m->exit.known is
+	/* Monitoring ended: the command exited (dn_monitor_exit is set), or
+	 * --duration elapsed / dn_monitor_stop was called (its `known` is
 	 * false and the command runs on). */
 	void (*on_end)(struct dn_monitor *m, void *ctx);
 	/* Before each scheduled deadline is computed: return true to keep the
@@ -56,65 +62,12 @@ struct dn_monitor_opts {
 	struct dn_profile_opts offcpu_opts;
 };
 
-#define DN_MONITOR_MAX_OUTPUTS 4
-
-struct dn_monitor {
-	struct dn_monitor_opts o;
-	struct dn_monitor_hooks hooks;
-	struct dn_loop *loop;
-	struct dn_tree tree;
-	struct dn_schedule sched;
-	struct dn_timer *sample_timer, *duration_timer, *timeout_timer, *kill_timer;
-	pid_t pid;
-	int pidfd;
-	bool launched;	   /* our child: exit status and rusage are known */
-	bool running;	   /* monitoring */
-	bool command_done; /* the command (root) has exited */
-	bool timed_out;	   /* --timeout ended it */
-	uint64_t t0_ms, start_mono_ns;
-	uint64_t last_sample_cost_ns; /* reading + records + hooks of the latest sample */
-	struct rusage ru;	      /* the command's, with what it waited for */
-	struct rusage orphans_ru;     /* orphans of the tree reaped by denet */
-	uint64_t processes_seen;
-	struct dn_summary summary;
-	double sampled_cpu_secs;
-	struct dn_exit_info exit;
-	struct dn_buf line; /* the latest record */
-	int outputs[DN_MONITOR_MAX_OUTPUTS];
-	int noutputs;
-	int write_error;  /* first -errno of an output write, EPIPE aside */
-	bool reader_gone; /* an output's reader closed it (EPIPE): like `cat`
-			     into `head`, that output gets nothing more, and
-			     it is not an error */
-	/* per output: offset when added (-1 if not seekable), bytes of
-	 * complete records written since, and whether a write failed (it then
-	 * gets nothing more: records stay whole lines) */
-	int64_t out_base[DN_MONITOR_MAX_OUTPUTS];
-	uint64_t out_bytes[DN_MONITOR_MAX_OUTPUTS];
-	bool out_failed[DN_MONITOR_MAX_OUTPUTS];
-	char **argv; /* owned copy */
-	int argc;
-	char executable[4096];
-	struct dn_capability caps[8];
-	int ncaps;
-	struct dn_launch *pending;  /* launched, not yet released */
-	struct dn_cgroup *cg;	    /* the run's own cgroup (or the attached tree's) */
-	struct dn_cgroup_stats cgs; /* its latest reading */
-	bool cgs_ok;
-	char exit_source[64];	 /* exit.source when it names the cgroup */
-	char cg_why[160];	 /* why there is no cgroup */
-	struct dn_profile *prof; /* off-CPU profile, when asked for and possible */
-	char prof_why[256];	 /* why there is none */
-	uint64_t prof_window_ms; /* wall time of the previous drain */
-	int prof_event_fd;	 /* the profile's process events, in the loop */
-	bool root_had_mm;	 /* the root was seen with an address space */
-};
-
-/* Put a monitor in its safe closed state: no fds (-1), no memory, nothing
- * running. dn_monitor_free on it closes nothing; launch and attach start
- * from it. Every monitor must pass through here (or launch/attach) before
- * dn_monitor_free: a zero-filled struct would read as fd 0. */
-void dn_monitor_init(struct dn_monitor *m);
+/* A new monitor in its safe closed state (no fds, nothing running);
+ * launch or attach start from it. NULL with errno = ENOMEM. */
+struct dn_monitor *dn_monitor_new(void);
+/* Release everything (as dn_monitor_free: a launched command still held
+ * or running is killed) and the monitor itself. NULL is a no-op. */
+void dn_monitor_destroy(struct dn_monitor *m);
 /* Launch argv (prepared, not released: the caller may add outputs and
  * hooks, then dn_monitor_start). 0 or -errno; an exec failure is
  * reported by dn_monitor_start. */
@@ -162,8 +115,44 @@ int dn_monitor_mark(struct dn_monitor *m, const char *label);
 /* Called by the owner on SIGCHLD: reap zombies among denet's children
  * that are not a monitor's own command (orphans adopted as subreaper). */
 void dn_monitor_reap_orphans(struct dn_monitor **mons, int n);
-/* Release everything; idempotent (the monitor is left as dn_monitor_init
- * leaves it). */
-void dn_monitor_free(struct dn_monitor *m);
+/* ---- what callers read (monitor_view.c) ---- */
+
+/* The hooks called now; replaced as a whole (a caller that wraps them
+ * keeps the old ones and calls them itself, as the bindings do). */
+const struct dn_monitor_hooks *dn_monitor_get_hooks(const struct dn_monitor *m);
+void dn_monitor_set_hooks(struct dn_monitor *m, const struct dn_monitor_hooks *h);
+/* The options it was launched or attached with. */
+const struct dn_monitor_opts *dn_monitor_opts(const struct dn_monitor *m);
+/* The command (root) PID; 0 before launch/attach. */
+pid_t dn_monitor_pid(const struct dn_monitor *m);
+/* Its command line (launched; argc 0 when attached): owned by the monitor. */
+char *const *dn_monitor_argv(const struct dn_monitor *m, int *argc);
+/* Monitoring now; the command is denet's child; the command has exited;
+ * --timeout ended it. */
+bool dn_monitor_running(const struct dn_monitor *m);
+bool dn_monitor_launched(const struct dn_monitor *m);
+bool dn_monitor_command_done(const struct dn_monitor *m);
+bool dn_monitor_timed_out(const struct dn_monitor *m);
+/* The process tree as of the latest sample (read only). */
+const struct dn_tree *dn_monitor_tree(const struct dn_monitor *m);
+/* Seconds since monitoring started (0 before). */
+double dn_monitor_elapsed_secs(const struct dn_monitor *m);
+/* What the latest sample cost: reading, records and hooks. */
+uint64_t dn_monitor_sample_cost_ns(const struct dn_monitor *m);
+/* The summary of the samples so far. */
+const struct dn_summary *dn_monitor_summary(const struct dn_monitor *m);
+/* The `exit` record's figures, once monitoring ended with the command's
+ * exit or a detach (else `known` and `source` are unset). */
+const struct dn_exit_info *dn_monitor_exit(const struct dn_monitor *m);
+/* What the samples add up to so far, for a monitor that has not seen its
+ * command exit (exit status and kernel totals unknown). */
+void dn_monitor_sampled_totals(const struct dn_monitor *m, struct dn_exit_info *e);
+/* The off-CPU profile, or NULL; *why (may be NULL) then says why there is
+ * none when one was asked for ("" when unknown). */
+struct dn_profile *dn_monitor_profile(const struct dn_monitor *m, const char **why);
+/* The first -errno of an output write (EPIPE aside), else 0; whether an
+ * output's reader closed it (EPIPE: not an error). */
+int dn_monitor_write_error(const struct dn_monitor *m);
+bool dn_monitor_reader_gone(const struct dn_monitor *m);
 
 #endif

@@ -13,7 +13,7 @@
 #include "clock.h"
 #include "json.h"
 #include "metrics.h"
-#include "monitor.h"
+#include "monitor_private.h"
 #include "rules.h"
 
 void dn_rules_init(struct dn_rules *rs)

@@ -97,6 +97,23 @@ describe("the engine's layers", function()
     assert.are.same({}, wrong)
   end)
 
+  it("struct dn_monitor's fields (monitor_private.h) reach the run layer alone", function()
+    -- monitor.h is the public face (accessors); the unit test of the
+    -- monitor's closed state is the one white-box reader outside.
+    local files = lines_of(("(cd %s && ls engine/*/*.[ch] tests/unit/*.c bench/*.c tests/fuzz/*.c 2>/dev/null; true)")
+      :format(S.q(S.root)))
+    assert.truthy(#files > 50, "the sources listed")
+    local wrong = {}
+    for _, f in ipairs(files) do
+      local text = S.slurp(S.root .. "/" .. f)
+      if text:find('#include%s+"monitor_private%.h"') and not f:match("^engine/run/")
+        and f ~= "tests/unit/test_monitor.c" then
+        wrong[#wrong + 1] = f
+      end
+    end
+    assert.are.same({}, wrong)
+  end)
+
   it("a core file that includes <lua.h> does not compile", function()
     local dir = S.tmpname("-layer")
     assert(os.execute("mkdir -p " .. S.q(dir)))

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "loop.h"
-#include "monitor.h"
+#include "monitor_private.h" /* white-box: the closed state's fields */
 #include "unit.h"
 
 static int pipe_w = -1; /* the write end of the pipe on fd 0 */

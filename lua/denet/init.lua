@@ -7,6 +7,7 @@ local json = require "denet.json"
 local jsonl = require "denet.jsonl"
 local read = require "denet.read"
 local analysis = require "denet.analysis"
+local args = require "denet.args"
 
 local denet = {
   version = core.version,
@@ -15,6 +16,7 @@ local denet = {
   jsonl = jsonl,
   read = read,
   analysis = analysis,
+  args = args,
   run = core.run,
   attach = core.attach,
   every = core.every,

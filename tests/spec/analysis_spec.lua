@@ -2,6 +2,7 @@
 -- summary arithmetic (upstream 0.6.1's) on hand-made records and on an
 -- untagged upstream-format file, series, peaks, resample and to_csv.
 
+local S = require "support"
 local analysis = require "denet.analysis"
 local read = require "denet.read"
 local json = require "denet.json"
@@ -33,14 +34,6 @@ local function tree_records()
 		{ kind = "exit", ts_ms = 3300, pid = 42, exit_code = 137, signal = 9, duration_secs = 2.3,
 			totals = { source = "rusage", cpu_secs = 0.61, mem_peak_kb = 310 } },
 	}
-end
-
-local function tmpfile(text)
-	local path = os.tmpname()
-	local f = assert(io.open(path, "wb"))
-	f:write(text)
-	f:close()
-	return path
 end
 
 describe("denet.analysis.summary", function()
@@ -111,7 +104,7 @@ describe("denet.analysis.summary", function()
 	end)
 
 	it("reads an untagged denet 0.6.1 file of flat samples", function()
-		local p = tmpfile(table.concat({
+		local p = S.tmpfile(table.concat({
 			'{"pid":7,"cmd":["python3","x.py"],"executable":"/usr/bin/python3","t0_ms":1700000000000}',
 			'{"ts_ms":1700000000100,"cpu_usage":50.0,"mem_rss_kb":1000,"mem_vms_kb":5000,'
 				.. '"disk_read_bytes":0,"disk_write_bytes":0,"syscall_read_bytes":100,'
@@ -149,7 +142,7 @@ describe("denet.analysis.summary", function()
 	end)
 
 	it("reads an untagged denet 0.6.1 tree file", function()
-		local p = tmpfile(
+		local p = S.tmpfile(
 			'{"pid":7,"cmd":["sh"],"executable":"/bin/sh","t0_ms":1}\n'
 			.. '{"ts_ms":2000,"parent":null,"children":[],"aggregated":{"ts_ms":2000,'
 			.. '"cpu_usage":4.0,"mem_rss_kb":10,"process_count":2,"thread_count":2}}\n'
@@ -370,8 +363,6 @@ describe("denet.analysis.to_csv", function()
 end)
 
 describe("alert values", function()
-	local S = require "support"
-
 	it("are rounded as the samples they judge (cpu_usage: 2 decimals), in the record and in Lua", function()
 		local out, hooks = S.tmpname(".jsonl"), S.tmpname(".lua")
 		S.write(hooks, [[

@@ -7,16 +7,6 @@
 
 local S = require "support"
 
-local function median(xs)
-	local t = {}
-	for i, x in ipairs(xs) do t[i] = x end
-	table.sort(t)
-	local n = #t
-	if n == 0 then return nil end
-	if n % 2 == 1 then return t[(n + 1) // 2] end
-	return (t[n // 2] + t[n // 2 + 1]) / 2
-end
-
 -- Runs denet --json run on the words; returns the result and its records.
 local function run_json(words, extra)
 	local args = { "--json" }
@@ -55,7 +45,7 @@ describe("denet run (metrics)", function()
 		local share = 100 * ex.totals.cpu_secs / ex.duration_secs
 		assert.is_true(share <= 105, ("exact share %.1f %% of one core for one thread"):format(share))
 		local xs = cpu_after_first(trees)
-		local m = median(xs)
+		local m = S.median(xs)
 		assert.is_true(math.abs(m - share) <= 15,
 			("median CPU %.2f not in %.1f ± 15 %% (the exact share)"):format(m, share))
 		local inband = 0
@@ -79,7 +69,7 @@ describe("denet run (metrics)", function()
 		local trees = S.of_kind(recs, "tree")
 		assert.is_true(#trees >= 5, "too few samples: " .. #trees)
 		local xs = cpu_after_first(trees)
-		local m = median(xs)
+		local m = S.median(xs)
 		-- 4 threads on this machine's cores: what the kernel says they had
 		-- (~200 % on 2 quiet cores, less under load), at most what the
 		-- cores can give (nproc × 100, with 10 % jitter)
@@ -131,10 +121,10 @@ describe("denet run (metrics)", function()
 		-- on a quiet machine with 2+ cores that is more than one core.
 		local ex = S.of_kind(recs, "exit")[1]
 		local share = 100 * ex.totals.cpu_secs / ex.duration_secs
-		assert.is_true(median(cpu) >= 0.9 * share,
-			("median aggregate CPU %.2f, exact share %.1f"):format(median(cpu), share))
+		assert.is_true(S.median(cpu) >= 0.9 * share,
+			("median aggregate CPU %.2f, exact share %.1f"):format(S.median(cpu), share))
 		if share >= 100 then -- more than a core on average: so while all spin
-			assert.is_true(median(cpu) >= 90, "median aggregate CPU " .. median(cpu))
+			assert.is_true(S.median(cpu) >= 90, "median aggregate CPU " .. S.median(cpu))
 		end
 		-- the sampled CPU time adds up to the kernel's figure for the tree
 		assert.is_true(math.abs(ex.sampled.cpu_secs - ex.totals.cpu_secs) <= 0.25 * ex.totals.cpu_secs,

@@ -19,29 +19,10 @@ local function now_ms()
 	return v
 end
 
--- Runs a shell script; returns its stdout text.
-local function sh(script)
-	local p = io.popen(script)
-	local out = p:read("a")
-	p:close()
-	return out
-end
-
-local function alive(pid)
-	return os.execute("kill -0 " .. pid .. " 2>/dev/null") == true
-end
-
 local function lines(text)
 	local t = {}
 	for l in text:gmatch("[^\n]+") do t[#t + 1] = l end
 	return t
-end
-
-local function median(xs)
-	table.sort(xs)
-	local n = #xs
-	if n % 2 == 1 then return xs[(n + 1) // 2] end
-	return (xs[n // 2] + xs[n // 2 + 1]) / 2
 end
 
 describe("denet run", function()
@@ -95,7 +76,7 @@ describe("denet run", function()
 	it("forwards SIGTERM to the command and finishes the --out file", function()
 		local out = S.tmpname(".jsonl")
 		local t0 = now_ms()
-		local status = sh(("%s --out %s run sleep 10 >/dev/null 2>&1 </dev/null & d=$!; sleep 0.5; kill -TERM $d; wait $d; echo $?")
+		local status = S.capture(("%s --out %s run sleep 10 >/dev/null 2>&1 </dev/null & d=$!; sleep 0.5; kill -TERM $d; wait $d; echo $?")
 			:format(S.q(S.bin), S.q(out)))
 		local elapsed = now_ms() - t0
 		assert.are.equal("143", status:match("%d+"), "denet's status")
@@ -209,7 +190,7 @@ describe("denet run", function()
 			if trees[i].ts_ms - t0 <= 1000 then gaps[#gaps + 1] = trees[i].ts_ms - trees[i - 1].ts_ms end
 		end
 		assert.is_true(#gaps >= 10, "only " .. #gaps .. " samples in the first second")
-		local m = median(gaps)
+		local m = S.median(gaps)
 		assert.is_true(m >= 40 and m <= 80, "median gap " .. m .. " ms")
 	end)
 
@@ -309,8 +290,8 @@ end)
 describe("denet attach", function()
 	it("fails with one line and exit 1 for a PID that does not exist", function()
 		-- a pid that existed a moment ago and is gone now
-		local pid = tonumber(sh("sh -c 'echo $$'"))
-		assert.is_false(alive(pid))
+		local pid = tonumber(S.capture("sh -c 'echo $$'"))
+		assert.is_false(S.alive(pid))
 		local r = S.denet { "attach", tostring(pid) }
 		assert.are.equal(1, r.code)
 		assert.are.equal(1, #lines(r.err), r.err)
@@ -318,12 +299,12 @@ describe("denet attach", function()
 	end)
 
 	it("returns after --duration and leaves the process running", function()
-		local pid = tonumber(sh("sleep 30 >/dev/null 2>&1 </dev/null & echo $!"))
-		assert.is_true(alive(pid))
+		local pid = tonumber(S.capture("sleep 30 >/dev/null 2>&1 </dev/null & echo $!"))
+		assert.is_true(S.alive(pid))
 		local t0 = now_ms()
 		local r = S.denet { "--json", "--duration", "1", "attach", tostring(pid) }
 		local elapsed = now_ms() - t0
-		local still = alive(pid)
+		local still = S.alive(pid)
 		os.execute("kill " .. pid)
 		assert.are.equal(0, r.code, r.err)
 		assert.is_true(elapsed >= 800 and elapsed <= 3000, "took " .. elapsed .. " ms")
@@ -338,11 +319,11 @@ end)
 
 describe("denet --duration and signals in attach", function()
 	it("stops an attach on SIGTERM and leaves the process running", function()
-		local pid = tonumber(sh("sleep 30 >/dev/null 2>&1 </dev/null & echo $!"))
+		local pid = tonumber(S.capture("sleep 30 >/dev/null 2>&1 </dev/null & echo $!"))
 		local out = S.tmpname(".jsonl")
-		local status = sh(("%s --json attach %d >%s 2>/dev/null </dev/null & d=$!; sleep 0.5; kill -TERM $d; wait $d; echo $?")
+		local status = S.capture(("%s --json attach %d >%s 2>/dev/null </dev/null & d=$!; sleep 0.5; kill -TERM $d; wait $d; echo $?")
 			:format(S.q(S.bin), pid, S.q(out)))
-		local still = alive(pid)
+		local still = S.alive(pid)
 		os.execute("kill " .. pid)
 		assert.are.equal("0", status:match("%d+"), "denet's status")
 		assert.is_true(still, "the attached process was ended")
@@ -359,7 +340,7 @@ describe("denet --duration and signals in attach", function()
 		local elapsed = now_ms() - t0
 		local recs = S.records(r.out)
 		local pid = recs[1].pid
-		local still = alive(pid)
+		local still = S.alive(pid)
 		os.execute("kill " .. pid .. " 2>/dev/null")
 		assert.are.equal(0, r.code, r.err)
 		assert.is_true(elapsed >= 800 and elapsed < 3000, "took " .. elapsed .. " ms")
@@ -735,7 +716,7 @@ describe("denet with its stdout closed (| head)", function()
 		assert.are.equal(141, r.status)
 		assert.is_true(r.ms < 4000, "took " .. r.ms .. " ms: denet waited for the command")
 		assert.is_number(pid)
-		assert.is_false(alive(pid), "the command was left running")
+		assert.is_false(S.alive(pid), "the command was left running")
 		-- the same when head reads a few records first
 		r = piped({ "-j", "-i", "20", "run", "--", "sh", "-c", "sleep 1" }, "head -n 3")
 		assert.are.equal("", r.err)
@@ -744,9 +725,9 @@ describe("denet with its stdout closed (| head)", function()
 	end)
 
 	it("attach -j: stops quietly, leaves the process alone, exits 141", function()
-		local pid = tonumber(sh("sleep 30 >/dev/null 2>&1 </dev/null & echo $!"))
+		local pid = tonumber(S.capture("sleep 30 >/dev/null 2>&1 </dev/null & echo $!"))
 		local r = piped { "-j", "attach", tostring(pid) }
-		local still = alive(pid)
+		local still = S.alive(pid)
 		os.execute("kill " .. pid)
 		assert.are.equal("", r.err)
 		assert.are.equal(141, r.status)

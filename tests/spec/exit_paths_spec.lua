@@ -16,17 +16,6 @@ local INTERVAL = 50
 -- one interval, plus what a loaded CI machine may add to a wake-up
 local SLACK = INTERVAL + 250
 
-local function sh(script)
-	local p = io.popen("{ " .. script .. "; } 2>/dev/null")
-	local out = p:read("a")
-	p:close()
-	return out
-end
-
-local function alive(pid)
-	return os.execute("kill -0 " .. pid .. " 2>/dev/null") == true
-end
-
 -- Checks the file as a whole; returns its records.
 local function check_jsonl(path, want_exit)
 	local text = S.slurp(path)
@@ -66,9 +55,9 @@ describe("exit paths: signals to denet", function()
 		local name, num = c[1], c[2]
 		it(("SIG%s is forwarded; the file is complete, exit record last"):format(name), function()
 			local out = S.tmpname(".jsonl")
-			local res = sh(("%s -q -i %d --out %s run sleep 10 </dev/null >/dev/null 2>&1 & d=$!; "
+			local res = S.capture(("%s -q -i %d --out %s run sleep 10 </dev/null >/dev/null 2>&1 & d=$!; "
 				.. "sleep 0.6; date +%%s%%3N; kill -%s $d; wait $d; echo $?")
-				:format(S.q(S.bin), INTERVAL, S.q(out), name))
+				:format(S.q(S.bin), INTERVAL, S.q(out), name), true)
 			local event_ms, status = res:match("^(%d+)\n(%d+)")
 			assert.are.equal(128 + num, tonumber(status))
 			local recs = check_jsonl(out, true)
@@ -114,7 +103,7 @@ describe("exit paths: --duration and --timeout", function()
 		local recs = check_jsonl(out, false)
 		local meta = recs[1]
 		assert_last_sample_near(recs, meta.t0_ms + 500)
-		if meta.pid and alive(meta.pid) then os.execute("kill " .. meta.pid) end
+		if meta.pid and S.alive(meta.pid) then os.execute("kill " .. meta.pid) end
 		os.remove(out)
 	end)
 
@@ -165,9 +154,9 @@ describe("exit paths: denet killed with SIGKILL", function()
 	it("leaves only complete lines", function()
 		for _, delay in ipairs { "0.35", "0.6", "0.83" } do
 			local out = S.tmpname(".jsonl")
-			local res = sh(("%s -q -i 1 --out %s run %s 5 </dev/null >/dev/null 2>&1 & d=$!; "
+			local res = S.capture(("%s -q -i 1 --out %s run %s 5 </dev/null >/dev/null 2>&1 & d=$!; "
 				.. "sleep %s; date +%%s%%3N; kill -KILL $d; wait $d; echo $?")
-				:format(S.q(S.bin), S.q(out), S.q(S.helper("busy")), delay))
+				:format(S.q(S.bin), S.q(out), S.q(S.helper("busy")), delay), true)
 			local event_ms, status = res:match("^(%d+)\n(%d+)")
 			assert.are.equal(137, tonumber(status))
 			local recs = check_jsonl(out, false)
@@ -175,14 +164,14 @@ describe("exit paths: denet killed with SIGKILL", function()
 			-- at 1 ms the last sample is close to the kill
 			assert_last_sample_near(recs, tonumber(event_ms))
 			-- the command, orphaned, is still ours to end
-			if recs[1].pid and alive(recs[1].pid) then os.execute("kill -9 " .. recs[1].pid) end
+			if recs[1].pid and S.alive(recs[1].pid) then os.execute("kill -9 " .. recs[1].pid) end
 			os.remove(out)
 		end
 	end)
 end)
 
 describe("bad outputs: a full disk during the run", function()
-	local is_root = sh("id -u"):match("^0") ~= nil
+	local is_root = S.is_root()
 	local dir
 
 	before_each(function()

@@ -3,15 +3,9 @@
 -- decoder (RFC 8259 grammar, integers, escapes, error positions), and of
 -- lua/denet/jsonl.lua (writers).
 
+local S = require "support"
 local json = require "denet.json"
 local jsonl = require "denet.jsonl"
-
-local function slurp(path)
-	local f = assert(io.open(path, "rb"))
-	local s = f:read("a")
-	f:close()
-	return s
-end
 
 describe("denet.json.encode", function()
 	it("encodes scalars", function()
@@ -300,13 +294,13 @@ describe("denet.jsonl", function()
 		local w = assert(jsonl(path))
 		assert.are.equal(w, w:write({ kind = "mark", ts_ms = 1, label = "a" }))
 		-- flushed: visible before close
-		assert.are.equal('{"kind":"mark","label":"a","ts_ms":1}\n', slurp(path))
+		assert.are.equal('{"kind":"mark","label":"a","ts_ms":1}\n', S.slurp(path))
 		w:write({ kind = "mark", ts_ms = 2, label = "b\nc" })
 		assert.are.equal(2, w.lines)
 		assert.is_true(w:close())
 		assert.is_true(w:close()) -- idempotent
 		assert.are.equal('{"kind":"mark","label":"a","ts_ms":1}\n'
-			.. '{"kind":"mark","label":"b\\nc","ts_ms":2}\n', slurp(path))
+			.. '{"kind":"mark","label":"b\\nc","ts_ms":2}\n', S.slurp(path))
 		assert.has_error(function() w:write({}) end)
 		os.remove(path)
 	end)
@@ -319,7 +313,7 @@ describe("denet.jsonl", function()
 		w = assert(jsonl.open(path, "a"))
 		w:write({ n = 2 })
 		w:close()
-		assert.are.equal('{"n":1}\n{"n":2}\n', slurp(path))
+		assert.are.equal('{"n":1}\n{"n":2}\n', S.slurp(path))
 		os.remove(path)
 	end)
 
@@ -343,7 +337,7 @@ describe("denet.jsonl", function()
 			"denet.json.encode: cannot encode a function at .bad")
 		w:write({ ok = 2 })
 		w:close()
-		assert.are.equal('{"ok":1}\n{"ok":2}\n', slurp(path))
+		assert.are.equal('{"ok":1}\n{"ok":2}\n', S.slurp(path))
 		os.remove(path)
 	end)
 

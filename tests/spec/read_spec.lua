@@ -2,17 +2,10 @@
 -- reading of JSONL files, skipped-line counting, kind inference for
 -- untagged denet 0.6.1 records, and round trips with denet.jsonl.
 
+local S = require "support"
 local read = require "denet.read"
 local jsonl = require "denet.jsonl"
 local json = require "denet.json"
-
-local function write_file(text)
-	local path = os.tmpname()
-	local f = assert(io.open(path, "wb"))
-	f:write(text)
-	f:close()
-	return path
-end
 
 local function collect(path)
 	local it, st = assert(read(path))
@@ -24,7 +17,7 @@ end
 describe("denet.read", function()
 	local paths = {}
 	local function tmp(text)
-		local p = write_file(text)
+		local p = S.tmpfile(text)
 		paths[#paths + 1] = p
 		return p
 	end

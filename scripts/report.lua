@@ -229,7 +229,8 @@ local function render(c, source)
   w("| | read | write |")
   w("|---|---:|---:|")
   w(("| disk | %s | %s |"):format(human_bytes(num(last.disk_read_bytes)), human_bytes(num(last.disk_write_bytes))))
-  w(("| syscalls | %s | %s |"):format(human_bytes(num(last.syscall_read_bytes)), human_bytes(num(last.syscall_write_bytes))))
+  w(("| syscalls | %s | %s |"):format(human_bytes(num(last.syscall_read_bytes)),
+    human_bytes(num(last.syscall_write_bytes))))
   w(("| network (namespace-wide) | %s rx | %s tx |"):format(human_bytes(num(last.sys_net_rx_bytes)),
     human_bytes(num(last.sys_net_tx_bytes))))
   w("")

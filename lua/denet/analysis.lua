@@ -385,7 +385,8 @@ end
 
 function analysis.resample(recs, ms)
 	check_recs(recs, "resample")
-	if type(ms) ~= "number" or not (ms > 0) or ms == huge then
+	-- not (ms > 0): NaN is refused too
+	if type(ms) ~= "number" or not (ms > 0) or ms == huge then -- luacheck: ignore 581
 		error("bad argument #2 to 'resample' (positive number of ms expected)", 2)
 	end
 	local list = samples(recs)

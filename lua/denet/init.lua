@@ -48,7 +48,8 @@ return setmetatable(denet, {
   __newindex = function(t, k, v)
     if k == "hook_budget_ms" then
       -- level 2: the error names the script's line that assigns
-      if math.type(v) == nil or not (v >= 0) then
+      -- not (v >= 0): NaN is refused too
+      if math.type(v) == nil or not (v >= 0) then -- luacheck: ignore 581
         error(("denet.hook_budget_ms must be a number of ms >= 0 (0 = no limit), got %s")
           :format(tostring(v)), 2)
       end

@@ -53,10 +53,10 @@ local json = {}
 local byte, char, find, format, sub, gsub = string.byte, string.char, string.find,
 	string.format, string.sub, string.gsub
 local concat, sort = table.concat, table.sort
-local mtype, tointeger = math.type, math.tointeger
+local mtype = math.type
 local utf8len, utf8char = utf8.len, utf8.char
-local type, pairs, tostring, tonumber, getmetatable, setmetatable, error, pcall =
-	type, pairs, tostring, tonumber, getmetatable, setmetatable, error, pcall
+local type, tostring, tonumber, getmetatable, setmetatable, error, pcall =
+	type, tostring, tonumber, getmetatable, setmetatable, error, pcall
 
 -- The null sentinel: a unique, read-only value.
 json.null = setmetatable({}, {
@@ -179,7 +179,7 @@ local function enc_error(what, stack, depth)
 end
 
 -- Keys of a non-array table as sorted strings; names[string] = original key.
-local function object_keys(v, keys, nk, stack, depth)
+local function object_keys(keys, nk, stack, depth)
 	-- fast path: all keys are strings (sort succeeds and the first is a string)
 	if pcall(sort, keys) and type(keys[1]) == "string" then return keys, nil end
 	local names, out = {}, {}
@@ -255,7 +255,7 @@ encode_value = function(v, buf, n, seen, stack, depth)
 			n = n + 1; buf[n] = "{}"
 		else
 			local names
-			keys, names = object_keys(v, keys, nk, stack, depth)
+			keys, names = object_keys(keys, nk, stack, depth)
 			n = n + 1; buf[n] = "{"
 			for i = 1, nk do
 				local name = keys[i]
@@ -444,8 +444,8 @@ parse_value = function(s, pos, depth)
 			end
 			do
 			local k, v
-			local _, e, str = find(s, STR_FAST, pos + 1)
-			if e then k, pos = str, e + 1 else k, pos = parse_string_slow(s, pos) end
+			local _, se, str = find(s, STR_FAST, pos + 1)
+			if se then k, pos = str, se + 1 else k, pos = parse_string_slow(s, pos) end
 			c = byte(s, pos)
 			if WS[c] then pos = skip_ws(s, pos); c = byte(s, pos) end
 			if c ~= 58 then fail("expected ':' but found " .. describe(s, pos), pos) end

@@ -382,7 +382,8 @@ local function event_lines(events, X, top, bottom)
 	for i, e in ipairs(events) do
 		local x = X(e.ts_ms)
 		local color = e.kind == "mark" and "#6a3d9a" or (e.state == "clear" and "#2ca02c" or "#d62728")
-		local dash = e.kind == "mark" and ' stroke-dasharray="4 3"' or (e.state == "clear" and ' stroke-dasharray="2 2"' or "")
+		local dash = e.kind == "mark" and ' stroke-dasharray="4 3"'
+			or (e.state == "clear" and ' stroke-dasharray="2 2"' or "")
 		local ly = top + 10 + ((i - 1) % 3) * 11
 		local label = e.label
 		if #label > 24 then label = label:sub(1, 22) .. "…" end
@@ -503,7 +504,8 @@ function report.line_chart(o)
 			hs[i] = format('{"n":%s,"c":"%s","t":[%s],"v":[%s]}', json.encode(s.name),
 				s.color or report.palette[(i - 1) % #report.palette + 1], concat(tt, ","), concat(vv, ","))
 		end
-		out[#out + 1] = '<script type="application/json" class="hover-data">[' .. concat(hs, ","):gsub("</", "<\\/") .. ']</script>'
+		out[#out + 1] = '<script type="application/json" class="hover-data">['
+			.. concat(hs, ","):gsub("</", "<\\/") .. ']</script>'
 	end
 	out[#out + 1] = "</svg>"
 	return concat(out)
@@ -538,7 +540,7 @@ local function command_of(m)
 	return "(unknown command)"
 end
 
-function sections.header(m, opts)
+function sections.header(m, _opts)
 	local rows = {}
 	local function row(k, v) rows[#rows + 1] = "<tr><th>" .. esc(k) .. "</th><td>" .. v .. "</td></tr>" end
 	row("command", "<code>" .. esc(command_of(m)) .. "</code>")
@@ -607,7 +609,7 @@ local function fmt_total(k, x)
 	return fmt_num(x)
 end
 
-function sections.summary(m, opts)
+function sections.summary(m, _opts)
 	local s = m.summary
 	local rows = {}
 	for _, f in ipairs(STATS) do
@@ -630,7 +632,11 @@ function sections.summary(m, opts)
 		local function add(k) if not seen[k] and k ~= "source" then seen[k] = true; keys[#keys + 1] = k end end
 		for _, k in ipairs(order) do if t[k] ~= nil or sm[k] ~= nil or gap[k] ~= nil then add(k) end end
 		local extra = {}
-		for _, tb in ipairs { t, sm, gap } do for k in pairs(tb) do if not seen[k] and k ~= "source" then extra[#extra + 1] = k end end end
+		for _, tb in ipairs { t, sm, gap } do
+			for k in pairs(tb) do
+				if not seen[k] and k ~= "source" then extra[#extra + 1] = k end
+			end
+		end
 		sort(extra)
 		for _, k in ipairs(extra) do add(k) end
 		local trs = {}
@@ -646,7 +652,7 @@ function sections.summary(m, opts)
 	return concat(out)
 end
 
-function sections.events(m, opts)
+function sections.events(m, _opts)
 	if #m.events == 0 then return "" end
 	local rows = {}
 	for _, a in ipairs(m.alerts) do
@@ -792,7 +798,8 @@ function sections.processes(m, opts)
 	local ts, procs = report.process_series(m)
 	if #procs == 0 then return "" end
 	return '<section class="charts procs"><h2>Top processes</h2>'
-		.. top_chart(m, opts, ts, procs, "cpu", "cpu_secs", "CPU per process (% of one core)", "chart-proc-cpu", "%", "cpu_usage")
+		.. top_chart(m, opts, ts, procs, "cpu", "cpu_secs", "CPU per process (% of one core)",
+			"chart-proc-cpu", "%", "cpu_usage")
 		.. top_chart(m, opts, ts, procs, "rss", "rss_max", "RSS per process", "chart-proc-rss", "KiB", "mem_rss_kb")
 		.. "</section>"
 end
@@ -954,7 +961,8 @@ function sections.offcpu(m, opts)
 			human_secs((num(last.max_time_ns) or 0) / 1e9), human_secs((num(last.avg_time_ns) or 0) / 1e9))
 	end
 	out[#out + 1] = '<p class="note">' .. esc(p) .. ' Hover a frame for its time and share; the root is at the bottom, '
-		.. 'then the command, then frames from the outermost to the innermost (kernel frames reddish, user frames yellow).</p>'
+		.. 'then the command, then frames from the outermost to the innermost '
+		.. '(kernel frames reddish, user frames yellow).</p>'
 	out[#out + 1] = '<div class="flame-box">' .. svg .. "</div>"
 	-- top blocking stacks
 	local n = opts.top_stacks or 15

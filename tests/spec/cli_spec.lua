@@ -446,11 +446,11 @@ describe("denet stats", function()
 	end)
 
 	it("summarises a command that ended before the first sample from its exit record", function()
-		local out = S.tmpname(".jsonl")
-		local r = S.denet { "-q", "-i", "1000", "-o", out, "run", "--", "true" }
+		local early = S.tmpname(".jsonl")
+		local r = S.denet { "-q", "-i", "1000", "-o", early, "run", "--", "true" }
 		assert.are.equal(0, r.code, r.err)
-		assert.are.equal(0, #S.of_kind(S.records(S.slurp(out)), "tree"))
-		r = S.denet { "--json", "stats", out }
+		assert.are.equal(0, #S.of_kind(S.records(S.slurp(early)), "tree"))
+		r = S.denet { "--json", "stats", early }
 		assert.are.equal(0, r.code, r.err)
 		assert.matches("no samples in .* the exit record's totals follow", r.err)
 		local got = S.records(r.out)[1]
@@ -460,11 +460,11 @@ describe("denet stats", function()
 		assert.are.equal(1, got.exit.totals.processes)
 		-- metadata alone is still no summary
 		local meta = S.tmpname(".jsonl")
-		S.write(meta, S.slurp(out):match("^[^\n]*\n"))
+		S.write(meta, S.slurp(early):match("^[^\n]*\n"))
 		r = S.denet { "stats", meta }
 		assert.are.equal(1, r.code)
 		assert.are.equal("denet: no samples in '" .. meta .. "'\n", r.err)
-		os.remove(out)
+		os.remove(early)
 		os.remove(meta)
 	end)
 

@@ -66,7 +66,6 @@ local function check_blocker_stack(r)
   assert.is_true(total >= 0.8e9 and total <= 1.2e9, ("off-CPU total %.3f s"):format(total / 1e9))
   local top = stacks[1]
   local n = names(top)
-  local k = 1
   assert.is_true(top.frames[1].module == "[kernel]", "innermost frame is not a kernel frame: " ..
     table.concat(n, " <- "))
   local iread = index_of(n, "read") or index_of(n, "__libc_read")
@@ -122,7 +121,8 @@ describe("--enable-ebpf", function()
     if not S.is_root() then return pending("off-CPU profiling needs root here") end
     local dir = S.tmpname("-solib")
     local src = S.root .. "/tests/fixtures/src/"
-    local b = S.sh(("mkdir -p %s && cc -shared -fPIC -O1 -g -fno-omit-frame-pointer -o %s/libblock.so %slibblock.c && cc -O1 -g -fno-omit-frame-pointer -o %s/useslib %suseslib.c -L%s -lblock -Wl,-rpath,%s -lpthread")
+    local b = S.sh(("mkdir -p %s && cc -shared -fPIC -O1 -g -fno-omit-frame-pointer -o %s/libblock.so %slibblock.c"
+      .. " && cc -O1 -g -fno-omit-frame-pointer -o %s/useslib %suseslib.c -L%s -lblock -Wl,-rpath,%s -lpthread")
       :format(S.q(dir), S.q(dir), S.q(src), S.q(dir), S.q(src), S.q(dir), S.q(dir)))
     assert.are.equal(0, b.code, b.err)
     local folded = dir .. "/f.folded"

@@ -105,6 +105,7 @@ describe("denet.json.encode", function()
 		assert.is_false(ok)
 		assert.are.equal("denet.json.encode: cannot encode a userdata at .list[3]", err)
 		ok, err = pcall(json.encode, print)
+		assert.is_false(ok)
 		assert.are.equal("denet.json.encode: cannot encode a function at (root)", err)
 		local t = { x = {} }
 		t.x.y = t

@@ -18,7 +18,7 @@ local function script(text, opts)
   local cmd = table.concat(words, " ")
   if opts.prefix then cmd = opts.prefix .. " " .. cmd end
   local outp, errp = os.tmpname(), os.tmpname()
-  local ok, how, code = os.execute(("%s >%s 2>%s <%s"):format(cmd, outp, errp,
+  local _, how, code = os.execute(("%s >%s 2>%s <%s"):format(cmd, outp, errp,
     opts.stdin and S.q(opts.stdin) or "/dev/null"))
   local r = { out = S.slurp(outp) or "", err = S.slurp(errp) or "", path = path }
   os.remove(outp)
@@ -370,6 +370,7 @@ describe("p:detach()", function()
     assert.is_nil(none)
     assert.equal("ESRCH", code)
     none, _, code = p:detach()
+    assert.is_nil(none)
     assert.equal("ESRCH", code)
     local caps = recs[1].capabilities
     if caps.cgroup.ok then

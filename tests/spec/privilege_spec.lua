@@ -42,6 +42,7 @@ describe("least privilege", function()
 	it("under sudo runs the command as the invoking user", function()
 		if not is_root then return pending("needs root") end
 		local r, out = id_of({ "-q", "run", "--", "sh", "-c", "echo $(id -u):$(id -g)" }, "SUDO_UID=65534 SUDO_GID=65534")
+		assert.are.equal(0, r.code, r.err)
 		assert.are.equal("65534:65534\n", out)
 	end)
 

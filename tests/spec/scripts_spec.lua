@@ -308,6 +308,7 @@ describe("scripts/csv.lua", function()
     for i = 2, #lines do
       local ts, rss, pc = lines[i]:match("^(%d+),(%d+),(%d+)$")
       assert.is_truthy(ts, "line " .. lines[i])
+      assert.is_true(tonumber(pc) >= 1, "line " .. lines[i])
       assert.is_true(tonumber(ts) > prev)
       prev = tonumber(ts)
       peak = math.max(peak, tonumber(rss))

@@ -66,7 +66,7 @@ function M.denet(args, opts)
       or ""
   local cmd = ("%s %s%s %s %s >%s 2>%s </dev/null"):format(
     opts.env or "", prefix, M.q(M.bin), table.concat(words, " "), opts.raw or "", outp, errp)
-  local ok, how, code = os.execute(cmd)
+  local _, how, code = os.execute(cmd)
   local r = { out = M.slurp(outp) or "", err = M.slurp(errp) or "" }
   os.remove(outp)
   os.remove(errp)
@@ -78,7 +78,7 @@ end
 -- Run a raw shell command line; same result shape as M.denet.
 function M.sh(cmdline)
   local outp, errp = os.tmpname(), os.tmpname()
-  local ok, how, code = os.execute(("%s >%s 2>%s </dev/null"):format(cmdline, outp, errp))
+  local _, how, code = os.execute(("%s >%s 2>%s </dev/null"):format(cmdline, outp, errp))
   local r = { out = M.slurp(outp) or "", err = M.slurp(errp) or "", cmd = cmdline }
   os.remove(outp)
   os.remove(errp)

@@ -7,7 +7,8 @@
 #                   specs; ends "N passed, N failed, N skipped"
 #   make asan       the whole suite under AddressSanitizer + UBSan
 #   make valgrind   the C unit tests and end-to-end runs under valgrind
-#   make format-check   clang-format on engine/ and bpf/
+#   make format-check   clang-format on engine/ and bpf/, then lua-check
+#   make lua-check  luacheck (.luacheckrc) and the indentation (tools/lua-indent.lua) of the Lua files
 #   make bench      benchmarks side by side with the floor and peers (bench-smoke: seconds)
 #   make fuzz       libFuzzer harnesses (fuzz-smoke: a few seconds each)
 #   make help       this list
@@ -94,7 +95,7 @@ HELPER_BINS += $(patsubst tests/helpers/preload/%.c,$(BUILD)/helpers/%.so,$(wild
 
 .PHONY: all deps deps-build deps-test demo demo-run test test-run unit spec asan valgrind \
 	valgrind-run format \
-	format-check help clean core check-build-deps
+	format-check lua-check help clean core check-build-deps
 
 all: $(BUILD)/denet $(BUILD)/lua/denet/core.so
 
@@ -191,11 +192,17 @@ valgrind-run: all $(UNIT_BINS) $(HELPER_BINS)
 	@BUILD=$(BUILD) VALGRIND=1 SPEC=tests/spec/valgrind_spec.lua tests/run.sh
 
 FORMAT_FILES = $(wildcard engine/*/*.c engine/*/*.h bpf/*.c bpf/*.h)
+LUA_FILES = $(wildcard lua/denet/*.lua scripts/*.lua tools/*.lua bench/*.lua tests/spec/*.lua)
 format:
 	clang-format -i $(FORMAT_FILES)
+	lua5.4 tools/lua-indent.lua $(LUA_FILES)
 
 format-check:
 	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "format-check: clean"
+	@$(MAKE) --no-print-directory lua-check
+
+lua-check:
+	@luacheck -q --no-color $(LUA_FILES) && lua5.4 tools/lua-indent.lua --check $(LUA_FILES) && echo "lua-check: clean"
 
 help:
 	@sed -n '1,/^$$/p' Makefile | sed 's/^# \{0,1\}//'

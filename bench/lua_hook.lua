@@ -14,7 +14,7 @@ local p0 = assert(denet.attach(pid, opts))
 local p1 = assert(denet.attach(pid, opts))
 local p2 = assert(denet.attach(pid, opts))
 local calls = 0
-p1:on("sample", function(rec) calls = calls + 1 end)
+p1:on("sample", function() calls = calls + 1 end)
 for i = 1, 100 do
   -- never fires: evaluated in C on every sample, Lua never entered
   p2:watch{ metric = "mem_rss_kb", above = "1T", name = "r" .. i }

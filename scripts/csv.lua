@@ -29,45 +29,22 @@ example:
 --]]
 local denet = require "denet"
 
-local USAGE = [==[
+local parser = denet.args.parser{
+  name = "csv",
+  usage = [==[
 usage: denet scripts/csv.lua [--columns a,b,c] [--interval MS] -- CMD [ARGS...]
-       denet scripts/csv.lua [--columns a,b,c] FILE.jsonl]==]
-
-local function usage(msg)
-  if msg then io.stderr:write("denet: csv: ", msg, "\n") end
-  io.stderr:write(USAGE, "\n")
-  os.exit(2)
+       denet scripts/csv.lua [--columns a,b,c] FILE.jsonl]==],
+  { "columns", value = "a,b,c", help = "the fields of the aggregate, in this order" },
+  { "interval", value = "MS", type = "number", min = 1, help = "sample every MS ms" },
+}
+local o, words, dashdash = parser:parse_or_exit(arg)
+local columns
+if o.columns then
+  columns = {}
+  for c in o.columns:gmatch("[^,%s]+") do columns[#columns + 1] = c end
+  if #columns == 0 then parser:fail("--columns needs at least one column") end
 end
-
-local argv, i = { table.unpack(arg) }, 1
-local columns, interval, dashdash
-while i <= #argv do
-  local a = argv[i]
-  if a == "--" then
-    dashdash = true
-    i = i + 1
-    break
-  elseif a == "-h" or a == "--help" then
-    io.stdout:write(USAGE, "\n")
-    os.exit(0)
-  elseif a == "--columns" then
-    i = i + 1
-    if not argv[i] then usage("--columns needs a list, e.g. ts_ms,cpu_usage") end
-    columns = {}
-    for c in argv[i]:gmatch("[^,%s]+") do columns[#columns + 1] = c end
-    if #columns == 0 then usage("--columns needs at least one column") end
-  elseif a == "--interval" then
-    i = i + 1
-    interval = tonumber(argv[i])
-    if not interval or interval < 1 then usage("--interval takes milliseconds >= 1") end
-  elseif a:sub(1, 1) == "-" then
-    usage("unknown option '" .. a .. "'")
-  else
-    break
-  end
-  i = i + 1
-end
-if i > #argv then usage("give a command (after --) or a JSONL file") end
+if #words == 0 then parser:fail("give a command (after --) or a JSONL file") end
 
 -- An unknown column name would be an empty column: say so instead.
 local function unknown_column(name)
@@ -75,8 +52,8 @@ local function unknown_column(name)
   os.exit(2)
 end
 
-if not dashdash and #argv == i and argv[i]:match("%.jsonl?$") then
-  local it, st = denet.read(argv[i])
+if not dashdash and #words == 1 and words[1]:match("%.jsonl?$") then
+  local it, st = denet.read(words[1])
   if not it then
     io.stderr:write("denet: csv: ", st, "\n")
     os.exit(1)
@@ -89,7 +66,7 @@ if not dashdash and #argv == i and argv[i]:match("%.jsonl?$") then
   end
   io.stdout:write(text)
   if st.skipped > 0 then
-    io.stderr:write(("denet: csv: skipped %d malformed lines in %s\n"):format(st.skipped, argv[i]))
+    io.stderr:write(("denet: csv: skipped %d malformed lines in %s\n"):format(st.skipped, words[1]))
   end
   os.exit(0)
 end
@@ -101,8 +78,8 @@ end
 -- The command's stdout goes to denet's stderr: stdout is the CSV. The
 -- command is run as given (no shell around it), so the records name it and
 -- a command that cannot run fails here, before any CSV is written.
-local spec = { interval = interval, stdout = "stderr" }
-for k = i, #argv do spec[#spec + 1] = argv[k] end
+local spec = { interval = o.interval, stdout = "stderr" }
+for k, w in ipairs(words) do spec[k] = w end
 local p, msg, code = denet.run(spec)
 if not p then
   io.stderr:write("denet: csv: ", msg, "\n")

@@ -31,16 +31,18 @@ example:
 --]]
 local denet = require "denet"
 
-local USAGE = [[
+local parser = denet.args.parser{
+  name = "mem-alert",
+  usage = [[
 usage: denet scripts/mem-alert.lua --limit SIZE [--for MS] [--action stop|term|kill]
                                    [--interval MS] [--out FILE] -- CMD [ARGS...]
-  SIZE: 512M, 2G, 1.5G (powers of 1024) or a number of kB]]
-
-local function usage(msg)
-  if msg then io.stderr:write("denet: mem-alert: ", msg, "\n") end
-  io.stderr:write(USAGE, "\n")
-  os.exit(2)
-end
+  SIZE: 512M, 2G, 1.5G (powers of 1024) or a number of kB]],
+  { "limit", value = "SIZE", help = "alert when the tree's RSS goes above SIZE (required)" },
+  { "for", value = "MS", key = "for_ms", type = "number", min = 0, help = "only when above for MS ms" },
+  { "action", value = "ACTION", choices = { "stop", "term", "kill" }, help = "what to do at the alert" },
+  { "interval", value = "MS", type = "number", min = 1, help = "sample every MS ms (default 100)" },
+  { "out", value = "FILE", help = "write the run as JSONL" },
+}
 
 -- "153.2 MiB" / "2.0 GiB" from kB.
 local function human_kb(kb)
@@ -49,62 +51,17 @@ local function human_kb(kb)
   return ("%.1f MiB"):format(mib)
 end
 
-local function parse_args(argv)
-  local o, i = {}, 1
-  local function value(name)
-    i = i + 1
-    local v = argv[i]
-    if v == nil then usage(name .. " needs a value") end
-    return v
-  end
-  while i <= #argv do
-    local a = argv[i]
-    local name, inline = a:match("^(%-%-[%w-]+)=(.*)$")
-    if name then
-      a = name
-      table.insert(argv, i + 1, inline)
-    end
-    if a == "--" then
-      i = i + 1
-      break
-    elseif a == "-h" or a == "--help" then
-      io.stdout:write(USAGE, "\n")
-      os.exit(0)
-    elseif a == "--limit" then
-      o.limit = value(a)
-    elseif a == "--for" then
-      o.for_ms = tonumber(value(a))
-      if not o.for_ms or o.for_ms < 0 then usage("--for takes a number of milliseconds >= 0") end
-    elseif a == "--interval" then
-      o.interval = tonumber(value(a))
-      if not o.interval or o.interval < 1 then usage("--interval takes a number of milliseconds >= 1") end
-    elseif a == "--action" then
-      o.action = value(a)
-      if o.action ~= "stop" and o.action ~= "term" and o.action ~= "kill" then
-        usage("--action must be stop, term or kill, not '" .. o.action .. "'")
-      end
-    elseif a == "--out" then
-      o.out = value(a)
-    elseif a:sub(1, 1) == "-" then
-      usage("unknown option '" .. a .. "'")
-    else
-      break -- the command starts here (a "--" is recommended)
-    end
-    i = i + 1
-  end
-  o.cmd = table.move(argv, i, #argv, 1, {})
-  if not o.limit then usage("--limit is required") end
+local o, cmd = parser:parse_or_exit(arg)
+if not o.limit then parser:fail("--limit is required") end
+do
   local ok, kb = pcall(denet.size, o.limit, "mem_rss_kb")
-  if not ok or kb <= 0 then usage("--limit '" .. o.limit .. "' is not a size (e.g. 512M, 2G)") end
+  if not ok or kb <= 0 then parser:fail("--limit '" .. o.limit .. "' is not a size (e.g. 512M, 2G)") end
   o.limit_kb = kb
-  if #o.cmd == 0 then usage("the command is missing (after --)") end
-  return o
 end
-
-local o = parse_args({ table.unpack(arg) })
+if #cmd == 0 then parser:fail("the command is missing (after --)") end
 
 local spec = { interval = o.interval, out = o.out }
-for i, w in ipairs(o.cmd) do spec[i] = w end
+for i, w in ipairs(cmd) do spec[i] = w end
 local p, msg, code = denet.run(spec)
 if not p then
   io.stderr:write("denet: mem-alert: ", msg, "\n")

@@ -42,75 +42,28 @@ example:
 --]]
 local denet = require "denet"
 
-local USAGE = [==[
+local parser = denet.args.parser{
+  name = "offcpu",
+  usage = [==[
 usage: denet scripts/offcpu.lua [--out FILE] [--min-us N] [--max-us N] [--top N]
-                                [--interval MS] [--no-kernel] -- CMD [ARGS...]]==]
+                                [--interval MS] [--no-kernel] -- CMD [ARGS...]]==],
+  { "out", value = "FILE", default = "offcpu.folded", help = "the folded stacks" },
+  { "min-us", value = "N", type = "integer", min = 0, default = 1000, help = "ignore intervals shorter than N us" },
+  { "max-us", value = "N", type = "integer", min = 1, help = "ignore intervals longer than N us" },
+  { "top", value = "N", type = "integer", min = 0, default = 5, help = "list the top N stacks on stderr" },
+  { "interval", value = "MS", type = "integer", min = 1, help = "drain and sample every MS ms (default 100)" },
+  { "no-kernel", help = "user stacks only" },
+}
 
 local function say(...)
   io.stderr:write("denet: offcpu: ", ...)
   io.stderr:write("\n")
 end
 
-local function usage(msg)
-  if msg then say(msg) end
-  io.stderr:write(USAGE, "\n")
-  os.exit(2)
-end
-
-local function parse_args(argv)
-  local o, i = { out = "offcpu.folded", min_us = 1000, top = 5, kernel = true }, 1
-  local function value(name)
-    i = i + 1
-    local v = argv[i]
-    if v == nil then usage(name .. " needs a value") end
-    return v
-  end
-  local function number(name, min)
-    local v = tonumber(value(name))
-    if not v or v < min or v ~= math.floor(v) then
-      usage(("%s takes a whole number >= %d"):format(name, min))
-    end
-    return v
-  end
-  while i <= #argv do
-    local a = argv[i]
-    local name, inline = a:match("^(%-%-[%w-]+)=(.*)$")
-    if name then
-      a = name
-      table.insert(argv, i + 1, inline)
-    end
-    if a == "--" then
-      i = i + 1
-      break
-    elseif a == "-h" or a == "--help" then
-      io.stdout:write(USAGE, "\n")
-      os.exit(0)
-    elseif a == "--out" then
-      o.out = value(a)
-    elseif a == "--min-us" then
-      o.min_us = number(a, 0)
-    elseif a == "--max-us" then
-      o.max_us = number(a, 1)
-    elseif a == "--top" then
-      o.top = number(a, 0)
-    elseif a == "--interval" then
-      o.interval = number(a, 1)
-    elseif a == "--no-kernel" then
-      o.kernel = false
-    elseif a:sub(1, 1) == "-" then
-      usage("unknown option '" .. a .. "'")
-    else
-      break -- the command starts here (a "--" is recommended)
-    end
-    i = i + 1
-  end
-  o.cmd = table.move(argv, i, #argv, 1, {})
-  if #o.cmd == 0 then usage("the command is missing (after --)") end
-  if o.max_us and o.max_us < o.min_us then usage("--max-us must be >= --min-us") end
-  return o
-end
-
-local o = parse_args({ table.unpack(arg) })
+local o, cmd = parser:parse_or_exit(arg)
+if #cmd == 0 then parser:fail("the command is missing (after --)") end
+if o.max_us and o.max_us < o.min_us then parser:fail("--max-us must be >= --min-us") end
+o.kernel = not o.no_kernel
 
 -- The program is loaded before the command starts, so tracking its pid
 -- right after the launch misses (almost) nothing.
@@ -120,7 +73,7 @@ if not prof then
 end
 
 local spec = { interval = o.interval }
-for i, w in ipairs(o.cmd) do spec[i] = w end
+for i, w in ipairs(cmd) do spec[i] = w end
 local p, msg, code = denet.run(spec)
 if not p then
   say(msg)

@@ -33,15 +33,15 @@ example:
 --]]
 local denet = require "denet"
 
-local USAGE = [==[
+local parser = denet.args.parser{
+  name = "report",
+  usage = [==[
 usage: denet scripts/report.lua FILE.jsonl
-       denet scripts/report.lua [--interval MS] [--out FILE.jsonl] [--watch METRIC>VALUE]... -- CMD [ARGS...]]==]
-
-local function usage(msg)
-  if msg then io.stderr:write("denet: report: ", msg, "\n") end
-  io.stderr:write(USAGE, "\n")
-  os.exit(2)
-end
+       denet scripts/report.lua [--interval MS] [--out FILE.jsonl] [--watch METRIC>VALUE]... -- CMD [ARGS...]]==],
+  { "interval", value = "MS", type = "number", min = 1, help = "sample every MS ms" },
+  { "out", value = "FILE", help = "also record the run as JSONL" },
+  { "watch", value = "METRIC>VALUE", many = true, help = "an alert rule, e.g. mem_rss_kb>2G" },
+}
 
 local null = denet.json.null
 local function num(v)
@@ -229,7 +229,8 @@ local function render(c, source)
   w("| | read | write |")
   w("|---|---:|---:|")
   w(("| disk | %s | %s |"):format(human_bytes(num(last.disk_read_bytes)), human_bytes(num(last.disk_write_bytes))))
-  w(("| syscalls | %s | %s |"):format(human_bytes(num(last.syscall_read_bytes)), human_bytes(num(last.syscall_write_bytes))))
+  w(("| syscalls | %s | %s |"):format(human_bytes(num(last.syscall_read_bytes)),
+    human_bytes(num(last.syscall_write_bytes))))
   w(("| network (namespace-wide) | %s rx | %s tx |"):format(human_bytes(num(last.sys_net_rx_bytes)),
     human_bytes(num(last.sys_net_tx_bytes))))
   w("")
@@ -260,18 +261,14 @@ local function render(c, source)
 end
 
 -- arguments
-local argv = { table.unpack(arg) }
-if #argv == 0 then usage() end
-if argv[1] == "-h" or argv[1] == "--help" then
-  io.stdout:write(USAGE, "\n")
-  os.exit(0)
-end
+if #arg == 0 then parser:fail() end
+local opts, cmd, dashdash = parser:parse_or_exit(arg)
 
-if #argv == 1 and argv[1]:sub(1, 1) ~= "-" then
+if #arg == 1 and #cmd == 1 and not dashdash then
   -- a recorded file
-  local path = argv[1]
+  local path = cmd[1]
   local c = new_collector()
-  local it, st, code = denet.read(path)
+  local it, st = denet.read(path)
   if not it then
     io.stderr:write("denet: report: ", st, "\n")
     os.exit(1)
@@ -282,37 +279,18 @@ if #argv == 1 and argv[1]:sub(1, 1) ~= "-" then
   os.exit(0)
 end
 
-local opts, watches, i = {}, {}, 1
-while i <= #argv do
-  local a = argv[i]
-  if a == "--" then
-    i = i + 1
-    break
-  elseif a == "--interval" then
-    i = i + 1
-    opts.interval = tonumber(argv[i])
-    if not opts.interval or opts.interval < 1 then usage("--interval takes milliseconds >= 1") end
-  elseif a == "--out" then
-    i = i + 1
-    opts.out = argv[i] or usage("--out needs a file")
-  elseif a == "--watch" then
-    i = i + 1
-    local metric, op, value = (argv[i] or ""):match("^([%w_]+)%s*([<>])%s*(.+)$")
-    if not metric then usage("--watch takes METRIC>VALUE or METRIC<VALUE, e.g. mem_rss_kb>2G") end
-    watches[#watches + 1] = { metric = metric, op = op, value = value }
-  elseif a:sub(1, 1) == "-" then
-    usage("unknown option '" .. a .. "'")
-  else
-    break
-  end
-  i = i + 1
+local watches = {}
+for _, w in ipairs(opts.watch) do
+  local metric, op, value = w:match("^([%w_]+)%s*([<>])%s*(.+)$")
+  if not metric then parser:fail("--watch takes METRIC>VALUE or METRIC<VALUE, e.g. mem_rss_kb>2G") end
+  watches[#watches + 1] = { metric = metric, op = op, value = value }
 end
-if i > #argv then usage("the command is missing (after --)") end
+if #cmd == 0 then parser:fail("the command is missing (after --)") end
 
 -- The command's stdout goes to denet's stderr: stdout carries the report.
 -- The command is run as given (no shell around it): the records name it.
 local spec = { interval = opts.interval, out = opts.out, stdout = "stderr" }
-for k = i, #argv do spec[#spec + 1] = argv[k] end
+for k, w in ipairs(cmd) do spec[k] = w end
 local c = new_collector()
 local p, msg, code = denet.run(spec)
 if not p then
@@ -320,7 +298,7 @@ if not p then
   os.exit(code == "ENOENT" and 127 or (code == "EACCES" and 126) or 1)
 end
 c.root_pid = p.pid
-c.meta = { kind = "metadata", pid = p.pid, cmd = table.move(argv, i, #argv, 1, {}), t0_ms = nil }
+c.meta = { kind = "metadata", pid = p.pid, cmd = table.move(cmd, 1, #cmd, 1, {}), t0_ms = nil }
 do -- a live run is on this machine
   local f = io.open("/proc/sys/kernel/hostname")
   if f then
@@ -335,7 +313,7 @@ for _, wt in ipairs(watches) do
   local ok, err = pcall(p.watch, p, rule)
   if not ok then
     p:signal("KILL")
-    usage(err)
+    parser:fail(err)
   end
 end
 p:on("sample", function(rec)

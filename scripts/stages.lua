@@ -29,50 +29,23 @@ example:
 --]]
 local denet = require "denet"
 
-local USAGE = [==[
-usage: denet scripts/stages.lua [--every SECS] [--interval MS] [--out FILE.jsonl] -- CMD [ARGS...]]==]
-
-local function usage(msg)
-  if msg then io.stderr:write("denet: stages: ", msg, "\n") end
-  io.stderr:write(USAGE, "\n")
-  os.exit(2)
-end
-
-local argv, i = { table.unpack(arg) }, 1
-local every, interval, out
-while i <= #argv do
-  local a = argv[i]
-  if a == "--" then
-    i = i + 1
-    break
-  elseif a == "-h" or a == "--help" then
-    io.stdout:write(USAGE, "\n")
-    os.exit(0)
-  elseif a == "--every" then
-    i = i + 1
-    every = tonumber(argv[i])
-    if not every or every <= 0 then usage("--every takes a number of seconds > 0") end
-  elseif a == "--interval" then
-    i = i + 1
-    interval = tonumber(argv[i])
-    if not interval or interval < 1 then usage("--interval takes milliseconds >= 1") end
-  elseif a == "--out" then
-    i = i + 1
-    out = argv[i] or usage("--out needs a file")
-  elseif a:sub(1, 1) == "-" then
-    usage("unknown option '" .. a .. "'")
-  else
-    break
-  end
-  i = i + 1
-end
-if i > #argv then usage("the command is missing (after --)") end
+local parser = denet.args.parser{
+  name = "stages",
+  usage = [==[
+usage: denet scripts/stages.lua [--every SECS] [--interval MS] [--out FILE.jsonl] -- CMD [ARGS...]]==],
+  { "every", value = "SECS", type = "number", above = 0, help = "a stage every SECS seconds (default: per child)" },
+  { "interval", value = "MS", type = "number", min = 1, help = "sample every MS ms for the whole run" },
+  { "out", value = "FILE", help = "write the run, with its marks, as JSONL" },
+}
+local o, cmd = parser:parse_or_exit(arg)
+if #cmd == 0 then parser:fail("the command is missing (after --)") end
+local every, interval = o.every, o.interval
 
 -- A given --interval is kept for the whole run (no adaptive slowing): what
 -- a stage runs in its last interval is counted in the next stage's first
 -- sample, so the interval is the precision of the split.
-local spec = { interval = interval, max_interval = interval, out = out }
-for k = i, #argv do spec[#spec + 1] = argv[k] end
+local spec = { interval = interval, max_interval = interval, out = o.out }
+for k, w in ipairs(cmd) do spec[k] = w end
 local p, msg, code = denet.run(spec)
 if not p then
   io.stderr:write("denet: stages: ", msg, "\n")

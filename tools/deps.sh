@@ -6,13 +6,14 @@
 #   tools/deps.sh build          what building denet and `make demo` need
 #   tools/deps.sh test           + what `make test` needs (busted, python3,
 #                                  headless Chromium and a font for the report specs)
-#   tools/deps.sh all            + valgrind, clang-format, the libFuzzer runtime,
-#                                  python3-psutil (make valgrind/format-check/fuzz/bench)
+#   tools/deps.sh all            + valgrind, clang-format, luacheck (lua-check), the
+#                                  libFuzzer runtime, python3-psutil
+#                                  (make valgrind/format-check/lua-check/fuzz/bench)
 #   tools/deps.sh --check GROUP  install nothing: list what is missing, exit 1 if any
 set -eu
 BUILD_PKGS="build-essential pkg-config libbpf-dev libelf-dev libdw-dev liblua5.4-dev lua5.4 bpftool clang"
 TEST_PKGS="lua-busted python3 chromium fonts-dejavu-core strace"
-ALL_PKGS="valgrind clang-format libclang-rt-14-dev python3-psutil"
+ALL_PKGS="valgrind clang-format lua-check libclang-rt-14-dev python3-psutil"
 
 check=0
 if [ "${1:-}" = --check ]; then

@@ -97,134 +97,134 @@ local analysis = {}
 
 -- Figures keep the precision the records have: cpu_usage 2 decimals.
 local function round2(x)
-	if x >= 0 then return math.floor(x * 100 + 0.5) / 100 end
-	return -(math.floor(-x * 100 + 0.5) / 100)
+  if x >= 0 then return math.floor(x * 100 + 0.5) / 100 end
+  return -(math.floor(-x * 100 + 0.5) / 100)
 end
 
 local FIELDS = {}
 for _, f in ipairs {
-	"ts_ms", "cpu_usage", "mem_rss_kb", "mem_vms_kb", "disk_read_bytes", "disk_write_bytes",
-	"syscall_read_bytes", "syscall_write_bytes", "page_faults_cached", "page_faults_disk",
-	"sys_net_rx_bytes", "sys_net_tx_bytes", "thread_count", "uptime_secs", "cpu_core",
-	"process_count", "mem_peak_kb", "cpu_usage_exited", "cpu_source", "cpu_secs", "pid", "kind",
-	"ebpf", "ebpf.offcpu", "ebpf.offcpu.total_time_ns", "ebpf.offcpu.total_events",
-	"ebpf.offcpu.avg_time_ns", "ebpf.offcpu.max_time_ns", "ebpf.offcpu.min_time_ns",
-	"ebpf.offcpu.top_blocking_threads", "ebpf.offcpu.thread_stats",
+  "ts_ms", "cpu_usage", "mem_rss_kb", "mem_vms_kb", "disk_read_bytes", "disk_write_bytes",
+  "syscall_read_bytes", "syscall_write_bytes", "page_faults_cached", "page_faults_disk",
+  "sys_net_rx_bytes", "sys_net_tx_bytes", "thread_count", "uptime_secs", "cpu_core",
+  "process_count", "mem_peak_kb", "cpu_usage_exited", "cpu_source", "cpu_secs", "pid", "kind",
+  "ebpf", "ebpf.offcpu", "ebpf.offcpu.total_time_ns", "ebpf.offcpu.total_events",
+  "ebpf.offcpu.avg_time_ns", "ebpf.offcpu.max_time_ns", "ebpf.offcpu.min_time_ns",
+  "ebpf.offcpu.top_blocking_threads", "ebpf.offcpu.thread_stats",
 } do FIELDS[f] = true end
 analysis.fields = FIELDS
 
 local function check_recs(recs, fname)
-	local t = type(recs)
-	if t ~= "table" and t ~= "function" then
-		error("bad argument #1 to '" .. fname .. "' (table or iterator function expected, got "
-			.. t .. ")", 3)
-	end
+  local t = type(recs)
+  if t ~= "table" and t ~= "function" then
+    error("bad argument #1 to '" .. fname .. "' (table or iterator function expected, got "
+      .. t .. ")", 3)
+  end
 end
 
 -- Calls fn(rec) for each record of recs (array or iterator).
 local function each(recs, fn)
-	if type(recs) == "function" then
-		for rec in recs do fn(rec) end
-	else
-		for i = 1, #recs do fn(recs[i]) end
-	end
+  if type(recs) == "function" then
+    for rec in recs do fn(rec) end
+  else
+    for i = 1, #recs do fn(recs[i]) end
+  end
 end
 analysis.each = each
 
 local function kind_of(rec)
-	local k = rec.kind
-	if k ~= nil then return k end
-	if rec.aggregated ~= nil then return "tree" end
-	if rec.cmd ~= nil and rec.pid ~= nil and rec.t0_ms ~= nil then return "metadata" end
-	return nil
+  local k = rec.kind
+  if k ~= nil then return k end
+  if rec.aggregated ~= nil then return "tree" end
+  if rec.cmd ~= nil and rec.pid ~= nil and rec.t0_ms ~= nil then return "metadata" end
+  return nil
 end
 
 -- The aggregate of a tree record (with ts_ms filled in from the record).
 local function tree_sample(rec)
-	local agg = rec.aggregated
-	if type(agg) ~= "table" or agg == null then return nil end
-	if agg.ts_ms == nil and rec.ts_ms ~= nil then
-		local c = {}
-		for k, v in pairs(agg) do c[k] = v end
-		c.ts_ms = rec.ts_ms
-		agg = c
-	end
-	return agg
+  local agg = rec.aggregated
+  if type(agg) ~= "table" or agg == null then return nil end
+  if agg.ts_ms == nil and rec.ts_ms ~= nil then
+    local c = {}
+    for k, v in pairs(agg) do c[k] = v end
+    c.ts_ms = rec.ts_ms
+    agg = c
+  end
+  return agg
 end
 
 -- Classifies a record: returns "tree", sample | "flat", sample | nil.
 local function classify(rec)
-	if type(rec) ~= "table" then return nil end
-	local k = kind_of(rec)
-	if k == "tree" then
-		local s = tree_sample(rec)
-		if s then return "tree", s end
-	elseif k == "sample" or k == nil then
-		return "flat", rec
-	end
-	return nil
+  if type(rec) ~= "table" then return nil end
+  local k = kind_of(rec)
+  if k == "tree" then
+    local s = tree_sample(rec)
+    if s then return "tree", s end
+  elseif k == "sample" or k == nil then
+    return "flat", rec
+  end
+  return nil
 end
 
 function analysis.samples(recs)
-	check_recs(recs, "samples")
-	local tree, flat = {}, {}
-	each(recs, function(rec)
-		local which, s = classify(rec)
-		if which == "tree" then tree[#tree + 1] = s
-		elseif which == "flat" and #tree == 0 then flat[#flat + 1] = s end
-	end)
-	if #tree > 0 then return tree end
-	return flat
+  check_recs(recs, "samples")
+  local tree, flat = {}, {}
+  each(recs, function(rec)
+    local which, s = classify(rec)
+    if which == "tree" then tree[#tree + 1] = s
+    elseif which == "flat" and #tree == 0 then flat[#flat + 1] = s end
+  end)
+  if #tree > 0 then return tree end
+  return flat
 end
 local samples = analysis.samples
 
 -- A field's raw value in a sample (a dotted name walks into tables).
 local function raw_getter(col)
-	if not find(col, ".", 1, true) then
-		return function(s) return s[col] end
-	end
-	local parts = {}
-	for p in col:gmatch("[^.]+") do parts[#parts + 1] = p end
-	return function(s)
-		local v = s
-		for i = 1, #parts do
-			if type(v) ~= "table" then return nil end
-			v = v[parts[i]]
-		end
-		return v
-	end
+  if not find(col, ".", 1, true) then
+    return function(s) return s[col] end
+  end
+  local parts = {}
+  for p in col:gmatch("[^.]+") do parts[#parts + 1] = p end
+  return function(s)
+    local v = s
+    for i = 1, #parts do
+      if type(v) ~= "table" then return nil end
+      v = v[parts[i]]
+    end
+    return v
+  end
 end
 
 -- Raises (blaming the user's line: `level` as for error()) unless `name`
 -- is a field samples have or one of `list` has it: a typo must not read as
 -- "no data".
 local function check_name(name, get, list, fname, argn, what, level)
-	if FIELDS[name] then return end
-	for i = 1, #list do
-		local v = get(list[i])
-		if v ~= nil and v ~= null then return end
-	end
-	error(("bad argument #%d to '%s' (unknown %s '%s': neither a field of denet's samples "
-		.. "nor in any of the %d samples given)"):format(argn, fname, what, name, #list), level + 1)
+  if FIELDS[name] then return end
+  for i = 1, #list do
+    local v = get(list[i])
+    if v ~= nil and v ~= null then return end
+  end
+  error(("bad argument #%d to '%s' (unknown %s '%s': neither a field of denet's samples "
+    .. "nor in any of the %d samples given)"):format(argn, fname, what, name, #list), level + 1)
 end
 
 -- A metric's value in a sample, as a number or nil.
 local function getter(metric, fname, level)
-	if type(metric) ~= "string" then
-		error("bad argument #2 to '" .. fname .. "' (metric name expected, got " .. type(metric) .. ")",
-			level + 1)
-	end
-	local get = raw_getter(metric)
-	return function(s)
-		local v = get(s)
-		if type(v) == "number" then return v end
-		return nil
-	end, get
+  if type(metric) ~= "string" then
+    error("bad argument #2 to '" .. fname .. "' (metric name expected, got " .. type(metric) .. ")",
+      level + 1)
+  end
+  local get = raw_getter(metric)
+  return function(s)
+    local v = get(s)
+    if type(v) == "number" then return v end
+    return nil
+  end, get
 end
 
 local function num(v)
-	if type(v) == "number" then return v end
-	return nil
+  if type(v) == "number" then return v end
+  return nil
 end
 
 ----------------------------------------------------------------------------
@@ -232,81 +232,81 @@ end
 ----------------------------------------------------------------------------
 
 local function new_acc()
-	return {
-		n = 0, first = nil, last_ts = nil, last = nil,
-		max_processes = 0, max_threads = 0,
-		peak_page_faults_cached = 0, peak_page_faults_disk = 0, peak_mem_rss_kb = 0,
-		cpu_sum = 0.0,
-	}
+  return {
+    n = 0, first = nil, last_ts = nil, last = nil,
+    max_processes = 0, max_threads = 0,
+    peak_page_faults_cached = 0, peak_page_faults_disk = 0, peak_mem_rss_kb = 0,
+    cpu_sum = 0.0,
+  }
 end
 
 local function max_of(a, b)
-	if b ~= nil and b > a then return b end
-	return a
+  if b ~= nil and b > a then return b end
+  return a
 end
 
 local function acc_add(acc, s)
-	local ts = num(s.ts_ms)
-	if ts then
-		if acc.first == nil then acc.first = ts end
-		acc.last_ts = ts
-	end
-	acc.n = acc.n + 1
-	acc.last = s
-	local pc = num(s.process_count)
-	if pc == nil or pc == 0 then pc = 1 end
-	acc.max_processes = max_of(acc.max_processes, pc)
-	acc.max_threads = max_of(acc.max_threads, num(s.thread_count))
-	acc.peak_page_faults_cached = max_of(acc.peak_page_faults_cached, num(s.page_faults_cached))
-	acc.peak_page_faults_disk = max_of(acc.peak_page_faults_disk, num(s.page_faults_disk))
-	acc.peak_mem_rss_kb = max_of(acc.peak_mem_rss_kb, num(s.mem_rss_kb))
-	acc.cpu_sum = acc.cpu_sum + (num(s.cpu_usage) or 0)
+  local ts = num(s.ts_ms)
+  if ts then
+    if acc.first == nil then acc.first = ts end
+    acc.last_ts = ts
+  end
+  acc.n = acc.n + 1
+  acc.last = s
+  local pc = num(s.process_count)
+  if pc == nil or pc == 0 then pc = 1 end
+  acc.max_processes = max_of(acc.max_processes, pc)
+  acc.max_threads = max_of(acc.max_threads, num(s.thread_count))
+  acc.peak_page_faults_cached = max_of(acc.peak_page_faults_cached, num(s.page_faults_cached))
+  acc.peak_page_faults_disk = max_of(acc.peak_page_faults_disk, num(s.page_faults_disk))
+  acc.peak_mem_rss_kb = max_of(acc.peak_mem_rss_kb, num(s.mem_rss_kb))
+  acc.cpu_sum = acc.cpu_sum + (num(s.cpu_usage) or 0)
 end
 
 local LAST_FIELDS = {
-	{ "total_disk_read_bytes", "disk_read_bytes" },
-	{ "total_disk_write_bytes", "disk_write_bytes" },
-	{ "total_syscall_read_bytes", "syscall_read_bytes" },
-	{ "total_syscall_write_bytes", "syscall_write_bytes" },
-	{ "total_sys_net_rx_bytes", "sys_net_rx_bytes" },
-	{ "total_sys_net_tx_bytes", "sys_net_tx_bytes" },
+  { "total_disk_read_bytes", "disk_read_bytes" },
+  { "total_disk_write_bytes", "disk_write_bytes" },
+  { "total_syscall_read_bytes", "syscall_read_bytes" },
+  { "total_syscall_write_bytes", "syscall_write_bytes" },
+  { "total_sys_net_rx_bytes", "sys_net_rx_bytes" },
+  { "total_sys_net_tx_bytes", "sys_net_tx_bytes" },
 }
 
 function analysis.summary(recs)
-	check_recs(recs, "summary")
-	local tree, flat = new_acc(), new_acc()
-	local exit_rec
-	each(recs, function(rec)
-		local which, s = classify(rec)
-		if which == "tree" then acc_add(tree, s)
-		elseif which == "flat" then acc_add(flat, s)
-		elseif type(rec) == "table" and rec.kind == "exit" then exit_rec = rec end
-	end)
-	local acc = tree.n > 0 and tree or flat
-	local r = {
-		total_time_secs = (acc.first and acc.last_ts) and (acc.last_ts - acc.first) / 1000 or 0.0,
-		sample_count = acc.n,
-		max_processes = acc.max_processes,
-		max_threads = acc.max_threads,
-		peak_page_faults_cached = acc.peak_page_faults_cached,
-		peak_page_faults_disk = acc.peak_page_faults_disk,
-		peak_mem_rss_kb = acc.peak_mem_rss_kb,
-		avg_cpu_usage = acc.n > 0 and round2(acc.cpu_sum / acc.n) or 0.0,
-	}
-	for _, f in ipairs(LAST_FIELDS) do
-		r[f[1]] = acc.last and num(acc.last[f[2]]) or 0
-	end
-	if exit_rec then
-		r.exit = {
-			exit_code = exit_rec.exit_code,
-			signal = exit_rec.signal,
-			duration_secs = exit_rec.duration_secs,
-			totals = exit_rec.totals,
-			sampled = exit_rec.sampled,
-			gap = exit_rec.gap,
-		}
-	end
-	return r
+  check_recs(recs, "summary")
+  local tree, flat = new_acc(), new_acc()
+  local exit_rec
+  each(recs, function(rec)
+    local which, s = classify(rec)
+    if which == "tree" then acc_add(tree, s)
+    elseif which == "flat" then acc_add(flat, s)
+    elseif type(rec) == "table" and rec.kind == "exit" then exit_rec = rec end
+  end)
+  local acc = tree.n > 0 and tree or flat
+  local r = {
+    total_time_secs = (acc.first and acc.last_ts) and (acc.last_ts - acc.first) / 1000 or 0.0,
+    sample_count = acc.n,
+    max_processes = acc.max_processes,
+    max_threads = acc.max_threads,
+    peak_page_faults_cached = acc.peak_page_faults_cached,
+    peak_page_faults_disk = acc.peak_page_faults_disk,
+    peak_mem_rss_kb = acc.peak_mem_rss_kb,
+    avg_cpu_usage = acc.n > 0 and round2(acc.cpu_sum / acc.n) or 0.0,
+  }
+  for _, f in ipairs(LAST_FIELDS) do
+    r[f[1]] = acc.last and num(acc.last[f[2]]) or 0
+  end
+  if exit_rec then
+    r.exit = {
+      exit_code = exit_rec.exit_code,
+      signal = exit_rec.signal,
+      duration_secs = exit_rec.duration_secs,
+      totals = exit_rec.totals,
+      sampled = exit_rec.sampled,
+      gap = exit_rec.gap,
+    }
+  end
+  return r
 end
 
 ----------------------------------------------------------------------------
@@ -315,68 +315,68 @@ end
 
 -- level: of the user's call, as seen from here (for error()).
 local function series(recs, metric, fname, level)
-	local get, raw = getter(metric, fname, level + 1)
-	local list = samples(recs)
-	check_name(metric, raw, list, fname, 2, "metric", level + 1)
-	local ts, vals, n = {}, {}, 0
-	for _, s in ipairs(list) do
-		local v = get(s)
-		if v ~= nil then
-			n = n + 1
-			ts[n] = num(s.ts_ms) or json.null
-			vals[n] = v
-		end
-	end
-	return ts, vals
+  local get, raw = getter(metric, fname, level + 1)
+  local list = samples(recs)
+  check_name(metric, raw, list, fname, 2, "metric", level + 1)
+  local ts, vals, n = {}, {}, 0
+  for _, s in ipairs(list) do
+    local v = get(s)
+    if v ~= nil then
+      n = n + 1
+      ts[n] = num(s.ts_ms) or json.null
+      vals[n] = v
+    end
+  end
+  return ts, vals
 end
 
 function analysis.series(recs, metric)
-	check_recs(recs, "series")
-	local ts, vals = series(recs, metric, "series", 2) -- not a tail call: error levels count frames
-	return ts, vals
+  check_recs(recs, "series")
+  local ts, vals = series(recs, metric, "series", 2) -- not a tail call: error levels count frames
+  return ts, vals
 end
 
 local PEAK_OPTS = { min_value = "number", top = "number" }
 
 function analysis.peaks(recs, metric, opts)
-	check_recs(recs, "peaks")
-	opts = opts or {}
-	if type(opts) ~= "table" then
-		error("bad argument #3 to 'peaks' (table expected, got " .. type(opts) .. ")", 2)
-	end
-	for k, v in pairs(opts) do
-		local want = PEAK_OPTS[k]
-		if not want then error("peaks: unknown option '" .. tostring(k) .. "'", 2) end
-		if type(v) ~= want then
-			error("peaks: option '" .. k .. "' must be a " .. want .. ", got " .. type(v), 2)
-		end
-	end
-	if opts.top and (opts.top < 0 or mtype(opts.top) ~= "integer") then
-		error("peaks: option 'top' must be a non-negative integer", 2)
-	end
-	local ts, v = series(recs, metric, "peaks", 2)
-	local n, out = #v, {}
-	local i = 1
-	while i <= n do
-		local j = i
-		while j < n and v[j + 1] == v[i] do j = j + 1 end
-		local left = i > 1 and v[i - 1] or -huge
-		local right = j < n and v[j + 1] or -huge
-		if v[i] > left and v[i] > right
-			and (opts.min_value == nil or v[i] >= opts.min_value) then
-			out[#out + 1] = { ts_ms = ts[i], value = v[i], _i = i }
-		end
-		i = j + 1
-	end
-	if opts.top then
-		sort(out, function(a, b)
-			if a.value ~= b.value then return a.value > b.value end
-			return a._i < b._i
-		end)
-		for k = #out, opts.top + 1, -1 do out[k] = nil end
-	end
-	for _, p in ipairs(out) do p._i = nil end
-	return out
+  check_recs(recs, "peaks")
+  opts = opts or {}
+  if type(opts) ~= "table" then
+    error("bad argument #3 to 'peaks' (table expected, got " .. type(opts) .. ")", 2)
+  end
+  for k, v in pairs(opts) do
+    local want = PEAK_OPTS[k]
+    if not want then error("peaks: unknown option '" .. tostring(k) .. "'", 2) end
+    if type(v) ~= want then
+      error("peaks: option '" .. k .. "' must be a " .. want .. ", got " .. type(v), 2)
+    end
+  end
+  if opts.top and (opts.top < 0 or mtype(opts.top) ~= "integer") then
+    error("peaks: option 'top' must be a non-negative integer", 2)
+  end
+  local ts, v = series(recs, metric, "peaks", 2)
+  local n, out = #v, {}
+  local i = 1
+  while i <= n do
+    local j = i
+    while j < n and v[j + 1] == v[i] do j = j + 1 end
+    local left = i > 1 and v[i - 1] or -huge
+    local right = j < n and v[j + 1] or -huge
+    if v[i] > left and v[i] > right
+      and (opts.min_value == nil or v[i] >= opts.min_value) then
+      out[#out + 1] = { ts_ms = ts[i], value = v[i], _i = i }
+    end
+    i = j + 1
+  end
+  if opts.top then
+    sort(out, function(a, b)
+      if a.value ~= b.value then return a.value > b.value end
+      return a._i < b._i
+    end)
+    for k = #out, opts.top + 1, -1 do out[k] = nil end
+  end
+  for _, p in ipairs(out) do p._i = nil end
+  return out
 end
 
 ----------------------------------------------------------------------------
@@ -384,38 +384,39 @@ end
 ----------------------------------------------------------------------------
 
 function analysis.resample(recs, ms)
-	check_recs(recs, "resample")
-	if type(ms) ~= "number" or not (ms > 0) or ms == huge then
-		error("bad argument #2 to 'resample' (positive number of ms expected)", 2)
-	end
-	local list = samples(recs)
-	local out = {}
-	local t0, k_cur, sum, cnt, last
-	local function emit(k)
-		local row = {}
-		for key, val in pairs(last) do row[key] = val end
-		local t = t0 + k * ms
-		row.ts_ms = math.tointeger(t) or t
-		if cnt > 0 then row.cpu_usage = round2(sum / cnt) end
-		out[#out + 1] = row
-		sum, cnt = 0.0, 0
-	end
-	for _, s in ipairs(list) do
-		local ts = num(s.ts_ms)
-		if ts then
-			if t0 == nil then t0, k_cur, sum, cnt = ts, 0, 0.0, 0 end
-			local k = (ts - t0) // ms
-			while k > k_cur do
-				emit(k_cur)
-				k_cur = k_cur + 1
-			end
-			local c = num(s.cpu_usage)
-			if c then sum, cnt = sum + c, cnt + 1 end
-			last = s
-		end
-	end
-	if last then emit(k_cur) end
-	return out
+  check_recs(recs, "resample")
+  -- not (ms > 0): NaN is refused too
+  if type(ms) ~= "number" or not (ms > 0) or ms == huge then -- luacheck: ignore 581
+    error("bad argument #2 to 'resample' (positive number of ms expected)", 2)
+  end
+  local list = samples(recs)
+  local out = {}
+  local t0, k_cur, sum, cnt, last
+  local function emit(k)
+    local row = {}
+    for key, val in pairs(last) do row[key] = val end
+    local t = t0 + k * ms
+    row.ts_ms = math.tointeger(t) or t
+    if cnt > 0 then row.cpu_usage = round2(sum / cnt) end
+    out[#out + 1] = row
+    sum, cnt = 0.0, 0
+  end
+  for _, s in ipairs(list) do
+    local ts = num(s.ts_ms)
+    if ts then
+      if t0 == nil then t0, k_cur, sum, cnt = ts, 0, 0.0, 0 end
+      local k = (ts - t0) // ms
+      while k > k_cur do
+        emit(k_cur)
+        k_cur = k_cur + 1
+      end
+      local c = num(s.cpu_usage)
+      if c then sum, cnt = sum + c, cnt + 1 end
+      last = s
+    end
+  end
+  if last then emit(k_cur) end
+  return out
 end
 
 ----------------------------------------------------------------------------
@@ -423,60 +424,60 @@ end
 ----------------------------------------------------------------------------
 
 analysis.csv_columns = {
-	"ts_ms", "cpu_usage", "mem_rss_kb", "mem_vms_kb",
-	"disk_read_bytes", "disk_write_bytes", "process_count", "thread_count",
+  "ts_ms", "cpu_usage", "mem_rss_kb", "mem_vms_kb",
+  "disk_read_bytes", "disk_write_bytes", "process_count", "thread_count",
 }
 
 local function csv_quote(s)
-	if find(s, '[,"\r\n]') then return '"' .. gsub(s, '"', '""') .. '"' end
-	return s
+  if find(s, '[,"\r\n]') then return '"' .. gsub(s, '"', '""') .. '"' end
+  return s
 end
 
 local function csv_cell(v)
-	local t = type(v)
-	if v == nil or v == null then return "" end
-	if t == "number" then
-		if mtype(v) == "integer" then return format("%d", v) end
-		if v ~= v then return "nan" end
-		if v == huge then return "inf" end
-		if v == -huge then return "-inf" end
-		local s = format("%.14g", v)
-		if tonumber(s) ~= v then s = format("%.17g", v) end
-		return s
-	elseif t == "string" then
-		return csv_quote(v)
-	elseif t == "boolean" then
-		return v and "true" or "false"
-	elseif t == "table" then
-		local ok, s = pcall(json.encode, v)
-		return csv_quote(ok and s or tostring(v))
-	end
-	return csv_quote(tostring(v))
+  local t = type(v)
+  if v == nil or v == null then return "" end
+  if t == "number" then
+    if mtype(v) == "integer" then return format("%d", v) end
+    if v ~= v then return "nan" end
+    if v == huge then return "inf" end
+    if v == -huge then return "-inf" end
+    local s = format("%.14g", v)
+    if tonumber(s) ~= v then s = format("%.17g", v) end
+    return s
+  elseif t == "string" then
+    return csv_quote(v)
+  elseif t == "boolean" then
+    return v and "true" or "false"
+  elseif t == "table" then
+    local ok, s = pcall(json.encode, v)
+    return csv_quote(ok and s or tostring(v))
+  end
+  return csv_quote(tostring(v))
 end
 
 function analysis.to_csv(recs, columns)
-	check_recs(recs, "to_csv")
-	columns = columns or analysis.csv_columns
-	if type(columns) ~= "table" or #columns == 0 then
-		error("bad argument #2 to 'to_csv' (non-empty list of column names expected)", 2)
-	end
-	local gets, header = {}, {}
-	for i, c in ipairs(columns) do
-		if type(c) ~= "string" then
-			error("bad argument #2 to 'to_csv' (column " .. i .. " is not a string)", 2)
-		end
-		gets[i] = raw_getter(c)
-		header[i] = csv_quote(c)
-	end
-	local list = samples(recs)
-	for i, c in ipairs(columns) do check_name(c, gets[i], list, "to_csv", 2, "column", 2) end
-	local lines = { concat(header, ",") }
-	local row = {}
-	for _, s in ipairs(list) do
-		for i = 1, #gets do row[i] = csv_cell(gets[i](s)) end
-		lines[#lines + 1] = concat(row, ",", 1, #gets)
-	end
-	return concat(lines, "\n") .. "\n"
+  check_recs(recs, "to_csv")
+  columns = columns or analysis.csv_columns
+  if type(columns) ~= "table" or #columns == 0 then
+    error("bad argument #2 to 'to_csv' (non-empty list of column names expected)", 2)
+  end
+  local gets, header = {}, {}
+  for i, c in ipairs(columns) do
+    if type(c) ~= "string" then
+      error("bad argument #2 to 'to_csv' (column " .. i .. " is not a string)", 2)
+    end
+    gets[i] = raw_getter(c)
+    header[i] = csv_quote(c)
+  end
+  local list = samples(recs)
+  for i, c in ipairs(columns) do check_name(c, gets[i], list, "to_csv", 2, "column", 2) end
+  local lines = { concat(header, ",") }
+  local row = {}
+  for _, s in ipairs(list) do
+    for i = 1, #gets do row[i] = csv_cell(gets[i](s)) end
+    lines[#lines + 1] = concat(row, ",", 1, #gets)
+  end
+  return concat(lines, "\n") .. "\n"
 end
 
 return analysis

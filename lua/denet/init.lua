@@ -7,6 +7,7 @@ local json = require "denet.json"
 local jsonl = require "denet.jsonl"
 local read = require "denet.read"
 local analysis = require "denet.analysis"
+local args = require "denet.args"
 
 local denet = {
   version = core.version,
@@ -15,6 +16,7 @@ local denet = {
   jsonl = jsonl,
   read = read,
   analysis = analysis,
+  args = args,
   run = core.run,
   attach = core.attach,
   every = core.every,
@@ -46,7 +48,8 @@ return setmetatable(denet, {
   __newindex = function(t, k, v)
     if k == "hook_budget_ms" then
       -- level 2: the error names the script's line that assigns
-      if math.type(v) == nil or not (v >= 0) then
+      -- not (v >= 0): NaN is refused too
+      if math.type(v) == nil or not (v >= 0) then -- luacheck: ignore 581
         error(("denet.hook_budget_ms must be a number of ms >= 0 (0 = no limit), got %s")
           :format(tostring(v)), 2)
       end

@@ -3,7 +3,7 @@
 -- by default beside FILE with .jsonl replaced by .html. Prints the path
 -- written. Malformed lines are skipped and counted, as `denet stats` does.
 -- Exit status: 0 written; 1 unreadable input, no samples, or unwritable OUT.
-local read = require "denet.read"
+local recording = require "denet.recording"
 local report = require "denet.report"
 
 local function default_out(file)
@@ -13,23 +13,15 @@ local function default_out(file)
 end
 
 return function(file, out)
-  local it, st = read(file)
-  if not it then
-    io.stderr:write("denet: cannot read '", file, "': ", tostring(st), "\n")
-    return 1
-  end
-  local recs = {}
-  for rec in it, st do recs[#recs + 1] = rec end
-  if st.skipped > 0 then
-    io.stderr:write(("denet: skipped %d malformed lines in %s\n"):format(st.skipped, file))
-  end
+  local recs, skipped = recording.load(file)
+  if not recs then return 1 end
   local m = report.model(recs)
   if #m.samples == 0 then
     io.stderr:write("denet: no samples in '", file, "'\n")
     return 1
   end
   out = out or default_out(file)
-  m.source, m.skipped = file, st.skipped
+  m.source, m.skipped = file, skipped
   local ok, html = pcall(report.render, m)
   if not ok then
     io.stderr:write("denet: report: ", tostring(html), "\n")

@@ -10,7 +10,7 @@
 -- know are left alone; missing ones count as absent. The field names of
 -- older denet files are read as today's (net_rx_bytes -> sys_net_rx_bytes).
 local json = require "denet.json"
-local read = require "denet.read"
+local recording = require "denet.recording"
 local analysis = require "denet.analysis"
 
 local null, array_mt = json.null, json.array_mt
@@ -122,23 +122,8 @@ local ORDER = {
 }
 
 return function(file, as_json, stats_out)
-  local it, st = read(file)
-  if not it then
-    io.stderr:write("denet: cannot read '", file, "': ", tostring(st), "\n")
-    return 1
-  end
-  local recs, mistyped = {}, 0
-  for rec in it, st do
-    if well_typed(rec) then
-      recs[#recs + 1] = rec
-    else
-      mistyped = mistyped + 1
-    end
-  end
-  local skipped = st.skipped + mistyped
-  if skipped > 0 then
-    io.stderr:write(("denet: skipped %d malformed lines in %s\n"):format(skipped, file))
-  end
+  local recs, skipped = recording.load(file, well_typed)
+  if not recs then return 1 end
   local s = analysis.summary(recs)
   s.skipped_lines = skipped
   -- two decimals, as the live summary (summary.c) writes it

@@ -6,13 +6,12 @@ local S = require "support"
 
 local function examples(path)
   local text = assert(S.slurp(path), "cannot read " .. path)
-  local list, line_no = {}, 1
-  local pos = 1
+  local list, pos = {}, 1
   while true do
     local s, e, body = text:find("```lua\n(.-)\n```", pos)
     if not s then break end
     local _, nl = text:sub(1, s):gsub("\n", "")
-    line_no = nl + 2
+    local line_no = nl + 2
     if body:match("^%-%- example\n") or body == "-- example" then
       list[#list + 1] = { line = line_no, code = body }
     end

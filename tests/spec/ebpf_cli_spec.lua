@@ -6,11 +6,6 @@
 local S = require "support"
 local json = require "denet.json"
 
-local function is_root()
-  local r = S.sh("id -u")
-  return r.out:match("^0") ~= nil
-end
-
 -- Run the blocker (or another build of it) under denet --enable-ebpf.
 local function profile(binary, extra)
   local folded = S.tmpname(".folded")
@@ -71,7 +66,6 @@ local function check_blocker_stack(r)
   assert.is_true(total >= 0.8e9 and total <= 1.2e9, ("off-CPU total %.3f s"):format(total / 1e9))
   local top = stacks[1]
   local n = names(top)
-  local k = 1
   assert.is_true(top.frames[1].module == "[kernel]", "innermost frame is not a kernel frame: " ..
     table.concat(n, " <- "))
   local iread = index_of(n, "read") or index_of(n, "__libc_read")
@@ -91,7 +85,7 @@ end
 
 describe("--enable-ebpf", function()
   it("finds wait_here_on_pipe under libc read (PIE build)", function()
-    if not is_root() then return pending("off-CPU profiling needs root here") end
+    if not S.is_root() then return pending("off-CPU profiling needs root here") end
     local r = profile(S.helper("blocker"))
     check_blocker_stack(r)
     -- upstream's cumulative object on the aggregate: the blocked thread has
@@ -124,10 +118,11 @@ describe("--enable-ebpf", function()
   end)
 
   it("finds a blocking function in a shared library built by the test", function()
-    if not is_root() then return pending("off-CPU profiling needs root here") end
+    if not S.is_root() then return pending("off-CPU profiling needs root here") end
     local dir = S.tmpname("-solib")
     local src = S.root .. "/tests/fixtures/src/"
-    local b = S.sh(("mkdir -p %s && cc -shared -fPIC -O1 -g -fno-omit-frame-pointer -o %s/libblock.so %slibblock.c && cc -O1 -g -fno-omit-frame-pointer -o %s/useslib %suseslib.c -L%s -lblock -Wl,-rpath,%s -lpthread")
+    local b = S.sh(("mkdir -p %s && cc -shared -fPIC -O1 -g -fno-omit-frame-pointer -o %s/libblock.so %slibblock.c"
+      .. " && cc -O1 -g -fno-omit-frame-pointer -o %s/useslib %suseslib.c -L%s -lblock -Wl,-rpath,%s -lpthread")
       :format(S.q(dir), S.q(dir), S.q(src), S.q(dir), S.q(src), S.q(dir), S.q(dir)))
     assert.are.equal(0, b.code, b.err)
     local folded = dir .. "/f.folded"
@@ -149,7 +144,7 @@ describe("--enable-ebpf", function()
   end)
 
   it("symbolizes a child that blocks and exits between two samples", function()
-    if not is_root() then return pending("off-CPU profiling needs root here") end
+    if not S.is_root() then return pending("off-CPU profiling needs root here") end
     -- samples 1 s apart; the blocker lives ~0.2 s in between
     local cmd = ("%s --json --enable-ebpf -i 1000 -m 1000 run sh -c %s"):format(S.q(S.bin),
       S.q("echo go | " .. S.helper("blocker") .. " 3 50; sleep 1.2"))
@@ -175,7 +170,7 @@ describe("--enable-ebpf", function()
   end)
 
   it("finds it in a non-PIE build too", function()
-    if not is_root() then return pending("off-CPU profiling needs root here") end
+    if not S.is_root() then return pending("off-CPU profiling needs root here") end
     local exe = S.tmpname("-blocker-nopie")
     local src = S.root .. "/tests/helpers/blocker.c"
     local b = S.sh(("cc -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer -no-pie -o %s %s -lpthread"):format(S.q(exe), S.q(src)))
@@ -186,7 +181,7 @@ describe("--enable-ebpf", function()
   end)
 
   it("gives module+offset frames for a stripped binary, not garbage names", function()
-    if not is_root() then return pending("off-CPU profiling needs root here") end
+    if not S.is_root() then return pending("off-CPU profiling needs root here") end
     local exe = S.tmpname("-blocker-stripped")
     local b = S.sh(("cp %s %s && strip %s"):format(S.q(S.helper("blocker")), S.q(exe), S.q(exe)))
     assert.are.equal(0, b.code, b.err)
@@ -210,7 +205,7 @@ describe("--enable-ebpf", function()
   end)
 
   it("records near-zero off-CPU time for a busy process", function()
-    if not is_root() then return pending("off-CPU profiling needs root here") end
+    if not S.is_root() then return pending("off-CPU profiling needs root here") end
     local r = S.sh(("{ echo go | %s --json --enable-ebpf run %s busy 1; }"):format(S.q(S.bin), S.q(S.helper("blocker"))))
     assert.are.equal(0, r.code, r.err)
     local trees = S.of_kind(S.records(r.out), "tree")
@@ -221,7 +216,7 @@ describe("--enable-ebpf", function()
   end)
 
   it("stays bounded on a tree that keeps starting processes: live, active and top exited threads listed, the rest summed", function()
-    if not is_root() then return pending("off-CPU profiling needs root here") end
+    if not S.is_root() then return pending("off-CPU profiling needs root here") end
     -- 120 short processes one after the other, each blocked ~10 ms
     local folded = S.tmpname(".folded")
     local r = S.sh(("%s --json --enable-ebpf --offcpu-out %s -i 50 -m 50 run sh -c %s"):format(S.q(S.bin),
@@ -283,7 +278,7 @@ describe("--enable-ebpf", function()
   end)
 
   it("without privileges: one warning with the reason, the run goes on", function()
-    if not is_root() then return pending("needs root to drop to nobody") end
+    if not S.is_root() then return pending("needs root to drop to nobody") end
     local dir = S.tmpname("-nobody")
     assert.is_true(os.execute("mkdir -p " .. S.q(dir) .. " && cp " .. S.q(S.bin) .. " " .. S.q(dir) ..
       "/denet && chmod -R a+rx " .. S.q(dir)))

@@ -18,17 +18,13 @@ local function script(text, opts)
   local cmd = table.concat(words, " ")
   if opts.prefix then cmd = opts.prefix .. " " .. cmd end
   local outp, errp = os.tmpname(), os.tmpname()
-  local ok, how, code = os.execute(("%s >%s 2>%s <%s"):format(cmd, outp, errp,
+  local _, how, code = os.execute(("%s >%s 2>%s <%s"):format(cmd, outp, errp,
     opts.stdin and S.q(opts.stdin) or "/dev/null"))
   local r = { out = S.slurp(outp) or "", err = S.slurp(errp) or "", path = path }
   os.remove(outp)
   os.remove(errp)
   r.code = how == "exit" and code or 128 + (code or 0)
   return r
-end
-
-local function alive(pid)
-  return os.execute("kill -0 " .. pid .. " 2>/dev/null") == true
 end
 
 describe("objects that fail half-way", function()
@@ -70,7 +66,7 @@ describe("denet run/attach -s HOOKS", function()
     r = S.denet{ "-q", "attach", "-s", hooks, tostring(p.pid) }
     assert.equal(1, r.code)
     assert.matches(":1: x", r.err)
-    assert.is_true(p.running and alive(p.pid))
+    assert.is_true(p.running and S.alive(p.pid))
     p:signal("KILL")
     p:wait()
     os.remove(hooks)
@@ -90,7 +86,7 @@ p:on("sample", function() n = n + 1; if n == 2 then error("boom") end end)
     assert.equal(1, r.code)
     assert.matches(":5: boom", r.err)
     local pid = tonumber(r.err:match("PID (%d+)"))
-    assert.is_false(alive(pid))
+    assert.is_false(S.alive(pid))
     local recs = S.records(S.slurp(out))
     -- the mark made while loading follows metadata
     assert.same({ "metadata", "mark", "tree", "tree", "exit" },
@@ -117,7 +113,7 @@ local function assert_ended_cleanly(r, out, sig)
   local cmd_pid = tonumber(r.err:match("CMD (%d+)"))
   local self_pid = tonumber(r.err:match("SELF (%d+)"))
   assert.is_number(cmd_pid, r.err)
-  assert.is_false(alive(cmd_pid), "the command was left running")
+  assert.is_false(S.alive(cmd_pid), "the command was left running")
   local recs = S.records(S.slurp(out))
   local last = recs[#recs]
   assert.equal("exit", last.kind)
@@ -149,7 +145,7 @@ p:on("sample", function() n = n + 1; if n == 2 then os.exit(4) end end)
     local out = S.tmpname(".jsonl")
     local r = S.denet{ "-q", "-i", "50", "-o", out, "run", "-s", hooks, "--", "sleep", "30" }
     assert.equal(4, r.code, r.err)
-    assert.is_false(alive(tonumber(r.err:match("PID (%d+)"))))
+    assert.is_false(S.alive(tonumber(r.err:match("PID (%d+)"))))
     local recs = S.records(S.slurp(out))
     assert.equal(2, #S.of_kind(recs, "tree"))
     assert.equal("exit", recs[#recs].kind)
@@ -210,7 +206,7 @@ describe("totals when monitoring ends by duration", function()
     local p = assert(denet.run{ S.helper("busy"), "3", interval = 50, duration = 0.6 })
     local status, totals = p:wait()
     assert.is_nil(status)
-    assert.is_true(alive(p.pid)) -- it runs on
+    assert.is_true(S.alive(p.pid)) -- it runs on
     os.execute("kill -9 " .. p.pid)
     local s = p:summary()
     assert.is_true(totals.duration_secs >= 0.55 and totals.duration_secs < 2, totals.duration_secs)
@@ -285,7 +281,7 @@ p:on("sample", function() local t = os.clock(); while os.clock() - t < 20 do end
     assert.equal(128 + 15, r.code, r.err)
     assert.matches(":4: interrupted by SIGTERM", r.err)
     local pid = tonumber(r.err:match("CMD (%d+)"))
-    assert.is_false(alive(pid))
+    assert.is_false(S.alive(pid))
     local recs = S.records(S.slurp(out))
     assert.equal("exit", recs[#recs].kind)
     assert.equal(15, recs[#recs].signal)
@@ -358,7 +354,7 @@ describe("p:detach()", function()
     assert.is_nil(status)
     assert.is_true(totals.detached)
     assert.is_false(p.running)
-    assert.is_true(alive(p.pid))
+    assert.is_true(S.alive(p.pid))
     assert.is_nil(cb.status)
     assert.is_true(cb.totals.detached)
     local recs = S.records(S.slurp(out))
@@ -374,6 +370,7 @@ describe("p:detach()", function()
     assert.is_nil(none)
     assert.equal("ESRCH", code)
     none, _, code = p:detach()
+    assert.is_nil(none)
     assert.equal("ESRCH", code)
     local caps = recs[1].capabilities
     if caps.cgroup.ok then

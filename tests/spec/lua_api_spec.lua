@@ -13,20 +13,6 @@ package.path = S.root .. "/lua/?/init.lua;" .. package.path
 local denet = require "denet"
 local json = require "denet.json"
 
--- Build a helper if `make all` ran but not `make spec`.
-local function helper(name)
-  local path = S.helper(name)
-  if not io.open(path, "r") then
-    os.execute(("mkdir -p %s && cc -std=c11 -D_GNU_SOURCE -O1 -o %s %s/tests/helpers/%s.c -lpthread")
-      :format(S.q(S.helpers), S.q(path), S.q(S.root), name))
-  end
-  return path
-end
-
-local function alive(pid)
-  return os.execute("kill -0 " .. pid .. " 2>/dev/null") == true
-end
-
 local function run_script(text, args, opts)
   local path = S.tmpname(".lua")
   S.write(path, text)
@@ -40,7 +26,7 @@ end
 -- Alerts of a rule over a memory pattern, collected in-process, and the
 -- aggregate samples of the same run.
 local function alerts_for(steps, rule)
-  local cmd = { helper("memsteps"), interval = 50, stdout = "/dev/null" }
+  local cmd = { S.helper("memsteps"), interval = 50, stdout = "/dev/null" }
   for _, s in ipairs(steps) do cmd[#cmd + 1] = s end
   local p = assert(denet.run(cmd))
   local got, samples = {}, {}
@@ -76,7 +62,7 @@ describe("denet module", function()
     assert.equal(cap.ok, denet.features.cgroup)
     if not cap.ok then assert.is_string(denet.features.reason.cgroup) end
     -- and as a user who may not make one, with the reason
-    if S.sh("id -u").out:match("^0") then
+    if S.is_root() then
       local script = S.tmpname(".lua")
       S.write(script, [[
 local denet = require "denet"
@@ -121,13 +107,16 @@ describe("errors at the Lua boundary", function()
     assert.is_false(ok)
     assert.matches("unknown option 'treshold'", err)
     ok, err = pcall(p.watch, p, { metric = "mem_rss_kb" })
+    assert.is_false(ok)
     assert.matches("exactly one of 'above' or 'below'", err)
     ok, err = pcall(p.watch, p, { metric = "rss", above = 1 })
+    assert.is_false(ok)
     assert.matches("unknown metric 'rss'", err)
     ok, err = pcall(p.on, p, "tick", print)
     assert.is_false(ok)
     assert.matches("invalid option 'tick'", err)
     ok, err = pcall(denet.run, { "true", interval = "fast" })
+    assert.is_false(ok)
     assert.matches("option 'interval' must be a number", err)
     assert.equal(1, p:signal("KILL"))
     assert.equal(137, (p:wait()))
@@ -140,11 +129,13 @@ describe("errors at the Lua boundary", function()
     assert.matches("^[^:]*lua_api_spec%.lua:%d+: denet%.hook_budget_ms must be a number of ms >= 0 "
       .. "%(0 = no limit%), got %-5$", err)
     ok, err = pcall(function() denet.hook_budget_ms = "fast" end)
+    assert.is_false(ok)
     assert.matches("lua_api_spec%.lua:%d+: .*got fast$", err)
     assert.equal(1000, denet.hook_budget_ms)
     -- p:on is a method: the event is argument #1, as docs/lua-api.md says
     local p = assert(denet.run{ "true" })
     ok, err = pcall(function() p:on("tick", print) end)
+    assert.is_false(ok)
     assert.matches("bad argument #1 to 'on' %(invalid option 'tick'%)", err)
     assert.equal(0, (p:wait()))
     local none, msg, code = p:mark("late")
@@ -152,6 +143,8 @@ describe("errors at the Lua boundary", function()
     assert.equal("ESRCH", code)
     assert.equal("ESRCH: the process has ended: no record can follow its exit", msg)
     none, msg, code = p:signal("TERM")
+    assert.is_nil(none)
+    assert.equal("ESRCH", code)
     assert.equal("ESRCH: the process has ended", msg)
   end)
 
@@ -180,7 +173,7 @@ end)
 describe("process objects", function()
   it("p:on('sample') sees the values written to the JSONL file", function()
     local out = S.tmpname(".jsonl")
-    local p = assert(denet.run{ helper("memsteps"), "20:150", "60:150", "10:150", interval = 40, out = out,
+    local p = assert(denet.run{ S.helper("memsteps"), "20:150", "60:150", "10:150", interval = 40, out = out,
       stdout = "/dev/null" })
     local seen = {}
     p:on("sample", function(rec) seen[#seen + 1] = rec end)
@@ -295,7 +288,7 @@ describe("process objects", function()
     assert.is_true(totals.duration_secs >= 0.19 and totals.duration_secs < 2)
     assert.is_false(p.running)
     assert.is_nil(p:sample())
-    local nil_, msg, code = p:signal("TERM")
+    local nil_, _, code = p:signal("TERM")
     assert.is_nil(nil_)
     assert.equal("ESRCH", code)
     local sum = p:summary()
@@ -386,7 +379,7 @@ describe("p:watch rules", function()
 
   it("action = 'kill' ends the tree and writes the alert record", function()
     local out = S.tmpname(".jsonl")
-    local p = assert(denet.run{ helper("memsteps"), "150:3000", interval = 50, out = out,
+    local p = assert(denet.run{ S.helper("memsteps"), "150:3000", interval = 50, out = out,
       stdout = "/dev/null" })
     p:watch{ metric = "mem_rss_kb", above = "100M", action = "kill", name = "cap" }
     local status, totals = p:wait()
@@ -467,7 +460,7 @@ end)
     assert.matches("%.lua:8: bad sample", r.err)
     assert.matches("stack traceback", r.err)
     local pid = tonumber(r.err:match("PID (%d+)"))
-    assert.is_false(alive(pid))
+    assert.is_false(S.alive(pid))
     local recs = S.records(S.slurp(out)) -- asserts every line parses
     local trees = S.of_kind(recs, "tree")
     local hook_ts = {}
@@ -520,7 +513,7 @@ p:on("exit", function(status) io.stderr:write("EXIT ", status, " after ", n, " s
 ]])
     local out = S.tmpname(".jsonl")
     local r = S.denet{ "-q", "-i", "50", "-o", out, "run", "-s", hooks, "--",
-      helper("memsteps"), "10:200", "80:300" }
+      S.helper("memsteps"), "10:200", "80:300" }
     assert.equal(0, r.code)
     local recs = S.records(S.slurp(out))
     local trees = S.of_kind(recs, "tree")

@@ -17,23 +17,9 @@ local S = require "support"
 package.path = S.root .. "/lua/?/init.lua;" .. package.path
 local denet = require "denet"
 
--- The helpers as the Makefile builds them (PIE, frame pointers, -g).
-local function helper(name)
-  local path = S.helper(name)
-  if not io.open(path, "r") then
-    os.execute(("mkdir -p %s && cc -std=c11 -D_GNU_SOURCE -O1 -g -Wall -fno-omit-frame-pointer -o %s %s/tests/helpers/%s.c -lpthread")
-      :format(S.q(S.helpers), S.q(path), S.q(S.root), name))
-  end
-  return path
-end
-
-local function is_root()
-  return S.sh("id -u").out:match("^0\n") ~= nil
-end
-
 -- Why profiling cannot be tested here, or nil.
 local function no_ebpf()
-  if not is_root() then return "off-CPU profiling needs root here (CI runs as root)" end
+  if not S.is_root() then return "off-CPU profiling needs root here (CI runs as root)" end
   if not denet.features.ebpf then
     return "eBPF unavailable: " .. tostring(denet.features.reason.ebpf)
   end
@@ -129,7 +115,7 @@ describe("denet.features.ebpf", function()
   end)
 
   it("is true as root on this kernel", function()
-    if not is_root() then return pending("not root: eBPF is expected to be unavailable") end
+    if not S.is_root() then return pending("not root: eBPF is expected to be unavailable") end
     assert.is_true(denet.features.ebpf, tostring(denet.features.reason.ebpf))
   end)
 end)
@@ -140,17 +126,23 @@ describe("denet.offcpu arguments", function()
     assert.is_false(ok)
     assert.matches("unknown option 'min_usec'", err)
     ok, err = pcall(denet.offcpu, { pid = "1" })
+    assert.is_false(ok)
     assert.matches("option 'pid' must be a number", err)
     ok, err = pcall(denet.offcpu, { pid = 1.5 })
+    assert.is_false(ok)
     assert.matches("pid must be an integer", err)
     ok, err = pcall(denet.offcpu, { pid = 1, children = 1 })
+    assert.is_false(ok)
     assert.matches("option 'children' must be a boolean", err)
     ok, err = pcall(denet.offcpu, { pid = 1, min_us = -1 })
+    assert.is_false(ok)
     assert.matches("min_us must be", err)
     ok, err = pcall(denet.offcpu, { pid = 1, min_us = 500, max_us = 100 })
+    assert.is_false(ok)
     assert.matches("max_us must be", err)
     ok, err = pcall(denet.offcpu)
     assert.is_false(ok)
+    assert.is_string(err)
   end)
 
   it("without eBPF returns nil, 'ENAME: reason', 'ENAME'", function()
@@ -191,7 +183,7 @@ describe("denet.offcpu", function()
     if why then return pending(why) end
     local fifo, out = S.tmpname(".fifo"), S.tmpname(".out")
     assert.is_true(os.execute("mkfifo " .. S.q(fifo)))
-    local p = assert(denet.run{ "sh", "-c", ("exec %s <%s"):format(S.q(helper("blocker")), S.q(fifo)),
+    local p = assert(denet.run{ "sh", "-c", ("exec %s <%s"):format(S.q(S.helper("blocker")), S.q(fifo)),
       interval = 100, stdout = out })
     local w = assert(io.open(fifo, "w")) -- meets the shell's open of the fifo
     local info = blocker_info(wait_for(out, "ready\n"))
@@ -280,7 +272,7 @@ describe("denet.offcpu", function()
     local why = no_ebpf()
     if why then return pending(why) end
     local other = io.popen("for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 0.1; done; echo $$")
-    local p = assert(denet.run{ "sh", "-c", "echo go | exec " .. S.q(helper("blocker")) .. " busy 1",
+    local p = assert(denet.run{ "sh", "-c", "echo go | exec " .. S.q(S.helper("blocker")) .. " busy 1",
       stdout = "/dev/null" })
     local prof = assert(denet.offcpu{ pid = p.pid })
     local all = {}
@@ -307,7 +299,7 @@ describe("scripts/offcpu.lua", function()
     if why then return pending(why) end
     local folded = S.tmpname(".folded")
     local r = S.denet{ script, "--out", folded, "--top", "50", "--",
-      "sh", "-c", "echo go | exec " .. S.q(helper("blocker")) }
+      "sh", "-c", "echo go | exec " .. S.q(S.helper("blocker")) }
     local text = S.slurp(folded) or ""
     os.remove(folded)
     assert.equal(0, r.code, r.err)
@@ -374,7 +366,7 @@ describe("unprivileged (setpriv to nobody)", function()
   end
 
   it("reports eBPF unavailable with a reason and still runs", function()
-    if not is_root() then return pending("needs root to drop to nobody") end
+    if not S.is_root() then return pending("needs root to drop to nobody") end
     local probe = S.tmpname(".lua")
     S.write(probe, [[
 local denet = require "denet"
@@ -400,7 +392,7 @@ print("status", p:wait(), "samples", n)
   end)
 
   it("scripts/offcpu.lua says why in one line, runs the command, keeps its status", function()
-    if not is_root() then return pending("needs root to drop to nobody") end
+    if not S.is_root() then return pending("needs root to drop to nobody") end
     local r = as_nobody({ { S.root .. "/scripts/offcpu.lua", "offcpu.lua" } },
       "DIR/denet DIR/offcpu.lua --out /nonexistent/never.folded -- sh -c 'echo ran; exit 5'")
     assert.equal(5, r.code, r.err)
@@ -427,7 +419,7 @@ describe("denet.symbolizer", function()
   end
 
   it("resolves known_function_alpha, also after the process exits", function()
-    local exe = helper("symtarget")
+    local exe = S.helper("symtarget")
     local p, a = start_symtarget(exe)
     local sym = assert(denet.symbolizer(p.pid))
     local f = sym:resolve(a.alpha)
@@ -469,6 +461,7 @@ describe("denet.symbolizer", function()
     none, msg, code = denet.symbolize(p.pid, { a.alpha })
     assert.is_nil(none)
     assert.equal("ESRCH", code)
+    assert.matches("^ESRCH: ", msg)
     sym:close()
     sym:close()
     assert.has_error(function() sym:resolve(a.alpha) end)

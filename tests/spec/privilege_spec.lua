@@ -4,89 +4,90 @@
 
 local S = require "support"
 
-local is_root = S.sh("id -u").out:match("^0\n") ~= nil
+local is_root = S.is_root()
 
 local function id_of(args, env)
-	local r = S.denet(args, { env = env })
-	return r, r.out
+  local r = S.denet(args, { env = env })
+  return r, r.out
 end
 
 describe("least privilege", function()
-	it("--user NAME runs the command as NAME with its groups", function()
-		if not is_root then return pending("needs root") end
-		local want = S.sh("id nobody").out
-		local r, out = id_of { "-q", "--user", "nobody", "run", "--", "id" }
-		assert.are.equal(0, r.code)
-		assert.are.equal(want, out)
-		-- numeric uids are accepted too
-		r, out = id_of { "-q", "-u", "65534", "run", "--", "id", "-u" }
-		assert.are.equal(0, r.code)
-		assert.are.equal("65534\n", out)
-	end)
+  it("--user NAME runs the command as NAME with its groups", function()
+    if not is_root then return pending("needs root") end
+    local want = S.sh("id nobody").out
+    local r, out = id_of { "-q", "--user", "nobody", "run", "--", "id" }
+    assert.are.equal(0, r.code)
+    assert.are.equal(want, out)
+    -- numeric uids are accepted too
+    r, out = id_of { "-q", "-u", "65534", "run", "--", "id", "-u" }
+    assert.are.equal(0, r.code)
+    assert.are.equal("65534\n", out)
+  end)
 
-	it("gives the user its supplementary groups (initgroups)", function()
-		if not is_root then return pending("needs root") end
-		-- a user that has supplementary groups in the group database
-		local user
-		for line in io.lines("/etc/group") do
-			user = user or line:match("^[^:]*:[^:]*:%d+:([^,:\n]+)")
-		end
-		if not user then return pending("no user with supplementary groups") end
-		local want = S.sh("id -G " .. S.q(user)).out
-		local r, out = id_of { "-q", "--user", user, "run", "--", "id", "-G" }
-		assert.are.equal(0, r.code)
-		assert.are.equal(want, out)
-		assert.is_truthy(want:match("%d+ %d+"), "expected several groups: " .. want)
-	end)
+  it("gives the user its supplementary groups (initgroups)", function()
+    if not is_root then return pending("needs root") end
+    -- a user that has supplementary groups in the group database
+    local user
+    for line in io.lines("/etc/group") do
+      user = user or line:match("^[^:]*:[^:]*:%d+:([^,:\n]+)")
+    end
+    if not user then return pending("no user with supplementary groups") end
+    local want = S.sh("id -G " .. S.q(user)).out
+    local r, out = id_of { "-q", "--user", user, "run", "--", "id", "-G" }
+    assert.are.equal(0, r.code)
+    assert.are.equal(want, out)
+    assert.is_truthy(want:match("%d+ %d+"), "expected several groups: " .. want)
+  end)
 
-	it("under sudo runs the command as the invoking user", function()
-		if not is_root then return pending("needs root") end
-		local r, out = id_of({ "-q", "run", "--", "sh", "-c", "echo $(id -u):$(id -g)" }, "SUDO_UID=65534 SUDO_GID=65534")
-		assert.are.equal("65534:65534\n", out)
-	end)
+  it("under sudo runs the command as the invoking user", function()
+    if not is_root then return pending("needs root") end
+    local r, out = id_of({ "-q", "run", "--", "sh", "-c", "echo $(id -u):$(id -g)" }, "SUDO_UID=65534 SUDO_GID=65534")
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal("65534:65534\n", out)
+  end)
 
-	it("under sudo, --user root keeps root", function()
-		if not is_root then return pending("needs root") end
-		local r, out = id_of({ "-q", "--user", "root", "run", "--", "id", "-u" }, "SUDO_UID=65534 SUDO_GID=65534")
-		assert.are.equal(0, r.code)
-		assert.are.equal("0\n", out)
-	end)
+  it("under sudo, --user root keeps root", function()
+    if not is_root then return pending("needs root") end
+    local r, out = id_of({ "-q", "--user", "root", "run", "--", "id", "-u" }, "SUDO_UID=65534 SUDO_GID=65534")
+    assert.are.equal(0, r.code)
+    assert.are.equal("0\n", out)
+  end)
 
-	it("the run is still monitored and recorded as the other user", function()
-		if not is_root then return pending("needs root") end
-		local out = S.tmpname(".jsonl")
-		local r = S.denet { "-q", "-i", "20", "--user", "nobody", "--out", out, "run", "--", "sleep", "0.2" }
-		assert.are.equal(0, r.code)
-		local recs = S.records(S.slurp(out))
-		assert.are.equal("metadata", recs[1].kind)
-		assert.are.equal("exit", recs[#recs].kind)
-		assert.is_true(#S.of_kind(recs, "tree") >= 3)
-		os.remove(out)
-	end)
+  it("the run is still monitored and recorded as the other user", function()
+    if not is_root then return pending("needs root") end
+    local out = S.tmpname(".jsonl")
+    local r = S.denet { "-q", "-i", "20", "--user", "nobody", "--out", out, "run", "--", "sleep", "0.2" }
+    assert.are.equal(0, r.code)
+    local recs = S.records(S.slurp(out))
+    assert.are.equal("metadata", recs[1].kind)
+    assert.are.equal("exit", recs[#recs].kind)
+    assert.is_true(#S.of_kind(recs, "tree") >= 3)
+    os.remove(out)
+  end)
 
-	it("an unknown user is a clear error before anything runs", function()
-		local r = S.denet { "-q", "--user", "no-such-user-xyz", "run", "--", "true" }
-		assert.are.equal(1, r.code)
-		assert.matches("denet: %-%-user no%-such%-user%-xyz: no such user", r.err)
-	end)
+  it("an unknown user is a clear error before anything runs", function()
+    local r = S.denet { "-q", "--user", "no-such-user-xyz", "run", "--", "true" }
+    assert.are.equal(1, r.code)
+    assert.matches("denet: %-%-user no%-such%-user%-xyz: no such user", r.err)
+  end)
 
-	it("--user of another user needs root", function()
-		if not is_root then
-			local r = S.denet { "-q", "--user", "root", "run", "--", "true" }
-			assert.are.equal(1, r.code)
-			assert.matches("needs root", r.err)
-			return
-		end
-		local r = S.sh(("setpriv --reuid=65534 --regid=65534 --clear-groups %s -q --user root run -- true")
-			:format(S.q(S.bin)))
-		assert.are.equal(1, r.code)
-		assert.matches("denet: %-%-user root: running the command as another user needs root", r.err)
-	end)
+  it("--user of another user needs root", function()
+    if not is_root then
+      local r = S.denet { "-q", "--user", "root", "run", "--", "true" }
+      assert.are.equal(1, r.code)
+      assert.matches("needs root", r.err)
+      return
+    end
+    local r = S.sh(("setpriv --reuid=65534 --regid=65534 --clear-groups %s -q --user root run -- true")
+      :format(S.q(S.bin)))
+    assert.are.equal(1, r.code)
+    assert.matches("denet: %-%-user root: running the command as another user needs root", r.err)
+  end)
 end)
 
 describe("attach to another user's process", function()
   it("says clearly that its I/O cannot be read (EPERM) and still monitors it", function()
-    if not (S.sh("id -u").out:match("^0")) then
+    if not S.is_root() then
       return pending("needs root to drop to nobody")
     end
     local dir = S.tmpname("-nobody-attach")

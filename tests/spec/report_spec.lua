@@ -14,16 +14,6 @@ local report = require "denet.report"
 local BUILD = os.getenv("BUILD") or "build"
 local ARTEFACT_DIR = S.root .. "/" .. BUILD
 
-local function is_root()
-  return S.sh("id -u").out:match("^0") ~= nil
-end
-
-local function count(s, pat)
-  local n = 0
-  for _ in s:gmatch(pat) do n = n + 1 end
-  return n
-end
-
 -- Attributes of the first tag matching `open_pat` (e.g. '<svg[^>]-id="chart%-cpu"[^>]*>').
 local function attrs(tag)
   local t = {}
@@ -264,17 +254,17 @@ describe("denet report (CLI)", function()
     assert.truthy(html:find('<table class="exact">', 1, true))
     assert.truthy(html:find("<th>gap</th>", 1, true))
     -- 5 whole-tree charts + 2 per-process charts
-    assert.are.equal(7, count(html, '<svg class="chart"'))
+    assert.are.equal(7, S.count(html, '<svg class="chart"'))
     for _, id in ipairs { "chart-cpu", "chart-mem", "chart-disk", "chart-syscall", "chart-counts",
       "chart-proc-cpu", "chart-proc-rss" } do
       assert.truthy(html:find('id="' .. id .. '"', 1, true), id)
     end
-    assert.truthy(count(html, '<path class="line"') >= 11)
+    assert.truthy(S.count(html, '<path class="line"') >= 11)
     -- every chart carries every alert and mark as a labelled line
     local nev = #S.of_kind(tree_recs, "alert") + #S.of_kind(tree_recs, "mark")
     assert.truthy(#S.of_kind(tree_recs, "alert") >= 1, "the fixture has an alert")
     assert.are.equal(1, #S.of_kind(tree_recs, "mark"))
-    assert.are.equal(7 * nev, count(html, '<line class="event%-line"'))
+    assert.are.equal(7 * nev, S.count(html, '<line class="event%-line"'))
     assert.truthy(html:find(">half</text>", 1, true))
     assert.truthy(html:find(">rss%-20M fire</text>"))
     assert.truthy(html:find("<h2>Alerts and marks</h2>", 1, true))
@@ -354,16 +344,16 @@ describe("denet.report (module)", function()
   it("builds from a path, records or an iterator; sections can be chosen and added", function()
     local a = report.build(tree_jsonl)
     local b = report.build(tree_recs)
-    assert.are.equal(7, count(a, '<svg class="chart"'))
-    assert.are.equal(7, count(b, '<svg class="chart"'))
+    assert.are.equal(7, S.count(a, '<svg class="chart"'))
+    assert.are.equal(7, S.count(b, '<svg class="chart"'))
     local read = require "denet.read"
     local c = report.build(read(tree_jsonl))
-    assert.are.equal(7, count(c, '<svg class="chart"'))
+    assert.are.equal(7, S.count(c, '<svg class="chart"'))
     local v = report.build(tree_recs, { title = "nightly", sections = { "header",
       function(m) return "<p id=custom>" .. #m.samples .. " samples</p>" end, "charts" } })
     assert.truthy(v:find("<title>nightly</title>", 1, true))
     assert.truthy(v:find("<p id=custom>%d+ samples</p>"))
-    assert.are.equal(5, count(v, '<svg class="chart"'))
+    assert.are.equal(5, S.count(v, '<svg class="chart"'))
     assert.is_nil(v:find("Top processes", 1, true))
     assert.has_error(function() report.build(tree_recs, { sections = { "nope" } }) end)
     assert.has_error(function() report.build("/nonexistent/file.jsonl") end)
@@ -407,7 +397,7 @@ describe("denet.report (module)", function()
     end
     local html = report.build(recs, { top = 3 })
     local cpu = html:match('<svg class="chart" id="chart%-proc%-cpu".-</svg>')
-    assert.are.equal(4, count(cpu, '<path class="line"'))
+    assert.are.equal(4, S.count(cpu, '<path class="line"'))
     assert.truthy(cpu:find("112 w12", 1, true))
     assert.truthy(cpu:find("110 w10", 1, true))
     assert.is_nil(cpu:find("109 w9", 1, true))
@@ -455,7 +445,7 @@ describe("denet.report (module)", function()
     assert.truthy(html:find("<h3>Top blocking stacks</h3>", 1, true))
     local svg = html:match('<svg class="flame".-</svg>')
     -- all, app, main, read, poll, schedule x2
-    assert.are.equal(7, count(svg, "<rect "))
+    assert.are.equal(7, S.count(svg, "<rect "))
     -- read: 7 of 8 ms -> 875 units wide (less the 0.5 gap); hover text with ms and share
     local w = svg:match("<title>read — 7%.000 ms off%-CPU %(87%.50%%%)</title><rect [^>]-width=\"([%d.]+)\"")
     assert.truthy(w, "read's frame")
@@ -470,7 +460,7 @@ end)
 
 describe("denet report of an --enable-ebpf run", function()
   it("has the flame graph and the top blocking stacks", function()
-    if not is_root() then
+    if not S.is_root() then
       pending("needs root for --enable-ebpf")
       return
     end
@@ -487,10 +477,10 @@ describe("denet report of an --enable-ebpf run", function()
     assert.are.equal(0, r.code, r.err)
     local html = S.slurp(dir .. "/ebpf.html")
     assert.truthy(html:find("<h2>Off-CPU time</h2>", 1, true))
-    assert.are.equal(1, count(html, '<svg class="flame"'))
+    assert.are.equal(1, S.count(html, '<svg class="flame"'))
     assert.truthy(html:find(">wait_here_on_pipe<", 1, true) or html:find("<title>wait_here_on_pipe ", 1, true))
     assert.truthy(html:find("<h3>Top blocking stacks</h3>", 1, true))
-    assert.truthy(count(html, "<tr><td class=\"num\">") >= 2)
+    assert.truthy(S.count(html, "<tr><td class=\"num\">") >= 2)
     local c = chromium()
     if c then
       local res, cr = render_check(c, jsonl)
@@ -551,7 +541,7 @@ describe("denet report of a 10-minute, 50-process run", function()
     local size = file_size(html_path)
     assert.truthy(size < 2 * 1024 * 1024, "report is " .. tostring(size) .. " bytes")
     local html = S.slurp(html_path)
-    assert.are.equal(7, count(html, '<svg class="chart"'))
+    assert.are.equal(7, S.count(html, '<svg class="chart"'))
     assert.truthy(html:find("others (43 processes)", 1, true))
     assert.is_nil(html:find('class="flame"', 1, true))
     -- the whole tree's CPU peak (a child's spike at k = 300) sets the y range

@@ -5,15 +5,6 @@ local S = require "support"
 
 local function script(name) return S.root .. "/scripts/" .. name .. ".lua" end
 
-local function helper(name)
-  local path = S.helper(name)
-  if not io.open(path, "r") then
-    os.execute(("mkdir -p %s && cc -std=c11 -D_GNU_SOURCE -O1 -o %s %s/tests/helpers/%s.c -lpthread")
-      :format(S.q(S.helpers), S.q(path), S.q(S.root), name))
-  end
-  return path
-end
-
 -- A copy of a helper in a directory of over 60 characters (as a checkout
 -- in /tmp/<40 hex digits>/ puts it): reports must still show its name.
 -- Returns its path and a function that removes the copy.
@@ -21,7 +12,7 @@ local function long_path_helper(name)
   local base = os.tmpname()
   os.remove(base)
   local dir = base .. ".d/" .. ("0123456789abcdef"):rep(4)
-  assert(os.execute(("mkdir -p %s && cp %s %s/"):format(S.q(dir), S.q(helper(name)), S.q(dir))))
+  assert(os.execute(("mkdir -p %s && cp %s %s/"):format(S.q(dir), S.q(S.helper(name)), S.q(dir))))
   return dir .. "/" .. name, function() os.execute("rm -rf " .. S.q(base .. ".d")) end
 end
 
@@ -47,12 +38,6 @@ import os
 os._exit(0)
 ]]
 
-local function count(text, pat)
-  local n = 0
-  for _ in text:gmatch(pat) do n = n + 1 end
-  return n
-end
-
 describe("scripts/mem-alert.lua", function()
   local run = python and it or pending
 
@@ -60,8 +45,8 @@ describe("scripts/mem-alert.lua", function()
     local out = S.tmpname(".jsonl")
     local r = S.denet{ script("mem-alert"), "--limit", "100M", "--out", out, "--", python, "-c", GROW }
     assert.equal(0, r.code)
-    assert.equal(1, count(r.err, "denet: mem%-alert: RSS [%d.]+ MiB > limit 100%.0 MiB %(pid %d+%)\n"))
-    assert.equal(0, count(r.err, "back below"))
+    assert.equal(1, S.count(r.err, "denet: mem%-alert: RSS [%d.]+ MiB > limit 100%.0 MiB %(pid %d+%)\n"))
+    assert.equal(0, S.count(r.err, "back below"))
     local recs = S.records(S.slurp(out))
     local alerts = S.of_kind(recs, "alert")
     assert.equal(1, #alerts)
@@ -94,7 +79,7 @@ describe("scripts/mem-alert.lua", function()
   run("--action kill kills the command and exits 137", function()
     local r = S.denet{ script("mem-alert"), "--limit", "100M", "--action", "kill", "--", python, "-c", GROW }
     assert.equal(137, r.code)
-    assert.equal(1, count(r.err, "> limit 100%.0 MiB %(pid %d+%); killing the command %(SIGKILL%)"))
+    assert.equal(1, S.count(r.err, "> limit 100%.0 MiB %(pid %d+%); killing the command %(SIGKILL%)"))
     local _, last = 0, 0
     for n in r.out:gmatch("step (%d)") do last = tonumber(n) end
     assert.is_true(last < 6, "the command ran to step " .. last)
@@ -104,22 +89,22 @@ describe("scripts/mem-alert.lua", function()
     local r = S.denet{ script("mem-alert"), "--limit", "1G", "--", python, "-c", GROW }
     assert.equal(0, r.code)
     assert.equal("", r.err)
-    assert.equal(6, count(r.out, "step %d"))
+    assert.equal(6, S.count(r.out, "step %d"))
   end)
 
   it("clears below 90 % of the limit, and passes the command's status through", function()
     local r = S.denet{ script("mem-alert"), "--limit", "100M", "--interval", "50", "--",
-      "sh", "-c", S.q(helper("memsteps")) .. " 150:300 95:300 40:300 >/dev/null; exit 3" }
+      "sh", "-c", S.q(S.helper("memsteps")) .. " 150:300 95:300 40:300 >/dev/null; exit 3" }
     assert.equal(3, r.code)
-    assert.equal(1, count(r.err, "> limit 100%.0 MiB"))
+    assert.equal(1, S.count(r.err, "> limit 100%.0 MiB"))
     -- 95 MiB is inside the band (90..100 MiB): the clear comes at 40 MiB
-    assert.equal(1, count(r.err, "RSS 4%d%.%d MiB back below 90%.0 MiB"))
+    assert.equal(1, S.count(r.err, "RSS 4%d%.%d MiB back below 90%.0 MiB"))
   end)
 
   it("--for MS ignores a shorter excess", function()
     local out = S.tmpname(".jsonl")
     local r = S.denet{ script("mem-alert"), "--limit", "100M", "--for", "500", "--interval", "50",
-      "--out", out, "--", helper("memsteps"), "150:200", "10:300" }
+      "--out", out, "--", S.helper("memsteps"), "150:200", "10:300" }
     assert.equal(0, r.code)
     -- How long RSS stayed above the limit, as the samples saw it: ~200 ms
     -- plus the time to fault in 50 MiB, which a loaded machine stretches
@@ -139,10 +124,10 @@ describe("scripts/mem-alert.lua", function()
     local fires = 0
     for _, a in ipairs(S.of_kind(recs, "alert")) do if a.state == "fire" then fires = fires + 1 end end
     if longest < 500 then
-      assert.equal(0, count(r.err, "mem%-alert"), "above the limit for " .. longest .. " ms")
+      assert.equal(0, S.count(r.err, "mem%-alert"), "above the limit for " .. longest .. " ms")
       assert.equal(0, fires)
     else
-      assert.equal(1, count(r.err, "> limit 100%.0 MiB"), "above the limit for " .. longest .. " ms")
+      assert.equal(1, S.count(r.err, "> limit 100%.0 MiB"), "above the limit for " .. longest .. " ms")
       assert.equal(1, fires)
     end
   end)
@@ -186,7 +171,7 @@ p:on("spawn", function(c) p:mark("spawned " .. c.pid) end)
     -- would have grown towards 1 s by then.
     local burn, cleanup = long_path_helper("cpuburn")
     local r = S.denet{ "-q", "-i", "50", "-m", "50", "-o", out, "run", "-s", hooks, "--", "sh", "-c",
-      S.q(helper("memsteps")) .. " 20:200 70:300 >/dev/null; " .. S.q(burn) .. " 1.0" }
+      S.q(S.helper("memsteps")) .. " 20:200 70:300 >/dev/null; " .. S.q(burn) .. " 1.0" }
     cleanup()
     assert.equal(0, r.code)
     -- a garbage line is skipped and counted
@@ -219,7 +204,7 @@ p:on("spawn", function(c) p:mark("spawned " .. c.pid) end)
     assert.is_true(burn_secs >= 0.7 and burn_secs <= 1.5, "cpuburn CPU time " .. tostring(burn_secs))
     assert.matches("memsteps 20:200 70:300", by_mem)
     assert.matches("| fifty | mem_rss_kb | fire |", md, 1, true)
-    assert.equal(2, count(md, "| spawned %d+ |"))
+    assert.equal(2, S.count(md, "| spawned %d+ |"))
     os.remove(out)
     os.remove(hooks)
   end)
@@ -258,7 +243,7 @@ p:on("spawn", function(c) p:mark("spawned " .. c.pid) end)
 
   it("reports a live run on stdout, the command's output on stderr, its status", function()
     local r = S.denet{ script("report"), "--interval", "50", "--watch", "mem_rss_kb>30M", "--",
-      "sh", "-c", "echo from-the-command; " .. S.q(helper("memsteps")) .. " 40:300; exit 5" }
+      "sh", "-c", "echo from-the-command; " .. S.q(S.helper("memsteps")) .. " 40:300; exit 5" }
     assert.equal(5, r.code)
     assert.matches("from%-the%-command", r.err)
     assert.not_matches("\nfrom%-the%-command\n", r.out)
@@ -273,21 +258,21 @@ p:on("spawn", function(c) p:mark("spawned " .. c.pid) end)
   it("runs the command itself (no shell around it): the records name it; its stdout goes to stderr", function()
     local out = S.tmpname(".jsonl")
     local r = S.denet{ script("report"), "--interval", "50", "--out", out, "--",
-      helper("memsteps"), "10:200" }
+      S.helper("memsteps"), "10:200" }
     assert.equal(0, r.code, r.err)
     assert.matches("step 1 10 ", r.err)    -- memsteps prints its steps on stdout
     assert.not_matches("step 1", r.out)
     local meta = S.of_kind(S.records(S.slurp(out)), "metadata")[1]
     os.remove(out)
-    assert.same({ helper("memsteps"), "10:200" }, meta.cmd)
-    assert.equal(helper("memsteps"), meta.executable)
+    assert.same({ S.helper("memsteps"), "10:200" }, meta.cmd)
+    assert.equal(S.helper("memsteps"), meta.executable)
   end)
 
   it("names a process by its command line even when it first reads empty (as in the middle of an exec)", function()
     -- blankargs' command line is empty for 0.3 s, then back: denet reads it
     -- again, instead of naming the process by its bare comm for good
     local r = S.denet{ script("report"), "--interval", "50", "--", "sh", "-c",
-      S.q(helper("blankargs")) .. " 0.3 0.4; true" }
+      S.q(S.helper("blankargs")) .. " 0.3 0.4; true" }
     assert.equal(0, r.code, r.err)
     assert.truthy(r.out:find("blankargs 0.3 0.4` |", 1, true), r.out)
     assert.falsy(r.out:find("`blankargs`", 1, true))
@@ -313,7 +298,7 @@ end)
 describe("scripts/csv.lua", function()
   it("streams the chosen columns of every sample as CSV", function()
     local r = S.denet{ script("csv"), "--columns", "ts_ms,mem_rss_kb,process_count", "--interval", "50",
-      "--", "sh", "-c", "echo noise; " .. S.q(helper("memsteps")) .. " 30:300" }
+      "--", "sh", "-c", "echo noise; " .. S.q(S.helper("memsteps")) .. " 30:300" }
     assert.equal(0, r.code)
     local lines = {}
     for l in r.out:gmatch("[^\n]+") do lines[#lines + 1] = l end
@@ -323,6 +308,7 @@ describe("scripts/csv.lua", function()
     for i = 2, #lines do
       local ts, rss, pc = lines[i]:match("^(%d+),(%d+),(%d+)$")
       assert.is_truthy(ts, "line " .. lines[i])
+      assert.is_true(tonumber(pc) >= 1, "line " .. lines[i])
       assert.is_true(tonumber(ts) > prev)
       prev = tonumber(ts)
       peak = math.max(peak, tonumber(rss))
@@ -362,7 +348,7 @@ describe("scripts/csv.lua", function()
     assert.equal(0, S.denet{ "-q", "-i", "50", "-o", out, "run", "--", "sleep", "0.3" }.code)
     local r = S.denet{ script("csv"), out }
     assert.equal(0, r.code)
-    local n = count(r.out, "\n")
+    local n = S.count(r.out, "\n")
     local trees = S.of_kind(S.records(S.slurp(out)), "tree")
     assert.equal(#trees + 1, n)
     assert.matches("^ts_ms,cpu_usage,mem_rss_kb,mem_vms_kb,disk_read_bytes,disk_write_bytes,process_count,thread_count\n", r.out)
@@ -376,7 +362,7 @@ describe("scripts/stages.lua", function()
     -- cpuburn uses 0.4 s of CPU time however loaded the machine is
     local burn, cleanup = long_path_helper("cpuburn")
     local r = S.denet{ script("stages"), "--interval", "50", "--out", out, "--", "sh", "-c",
-      "sleep 0.3; " .. S.q(burn) .. " 0.4; " .. S.q(helper("memsteps")) .. " 60:300 >/dev/null" }
+      "sleep 0.3; " .. S.q(burn) .. " 0.4; " .. S.q(S.helper("memsteps")) .. " 60:300 >/dev/null" }
     cleanup()
     assert.equal(0, r.code)
     local rows = {}

@@ -51,7 +51,7 @@ case "$1" in install) echo "apt-get $*" >>%s.log; touch %s ;; esac
     .. "-u MFLAGS PATH=%s:\"$PATH\" "):format(S.q(dir), S.q(bin))
 end
 
-local is_root = S.sh("id -u").out:match("^0%s") ~= nil
+local is_root = S.is_root()
 
 describe("set-up on a fresh machine", function()
   local dir, why

@@ -1,6 +1,9 @@
--- support.lua — shared helpers for the busted specs that drive the real
--- denet binary: run it (under valgrind when DENET_VALGRIND=1), capture
--- stdout/stderr/exit status, parse JSONL output, make temp files.
+-- support.lua — the one helper module of the busted specs (tests/spec/):
+-- run the real denet binary (under valgrind when DENET_VALGRIND=1) or a
+-- shell line and capture stdout/stderr/exit status, parse JSONL output,
+-- make temp files, build the test helper programs, and the small checks
+-- several specs need (root? a pid alive? a median, a count). A helper
+-- wanted by two specs lives here, not in a copy in each.
 local json = require "denet.json"
 
 local M = {}
@@ -33,6 +36,13 @@ function M.write(path, text)
   f:close()
 end
 
+-- A new temp file holding text; returns its path.
+function M.tmpfile(text, suffix)
+  local path = M.tmpname(suffix)
+  M.write(path, text)
+  return path
+end
+
 -- Shell-quote one word.
 function M.q(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
@@ -56,7 +66,7 @@ function M.denet(args, opts)
       or ""
   local cmd = ("%s %s%s %s %s >%s 2>%s </dev/null"):format(
     opts.env or "", prefix, M.q(M.bin), table.concat(words, " "), opts.raw or "", outp, errp)
-  local ok, how, code = os.execute(cmd)
+  local _, how, code = os.execute(cmd)
   local r = { out = M.slurp(outp) or "", err = M.slurp(errp) or "" }
   os.remove(outp)
   os.remove(errp)
@@ -68,12 +78,52 @@ end
 -- Run a raw shell command line; same result shape as M.denet.
 function M.sh(cmdline)
   local outp, errp = os.tmpname(), os.tmpname()
-  local ok, how, code = os.execute(("%s >%s 2>%s </dev/null"):format(cmdline, outp, errp))
+  local _, how, code = os.execute(("%s >%s 2>%s </dev/null"):format(cmdline, outp, errp))
   local r = { out = M.slurp(outp) or "", err = M.slurp(errp) or "", cmd = cmdline }
   os.remove(outp)
   os.remove(errp)
   if how == "exit" then r.code = code else r.code = 128 + (code or 0) end
   return r
+end
+
+-- The stdout of a shell script read through a pipe (stdin is not
+-- redirected: the script says where its commands' goes; stderr is
+-- dropped when quiet). Unlike M.sh, a `cmd & ...` list needs no braces.
+function M.capture(script, quiet)
+  if quiet then script = "{ " .. script .. "; } 2>/dev/null" end
+  local p = assert(io.popen(script))
+  local out = p:read("a")
+  p:close()
+  return out
+end
+
+-- Whether a process exists (kill -0).
+function M.alive(pid)
+  return os.execute("kill -0 " .. pid .. " 2>/dev/null") == true
+end
+
+-- Whether the specs run as root (what eBPF, privilege drops and deps.sh need).
+local root
+function M.is_root()
+  if root == nil then root = M.sh("id -u").out:match("^0%s") ~= nil end
+  return root
+end
+
+-- How many times a Lua pattern occurs in a text.
+function M.count(text, pat)
+  local n = 0
+  for _ in text:gmatch(pat) do n = n + 1 end
+  return n
+end
+
+-- The median of a list of numbers (nil for none); the list is not changed.
+function M.median(xs)
+  local t = table.move(xs, 1, #xs, 1, {})
+  table.sort(t)
+  local n = #t
+  if n == 0 then return nil end
+  if n % 2 == 1 then return t[(n + 1) // 2] end
+  return (t[n // 2] + t[n // 2 + 1]) / 2
 end
 
 -- Every line of a JSONL text decoded (asserting each parses).
@@ -105,8 +155,19 @@ function M.max_agg(recs, metric)
   return best
 end
 
+-- The path of a helper program (tests/helpers/NAME.c), built as the
+-- Makefile builds it (frame pointers and -g, for the stack specs) when
+-- `make all` ran but not `make spec`.
 function M.helper(name)
-  return M.helpers .. "/" .. name
+  local path = M.helpers .. "/" .. name
+  local f = io.open(path, "r")
+  if f then
+    f:close()
+  else
+    os.execute(("mkdir -p %s && cc -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -fno-omit-frame-pointer "
+      .. "-o %s %s/tests/helpers/%s.c -lpthread"):format(M.q(M.helpers), M.q(path), M.q(M.root), name))
+  end
+  return path
 end
 
 return M

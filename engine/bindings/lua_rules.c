@@ -17,6 +17,7 @@
 #include "lua_aux.h"
 #include "lua_proc.h"
 #include "lua_rules.h"
+#include "metrics.h"
 #include "rules.h"
 
 /* Sizes: numbers, or strings "512K", "100M", "2G", "1T" (powers of 1024),
@@ -60,6 +61,22 @@ static const struct dn_lua_opt watch_opts[] = {
 	{NULL, 0},
 };
 
+/* The metrics scope = "any" takes, from the schema (metrics_schema.h). */
+static void any_scope_error(lua_State *L, const char *metric)
+{
+	luaL_Buffer b;
+	luaL_buffinit(L, &b);
+	for (size_t i = 0; i < dn_metric_count; i++)
+		if (dn_metric_schema[i].watch == DN_METRIC_ANY) {
+			if (luaL_bufflen(&b))
+				luaL_addstring(&b, ", ");
+			luaL_addstring(&b, dn_metric_schema[i].name);
+		}
+	luaL_pushresult(&b);
+	luaL_error(L, "p:watch: scope = \"any\" works for %s, not '%s'", lua_tostring(L, -1),
+		   metric);
+}
+
 int dn_lua_proc_watch(lua_State *L)
 {
 	struct lproc *p = dn_lua_check_proc(L, 1);
@@ -93,9 +110,7 @@ int dn_lua_proc_watch(lua_State *L)
 	if (e == -ENOENT)
 		luaL_error(L, "p:watch: unknown metric '%s'", metric);
 	if (e == -EINVAL)
-		luaL_error(L,
-			   "p:watch: scope = \"any\" works for cpu_usage and mem_rss_kb, not '%s'",
-			   metric);
+		any_scope_error(L, metric);
 	double above = check_size(L, 2, "above", metric);
 	double below = check_size(L, 2, "below", metric);
 	if (isnan(above) == isnan(below))

@@ -52,7 +52,7 @@ local METRICS = {
   sys_net_rx_bytes = "u64", sys_net_tx_bytes = "u64",
   net_rx_bytes = "u64", net_tx_bytes = "u64",
   thread_count = "u64", process_count = "u64", uptime_secs = "u64",
-  mem_peak_kb = "u64", cpu_usage_exited = "number", cpu_source = "string",
+  mem_peak_kb = "u64", cpu_usage_exited = "number", cpu_source = "string", cpu_secs = "number",
   cpu_core = "core", pid = "u64",
 }
 

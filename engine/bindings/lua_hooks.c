@@ -163,13 +163,14 @@ static void hook_end(struct dn_monitor *m, void *ctx)
 void dn_lua_install_hooks(struct lproc *p)
 {
 	p->chained = *dn_monitor_get_hooks(p->mon);
-	dn_monitor_set_hooks(p->mon, &(struct dn_monitor_hooks){
-					     .on_sample = hook_sample,
-					     .on_spawn = hook_spawn,
-					     .on_reap = hook_reap,
-					     .on_record = hook_record,
-					     .on_end = hook_end,
-					     .want_fast = hook_want_fast,
-					     .ctx = p,
-				     });
+	const struct dn_monitor_hooks hooks = {
+		.on_sample = hook_sample,
+		.on_spawn = hook_spawn,
+		.on_reap = hook_reap,
+		.on_record = hook_record,
+		.on_end = hook_end,
+		.want_fast = hook_want_fast,
+		.ctx = p,
+	};
+	dn_monitor_set_hooks(p->mon, &hooks);
 }

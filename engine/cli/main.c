@@ -274,10 +274,11 @@ static int monitor_main(struct dn_cli *cli)
 					   .color = tty && !getenv("NO_COLOR")};
 		cr.human = dn_human_new(&ho);
 	}
-	dn_monitor_set_hooks(cr.mon, &(struct dn_monitor_hooks){
-					     .on_sample = on_sample,
-					     .ctx = &cr,
-				     });
+	const struct dn_monitor_hooks hooks = {
+		.on_sample = on_sample,
+		.ctx = &cr,
+	};
+	dn_monitor_set_hooks(cr.mon, &hooks);
 	if (cli->script) {
 		/* Before the command starts (it is held before exec; attached:
 		 * before monitoring starts): a hooks file that fails to load

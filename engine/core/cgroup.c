@@ -59,7 +59,8 @@ struct dn_cgroup {
 
 static atomic_uint leaf_seq;
 
-static void say(char *why, size_t whylen, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void say(char *why, size_t whylen, const char *fmt,
+						      ...)
 {
 	va_list ap;
 

@@ -49,11 +49,30 @@ double dn_metric_number(const struct dn_metrics *m, const struct dn_metric_info 
 
 double dn_metrics_round(double v, int decimals)
 {
+	/* Fast path (this runs for every double of every process on every
+	 * sample a Lua hook sees): scale, round to an integer, divide back.
+	 * An integer below 2^53 divided by an exact power of ten is the
+	 * double nearest the decimal, as strtod gives. It can only disagree
+	 * with printf's rounding of the exact binary value when the scaled
+	 * value lies within its own rounding error of a half; those few
+	 * take the slow path. */
+	static const double scale[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6};
+	if (!isfinite(v))
+		return v;
+	if (decimals >= 0 && decimals <= 6) {
+		double s = fabs(v) * scale[decimals];
+		if (s < 0x1p50) {
+			double whole = floor(s), frac = s - whole;
+			if (fabs(frac - 0.5) > s * 0x1p-46 + 0x1p-30)
+				return copysign((frac < 0.5 ? whole : whole + 1) / scale[decimals],
+						v);
+		}
+	}
 	/* printf rounds the exact binary value, as dn_json_fixed does; strtod
 	 * reads it back in the same locale. */
 	char text[512];
 	int n = snprintf(text, sizeof text, "%.*f", decimals, v);
-	if (!isfinite(v) || n < 0 || (size_t)n >= sizeof text)
+	if (n < 0 || (size_t)n >= sizeof text)
 		return v;
 	return strtod(text, NULL);
 }

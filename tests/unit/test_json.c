@@ -714,6 +714,31 @@ static void test_metrics_round_as_json(void)
 		}
 	}
 	CHECK(isnan(dn_metrics_round(NAN, 2)));
+	CHECK(isinf(dn_metrics_round(INFINITY, 6)));
+	/* the fast path and printf agree everywhere: random figures of every
+	   size the records carry, both signs, exact ties (0.125, 2.5) */
+	static const double ties[] = {0.125, 2.5, 0.005, 1.0005, 0.0000005, 1e15 + 0.5};
+	for (size_t i = 0; i < sizeof ties / sizeof ties[0]; i++)
+		for (int d = 0; d <= 6; d++) {
+			snprintf(text, sizeof text, "%.*f", d, ties[i]);
+			CHECK(dn_metrics_round(ties[i], d) == strtod(text, NULL));
+		}
+	uint64_t x = 88172645463325252ull; /* xorshift64 */
+	int bad = 0;
+	for (int i = 0; i < 200000 && !bad; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		double mag = ldexp((double)(x >> 11) / 0x1p53, (int)(x % 60) - 20);
+		double y = (x & 1) ? -mag : mag;
+		int d = (int)((x >> 8) % 7);
+		char t[512];
+		snprintf(t, sizeof t, "%.*f", d, y);
+		if (dn_metrics_round(y, d) != strtod(t, NULL)) {
+			CHECK_STR("", t);
+			bad = 1;
+		}
+	}
 }
 
 static void test_metrics_accumulate(void)

@@ -264,6 +264,7 @@ end
 if #arg == 0 then parser:fail() end
 local opts, cmd, dashdash = parser:parse_or_exit(arg)
 
+if #arg == 1 and cmd[1] == "-" then parser:fail("name the recording: '-' (stdin) is not read") end
 if #arg == 1 and #cmd == 1 and not dashdash then
   -- a recorded file
   local path = cmd[1]

@@ -66,10 +66,14 @@ static void any_scope_error(lua_State *L, const char *metric)
 {
 	luaL_Buffer b;
 	luaL_buffinit(L, &b);
+	size_t last = 0;
 	for (size_t i = 0; i < dn_metric_count; i++)
+		if (dn_metric_schema[i].watch == DN_METRIC_ANY)
+			last = i;
+	for (size_t i = 0, k = 0; i < dn_metric_count; i++)
 		if (dn_metric_schema[i].watch == DN_METRIC_ANY) {
-			if (luaL_bufflen(&b))
-				luaL_addstring(&b, ", ");
+			if (k++)
+				luaL_addstring(&b, i == last ? " and " : ", ");
 			luaL_addstring(&b, dn_metric_schema[i].name);
 		}
 	luaL_pushresult(&b);

@@ -287,7 +287,7 @@ static int monitor_main(struct dn_cli *cli)
 		cr.lua = dn_lua_hooks_load(cli->script, loop, cr.mon);
 		if (!cr.lua || dn_lua_hooks_ended(cr.lua)) {
 			/* failed, or os.exit: the held command is killed by
-			 * dn_monitor_free */
+			 * dn_monitor_destroy */
 			status = cr.lua ? dn_lua_exit_status(cr.lua) : 1;
 			unlink_outputs(&cr);
 			goto out;

@@ -98,8 +98,10 @@ struct dn_maps_entry {
 	bool deleted; /* path ends with " (deleted)" (which stays in path) */
 };
 /* Calls fn for each well-formed line, in order. Lines that are not what
- * the kernel writes (a line cut by a short read, garbage) are skipped, so a
- * torn read loses one mapping, not the rest. fn returns 0 to go on; any
+ * the kernel writes (garbage, a line cut before its inode) are skipped, so
+ * a torn read loses one mapping, not the rest. A last line without its
+ * newline is taken as it stands: the caller reads to EOF, and a path cut
+ * short by a torn read cannot be told from a whole one. fn returns 0 to go on; any
  * other value stops the walk and is returned. Otherwise returns the number
  * of entries passed to fn. */
 int dn_proc_parse_maps(const char *buf, size_t len,

@@ -22,7 +22,8 @@ the usage and help texts from the same declarations.
 
 An option is a flag (true when given) unless it has `value` (a name for its
 value in the help text). `type` is "string" (default), "number" or
-"integer"; numbers may have `min` (>= min) or `above` (> above). `default`
+"integer" (finite: nan and inf are refused); numbers may have `min`
+(>= min) or `above` (> above). `default`
 is the value when the option is absent. The key in the result is the name
 with "-" as "_" (o.no_kernel), or `key`.
 
@@ -86,7 +87,8 @@ local function convert(d, text)
   end
   local v = tonumber(text)
   if d.type == "integer" and v then v = math.tointeger(v) end
-  local ok = v ~= nil and v == v
+  -- not nan, not inf (1e999): a figure no option can mean
+  local ok = v ~= nil and v == v and v ~= math.huge and v ~= -math.huge
     and (d.min == nil or v >= d.min) and (d.above == nil or v > d.above)
   if ok then return v end
   local what = d.type == "integer" and "a whole number" or "a number"

@@ -89,6 +89,8 @@ describe("denet.args parse", function()
       { { "--interval=soon" }, "--interval takes a number >= 1, not 'soon'" },
       { { "--top", "1.5" }, "--top takes a whole number >= 0, not '1.5'" },
       { { "--every", "0" }, "--every takes a number > 0, not '0'" },
+      { { "--every", "1e999" }, "--every takes a number > 0, not '1e999'" },
+      { { "--interval=nan" }, "--interval takes a number >= 1, not 'nan'" },
       { { "--action", "nuke" }, "--action must be stop, term or kill, not 'nuke'" },
       { { "--no-kernel=yes" }, "--no-kernel takes no value" },
     }

@@ -292,6 +292,9 @@ p:on("spawn", function(c) p:mark("spawned " .. c.pid) end)
     r = S.denet{ script("report") }
     assert.equal(2, r.code)
     assert.matches("usage:", r.err)
+    r = S.denet{ script("report"), "-" }
+    assert.equal(2, r.code)
+    assert.matches("name the recording: '%-' %(stdin%) is not read\nusage:", r.err)
   end)
 end)
 

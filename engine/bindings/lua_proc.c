@@ -169,11 +169,17 @@ void dn_lua_proc_monitor_ended(struct lproc *p)
 }
 
 static const struct dn_lua_opt run_opts[] = {
-	{"interval", LUA_TNUMBER},  {"max_interval", LUA_TNUMBER},
-	{"children", LUA_TBOOLEAN}, {"since_process_start", LUA_TBOOLEAN},
-	{"stdout", LUA_TSTRING},    {"stderr", LUA_TSTRING},
-	{"out", LUA_TSTRING},	    {"timeout", LUA_TNUMBER},
-	{"duration", LUA_TNUMBER},  {NULL, 0},
+	{"interval", LUA_TNUMBER},
+	{"max_interval", LUA_TNUMBER},
+	{"children", LUA_TBOOLEAN},
+	{"since_process_start", LUA_TBOOLEAN},
+	{"stdout", LUA_TSTRING},
+	{"stderr", LUA_TSTRING},
+	{"out", LUA_TSTRING},
+	{"timeout", LUA_TNUMBER},
+	{"duration", LUA_TNUMBER},
+	{"wait_all", LUA_TBOOLEAN},
+	{NULL, 0},
 };
 
 static void read_monitor_opts(lua_State *L, int idx, struct dn_monitor_opts *o, const char *fname)
@@ -190,6 +196,7 @@ static void read_monitor_opts(lua_State *L, int idx, struct dn_monitor_opts *o, 
 	o->since_process_start = dn_lua_opt_bool(L, idx, "since_process_start", false);
 	o->timeout_secs = dn_lua_opt_num(L, idx, "timeout", 0);
 	o->duration_secs = dn_lua_opt_num(L, idx, "duration", 0);
+	o->wait_all = dn_lua_opt_bool(L, idx, "wait_all", false);
 	if (o->timeout_secs < 0 || o->duration_secs < 0)
 		luaL_error(L, "%s: timeout and duration must be >= 0", fname);
 }

@@ -153,6 +153,23 @@ void dn_lua_push_totals(lua_State *L, const struct dn_exit_info *e)
 	set_int(L, "disk_write_bytes", e->sampled_disk_write_bytes);
 	set_int(L, "samples", e->samples);
 	lua_setfield(L, -2, "sampled");
+	if (e->survivors > 0) {
+		/* as in the exit record: {count, source, processes = {{pid, command}}} */
+		lua_createtable(L, 0, 3);
+		set_int(L, "count", e->survivors);
+		lua_pushstring(L, e->survivors_source ? e->survivors_source : "tree");
+		lua_setfield(L, -2, "source");
+		lua_createtable(L, e->nsurvivors_listed, 0);
+		for (int i = 0; i < e->nsurvivors_listed && i < DN_SURVIVORS_LISTED; i++) {
+			lua_createtable(L, 0, 2);
+			set_int(L, "pid", (uint64_t)e->survivor[i].pid);
+			lua_pushstring(L, e->survivor[i].command);
+			lua_setfield(L, -2, "command");
+			lua_rawseti(L, -2, i + 1);
+		}
+		lua_setfield(L, -2, "processes");
+		lua_setfield(L, -2, "survivors");
+	}
 }
 
 void dn_lua_push_summary(lua_State *L, const struct dn_summary *s)

@@ -27,6 +27,7 @@ enum opt_id {
 	OPT_NO_UPDATE,
 	OPT_DURATION,
 	OPT_TIMEOUT,
+	OPT_WAIT_ALL,
 	OPT_SINCE_START,
 	OPT_EXCLUDE_CHILDREN,
 	OPT_QUIET,
@@ -75,6 +76,8 @@ static const struct opt opts[] = {
 	 "Stop monitoring after SECS, the command runs on [default 0: none]"},
 	{"timeout", 0, true, OPT_TIMEOUT, "SECS", FOR_RUN,
 	 "SIGTERM the command after SECS, SIGKILL 5 s on [default 0: none]"},
+	{"wait-all", 0, false, OPT_WAIT_ALL, NULL, FOR_MONITOR,
+	 "Monitor until the command's children are gone too, not just it"},
 	{"since-process-start", 0, false, OPT_SINCE_START, NULL, FOR_MONITOR,
 	 "Count I/O and faults from process start, not monitoring start"},
 	{"exclude-children", 0, false, OPT_EXCLUDE_CHILDREN, NULL, FOR_MONITOR,
@@ -407,6 +410,7 @@ static int apply(const struct opt *o, const char *val, struct dn_cli *cli, struc
 	case OPT_DEBUG: cli->debug = true; break;
 	case OPT_WRITE_ENV: cli->write_env = true; break;
 	case OPT_NO_CGROUP: cli->no_cgroup = true; break;
+	case OPT_WAIT_ALL: cli->wait_all = true; break;
 	case OPT_SCRIPT: cli->script = val; break;
 	case OPT_OFFCPU_OUT: cli->offcpu_out = val; break;
 	case OPT_USER: cli->user = val; break;

@@ -228,6 +228,7 @@ static int monitor_main(struct dn_cli *cli)
 		.duration_secs = cli->duration_secs,
 		.timeout_secs = cli->timeout_secs,
 		.no_cgroup = cli->no_cgroup,
+		.wait_all = cli->wait_all,
 		/* --offcpu-out implies the profile; intervals under 1 ms are
 		 * scheduling noise for "where does it block" */
 		.offcpu = cli->enable_ebpf || cli->offcpu_out,

@@ -968,6 +968,31 @@ int dn_cgroup_read_sample(struct dn_cgroup *cg, struct dn_cgroup_stats *st)
 	return read_stats(cg, st, false);
 }
 
+struct pid_list {
+	pid_t *pids;
+	size_t max, n;
+};
+
+static int list_one(pid_t pid, void *arg)
+{
+	struct pid_list *l = arg;
+
+	if (l->n < l->max)
+		l->pids[l->n] = pid;
+	l->n++;
+	return 0;
+}
+
+size_t dn_cgroup_pids(struct dn_cgroup *cg, pid_t *pids, size_t max)
+{
+	struct pid_list l = {pids, max, 0};
+	const char *dir = cg ? primary(cg) : NULL;
+
+	if (dir)
+		for_each_pid(dir, list_one, &l, 0);
+	return l.n;
+}
+
 int dn_cgroup_kill(struct dn_cgroup *cg)
 {
 	const char *dir;

@@ -64,6 +64,11 @@ int dn_cgroup_read(struct dn_cgroup *cg, struct dn_cgroup_stats *st);
  * calls this, the exit record the full dn_cgroup_read. */
 int dn_cgroup_read_sample(struct dn_cgroup *cg, struct dn_cgroup_stats *st);
 
+/* The processes in it now (and in the cgroups below it): the first `max`
+ * pids go to pids[], the return value counts them all. 0 when the cgroup
+ * is gone or empty. */
+size_t dn_cgroup_pids(struct dn_cgroup *cg, pid_t *pids, size_t max);
+
 /* Kills everything in it: cgroup.kill where the kernel has it, else SIGKILL
  * to each pid listed, repeated until none is left (a fork may race a round).
  * 0 or -errno. */

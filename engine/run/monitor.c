@@ -22,6 +22,7 @@
 
 #include "clock.h"
 #include "monitor_private.h"
+#include "survivors.h"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -403,6 +404,8 @@ int dn_monitor_sample_now(struct dn_monitor *m)
 		m->tree.exact_total_ns =
 			m->cgs_ok && m->cgs.has_cpu ? m->cgs.usage_usec * 1000ull + 1 : 0;
 	}
+	if (m->waiting_survivors)
+		dn_survivors_adopt(m->cg, &m->tree);
 	int n = dn_tree_scan(&m->tree, dn_wall_ms());
 	if (m->cgs_ok && m->cgs.has_mem && m->cgs.mem_peak_kb > m->tree.agg.mem_peak_kb)
 		m->tree.agg.mem_peak_kb = m->cgs.mem_peak_kb; /* a spike between samples */
@@ -427,7 +430,9 @@ int dn_monitor_sample_now(struct dn_monitor *m)
 				dn_profile_capture(m->prof, m->tree.procs[i]->pid);
 		dn_profile_drain(m->prof);
 	}
-	if (n <= 0 || root_ended(m)) {
+	/* After the command's exit (wait_all), its survivors are the run:
+	 * it ends when none is left. */
+	if (n <= 0 || (!m->waiting_survivors && root_ended(m))) {
 		/* The window's CPU counts in the sampled total (above), and
 		 * its off-CPU stacks go out; the reading itself is no sample:
 		 * a process that has exited has no memory, no threads. */
@@ -566,7 +571,39 @@ static void on_command_exit(struct dn_monitor *m)
 		while (r < 0 && errno == EINTR);
 		known = r == m->pid;
 	}
+	/* Before the cgroup goes (end_monitoring): what outlives the
+	 * command runs on, unmonitored; the record names it. */
+	dn_survivors_collect(&m->exit, m->cg, &m->tree, m->pid);
+	if (m->o.wait_all && m->exit.survivors > 0) {
+		/* Follow the survivors; the exit record waits for the last. The
+		 * root's pidfd stays readable once it is reaped: out of the
+		 * loop. The sample timer goes on. */
+		m->waiting_survivors = true;
+		m->root_known = known;
+		m->root_status = status;
+		if (m->pidfd >= 0) {
+			dn_loop_del_fd(m->loop, m->pidfd);
+			close(m->pidfd);
+			m->pidfd = -1;
+		}
+		dn_survivors_adopt(m->cg, &m->tree);
+		return;
+	}
 	write_exit(m, status, known);
+	end_monitoring(m);
+}
+
+/* The end of a wait_all run: the exit record with the command's own
+ * status. `list` names who is still alive (monitoring was cut short by
+ * --duration, a detach or an abort); else the tree is empty. */
+static void finish_survivors(struct dn_monitor *m, bool list)
+{
+	m->waiting_survivors = false;
+	if (list)
+		dn_survivors_collect(&m->exit, m->cg, &m->tree, m->pid);
+	else
+		m->exit.survivors = 0;
+	write_exit(m, m->root_status, m->root_known);
 	end_monitoring(m);
 }
 
@@ -588,6 +625,10 @@ static void on_sample_timer(struct dn_loop *loop, struct dn_timer *t, void *ctx)
 	if (!m->running)
 		return;
 	int r = dn_monitor_sample_now(m);
+	if (r == -ESRCH && m->waiting_survivors) {
+		finish_survivors(m, false);
+		return;
+	}
 	if (r == -ESRCH && m->pidfd < 0) {
 		/* No pidfd to tell us: the tree is empty, the process is gone. */
 		on_command_exit(m);
@@ -601,13 +642,22 @@ static void on_duration(struct dn_loop *loop, struct dn_timer *t, void *ctx)
 {
 	(void)loop;
 	(void)t;
-	end_monitoring(ctx);
+	struct dn_monitor *m = ctx;
+	if (m->waiting_survivors)
+		finish_survivors(m, true); /* the command's exit is known */
+	else
+		end_monitoring(m);
 }
 
 int dn_monitor_detach(struct dn_monitor *m)
 {
 	if (!m->running || m->command_done)
 		return -ESRCH;
+	if (m->waiting_survivors) {
+		/* the command has exited: its record, naming who runs on */
+		finish_survivors(m, true);
+		return 0;
+	}
 	if (m->prof) { /* the off-CPU intervals up to now */
 		dn_profile_drain(m->prof);
 		emit_profile_window(m, dn_wall_ms());
@@ -626,7 +676,8 @@ int dn_monitor_detach(struct dn_monitor *m)
 int dn_monitor_signal_tree(struct dn_monitor *m, int sig)
 {
 	int sent = 0;
-	if (m->pid > 0 && !m->command_done && kill(m->pid, sig) == 0)
+	/* once reaped (wait_all), the root's pid may be anyone's */
+	if (m->pid > 0 && !m->command_done && !m->waiting_survivors && kill(m->pid, sig) == 0)
 		sent++;
 	for (size_t i = 0; i < m->tree.nprocs; i++) {
 		pid_t p = m->tree.procs[i]->pid;
@@ -655,7 +706,10 @@ void dn_monitor_abort(struct dn_monitor *m)
 {
 	if (!m->running)
 		return;
-	if (m->launched && !m->command_done) {
+	if (m->waiting_survivors) {
+		dn_monitor_signal_tree(m, SIGKILL);
+		finish_survivors(m, true);
+	} else if (m->launched && !m->command_done) {
 		/* no loop to time a grace period with: SIGKILL, then reap it
 		 * as on any exit (blocking wait4), the exit record included */
 		dn_monitor_signal_tree(m, SIGKILL);
@@ -691,7 +745,9 @@ void dn_monitor_on_signal(struct dn_monitor *m, const struct signalfd_siginfo *s
 	 * it twice. */
 	if (si->ssi_code == SI_KERNEL && (sig == SIGINT || sig == SIGQUIT))
 		return;
-	if (!m->command_done)
+	if (m->waiting_survivors)
+		dn_monitor_signal_tree(m, sig); /* the command is gone: to them */
+	else if (!m->command_done)
 		kill(m->pid, sig);
 }
 
@@ -744,6 +800,7 @@ void dn_monitor_reap_orphans(struct dn_monitor **mons, int n)
 			 * that the command exited. */
 			siginfo_t si = {0};
 			if (cmd_of->pidfd < 0 && cmd_of->running && !cmd_of->command_done &&
+			    !cmd_of->waiting_survivors &&
 			    waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
 			    si.si_pid == pid)
 				on_command_exit(cmd_of);

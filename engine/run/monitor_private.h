@@ -29,6 +29,12 @@ struct dn_monitor {
 	bool running;	   /* monitoring */
 	bool command_done; /* the command (root) has exited */
 	bool timed_out;	   /* --timeout ended it */
+	/* wait_all: the command exited (reaped: its pid is no longer ours to
+	 * signal) and monitoring follows its survivors; its status waits
+	 * here for the exit record */
+	bool waiting_survivors;
+	bool root_known;
+	int root_status;
 	uint64_t t0_ms, start_mono_ns;
 	uint64_t last_sample_cost_ns; /* reading + records + hooks of the latest sample */
 	struct rusage ru;	      /* the command's, with what it waited for */

@@ -221,6 +221,27 @@ void dn_record_exit(struct dn_buf *b, const struct dn_exit_info *e)
 		dn_json_int(&j, (int64_t)e->mem_peak_kb - (int64_t)e->sampled_mem_peak_kb);
 		dn_json_obj_end(&j);
 	}
+	if (e->survivors > 0) {
+		/* bounded: an exact count, a fixed number of them named */
+		dn_json_key(&j, "survivors");
+		dn_json_obj_begin(&j);
+		dn_json_key(&j, "count");
+		dn_json_uint(&j, e->survivors);
+		dn_json_key(&j, "source");
+		dn_json_str(&j, e->survivors_source ? e->survivors_source : "tree");
+		dn_json_key(&j, "processes");
+		dn_json_arr_begin(&j);
+		for (int i = 0; i < e->nsurvivors_listed && i < DN_SURVIVORS_LISTED; i++) {
+			dn_json_obj_begin(&j);
+			dn_json_key(&j, "pid");
+			dn_json_int(&j, e->survivor[i].pid);
+			dn_json_key(&j, "command");
+			dn_json_str(&j, e->survivor[i].command);
+			dn_json_obj_end(&j);
+		}
+		dn_json_arr_end(&j);
+		dn_json_obj_end(&j);
+	}
 	dn_json_obj_end(&j);
 	end_line(b);
 }

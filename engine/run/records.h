@@ -21,6 +21,15 @@ struct dn_capability {
 	const char *reason; /* why not, when !ok */
 };
 
+/* The exit record lists at most this many survivors; its count is exact. */
+#define DN_SURVIVORS_LISTED 16
+
+/* A process of the run still alive when the command exited. */
+struct dn_survivor {
+	pid_t pid;
+	char command[DN_COMM_MAX]; /* its comm, NUL-terminated */
+};
+
 struct dn_exit_info {
 	uint64_t ts_ms;
 	pid_t pid;
@@ -41,6 +50,13 @@ struct dn_exit_info {
 	uint64_t sampled_mem_peak_kb;
 	uint64_t sampled_disk_read_bytes, sampled_disk_write_bytes;
 	uint64_t samples;
+	/* processes of the run alive when the command exited: the count is
+	 * exact, the first DN_SURVIVORS_LISTED are named; survivors_source
+	 * says where they were read ("cgroup" or "tree"), NULL = none */
+	uint64_t survivors;
+	const char *survivors_source;
+	int nsurvivors_listed;
+	struct dn_survivor survivor[DN_SURVIVORS_LISTED];
 };
 
 void dn_record_metadata(struct dn_buf *b, pid_t pid, char *const *argv, int argc,

@@ -279,13 +279,10 @@ static int l_run(lua_State *L)
 }
 
 static const struct dn_lua_opt attach_opts[] = {
-	{"interval", LUA_TNUMBER},
-	{"max_interval", LUA_TNUMBER},
-	{"children", LUA_TBOOLEAN},
-	{"since_process_start", LUA_TBOOLEAN},
-	{"out", LUA_TSTRING},
-	{"duration", LUA_TNUMBER},
-	{NULL, 0},
+	{"interval", LUA_TNUMBER},  {"max_interval", LUA_TNUMBER},
+	{"children", LUA_TBOOLEAN}, {"since_process_start", LUA_TBOOLEAN},
+	{"out", LUA_TSTRING},	    {"duration", LUA_TNUMBER},
+	{"wait_all", LUA_TBOOLEAN}, {NULL, 0},
 };
 
 static int l_attach(lua_State *L)

@@ -457,5 +457,19 @@ void dn_human_end(struct dn_human *h, const struct dn_summary *s, const struct d
 	lbl(h, s->sample_count == 1 ? " sample" : " samples");
 	dn_buf_putc(&h->buf, '\n');
 
+	if (e && e->survivors > 0) {
+		/* pids only: names are arbitrary bytes, the exit record has them */
+		section(h, "Left");
+		span(h, SGR_BOLD, "%llu", (unsigned long long)e->survivors);
+		lbl(h, e->survivors == 1 ? " process runs on, unmonitored (pid"
+					 : " processes run on, unmonitored (pids");
+		for (int i = 0; i < e->nsurvivors_listed && i < 4; i++)
+			span(h, SGR_BOLD, " %d", (int)e->survivor[i].pid);
+		if (e->survivors > 4 || (uint64_t)e->nsurvivors_listed < e->survivors)
+			lbl(h, " ...");
+		lbl(h, "); --wait-all follows them");
+		dn_buf_putc(&h->buf, '\n');
+	}
+
 	flush(h);
 }

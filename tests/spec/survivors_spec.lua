@@ -76,6 +76,17 @@ describe("a command that exits while its children live on", function()
     assert.equal("sleep", e.survivors.processes[1].command)
   end)
 
+  it("the human summary counts the survivors", function()
+    local out = S.tmpname(".jsonl")
+    local r = S.denet { "-o", out, "run", "sh", "-c", CMD }
+    local e = exit_of(S.slurp(out))
+    os.remove(out)
+    for _, p in ipairs(e.survivors and e.survivors.processes or {}) do kill_sleep(p.pid) end
+    assert.equal(0, r.code, r.err)
+    assert.is_truthy(r.err:find("1 process runs on, unmonitored (pid "
+      .. e.survivors.processes[1].pid .. ")", 1, true), r.err)
+  end)
+
   it("has no survivors when the tree ends with the command", function()
     local r = S.denet { "--json", "run", "sh", "-c", "sleep 0.2 & wait" }
     assert.equal(0, r.code, r.err)

@@ -25,6 +25,17 @@ describe("under valgrind", function()
     assert.are.equal("exit", S.records(r.out)[#S.records(r.out)].kind)
   end)
 
+  it("run: --wait-all follows a survivor, and survivors named without it", function()
+    local r = vg{ "--json", "-i", "50", "--wait-all", "run", "sh", "-c", "sleep 0.4 & exit 2" }
+    assert.are.equal(2, r.code, r.err)
+    local recs = S.records(r.out)
+    assert.is_nil(recs[#recs].survivors)
+    r = vg{ "--json", "-i", "50", "run", "sh", "-c", "sleep 0.4 & sleep 0.2" }
+    assert.are.equal(0, r.code, r.err)
+    recs = S.records(r.out)
+    assert.are.equal(1, recs[#recs].survivors.count) -- the sleep ends by itself
+  end)
+
   it("run: exec failure", function()
     local r = vg{ "run", "/nonexistent/cmd" }
     assert.are.equal(127, r.code)

@@ -476,8 +476,13 @@ static void end_monitoring(struct dn_monitor *m)
 	if (m->cg && m->command_done) {
 		/* Gone with the command; lingering orphans move to denet's
 		 * own cgroup and run on. After --duration the command keeps
-		 * its cgroup until it exits. */
-		dn_cgroup_destroy(m->cg);
+		 * its cgroup until it exits. Survivors known to be alive move
+		 * at once (release) rather than after destroy's wait for
+		 * exiting tasks. */
+		if (m->exit.survivors > 0)
+			dn_cgroup_release(m->cg);
+		else
+			dn_cgroup_destroy(m->cg);
 		m->cg = NULL;
 	}
 	if (m->hooks.on_end)

@@ -94,8 +94,12 @@ int dn_offcpu_leaf_offset(struct dn_offcpu *p, pid_t pid, uint64_t ip, int *off)
  *                         and ld.so are mapped, its libraries not yet;
  *   DN_OFFCPU_FORK (2)    a tracked tgid forked tgid (now tracked too);
  *   DN_OFFCPU_BLOCKED (3) first off-CPU wait of a tracked image (after each
- *                         exec or fork): libraries are mapped now, and the
- *                         process waits while its maps are read.
+ *                         exec or fork): usually its libraries are mapped
+ *                         by then, and the process waits while its maps are
+ *                         read; on a loaded machine ld.so itself may wait
+ *                         first (reading a library from disk), before
+ *                         libc is mapped — so the monitor captures the maps
+ *                         of new and exec'd processes at each sample too.
  * Callers that capture maps should do so for every kind. dn_offcpu_event_fd
  * is an fd for epoll/poll (readable when events wait); -errno on error.
  * dn_offcpu_poll_events consumes the pending events without blocking, calls

@@ -5,6 +5,8 @@
  * summary. The tables carry the same values the JSONL lines carry
  * (docs: DESIGN.md), rounded alike. Owns nothing: every table is Lua's.
  */
+#include <string.h>
+
 #include <lauxlib.h>
 #include <lua.h>
 
@@ -133,6 +135,10 @@ void dn_lua_push_totals(lua_State *L, const struct dn_exit_info *e)
 		lua_setfield(L, -2, "cpu_secs");
 		set_int(L, "mem_peak_kb", e->mem_peak_kb);
 		set_int(L, "processes", e->processes);
+		lua_pushstring(L, e->processes_source ? e->processes_source : "sampled");
+		lua_setfield(L, -2, "processes_source");
+		if (e->processes_source && strcmp(e->processes_source, "sampled") != 0)
+			set_int(L, "threads", e->threads);
 	}
 	lua_pushnumber(L, e->duration_secs);
 	lua_setfield(L, -2, "duration_secs");

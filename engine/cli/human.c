@@ -448,8 +448,12 @@ void dn_human_end(struct dn_human *h, const struct dn_summary *s, const struct d
 	section(h, "Tree");
 	span(h, SGR_BOLD, "%llu", (unsigned long long)s->max_processes);
 	lbl(h, s->max_processes == 1 ? " process max" : " processes max");
+	/* counted from fork events: all it started; else what samples saw */
 	if (e && e->processes)
-		span(h, SGR_DIM, " (%llu seen)", (unsigned long long)e->processes);
+		span(h, SGR_DIM, " (%llu %s)", (unsigned long long)e->processes,
+		     e->processes_source && strncmp(e->processes_source, "proc_connector", 14) == 0
+			     ? "started"
+			     : "seen");
 	lbl(h, ", ");
 	span(h, SGR_BOLD, "%llu", (unsigned long long)s->max_threads);
 	lbl(h, s->max_threads == 1 ? " thread max, " : " threads max, ");

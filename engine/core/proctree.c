@@ -14,13 +14,22 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "proctree.h"
 
 #define INITIAL_BUCKETS 64
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
 
 /* ---- reading ------------------------------------------------------------ */
 
@@ -276,20 +285,60 @@ static void set_baseline(struct dn_tree *t, struct dn_proc *p, bool existing)
 	}
 }
 
-static int add_child(struct dn_tree *t, pid_t pid)
+/* Whether p is still the process the tree knew: its kept stat fd reads
+ * (it fails once p is reaped, and only then can its pid be reused) and
+ * shows the start time recorded when p was first read. Reads into rdbuf;
+ * p's own readings are left as they are. */
+static bool identity_holds(struct dn_tree *t, const struct dn_proc *p)
+{
+	ssize_t n = pread_all(t, p->fd_stat);
+	struct dn_stat st;
+	return n > 0 && dn_proc_parse_stat(t->rdbuf, (size_t)n, &st) == 0 &&
+	       st.starttime == p->start_ticks;
+}
+
+static void record_gone(struct dn_tree *t, struct dn_proc *p);
+
+/* p ended between two scans and its pid is taken again: it leaves now,
+ * reported as gone by the next scan. The root stays first. */
+static void retire(struct dn_tree *t, struct dn_proc *p)
+{
+	size_t i = 0;
+	while (i < t->nprocs && t->procs[i] != p)
+		i++;
+	if (i == t->nprocs)
+		return;
+	memmove(&t->procs[i], &t->procs[i + 1], (t->nprocs - i - 1) * sizeof *t->procs);
+	t->nprocs--;
+	hash_remove(t, p);
+	record_gone(t, p);
+	proc_free(p);
+}
+
+/* Adds pid. Inside a scan it is new at once; between scans (an adoption)
+ * it is new in the next scan. 0 (also when it came and went, or is known),
+ * -EEXIST from an adoption of a process already known, or -errno. */
+static int add_child(struct dn_tree *t, pid_t pid, bool in_scan)
 {
 	struct dn_proc *known = dn_tree_find(t, pid);
-	if (known)
-		return 0; /* a reused pid shows up after the old one's fd fails */
+	if (known) {
+		/* Inside a scan the old holder of a reused pid is swept when
+		 * its fd fails, and the newcomer found by the next scan; an
+		 * adoption names the newcomer itself, so it checks now. */
+		if (in_scan || identity_holds(t, known))
+			return in_scan ? 0 : -EEXIST;
+		retire(t, known);
+	}
 	struct dn_proc *p = proc_open(t, pid);
 	if (!p)
 		return errno == ESRCH ? 0 : -errno; /* came and went: fine */
-	p->is_new = true;
+	p->is_new = in_scan;
+	p->adopted = !in_scan;
 	set_baseline(t, p, !t->primed);
 	int r = tree_insert(t, p);
 	if (r < 0)
 		proc_free(p);
-	else
+	else if (in_scan)
 		t->nspawned++;
 	return r;
 }
@@ -307,7 +356,7 @@ static void children_from_text(struct dn_tree *t, const char *text, size_t len)
 		n = dn_proc_parse_children(text, len, pids, (size_t)n);
 	}
 	for (int i = 0; i < n; i++)
-		add_child(t, pids[i]);
+		add_child(t, pids[i], true);
 	if (pids != small)
 		free(pids);
 }
@@ -449,11 +498,14 @@ static void compute_metrics(struct dn_tree *t, struct dn_proc *p, uint64_t now_b
 
 /* ---- scan --------------------------------------------------------------- */
 
-static void clear_gone(struct dn_tree *t)
+/* Frees the first n entries of gone[] and keeps the rest. */
+static void clear_gone(struct dn_tree *t, size_t n)
 {
-	for (size_t i = 0; i < t->ngone; i++)
+	for (size_t i = 0; i < n; i++)
 		free(t->gone[i].command);
-	t->ngone = 0;
+	memmove(t->gone, t->gone + n, (t->ngone - n) * sizeof *t->gone);
+	t->ngone -= n;
+	t->ngone_reported = 0;
 }
 
 static void record_gone(struct dn_tree *t, struct dn_proc *p)
@@ -477,10 +529,16 @@ static void record_gone(struct dn_tree *t, struct dn_proc *p)
 static int scan(struct dn_tree *t, uint64_t wall_ms, bool compute)
 {
 	t->gen++;
-	clear_gone(t);
+	clear_gone(t, t->ngone_reported); /* keeps those gone since */
 	t->nspawned = 0;
-	for (size_t i = 0; i < t->nprocs; i++)
-		t->procs[i]->is_new = t->procs[i]->execd = false;
+	for (size_t i = 0; i < t->nprocs; i++) {
+		struct dn_proc *p = t->procs[i];
+		p->is_new = p->adopted;
+		p->execd = p->adopted = false;
+		t->nspawned += p->is_new;
+	}
+	bool walk = t->opts.children && (t->walk_children || t->walk_once);
+	t->walk_once = false;
 
 	/* Mark: re-read everyone known (new ones are appended as they are
 	 * found and read on insertion, so this is a breadth-first walk). */
@@ -488,7 +546,7 @@ static int scan(struct dn_tree *t, uint64_t wall_ms, bool compute)
 		struct dn_proc *p = t->procs[i];
 		if (p->stat_gen != t->gen && read_stat(t, p) < 0)
 			continue; /* gone: swept below */
-		if (t->opts.children)
+		if (walk)
 			discover_children(t, p);
 	}
 
@@ -571,6 +629,7 @@ static int scan(struct dn_tree *t, uint64_t wall_ms, bool compute)
 		agg.mem_peak_kb = agg.mem_rss_kb;
 	t->agg = agg;
 	t->last_boot_ns = now_boot;
+	t->ngone_reported = t->ngone;
 	return (int)t->nprocs;
 }
 
@@ -589,6 +648,7 @@ int dn_tree_init(struct dn_tree *t, const struct dn_tree_opts *o)
 		t->clk_tck = 100;
 	long ps = sysconf(_SC_PAGESIZE);
 	t->page_kb = ps > 0 ? (uint64_t)ps / 1024 : 4;
+	t->walk_children = o->children;
 	t->nbuckets = INITIAL_BUCKETS;
 	t->buckets = calloc(t->nbuckets, sizeof *t->buckets);
 	if (!t->buckets)
@@ -622,10 +682,54 @@ int dn_tree_init(struct dn_tree *t, const struct dn_tree_opts *o)
 
 int dn_tree_adopt(struct dn_tree *t, pid_t pid)
 {
-	if (dn_tree_find(t, pid))
-		return -EEXIST;
-	int r = add_child(t, pid);
+	int r = add_child(t, pid, false);
 	return r < 0 ? r : (dn_tree_find(t, pid) ? 0 : -ESRCH);
+}
+
+void dn_tree_walk_children(struct dn_tree *t, bool on)
+{
+	t->walk_children = on && t->opts.children;
+}
+
+void dn_tree_walk_once(struct dn_tree *t)
+{
+	t->walk_once = true;
+}
+
+static int sys_pidfd_open(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static int sys_pidfd_send_signal(int pidfd, int sig)
+{
+	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+int dn_tree_signal(struct dn_tree *t, int sig, pid_t skip)
+{
+	int sent = 0;
+	for (size_t i = 0; i < t->nprocs; i++) {
+		struct dn_proc *p = t->procs[i];
+		if (p->pid == skip)
+			continue;
+		int pfd = sys_pidfd_open(p->pid);
+		if (pfd < 0 && errno != ENOSYS)
+			continue; /* gone */
+		/* Checked after the open: if the pid had passed to a newcomer
+		 * by then, our process was reaped and its kept fd fails. */
+		bool ours = identity_holds(t, p);
+		if (pfd >= 0) {
+			if (ours && sys_pidfd_send_signal(pfd, sig) == 0)
+				sent++;
+			close(pfd);
+		} else if (ours && kill(p->pid, sig) == 0) {
+			/* no pidfds (before Linux 5.3): the check and the
+			 * signal are a few instructions apart */
+			sent++;
+		}
+	}
+	return sent;
 }
 
 void dn_tree_reread_command(struct dn_tree *t, pid_t pid)
@@ -648,7 +752,7 @@ void dn_tree_free(struct dn_tree *t)
 {
 	for (size_t i = 0; i < t->nprocs; i++)
 		proc_free(t->procs[i]);
-	clear_gone(t);
+	clear_gone(t, t->ngone);
 	free(t->gone);
 	free(t->procs);
 	free(t->buckets);

@@ -4,12 +4,17 @@
  * Processes are identified by (pid, start time) and kept in a hash keyed by
  * pid; each keeps its /proc files open (pread at offset 0 re-reads them,
  * and a kept fd pins the identity: after the process is reaped, reads fail
- * with ESRCH instead of aliasing a reused pid). Descendants are found from
- * /proc/PID/task/TID/children of the processes already known, never by a
- * scan of all of /proc. A scan is mark-and-sweep: every known process is
- * re-read; the ones whose reads fail are gone; children not known yet are
- * new. Processes that the caller adopts (orphans reparented to denet as
- * subreaper) stay in the tree although no parent in it lists them.
+ * with ESRCH instead of aliasing a reused pid; the start time is compared
+ * too, wherever a pid comes from outside: an adoption, a signal).
+ *
+ * Membership: the caller adopts the processes it learns of from a better
+ * source (the run's cgroup.procs, fork events: engine/run/membership.c)
+ * and then turns the children walk off (dn_tree_walk_children). Without
+ * one, descendants are found from /proc/PID/task/TID/children of the
+ * processes already known, never by a scan of all of /proc. A scan is
+ * mark-and-sweep: every known process is re-read; the ones whose reads
+ * fail are gone; processes adopted since the previous scan, and children
+ * not known yet, are new.
  */
 #ifndef DENET_PROCTREE_H
 #define DENET_PROCTREE_H
@@ -29,7 +34,7 @@ struct dn_proc {
 	char *command; /* cmdline joined by spaces; comm when empty */
 	char state;
 	struct dn_metrics m; /* the latest sample */
-	bool is_new;	     /* first seen in the latest scan */
+	bool is_new;	     /* first seen in (or adopted before) the latest scan */
 	bool execd;	     /* exec'd since the previous scan (comm changed) */
 	/* Read by the monitor and its rules, written by proctree.c only: the
 	 * latest /proc/PID/stat (threads, vsize: none for a zombie or a
@@ -38,10 +43,13 @@ struct dn_proc {
 	 * read 0; a kernel without schedstat: CPU from stat ticks). */
 	struct dn_stat st;
 	int fd_io, fd_sched;
+	bool counted; /* the caller's mark (engine/run/membership.c: counted
+			 among the processes the run started); 0 when added */
 
 	/* private to proctree.c */
 	int fd_stat, fd_children;
 	unsigned stat_gen;
+	bool adopted; /* added between scans: new in the next one */
 	bool has_prev, prev_sched_ok;
 	uint64_t prev_sched_ns, prev_tick_ns, prev_boot_ns;
 	int64_t prev_threads;
@@ -91,6 +99,10 @@ struct dn_tree {
 	struct dn_metrics agg;	   /* aggregate of the latest scan */
 	struct dn_proc_gone *gone; /* left in the latest scan */
 	size_t ngone, gone_cap;
+	size_t ngone_reported; /* gone[] entries the latest scan reported;
+				  the rest left between scans (a reused pid) */
+	bool walk_children;    /* read children files (no better source) */
+	bool walk_once;	       /* ... in the next scan only (events lost) */
 	size_t nspawned; /* procs[] entries with is_new set */
 	char *rdbuf;
 	size_t rdcap;
@@ -118,8 +130,28 @@ void dn_tree_free(struct dn_tree *t);
 int dn_tree_scan(struct dn_tree *t, uint64_t wall_ms);
 
 /* Add a process the caller knows belongs to the tree (an orphan adopted by
- * denet). 0, -EEXIST, -ESRCH. */
+ * denet, a member of the run's cgroup, a fork event's child); it is `new`
+ * in the next scan. If a process with that pid is known but has ended (a
+ * reused pid: its start time differs), the old one is recorded as gone
+ * and the new one added. 0, -EEXIST (the same process is known), -ESRCH
+ * (gone already), or -errno. */
 int dn_tree_adopt(struct dn_tree *t, pid_t pid);
+
+/* Whether scans read the children files to find descendants (the default
+ * with opts.children). A caller with a better source turns it off;
+ * dn_tree_walk_once asks for one walk in the next scan (after the source
+ * lost events). */
+void dn_tree_walk_children(struct dn_tree *t, bool on);
+void dn_tree_walk_once(struct dn_tree *t);
+
+/* Sends sig to every live process of the tree but `skip` (0: none), each
+ * through a pidfd whose identity is checked before the signal: the pid is
+ * opened, then the process's kept stat fd must still read and show the
+ * start time the tree recorded. A kept fd fails once its process is
+ * reaped, and a pid is reused only after that, so the pidfd names the
+ * process the tree knew, never a newcomer with its pid. Returns the
+ * number signalled. */
+int dn_tree_signal(struct dn_tree *t, int sig, pid_t skip);
 
 struct dn_proc *dn_tree_find(const struct dn_tree *t, pid_t pid);
 /* Read pid's command line again (after an exec the tree could not see). */

@@ -27,6 +27,9 @@
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
 
 static void on_sample_timer(struct dn_loop *loop, struct dn_timer *t, void *ctx);
 static void on_pidfd(struct dn_loop *loop, int fd, uint32_t events, void *ctx);
@@ -56,6 +59,18 @@ void dn_monitor_init(struct dn_monitor *m)
 	m->pidfd = -1;
 	m->prof_event_fd = -1;
 	m->tree.fd_netdev = -1;
+	dn_membership_init(&m->mb);
+	m->mb_fd = -1;
+}
+
+static void on_membership_events(struct dn_loop *loop, int fd, uint32_t events, void *ctx)
+{
+	(void)loop;
+	(void)fd;
+	(void)events;
+	struct dn_monitor *m = ctx;
+	if (m->running)
+		dn_membership_poll(&m->mb);
 }
 
 static int common_init(struct dn_monitor *m, struct dn_loop *loop, const struct dn_monitor_opts *o)
@@ -281,6 +296,9 @@ int dn_monitor_start(struct dn_monitor *m)
 			m->pidfd = -1;
 			return r;
 		}
+		/* Members and counts from the first fork on: the connector
+		 * is subscribed before the child runs. */
+		dn_membership_start(&m->mb, &m->tree, m->cg != NULL);
 		/* Tracked before exec: the kernel follows every fork from the
 		 * first instruction on. */
 		if (m->o.offcpu) {
@@ -304,7 +322,12 @@ int dn_monitor_start(struct dn_monitor *m)
 		 * nothing but this tree. */
 		if (!m->o.no_cgroup)
 			m->cg = dn_cgroup_of_tree(m->pid, m->cg_why, sizeof m->cg_why);
+		dn_membership_start(&m->mb, &m->tree, m->cg != NULL);
 	}
+	int mfd = dn_membership_fd(&m->mb);
+	/* unwatched, the events are read at each sample (dn_membership_sync) */
+	if (mfd >= 0 && dn_loop_add_fd(m->loop, mfd, EPOLLIN, on_membership_events, m) == 0)
+		m->mb_fd = mfd;
 	if (m->o.offcpu && !m->prof) {
 		/* Attached: everything already in the tree; launched: the held
 		 * child was tracked before exec (see below). */
@@ -404,6 +427,7 @@ int dn_monitor_sample_now(struct dn_monitor *m)
 		m->tree.exact_total_ns =
 			m->cgs_ok && m->cgs.has_cpu ? m->cgs.usage_usec * 1000ull + 1 : 0;
 	}
+	dn_membership_sync(&m->mb, m->cg);
 	if (m->waiting_survivors)
 		dn_survivors_adopt(m->cg, &m->tree);
 	int n = dn_tree_scan(&m->tree, dn_wall_ms());
@@ -452,6 +476,10 @@ int dn_monitor_sample_now(struct dn_monitor *m)
 
 static void disarm_all(struct dn_monitor *m)
 {
+	if (m->mb_fd >= 0) {
+		dn_loop_del_fd(m->loop, m->mb_fd);
+		m->mb_fd = -1;
+	}
 	if (m->prof_event_fd >= 0) {
 		dn_loop_del_fd(m->loop, m->prof_event_fd);
 		m->prof_event_fd = -1;
@@ -504,6 +532,21 @@ static uint64_t max_u64(uint64_t a, uint64_t b)
 	return a > b ? a : b;
 }
 
+/* processes (and threads) the run started: from the fork events when
+ * the connector was there, else what the samples saw. */
+static void set_counts(struct dn_monitor *m, struct dn_exit_info *e)
+{
+	dn_membership_poll(&m->mb); /* forks not read yet */
+	e->processes_source = dn_membership_source(&m->mb);
+	if (e->processes_source) {
+		e->processes = m->mb.processes;
+		e->threads = m->mb.threads;
+	} else {
+		e->processes = m->processes_seen;
+		e->processes_source = "sampled";
+	}
+}
+
 static void write_exit(struct dn_monitor *m, int status, bool known)
 {
 	struct dn_exit_info *e = &m->exit;
@@ -523,8 +566,8 @@ static void write_exit(struct dn_monitor *m, int status, bool known)
 		long peak = m->ru.ru_maxrss > m->orphans_ru.ru_maxrss ? m->ru.ru_maxrss
 								      : m->orphans_ru.ru_maxrss;
 		e->mem_peak_kb = peak > 0 ? (uint64_t)peak : 0;
-		e->processes = m->processes_seen;
 	}
+	set_counts(m, e);
 	if (m->cg && dn_cgroup_read(m->cg, &m->cgs) == 0) {
 		/* The cgroup saw every process of the tree, however short. */
 		if (m->cgs.has_cpu) {
@@ -668,7 +711,6 @@ int dn_monitor_detach(struct dn_monitor *m)
 		emit_profile_window(m, dn_wall_ms());
 	}
 	m->exit.detached = true;
-	m->exit.processes = m->processes_seen;
 	write_exit(m, 0, false);
 	/* It runs on, in the cgroup denet runs in: the run's own cgroup
 	 * would otherwise hold it until it exits (or be left behind). */
@@ -678,17 +720,32 @@ int dn_monitor_detach(struct dn_monitor *m)
 	return 0;
 }
 
+/* The command denet launched, while it is denet's unreaped child: by its
+ * pidfd, or by pid where there is none (a pid is not reused before its
+ * parent reaps it, and denet is that parent). 0 or -errno; -ESRCH once
+ * it is reaped (wait_all) or when it is not denet's. */
+static int signal_command(struct dn_monitor *m, int sig)
+{
+	if (!m->launched || m->pid <= 0 || m->command_done || m->waiting_survivors)
+		return -ESRCH;
+	int r = m->pidfd >= 0 ? (int)syscall(SYS_pidfd_send_signal, m->pidfd, sig, NULL, 0)
+			      : kill(m->pid, sig);
+	return r == 0 ? 0 : -errno;
+}
+
 int dn_monitor_signal_tree(struct dn_monitor *m, int sig)
 {
-	int sent = 0;
-	/* once reaped (wait_all), the root's pid may be anyone's */
-	if (m->pid > 0 && !m->command_done && !m->waiting_survivors && kill(m->pid, sig) == 0)
-		sent++;
-	for (size_t i = 0; i < m->tree.nprocs; i++) {
-		pid_t p = m->tree.procs[i]->pid;
-		if (p != m->pid && kill(p, sig) == 0)
-			sent++;
-	}
+	/* Who is in the run now, not at the last sample: queued fork events
+	 * and the cgroup's list join the tree first. */
+	if (m->running)
+		dn_membership_sync(&m->mb, m->cg);
+	int sent = signal_command(m, sig) == 0;
+	/* everyone else by a checked pidfd (proctree.h) */
+	sent += dn_tree_signal(&m->tree, sig, sent ? m->pid : 0);
+	/* SIGKILL reaches what forked since, too: the kernel kills the
+	 * cgroup's members atomically (cgroup.kill). */
+	if (sig == SIGKILL && m->cg && m->running)
+		dn_cgroup_kill(m->cg);
 	return sent;
 }
 
@@ -752,8 +809,8 @@ void dn_monitor_on_signal(struct dn_monitor *m, const struct signalfd_siginfo *s
 		return;
 	if (m->waiting_survivors)
 		dn_monitor_signal_tree(m, sig); /* the command is gone: to them */
-	else if (!m->command_done)
-		kill(m->pid, sig);
+	else
+		signal_command(m, sig);
 }
 
 int dn_monitor_mark(struct dn_monitor *m, const char *label)
@@ -857,6 +914,9 @@ void dn_monitor_free(struct dn_monitor *m)
 	}
 	if (m->cg)
 		dn_cgroup_destroy(m->cg);
+	if (m->mb_fd >= 0 && m->loop)
+		dn_loop_del_fd(m->loop, m->mb_fd);
+	dn_membership_free(&m->mb);
 	if (m->prof_event_fd >= 0 && m->loop)
 		dn_loop_del_fd(m->loop, m->prof_event_fd);
 	dn_profile_close(m->prof);

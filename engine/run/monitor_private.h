@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "cgroup.h"
+#include "membership.h"
 #include "monitor.h"
 #include "schedule.h"
 
@@ -72,6 +73,8 @@ struct dn_monitor {
 	uint64_t prof_window_ms; /* wall time of the previous drain */
 	int prof_event_fd;	 /* the profile's process events, in the loop */
 	bool root_had_mm;	 /* the root was seen with an address space */
+	struct dn_membership mb; /* who is in the run, how many it started */
+	int mb_fd;		 /* mb's connector fd, in the loop; -1 */
 };
 
 /* Put a monitor in its safe closed state: no fds (-1), no memory, nothing

@@ -3,6 +3,7 @@
  * names and units follow upstream denet; `kind` comes first so a reader
  * can dispatch on a prefix.
  */
+#include <string.h>
 #include <unistd.h>
 
 #include "json.h"
@@ -184,6 +185,12 @@ void dn_record_exit(struct dn_buf *b, const struct dn_exit_info *e)
 		dn_json_uint(&j, e->mem_peak_kb);
 		dn_json_key(&j, "processes");
 		dn_json_uint(&j, e->processes);
+		dn_json_key(&j, "processes_source");
+		dn_json_str(&j, e->processes_source ? e->processes_source : "sampled");
+		if (e->processes_source && strcmp(e->processes_source, "sampled") != 0) {
+			dn_json_key(&j, "threads");
+			dn_json_uint(&j, e->threads);
+		}
 		if (e->has_io) {
 			dn_json_key(&j, "disk_read_bytes");
 			dn_json_uint(&j, e->disk_read_bytes);

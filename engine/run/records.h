@@ -42,7 +42,12 @@ struct dn_exit_info {
 	const char *source; /* "rusage", or NULL when there are none */
 	double cpu_user_secs, cpu_system_secs;
 	uint64_t mem_peak_kb;
-	uint64_t processes; /* processes seen in the tree */
+	/* processes (threads) the run started, the command included: from
+	 * the fork events ("proc_connector", or "proc_connector (events
+	 * lost)" for a lower bound), else those the samples saw ("sampled";
+	 * threads then unknown) */
+	uint64_t processes, threads;
+	const char *processes_source;
 	bool has_io, has_oom;
 	uint64_t disk_read_bytes, disk_write_bytes, oom_kills;
 	/* the same figures integrated from the samples */

@@ -107,8 +107,10 @@ int dn_procevents_parse(const void *buf, size_t len,
 		    body >= sizeof cn) {
 			memcpy(&cn, b, sizeof cn);
 			size_t have = body - sizeof cn;
-			if (cn.id.idx == CN_IDX_PROC && cn.id.val == CN_VAL_PROC && cn.len <= have &&
-			    have >= offsetof(struct proc_event, event_data) + sizeof ev.event_data.fork) {
+			if (cn.id.idx == CN_IDX_PROC && cn.id.val == CN_VAL_PROC &&
+			    cn.len <= have &&
+			    have >= offsetof(struct proc_event, event_data) +
+					    sizeof ev.event_data.fork) {
 				memset(&ev, 0, sizeof ev);
 				memcpy(&ev, b + sizeof cn, have < sizeof ev ? have : sizeof ev);
 				struct dn_procevent out = {.boot_ns = ev.timestamp_ns};
@@ -132,8 +134,7 @@ int dn_procevents_parse(const void *buf, size_t len,
 					out.parent_pid = ev.event_data.exit.parent_pid;
 					out.parent_tgid = ev.event_data.exit.parent_tgid;
 					break;
-				default:
-					break;
+				default: break;
 				}
 				if (out.kind) {
 					fn(&out, ctx);

@@ -103,7 +103,7 @@ struct dn_tree {
 				  the rest left between scans (a reused pid) */
 	bool walk_children;    /* read children files (no better source) */
 	bool walk_once;	       /* ... in the next scan only (events lost) */
-	size_t nspawned; /* procs[] entries with is_new set */
+	size_t nspawned;       /* procs[] entries with is_new set */
 	char *rdbuf;
 	size_t rdcap;
 	/* Whole-tree CPU accounting: live processes' own + reaped-children CPU,

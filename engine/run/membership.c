@@ -57,8 +57,7 @@ static void on_event(const struct dn_procevent *ev, void *ctx)
 		if (!mb->follow && ev->pid == ev->tgid)
 			dn_pidset_remove(&mb->members, ev->tgid);
 		break;
-	default:
-		break;
+	default: break;
 	}
 }
 

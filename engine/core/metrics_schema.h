@@ -58,6 +58,9 @@
 	X(sys_net_tx_bytes,    U64,  BOTH, MAX,   TREE, "bytes",          "sent by the namespace's interfaces but lo, a delta") \
 	X(thread_count,        U64,  BOTH, SUM,   TREE, "count",          "threads") \
 	X(process_count,       U64,  AGG,  COUNT, TREE, "count",          "processes in this sample") \
+	/* From the fork events, so a process that lived between two samples \
+	 * counts; the caller sets it (without events: those first sampled). */ \
+	X(processes_started,   U64,  AGG,  NONE,  TREE, "count",          "processes the run started in the window, ended ones included") \
 	/* The tree has been up as long as its oldest member. */ \
 	X(uptime_secs,         U64,  BOTH, MAX,   TREE, "s",              "time since the process started") \
 	/* A peak across samples, not processes: the caller keeps it. */ \

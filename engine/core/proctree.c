@@ -437,6 +437,7 @@ static void compute_metrics(struct dn_tree *t, struct dn_proc *p, uint64_t now_b
 	 * is the leader thread only, so it is exact for single-threaded
 	 * processes; with threads, stat's group-wide ticks are the truth. */
 	double cpu = 0.0;
+	p->window_cpu_ns = 0;
 	uint64_t start_boot = st->starttime * ns_per_tick;
 	if (p->has_prev) {
 		uint64_t d;
@@ -447,6 +448,7 @@ static void compute_metrics(struct dn_tree *t, struct dn_proc *p, uint64_t now_b
 		uint64_t win = sub0(now_boot, p->prev_boot_ns);
 		if (win)
 			cpu = 100.0 * (double)d / (double)win;
+		p->window_cpu_ns = (double)d;
 	} else if (t->primed) {
 		/* First seen mid-run: everything it ran, it ran since it was
 		 * born, which (within a tick) is inside this window. */
@@ -457,6 +459,7 @@ static void compute_metrics(struct dn_tree *t, struct dn_proc *p, uint64_t now_b
 			win = sub0(now_boot, t->last_boot_ns);
 		if (win)
 			cpu = 100.0 * (double)total / (double)win;
+		p->window_cpu_ns = (double)total;
 	}
 	/* The same CPU as a running total, so the tree total stays
 	 * consistent when the source (schedstat/ticks) changes. */
@@ -607,7 +610,14 @@ static int scan(struct dn_tree *t, uint64_t wall_ms, bool compute)
 		 * total in one window and behind in the next: carry the
 		 * difference over (a credit) instead of adding only the
 		 * positive side, which would count the rounding twice. */
-		double live_ns = agg.cpu_usage / 100.0 * (double)win;
+		/* The live processes' CPU as an amount: a process born in
+		 * the window has its rate over its own life, not over the
+		 * window, so the sum of the rates would overstate it. */
+		double live_ns = 0;
+		for (size_t i = 0; i < t->nprocs; i++)
+			live_ns += t->procs[i]->window_cpu_ns;
+		if (win)
+			agg.cpu_usage = 100.0 * live_ns / (double)win;
 		t->cpu_residue_ns += window_ns - live_ns;
 		if (t->cpu_residue_ns > 0 && win) {
 			double exited = 100.0 * t->cpu_residue_ns / (double)win;

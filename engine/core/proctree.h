@@ -54,6 +54,8 @@ struct dn_proc {
 	uint64_t prev_sched_ns, prev_tick_ns, prev_boot_ns;
 	int64_t prev_threads;
 	uint64_t own_cum_ns;   /* CPU counted for it so far (sum of window deltas) */
+	double window_cpu_ns;  /* its CPU in the latest window (since its birth
+				  when it was born in it) */
 	uint64_t cpu_base_ns;  /* own_cum_ns when monitoring started (cpu_secs) */
 	bool cpu_base_pending; /* present at the start: its first reading is the base */
 	uint64_t cchild_ns;    /* CPU of its children it has waited for (cutime+cstime) */

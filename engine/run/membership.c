@@ -147,6 +147,11 @@ void dn_membership_sync(struct dn_membership *mb, struct dn_cgroup *cg)
 			dn_pidset_remove(&mb->members, mb->tree->gone[i].pid);
 	if (cg)
 		adopt_cgroup(mb, cg);
+	/* The kernel queues a fork's event before the child joins its
+	 * cgroup or its parent's children: so after this read, every
+	 * process the tree holds has had its event read, and one the
+	 * events did not name (below) was really missed by them. */
+	dn_membership_poll(mb);
 	if (mb->pe)
 		adopt_members(mb);
 	/* Whatever joined the tree since (p->counted unset) that the events

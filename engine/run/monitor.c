@@ -350,6 +350,11 @@ int dn_monitor_start(struct dn_monitor *m)
 	}
 	m->running = true;
 	m->processes_seen = m->tree.nprocs;
+	/* a launched command was born in the first window; an attached
+	 * tree's processes were there before */
+	m->started_before = m->launched ? 0
+			    : dn_membership_source(&m->mb) ? m->mb.processes
+							    : m->processes_seen;
 	m->start_mono_ns = dn_mono_ns();
 	add_cap(m, "schedstat", m->tree.nprocs && m->tree.procs[0]->fd_sched >= 0,
 		"/proc/PID/schedstat unreadable (CONFIG_SCHEDSTATS off?)");
@@ -437,6 +442,10 @@ int dn_monitor_sample_now(struct dn_monitor *m)
 	 * no record describes (it would describe an exited process) */
 	m->sampled_cpu_secs = m->tree.agg.cpu_secs;
 	m->processes_seen += m->tree.nspawned;
+	/* the window's births: every fork event, else those first sampled */
+	uint64_t started = dn_membership_source(&m->mb) ? m->mb.processes : m->processes_seen;
+	m->tree.agg.processes_started = started - m->started_before;
+	m->started_before = started;
 	if (m->hooks.on_reap)
 		for (size_t i = 0; i < m->tree.ngone; i++)
 			m->hooks.on_reap(m, &m->tree.gone[i], m->hooks.ctx);
@@ -622,6 +631,13 @@ static void on_command_exit(struct dn_monitor *m)
 	/* Before the cgroup goes (end_monitoring): what outlives the
 	 * command runs on, unmonitored; the record names it. */
 	dn_survivors_collect(&m->exit, m->cg, &m->tree, m->pid);
+	if (m->run_killed) {
+		/* cgroup.kill reached every member, forks in flight too: what
+		 * the cgroup still lists is dying, and survives nothing */
+		m->exit.survivors = 0;
+		m->exit.nsurvivors_listed = 0;
+		m->exit.survivors_source = NULL;
+	}
 	if (m->o.wait_all && m->exit.survivors > 0) {
 		/* Follow the survivors; the exit record waits for the last. The
 		 * root's pidfd stays readable once it is reaped: out of the
@@ -744,8 +760,8 @@ int dn_monitor_signal_tree(struct dn_monitor *m, int sig)
 	sent += dn_tree_signal(&m->tree, sig, sent ? m->pid : 0);
 	/* SIGKILL reaches what forked since, too: the kernel kills the
 	 * cgroup's members atomically (cgroup.kill). */
-	if (sig == SIGKILL && m->cg && m->running)
-		dn_cgroup_kill(m->cg);
+	if (sig == SIGKILL && m->cg && m->running && dn_cgroup_kill(m->cg) == 0)
+		m->run_killed = true;
 	return sent;
 }
 

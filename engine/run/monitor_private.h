@@ -30,6 +30,7 @@ struct dn_monitor {
 	bool running;	   /* monitoring */
 	bool command_done; /* the command (root) has exited */
 	bool timed_out;	   /* --timeout ended it */
+	bool run_killed;   /* SIGKILLed through the cgroup: no survivors */
 	/* wait_all: the command exited (reaped: its pid is no longer ours to
 	 * signal) and monitoring follows its survivors; its status waits
 	 * here for the exit record */
@@ -41,6 +42,7 @@ struct dn_monitor {
 	struct rusage ru;	      /* the command's, with what it waited for */
 	struct rusage orphans_ru;     /* orphans of the tree reaped by denet */
 	uint64_t processes_seen;
+	uint64_t started_before; /* processes started before this window */
 	struct dn_summary summary;
 	double sampled_cpu_secs;
 	struct dn_exit_info exit;

@@ -106,7 +106,7 @@ for _, f in ipairs {
   "ts_ms", "cpu_usage", "mem_rss_kb", "mem_vms_kb", "disk_read_bytes", "disk_write_bytes",
   "syscall_read_bytes", "syscall_write_bytes", "page_faults_cached", "page_faults_disk",
   "sys_net_rx_bytes", "sys_net_tx_bytes", "thread_count", "uptime_secs", "cpu_core",
-  "process_count", "mem_peak_kb", "cpu_usage_exited", "cpu_source", "cpu_secs", "pid", "kind",
+  "process_count", "processes_started", "mem_peak_kb", "cpu_usage_exited", "cpu_source", "cpu_secs", "pid", "kind",
   "ebpf", "ebpf.offcpu", "ebpf.offcpu.total_time_ns", "ebpf.offcpu.total_events",
   "ebpf.offcpu.avg_time_ns", "ebpf.offcpu.max_time_ns", "ebpf.offcpu.min_time_ns",
   "ebpf.offcpu.top_blocking_threads", "ebpf.offcpu.thread_stats",

@@ -51,7 +51,7 @@ local METRICS = {
   page_faults_cached = "u64", page_faults_disk = "u64",
   sys_net_rx_bytes = "u64", sys_net_tx_bytes = "u64",
   net_rx_bytes = "u64", net_tx_bytes = "u64",
-  thread_count = "u64", process_count = "u64", uptime_secs = "u64",
+  thread_count = "u64", process_count = "u64", processes_started = "u64", uptime_secs = "u64",
   mem_peak_kb = "u64", cpu_usage_exited = "number", cpu_source = "string", cpu_secs = "number",
   cpu_core = "core", pid = "u64",
 }

@@ -352,9 +352,9 @@ int dn_monitor_start(struct dn_monitor *m)
 	m->processes_seen = m->tree.nprocs;
 	/* a launched command was born in the first window; an attached
 	 * tree's processes were there before */
-	m->started_before = m->launched ? 0
+	m->started_before = m->launched			   ? 0
 			    : dn_membership_source(&m->mb) ? m->mb.processes
-							    : m->processes_seen;
+							   : m->processes_seen;
 	m->start_mono_ns = dn_mono_ns();
 	add_cap(m, "schedstat", m->tree.nprocs && m->tree.procs[0]->fd_sched >= 0,
 		"/proc/PID/schedstat unreadable (CONFIG_SCHEDSTATS off?)");

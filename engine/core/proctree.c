@@ -523,6 +523,8 @@ static void record_gone(struct dn_tree *t, struct dn_proc *p)
 	}
 	struct dn_proc_gone *g = &t->gone[t->ngone++];
 	g->pid = p->pid;
+	g->ppid = p->ppid;
+	g->birth_unreported = p->is_new || p->adopted;
 	g->start_ticks = p->start_ticks;
 	g->command = p->command;
 	p->command = NULL;
@@ -749,6 +751,28 @@ void dn_tree_reread_command(struct dn_tree *t, pid_t pid)
 		return;
 	free(p->command);
 	p->command = read_command(t, p);
+}
+
+void dn_tree_exec_seen(struct dn_tree *t, pid_t pid)
+{
+	struct dn_proc *p = dn_tree_find(t, pid);
+	if (!p)
+		return;
+	int fd = open_proc_file(pid, "cmdline");
+	if (fd < 0)
+		return;
+	ssize_t n = pread_all(t, fd);
+	close(fd);
+	struct join_ctx j = {0};
+	if (n > 0)
+		dn_proc_split_cmdline(t->rdbuf, (size_t)n, join_arg, &j);
+	if (!j.out || j.len == 0) {
+		free(j.out);
+		return;
+	}
+	free(p->command);
+	p->command = j.out;
+	p->command_is_comm = false;
 }
 
 struct dn_proc *dn_tree_root(const struct dn_tree *t)

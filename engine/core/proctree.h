@@ -72,7 +72,10 @@ struct dn_proc {
 
 /* A process that left the tree in the latest scan. */
 struct dn_proc_gone {
-	pid_t pid;
+	pid_t pid, ppid;
+	/* it came and went between two scans (opened from a fork event,
+	 * never scanned): nobody was told of its birth yet */
+	bool birth_unreported;
 	uint64_t start_ticks;
 	char *command;
 	struct dn_metrics last; /* its last sample */
@@ -158,6 +161,10 @@ int dn_tree_signal(struct dn_tree *t, int sig, pid_t skip);
 struct dn_proc *dn_tree_find(const struct dn_tree *t, pid_t pid);
 /* Read pid's command line again (after an exec the tree could not see). */
 void dn_tree_reread_command(struct dn_tree *t, pid_t pid);
+/* pid exec'd (an exec event): its new command line replaces the old one
+ * if it can be read (a process that exec'd and ended at once keeps the
+ * one it had). */
+void dn_tree_exec_seen(struct dn_tree *t, pid_t pid);
 /* The root if it is still alive (it is procs[0] then), else NULL. */
 struct dn_proc *dn_tree_root(const struct dn_tree *t);
 

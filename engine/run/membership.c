@@ -49,6 +49,12 @@ static void on_event(const struct dn_procevent *ev, void *ctx)
 				dn_tree_find(mb->tree, ev->tgid)->counted = true;
 		}
 		break;
+	case DN_PROCEV_EXEC:
+		/* its new command line now: a child that runs a few ms is
+		 * reported by what it ran, not by its parent's line */
+		if (mb->follow)
+			dn_tree_exec_seen(mb->tree, ev->tgid);
+		break;
 	case DN_PROCEV_EXIT:
 		/* Following the tree, a member leaves the set when it is
 		 * reaped (the tree sees it gone, dn_membership_sync): a zombie,

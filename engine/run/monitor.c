@@ -446,9 +446,18 @@ int dn_monitor_sample_now(struct dn_monitor *m)
 	uint64_t started = dn_membership_source(&m->mb) ? m->mb.processes : m->processes_seen;
 	m->tree.agg.processes_started = started - m->started_before;
 	m->started_before = started;
-	if (m->hooks.on_reap)
-		for (size_t i = 0; i < m->tree.ngone; i++)
-			m->hooks.on_reap(m, &m->tree.gone[i], m->hooks.ctx);
+	for (size_t i = 0; i < m->tree.ngone; i++) {
+		const struct dn_proc_gone *g = &m->tree.gone[i];
+		if (g->birth_unreported && m->hooks.on_spawn) {
+			/* born and gone between two samples: its birth first */
+			struct dn_proc born = {.pid = g->pid, .ppid = g->ppid, .m = g->last};
+			born.command = g->command;
+			born.fd_io = born.fd_sched = born.fd_stat = born.fd_children = -1;
+			m->hooks.on_spawn(m, &born, m->hooks.ctx);
+		}
+		if (m->hooks.on_reap)
+			m->hooks.on_reap(m, g, m->hooks.ctx);
+	}
 	if (m->hooks.on_spawn)
 		for (size_t i = 0; i < m->tree.nprocs; i++)
 			if (m->tree.procs[i]->is_new)

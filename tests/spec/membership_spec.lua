@@ -99,10 +99,14 @@ describe("exact process counts from fork events", function()
   it("a fork that exits between two samples is counted, and its reap reaches Lua", function()
     local script = S.tmpfile([[
 local denet = require "denet"
-local reaped = {}
-local p = denet.run({ "sh", "-c", "sleep 0.2; /bin/true; sleep 1.2" },
+local reaped, spawned = {}, {}
+local p = denet.run({ "sh", "-c", "sleep 0.2; /bin/sleep 0.05; sleep 1.2" },
                     { interval = 1000, max_interval = 1000 })
-p:on("reap", function(g) reaped[#reaped + 1] = g.command end)
+p:on("spawn", function(c) spawned[c.pid] = c.command end)
+p:on("reap", function(g)
+  -- every reap follows its spawn
+  reaped[#reaped + 1] = (spawned[g.pid] == g.command and "" or "unborn:") .. g.command
+end)
 local _, totals = p:wait()
 print(totals.processes, totals.processes_source, table.concat(reaped, ","))
 ]], ".lua")
@@ -111,9 +115,10 @@ print(totals.processes, totals.processes_source, table.concat(reaped, ","))
     local n, src, reaped = r.out:match("^(%d+)\t(%S+)\t(.*)\n")
     assert.equal("4", n, r.out)
     assert.equal("proc_connector", src)
-    -- the `true` lived ~1 ms between two 1 s samples: the fork event
-    -- opened it, so its end is reported with its command
-    assert.is_truthy(reaped:match("true"), "reaped: " .. reaped)
+    -- `/bin/sleep 0.05` lived between two 1 s samples: the fork event
+    -- opened it, its exec event named it, its spawn and reap are reported
+    assert.is_truthy(reaped:match("/bin/sleep 0%.05"), "reaped: " .. reaped)
+    assert.is_falsy(reaped:match("unborn"), "reaped: " .. reaped)
   end)
 
   it("a double-forked daemon is followed and counted (--wait-all)", function()

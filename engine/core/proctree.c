@@ -240,9 +240,8 @@ static struct dn_proc *proc_open(struct dn_tree *t, pid_t pid)
 	 * byte counters then stay 0 rather than failing the sample. */
 	p->fd_io = open_proc_file(pid, "io");
 	p->fd_sched = open_proc_file(pid, "schedstat");
-	char name[64];
-	snprintf(name, sizeof name, "task/%d/children", (int)pid);
-	p->fd_children = open_proc_file(pid, name);
+	/* the children file is opened by the first walk that needs it: with
+	 * a better source of members there is none */
 	p->command = read_command(t, p);
 	return p;
 }
@@ -370,6 +369,11 @@ static void children_from_fd(struct dn_tree *t, int fd)
 
 static void discover_children(struct dn_tree *t, struct dn_proc *p)
 {
+	if (p->st.num_threads <= 1 && p->fd_children < 0) {
+		char name[64];
+		snprintf(name, sizeof name, "task/%d/children", (int)p->pid);
+		p->fd_children = open_proc_file(p->pid, name);
+	}
 	if (p->st.num_threads <= 1 && p->fd_children >= 0) {
 		children_from_fd(t, p->fd_children);
 		return;
@@ -451,12 +455,11 @@ static void compute_metrics(struct dn_tree *t, struct dn_proc *p, uint64_t now_b
 		p->window_cpu_ns = (double)d;
 	} else if (t->primed) {
 		/* First seen mid-run: everything it ran, it ran since it was
-		 * born, which (within a tick) is inside this window. */
+		 * born, which (within a tick) is inside this window. A rate
+		 * over the window like everyone's (not over its short life),
+		 * so the aggregate is the sum of the rows. */
 		uint64_t total = (sched_ok && st->num_threads == 1) ? ss.run_ns : tick_ns;
-		uint64_t born = start_boot > t->last_boot_ns ? start_boot : t->last_boot_ns;
-		uint64_t win = sub0(now_boot, born);
-		if (win < 1000000ull) /* under 1 ms the tick-rounded birth lies */
-			win = sub0(now_boot, t->last_boot_ns);
+		uint64_t win = sub0(now_boot, t->last_boot_ns);
 		if (win)
 			cpu = 100.0 * (double)total / (double)win;
 		p->window_cpu_ns = (double)total;
@@ -612,9 +615,8 @@ static int scan(struct dn_tree *t, uint64_t wall_ms, bool compute)
 		 * total in one window and behind in the next: carry the
 		 * difference over (a credit) instead of adding only the
 		 * positive side, which would count the rounding twice. */
-		/* The live processes' CPU as an amount: a process born in
-		 * the window has its rate over its own life, not over the
-		 * window, so the sum of the rates would overstate it. */
+		/* The live processes' CPU as an amount (the same as the sum
+		 * of their rates over the window, without its rounding). */
 		double live_ns = 0;
 		for (size_t i = 0; i < t->nprocs; i++)
 			live_ns += t->procs[i]->window_cpu_ns;

@@ -97,15 +97,28 @@ describe("truthful numbers", function()
   end)
 
   it("a busy child first seen mid-run shows its CPU in its first record, not 0", function()
-    local r = S.denet({ "--json", "run", "sh", "-c", "sleep 0.35; " .. S.helper("busy") .. " 1; true" })
+    -- fixed 100 ms windows: its first record holds all it ran since its
+    -- birth, as a rate over the window (as top shows it)
+    local r = S.denet({ "--json", "-i", "100", "-m", "100", "run", "sh", "-c",
+      "sleep 0.35; " .. S.helper("busy") .. " 1; true" })
     assert.are.equal(0, r.code, r.err)
-    local first
+    local first, window_ms, prev_ts
     for _, t in ipairs(S.of_kind(S.records(r.out), "tree")) do
       for _, c in ipairs(t.children) do
-        if c.command:find("busy", 1, true) and not first then first = c end
+        if c.command:find("busy", 1, true) and not first then
+          first, window_ms = c, t.ts_ms - prev_ts
+        end
       end
+      prev_ts = t.ts_ms
     end
     assert.is_not_nil(first, "the busy child never appeared")
-    assert.is_true(first.metrics.cpu_usage > 50, "first record reads " .. first.metrics.cpu_usage)
+    local m = first.metrics
+    assert.is_true(m.cpu_usage > 1, "first record reads " .. m.cpu_usage)
+    -- the rate is its CPU since birth over the window: cpu_secs says how
+    -- much that was (ms rounding of ts_ms: 2 ms of 100)
+    local implied = m.cpu_usage / 100 * window_ms / 1000
+    assert.is_true(math.abs(implied - m.cpu_secs) <= 0.03 * window_ms / 1000 + 0.002,
+      ("cpu_usage %.2f over %d ms is %.4f s; cpu_secs %.4f"):format(m.cpu_usage, window_ms,
+        implied, m.cpu_secs))
   end)
 end)

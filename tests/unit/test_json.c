@@ -635,6 +635,7 @@ static struct dn_metrics sample_metrics(void)
 		.uptime_secs = 13,
 		.cpu_core = 3,
 		.process_count = 14,
+		.processes_started = 16,
 		.mem_peak_kb = 15,
 		.cpu_secs = 1.2345675,
 	};
@@ -667,7 +668,7 @@ static void test_metrics_json(void)
 	dn_buf_reset(&b);
 	dn_json_init(&j, &b);
 	dn_metrics_write_json(&j, &m, true);
-	CHECK_STR(b.data, COMMON_FIELDS "\"process_count\":14,\"uptime_secs\":13,"
+	CHECK_STR(b.data, COMMON_FIELDS "\"process_count\":14,\"processes_started\":16,\"uptime_secs\":13,"
 					"\"mem_peak_kb\":15,\"cpu_usage_exited\":0.00,"
 					"\"cpu_source\":\"proc\",\"cpu_secs\":1.234568}");
 
@@ -676,7 +677,7 @@ static void test_metrics_json(void)
 	dn_buf_reset(&b);
 	dn_json_init(&j, &b);
 	dn_metrics_write_json(&j, &m, true);
-	CHECK_STR(b.data, COMMON_FIELDS "\"process_count\":14,\"uptime_secs\":13,"
+	CHECK_STR(b.data, COMMON_FIELDS "\"process_count\":14,\"processes_started\":16,\"uptime_secs\":13,"
 					"\"mem_peak_kb\":15,\"cpu_usage_exited\":12.35,"
 					"\"cpu_source\":\"cgroup\",\"cpu_secs\":1.234568}");
 

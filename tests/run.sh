@@ -27,18 +27,60 @@ count() { # reads TAP on stdin, echoes it, updates counters via the log
 }
 
 # What the suite leaves behind is checked at the end (see leftovers below):
-# the work tree, the run cgroups of denet processes that have ended, and
+# the work tree, the run cgroups of denet processes that have ended (in
+# every hierarchy, below this shell's own cgroups: a v1 memory leaf sits
+# deeper than /sys/fs/cgroup/*/, where an earlier glob never looked), and
 # processes of this build's binaries still running.
 tree_before=$(git status --porcelain --untracked-files=all 2>/dev/null)
-cgroups() { # denet-PID-N run cgroups whose creating denet has ended
-	for d in /sys/fs/cgroup/*/denet-* /sys/fs/cgroup/denet-*; do
-		[ -d "$d" ] || continue
-		pid=${d##*/denet-}
-		pid=${pid%%-*}
-		[ -d "/proc/$pid" ] || echo "$d"
-	done
+# The directory of each cgroup named in /proc/PID/cgroup text (stdin), one
+# per hierarchy, from this process's mountinfo: cgroup2 for "0::", else the
+# v1 mount whose options hold the line's controllers.
+cgroup_dirs() {
+	awk 'NR == FNR {
+		for (i = 7; i <= NF && $i != "-"; i++) ;
+		if ($(i + 1) == "cgroup2") v2 = $5 "\t" $4
+		else if ($(i + 1) == "cgroup") { opts[++n] = "," $(i + 3) ","; mnt[n] = $5 "\t" $4 }
+		next
+	}
+	{
+		split($0, f, ":"); path = substr($0, length(f[1]) + length(f[2]) + 3); m = ""
+		if (f[1] == "0" && f[2] == "") m = v2
+		else for (k = 1; k <= n && m == ""; k++) {
+			ok = 1; c = split(f[2], cs, ",")
+			for (j = 1; j <= c; j++) if (index(opts[k], "," cs[j] ",") == 0) ok = 0
+			if (ok) m = mnt[k]
+		}
+		if (m == "") next
+		split(m, mr, "\t"); root = mr[2]
+		if (root != "/" && index(path, root) == 1) path = substr(path, length(root) + 1)
+		sub(/\/$/, "", path)
+		print mr[1] path
+	}' /proc/self/mountinfo -
+}
+# Where denet makes its run cgroups: under its own cgroup in each hierarchy,
+# which is this shell's (every denet of the suite runs below it). Only
+# those: other sessions' cgroups are not this suite's business.
+cg_parents=$(cgroup_dirs </proc/self/cgroup | sort -u)
+# denet-PID-N run cgroups there whose creating denet has ended: no process
+# PID, or a PID that now names a thread of another process (as denet's
+# stale sweep judges). On a hybrid layout the cgroup2 parent may be shared
+# with other sessions; their live runs are not counted (owner alive).
+cgroups() {
+	local parent d pid tgid
+	while IFS= read -r parent; do
+		for d in "$parent"/denet-*; do
+			[ -d "$d" ] || continue
+			pid=${d##*/denet-}
+			pid=${pid%%-*}
+			tgid=$(sed -n 's/^Tgid:[[:space:]]*//p' "/proc/$pid/status" 2>/dev/null)
+			[ "$tgid" = "$pid" ] || echo "$d"
+		done
+	done <<<"$cg_parents"
 }
 cgroups_before=$(cgroups)
+# The check must see where denet really puts a run: a command's own
+# cgroups are leaves of these parents (or there is no run cgroup here).
+cg_probe=$("$DENET_BIN" -q run -- cat /proc/self/cgroup 2>/dev/null | cgroup_dirs)
 
 status=0
 if [ "${ONLY:-unit}" = unit ] || [ -z "${ONLY:-}" ]; then
@@ -82,12 +124,30 @@ leftovers() {
 		echo "not ok $((n += 1)) - the suite leaves the work tree as it found it"
 		diff <(printf '%s\n' "$tree_before") <(git status --porcelain --untracked-files=all) | sed 's/^/#   /'
 	fi
-	local new
-	new=$(comm -13 <(printf '%s\n' "$cgroups_before" | sort) <(cgroups | sort) | grep . || true)
-	if [ -z "$new" ]; then
-		echo "ok $((n += 1)) - no run cgroup outlives its denet"
+	local new parent probe_seen=0 probe_leaves=0 d nb na
+	while IFS= read -r parent; do
+		[ -n "$parent" ] && echo "# run cgroups counted in $parent"
+	done <<<"$cg_parents"
+	while IFS= read -r d; do
+		case "${d##*/}" in denet-*) ;; *) continue ;; esac
+		probe_leaves=$((probe_leaves + 1))
+		grep -qxF "${d%/*}" <<<"$cg_parents" && probe_seen=$((probe_seen + 1))
+	done <<<"$cg_probe"
+	if [ "$probe_leaves" -eq 0 ]; then
+		echo "ok $((n += 1)) - the cgroup count looks where denet makes run cgroups # SKIP denet makes no run cgroup here"
+	elif [ "$probe_seen" -eq "$probe_leaves" ]; then
+		echo "ok $((n += 1)) - the cgroup count looks where denet makes run cgroups ($probe_leaves of $probe_leaves leaves of a probe run)"
 	else
-		echo "not ok $((n += 1)) - no run cgroup outlives its denet"
+		echo "not ok $((n += 1)) - the cgroup count looks where denet makes run cgroups ($probe_seen of $probe_leaves leaves of a probe run)"
+		printf '%s\n' "$cg_probe" | sed 's/^/#   probe: /'
+	fi
+	new=$(comm -13 <(printf '%s\n' "$cgroups_before" | sort) <(cgroups | sort) | grep . || true)
+	nb=$(printf '%s\n' "$cgroups_before" | grep -c . || true)
+	na=$(cgroups | grep -c . || true)
+	if [ -z "$new" ]; then
+		echo "ok $((n += 1)) - no run cgroup outlives its denet ($nb before the suite, $na after)"
+	else
+		echo "not ok $((n += 1)) - no run cgroup outlives its denet ($nb before the suite, $na after)"
 		printf '%s\n' "$new" | sed 's/^/#   left: /'
 	fi
 	sleep 0.2 # a command given SIGKILL at the very end is still being reaped

@@ -37,6 +37,40 @@ static int l_now_ms(lua_State *L)
 	return 1;
 }
 
+/* os.exit(code [, close]) in a host's state (lua5.4, busted): the host's
+ * own os.exit, always with close = true. Without it exit() skips the
+ * state's finalizers: commands still monitored would be orphaned in their
+ * run cgroups and the cgroups left behind. Closing the state ends them as
+ * the end of a state does (lua_proc.c) and removes their cgroups (the
+ * context's __gc flushes the reaper). Upvalue: the host's os.exit. */
+static int l_host_exit(lua_State *L)
+{
+	lua_settop(L, 1);
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_pushboolean(L, 1);
+	lua_call(L, 2, 0);
+	return 0;
+}
+
+static void wrap_host_exit(lua_State *L)
+{
+	/* denet's own states have their os.exit (dn_lua_install_exit) */
+	if (dn_lua_ctx(L)->unwind)
+		return;
+	lua_getglobal(L, "os");
+	if (lua_istable(L, -1)) {
+		lua_getfield(L, -1, "exit");
+		if (lua_isfunction(L, -1)) {
+			lua_pushcclosure(L, l_host_exit, 1);
+			lua_setfield(L, -2, "exit");
+		} else {
+			lua_pop(L, 1);
+		}
+	}
+	lua_pop(L, 1);
+}
+
 int luaopen_denet_core(lua_State *L)
 {
 	static const luaL_Reg funcs[] = {
@@ -44,6 +78,7 @@ int luaopen_denet_core(lua_State *L)
 		{NULL, NULL},
 	};
 	dn_lua_ctx(L);
+	wrap_host_exit(L);
 	luaL_newlib(L, funcs);
 	int core = lua_gettop(L);
 	dn_lua_open_proc(L, core);

@@ -5,7 +5,8 @@
  * the state's ending means for callbacks and the exit status.
  *
  * Ownership: the context owns its loop when it created it (own_loop; the
- * CLI's is borrowed) and the array of the process list, not the objects in
+ * CLI's is borrowed; the run cgroups waiting on an owned loop are flushed
+ * before it is freed) and the array of the process list, not the objects in
  * it (the registry holds those, see lua_proc.c).
  */
 #include <errno.h>
@@ -14,6 +15,7 @@
 
 #include <lua.h>
 
+#include "cgroup_reaper.h"
 #include "loop.h"
 #include "lua_ctx.h"
 #include "lua_signals.h"
@@ -26,8 +28,13 @@ static int ctx_gc(lua_State *L)
 	dn_lua_release_signals(c);
 	free(c->procs);
 	c->procs = NULL;
-	if (c->own_loop && c->loop)
+	/* The state is closing (its process objects were finalized first:
+	 * their run cgroups are with the reaper, timed on this loop): the
+	 * last, bounded wait for them, then the loop can go. */
+	if (c->own_loop && c->loop) {
+		dn_cgroup_reaper_flush(c->loop);
 		dn_loop_free(c->loop);
+	}
 	c->loop = NULL;
 	return 0;
 }

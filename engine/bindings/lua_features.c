@@ -16,6 +16,7 @@
 #include <lua.h>
 
 #include "cgroup.h"
+#include "cgroup_reaper.h"
 #include "lua_aux.h"
 #include "lua_features.h"
 #include "lua_offcpu.h"
@@ -30,7 +31,7 @@ bool dn_lua_cgroup_probe(const char **why)
 		if (!cg && !reason[0])
 			snprintf(reason, sizeof reason, "cannot create a cgroup: %s",
 				 strerror(errno));
-		dn_cgroup_destroy(cg);
+		dn_cgroup_reaper_add(NULL, cg, false); /* empty: goes at once */
 	}
 	if (why)
 		*why = state > 0 ? NULL : reason;

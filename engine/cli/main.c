@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "cgroup_reaper.h"
 #include "cli.h"
 #include "clock.h"
 #include "envinfo.h"
@@ -384,6 +385,9 @@ out:
 		dn_lua_close(cr.lua);
 	dn_human_free(cr.human);
 	dn_monitor_destroy(cr.mon);
+	/* denet is about to exit: the run's cgroup, if its last tasks are
+	 * still leaving it, gets a short bounded wait here, outside the loop */
+	dn_cgroup_reaper_flush(loop);
 	dn_loop_free(loop);
 	if (cr.out_fd >= 0)
 		close(cr.out_fd);

@@ -2,7 +2,7 @@
  * cgroup.c — the per-run cgroup declared in cgroup.h: finding the
  * hierarchies, making and removing the leaves, reading their counters.
  *
- * Owns the leaf directories it creates (removed by dn_cgroup_destroy) and
+ * Owns the leaf directories it creates (removed by dn_cgroup_try_remove) and
  * the heap strings naming them; holds no file descriptors between calls.
  * Every control file is opened, read or written, and closed on the spot, so
  * a cgroup that vanished shows as ENOENT, which callers treat as an event.
@@ -47,11 +47,14 @@ struct dn_cg_v1 {
 };
 
 struct dn_cgroup {
-	bool owned;   /* created by us: destroy removes the directories */
+	bool owned;   /* created by us: dn_cgroup_try_remove removes the leaves */
 	char *v2;     /* cgroup2 directory, or NULL */
 	char *v2_top; /* where stragglers go (the parent), owned only */
 	struct dn_cg_v1 v1[DN_CG_MAX_V1];
 	char *v1_top[DN_CG_MAX_V1];
+	/* leaves already removed: later tries skip them (two v1 controllers
+	 * mounted together share one leaf; the second sees ENOENT: gone) */
+	bool v2_gone, v1_gone[DN_CG_MAX_V1];
 	int nv1;
 	uint64_t peak_kb; /* largest memory figure read so far */
 	char source[96];
@@ -536,21 +539,6 @@ static int rmdir_tree(const char *dir, int depth)
 	return -errno;
 }
 
-/* Exiting tasks leave a cgroup shortly after they are reaped; a live
- * straggler is moved to `top` so the directory can go. ~300 ms at most. */
-static void remove_leaf(const char *dir, const char *top)
-{
-	for (int i = 0; i < 60; i++) {
-		int rc = rmdir_tree(dir, 0);
-
-		if (rc != -EBUSY)
-			return;
-		if (i >= 20 && top)
-			for_each_pid(dir, evict_one, (void *)top, 0);
-		pause_ms(5);
-	}
-}
-
 /* ---- hierarchies ------------------------------------------------------ */
 
 static const char *const blkio_files[] = {
@@ -637,19 +625,54 @@ static void enable_controllers(const char *parent)
 	}
 }
 
-/* Leaves of a denet that could not remove them (it was SIGKILLed, or the
- * machine lost power): denet-PID-N whose PID is gone. rmdir only removes an
- * empty cgroup, so a leaf still holding the orphaned command stays until a
- * later run finds it empty. A PID taken again by another process keeps its
- * leaf for now; nothing is lost by waiting. */
-static void sweep_stale(const char *parent)
+/* Is pid a live process that may own a leaf named after it? denet names a
+ * leaf by getpid(), a thread-group leader; a pid that now names a thread
+ * of another process is a reuse, not the owner (kill(2) would signal it
+ * all the same). */
+static bool owner_alive(int pid)
+{
+	char path[64], buf[1024];
+	struct tok t[2];
+	const char *p, *e;
+	uint64_t tgid;
+	ssize_t n;
+
+	snprintf(path, sizeof path, "/proc/%d", pid);
+	n = read_small(path, "status", buf, sizeof buf);
+	if (n == -ENOENT || n == -ESRCH)
+		return false;
+	if (n < 0)
+		return true; /* unreadable: assume the owner is there */
+	p = strstr(buf, "\nTgid:");
+	if (!p)
+		return true;
+	p++;
+	e = line_end(p, buf + n);
+	if (split(p, e, ' ', t, 2) != 2 || tok_u64(t[1], &tgid))
+		return true;
+	return tgid == (uint64_t)pid;
+}
+
+/* Leaves of a denet that could not remove them (it was SIGKILLed, the
+ * machine lost power, or a task of the run took longer to exit than the
+ * run's end waited): denet-PID-N whose PID is gone, in this parent. Each
+ * hierarchy is swept on its own because the parents differ: on a hybrid
+ * layout denet's cgroup2 parent may be shared by every session while its
+ * v1 memory parent is per session, so a v1 leaf is only ever found by a
+ * later denet of the same v1 cgroup. rmdir only removes an empty cgroup,
+ * so a leaf still holding the orphaned command stays until a later run
+ * finds it empty. A PID taken again by another process (as a process, not
+ * as a thread: owner_alive) keeps its leaf for now. 0, or the count of
+ * leaves removed. */
+static int sweep_stale(const char *parent)
 {
 	char path[PATH_MAX];
 	DIR *d = opendir(parent);
 	struct dirent *de;
+	int removed = 0;
 
 	if (!d)
-		return;
+		return 0;
 	while ((de = readdir(d))) {
 		int pid, n = 0;
 		unsigned seq;
@@ -658,12 +681,13 @@ static void sweep_stale(const char *parent)
 		    sscanf(de->d_name, "denet-%d-%u%n", &pid, &seq, &n) != 2 ||
 		    de->d_name[n] != '\0' || pid <= 0 || pid == (int)getpid())
 			continue;
-		if (kill(pid, 0) == 0 || errno != ESRCH)
+		if (owner_alive(pid))
 			continue;
-		if (pjoin(path, sizeof path, parent, de->d_name) == 0)
-			rmdir_tree(path, 0);
+		if (pjoin(path, sizeof path, parent, de->d_name) == 0 && rmdir_tree(path, 0) == 0)
+			removed++;
 	}
 	closedir(d);
+	return removed;
 }
 
 /* mkdir parent/denet-PID-N; the new path (malloc) in *out. */
@@ -807,7 +831,10 @@ struct dn_cgroup *dn_cgroup_create(char *why, size_t whylen)
 fail:
 	free(mi);
 	free(self);
-	dn_cgroup_destroy(cg);
+	/* Nothing was moved in yet: the leaves made so far are empty and go
+	 * at the first rmdir. */
+	dn_cgroup_try_remove(cg, false);
+	free_cg(cg);
 	errno = rc < 0 ? -rc : EIO;
 	return NULL;
 }
@@ -1021,28 +1048,55 @@ int dn_cgroup_kill(struct dn_cgroup *cg)
 	return -EAGAIN;
 }
 
-void dn_cgroup_destroy(struct dn_cgroup *cg)
+/* One rmdir of a leaf still there (cgroups made inside it first), after
+ * moving what still runs in it to `top` when asked. EBUSY while a task is
+ * between exit and its release from the cgroup: the caller tries again
+ * later; nothing here waits. */
+static int remove_leaf(const char *dir, const char *top, bool evict, bool *gone)
 {
-	if (!cg)
-		return;
-	if (cg->owned) {
-		if (cg->v2)
-			remove_leaf(cg->v2, cg->v2_top);
-		for (int i = 0; i < cg->nv1; i++)
-			remove_leaf(cg->v1[i].path, cg->v1_top[i]);
-	}
-	free_cg(cg);
+	int rc;
+
+	if (*gone)
+		return 0;
+	if (evict && top)
+		for_each_pid(dir, evict_one, (void *)top, 0);
+	rc = rmdir_tree(dir, 0);
+	if (rc == 0)
+		*gone = true;
+	return rc;
 }
 
-void dn_cgroup_release(struct dn_cgroup *cg)
+int dn_cgroup_try_remove(struct dn_cgroup *cg, bool evict)
 {
-	if (cg && cg->owned) {
-		if (cg->v2)
-			for_each_pid(cg->v2, evict_one, cg->v2_top, 0);
-		for (int i = 0; i < cg->nv1; i++)
+	int rc = 0, r;
+
+	if (!cg || !cg->owned)
+		return 0;
+	if (cg->v2 && (r = remove_leaf(cg->v2, cg->v2_top, evict, &cg->v2_gone)) && rc != -EBUSY)
+		rc = r;
+	for (int i = 0; i < cg->nv1; i++)
+		if ((r = remove_leaf(cg->v1[i].path, cg->v1_top[i], evict, &cg->v1_gone[i])) &&
+		    rc != -EBUSY)
+			rc = r;
+	return rc;
+}
+
+int dn_cgroup_evict(struct dn_cgroup *cg)
+{
+	if (!cg || !cg->owned)
+		return 0;
+	if (cg->v2 && !cg->v2_gone)
+		for_each_pid(cg->v2, evict_one, cg->v2_top, 0);
+	for (int i = 0; i < cg->nv1; i++)
+		if (!cg->v1_gone[i])
 			for_each_pid(cg->v1[i].path, evict_one, cg->v1_top[i], 0);
-	}
-	dn_cgroup_destroy(cg);
+	return 0;
+}
+
+void dn_cgroup_free(struct dn_cgroup *cg)
+{
+	if (cg)
+		free_cg(cg);
 }
 
 int dn_cgroup_set_memory_limit(struct dn_cgroup *cg, uint64_t bytes)

@@ -30,6 +30,9 @@ struct dn_cgroup;
  * internal processes" rule is not an error: fewer files are then readable).
  * A v1 leaf that cannot be made is left out (dn_cgroup_read's `source`
  * shows what was joined); failing to make the cgroup2 leaf is fatal.
+ * Before making a leaf in a parent it sweeps that parent: leaves named
+ * denet-PID-N whose PID is no longer a process (a denet that was
+ * SIGKILLed) and that are empty are removed.
  * Returns NULL with errno set and a one-line reason in `why` (may be NULL). */
 struct dn_cgroup *dn_cgroup_create(char *why, size_t whylen);
 
@@ -74,15 +77,27 @@ size_t dn_cgroup_pids(struct dn_cgroup *cg, pid_t *pids, size_t max);
  * 0 or -errno. */
 int dn_cgroup_kill(struct dn_cgroup *cg);
 
-/* Removes the leaves it created, waiting briefly for exiting tasks and moving
- * stragglers (and cgroups the command made inside) out to the parent; for a
- * cgroup from dn_cgroup_of_tree only frees. Frees cg; NULL is a no-op. */
-void dn_cgroup_destroy(struct dn_cgroup *cg);
-
-/* For a tree that runs on when monitoring stops (p:detach): moves every
- * process of the leaves at once to the cgroup denet runs in (where they
- * would be without denet), then destroys cg. NULL is a no-op. */
-void dn_cgroup_release(struct dn_cgroup *cg);
+/* The end of a cgroup, in three steps that never wait (the event loop
+ * calls them; engine/run/cgroup_reaper.c is the one caller that retries
+ * and frees):
+ *
+ * dn_cgroup_evict moves every process of the leaves to the cgroup denet
+ * runs in (where they would be without denet): for a tree that runs on
+ * when monitoring stops (survivors, p:detach). 0.
+ *
+ * dn_cgroup_try_remove makes one attempt at removing each leaf still
+ * there (and cgroups the command made inside it), after moving what still
+ * runs in it out to the parent when `evict` is set. 0 when every leaf is
+ * gone (or cg is not ours: dn_cgroup_of_tree), -EBUSY while a leaf still
+ * holds a task (a task that has exited leaves its cgroup a moment after
+ * it is reaped: try again), or the first other -errno. Leaves removed are
+ * not tried again.
+ *
+ * dn_cgroup_free frees cg. A leaf still on disk is left to the stale
+ * sweep of a later run (dn_cgroup_create). NULL is a no-op. */
+int dn_cgroup_evict(struct dn_cgroup *cg);
+int dn_cgroup_try_remove(struct dn_cgroup *cg, bool evict);
+void dn_cgroup_free(struct dn_cgroup *cg);
 
 /* For attach: the existing cgroup of pid, if every process in it (and in
  * the cgroups below it) is pid or a descendant of pid. The result reads that

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroup_reaper.h"
 #include "clock.h"
 #include "monitor_private.h"
 #include "survivors.h"
@@ -282,7 +283,8 @@ int dn_monitor_start(struct dn_monitor *m)
 				snprintf(m->cg_why, sizeof m->cg_why,
 					 "cannot move the command into its cgroup: %s",
 					 strerror(errno));
-				dn_cgroup_destroy(m->cg);
+				/* the held child may be in some leaves: out */
+				dn_cgroup_reaper_add(m->loop, m->cg, true);
 				m->cg = NULL;
 			}
 		} else {
@@ -520,15 +522,13 @@ static void end_monitoring(struct dn_monitor *m)
 	m->running = false;
 	disarm_all(m);
 	if (m->cg && m->command_done) {
-		/* Gone with the command; lingering orphans move to denet's
-		 * own cgroup and run on. After --duration the command keeps
-		 * its cgroup until it exits. Survivors known to be alive move
-		 * at once (release) rather than after destroy's wait for
-		 * exiting tasks. */
-		if (m->exit.survivors > 0)
-			dn_cgroup_release(m->cg);
-		else
-			dn_cgroup_destroy(m->cg);
+		/* Gone with the command (with --wait-all, with its last
+		 * survivor): survivors known to be alive move to denet's own
+		 * cgroup and run on; the leaves go now, or as soon as their
+		 * exiting tasks have left (the reaper's timer, not a wait
+		 * here). After --duration the command keeps its cgroup until
+		 * the monitor is freed. */
+		dn_cgroup_reaper_add(m->loop, m->cg, m->exit.survivors > 0);
 		m->cg = NULL;
 	}
 	if (m->hooks.on_end)
@@ -739,7 +739,7 @@ int dn_monitor_detach(struct dn_monitor *m)
 	write_exit(m, 0, false);
 	/* It runs on, in the cgroup denet runs in: the run's own cgroup
 	 * would otherwise hold it until it exits (or be left behind). */
-	dn_cgroup_release(m->cg); /* attached: only freed, it is not ours */
+	dn_cgroup_reaper_add(m->loop, m->cg, true); /* attached: only freed */
 	m->cg = NULL;
 	end_monitoring(m);
 	return 0;
@@ -937,8 +937,11 @@ void dn_monitor_free(struct dn_monitor *m)
 			dn_loop_del_fd(m->loop, m->pidfd);
 		close(m->pidfd);
 	}
-	if (m->cg)
-		dn_cgroup_destroy(m->cg);
+	/* A command still running in it (after --duration, or a monitor
+	 * freed early) runs on in denet's cgroup; exiting tasks are waited
+	 * for by the reaper, not here. */
+	dn_cgroup_reaper_add(m->loop, m->cg, true);
+	m->cg = NULL;
 	if (m->mb_fd >= 0 && m->loop)
 		dn_loop_del_fd(m->loop, m->mb_fd);
 	dn_membership_free(&m->mb);

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -59,6 +60,13 @@ struct dn_cgroup {
 	uint64_t peak_kb; /* largest memory figure read so far */
 	char source[96];
 };
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
 
 static atomic_uint leaf_seq;
 
@@ -441,14 +449,6 @@ static int write_str(const char *dir, const char *name, const char *s)
 	return (int)r;
 }
 
-static void pause_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
 /* Calls fn for each pid in dir's cgroup.procs and in the cgroups below it,
  * until fn returns nonzero (which is returned). A cgroup that vanished
  * under us has no pids. */
@@ -498,11 +498,44 @@ static int count_one(pid_t pid, void *arg)
 	return 0;
 }
 
-static int kill_one(pid_t pid, void *arg)
+/* The pids of one listing of a cgroup (and the cgroups below it), in an
+ * array that grows. */
+struct pid_vec {
+	pid_t *pid;
+	size_t n, cap;
+};
+
+static int vec_one(pid_t pid, void *arg)
 {
-	if (kill(pid, SIGKILL) == 0)
-		++*(uint64_t *)arg;
+	struct pid_vec *l = arg;
+	if (l->n == l->cap) {
+		size_t ncap = l->cap ? l->cap * 2 : 64;
+		pid_t *np = realloc(l->pid, ncap * sizeof *np);
+		if (!np)
+			return -ENOMEM;
+		l->pid = np;
+		l->cap = ncap;
+	}
+	l->pid[l->n++] = pid;
 	return 0;
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* (qsort and bsearch take no NULL, which an empty vector holds) */
+static void sort_pids(struct pid_vec *v)
+{
+	if (v->n)
+		qsort(v->pid, v->n, sizeof *v->pid, cmp_pid);
+}
+
+static bool has_pid(const struct pid_vec *v, pid_t pid)
+{
+	return v->n && bsearch(&pid, v->pid, v->n, sizeof *v->pid, cmp_pid);
 }
 
 static int evict_one(pid_t pid, void *arg)
@@ -1022,7 +1055,6 @@ size_t dn_cgroup_pids(struct dn_cgroup *cg, pid_t *pids, size_t max)
 
 int dn_cgroup_kill(struct dn_cgroup *cg)
 {
-	const char *dir;
 	struct stat sb;
 	char path[PATH_MAX];
 
@@ -1030,22 +1062,73 @@ int dn_cgroup_kill(struct dn_cgroup *cg)
 		return -EINVAL;
 	if (cg->v2 && pjoin(path, sizeof path, cg->v2, "cgroup.kill") == 0 && stat(path, &sb) == 0)
 		return write_str(cg->v2, "cgroup.kill", "1");
-	dir = primary(cg);
+	return dn_cgroup_kill_each(cg);
+}
+
+/* One round: list, open a pidfd on each, list again; a pid in both lists
+ * whose pidfd's process is still alive after the second listing was in the
+ * cgroup while the pidfd named it (a pid is reused only after its process
+ * is gone), so the SIGKILL goes to that process, never to a newcomer that
+ * took a pid from the first listing. Pids in `done` (sorted) were killed
+ * by an earlier round and may still be listed, exiting: they are left
+ * alone; the ones killed now are added. Returns how many were killed. */
+static int kill_round(const char *dir, struct pid_vec *done)
+{
+	struct pid_vec a = {0}, b = {0};
+	int killed = 0;
+
+	for_each_pid(dir, vec_one, &a, 0);
+	int *pfd = malloc((a.n ? a.n : 1) * sizeof *pfd);
+	if (!pfd) {
+		free(a.pid);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < a.n; i++)
+		pfd[i] = has_pid(done, a.pid[i]) ? -1 : (int)syscall(SYS_pidfd_open, a.pid[i], 0);
+	for_each_pid(dir, vec_one, &b, 0);
+	sort_pids(&b);
+	for (size_t i = 0; i < a.n; i++) {
+		if (pfd[i] < 0)
+			continue;
+		if (has_pid(&b, a.pid[i]) &&
+		    syscall(SYS_pidfd_send_signal, pfd[i], 0, NULL, 0) == 0 &&
+		    syscall(SYS_pidfd_send_signal, pfd[i], SIGKILL, NULL, 0) == 0) {
+			killed++;
+			vec_one(a.pid[i], done);
+		}
+		close(pfd[i]);
+	}
+	sort_pids(done);
+	free(pfd);
+	free(a.pid);
+	free(b.pid);
+	return killed;
+}
+
+int dn_cgroup_kill_each(struct dn_cgroup *cg)
+{
+	const char *dir = cg ? primary(cg) : NULL;
+
 	if (!dir)
 		return -ENOENT;
 	if (access(dir, F_OK))
 		return -errno;
-	/* Without cgroup.kill a fork can slip between reading cgroup.procs and
-	 * the signal: repeat until a round finds nobody. */
-	for (int round = 0; round < 200; round++) {
-		uint64_t hit = 0;
-
-		for_each_pid(dir, kill_one, &hit, 0);
-		if (!hit)
-			return 0;
-		pause_ms(2);
+	/* A fork can slip between a listing and the signals: a few rounds,
+	 * back to back (no pause: this runs in the event loop; processes
+	 * killed in a round may still be listed, exiting, in the next). The
+	 * tree's own checked pidfds (dn_tree_signal) cover the rest. */
+	struct pid_vec done = {0};
+	int total = 0;
+	for (int round = 0; round < 4; round++) {
+		int k = kill_round(dir, &done);
+		if (k <= 0) {
+			total = k < 0 ? k : total;
+			break;
+		}
+		total += k;
 	}
-	return -EAGAIN;
+	free(done.pid);
+	return total;
 }
 
 /* One rmdir of a leaf still there (cgroups made inside it first), after

@@ -72,10 +72,15 @@ int dn_cgroup_read_sample(struct dn_cgroup *cg, struct dn_cgroup_stats *st);
  * is gone or empty. */
 size_t dn_cgroup_pids(struct dn_cgroup *cg, pid_t *pids, size_t max);
 
-/* Kills everything in it: cgroup.kill where the kernel has it, else SIGKILL
- * to each pid listed, repeated until none is left (a fork may race a round).
- * 0 or -errno. */
+/* Kills everything in it: cgroup.kill where the kernel has it (Linux 5.14:
+ * atomic, forks in flight included), else dn_cgroup_kill_each.
+ * 0 (or the count killed by the fallback) or -errno. */
 int dn_cgroup_kill(struct dn_cgroup *cg);
+/* The fallback, exposed for tests: SIGKILL by pidfd to each process
+ * listed, checked to be a member while its pidfd named it (listed twice
+ * around the pidfd_open, alive after the second listing); a few rounds
+ * back to back, never a pause. The count killed, or -errno. */
+int dn_cgroup_kill_each(struct dn_cgroup *cg);
 
 /* The end of a cgroup, in three steps that never wait (the event loop
  * calls them; engine/run/cgroup_reaper.c is the one caller that retries

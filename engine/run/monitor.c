@@ -769,7 +769,7 @@ int dn_monitor_signal_tree(struct dn_monitor *m, int sig)
 	sent += dn_tree_signal(&m->tree, sig, sent ? m->pid : 0);
 	/* SIGKILL reaches what forked since, too: the kernel kills the
 	 * cgroup's members atomically (cgroup.kill). */
-	if (sig == SIGKILL && m->cg && m->running && dn_cgroup_kill(m->cg) == 0)
+	if (sig == SIGKILL && m->cg && m->running && dn_cgroup_kill(m->cg) >= 0)
 		m->run_killed = true;
 	return sent;
 }

@@ -392,6 +392,45 @@ static void test_oom(void)
 	drop(cg);
 }
 
+/* The fallback for kernels without cgroup.kill: a tree with a grandchild
+ * killed by checked pidfds, both processes, in a few rounds. */
+static void test_kill_each(void)
+{
+	struct dn_cgroup *cg = make();
+	struct dn_cgroup_stats st;
+	int status = 0, i, wfd;
+	pid_t pid;
+
+	if (!cg && cannot())
+		UNIT_SKIP("cgroups not writable here");
+	CHECK(cg != NULL);
+	if (!cg)
+		return;
+	pid = spawn(&wfd, 0, -1);
+	CHECK_INT(dn_cgroup_add(cg, pid), 0);
+	release(wfd);
+	for (i = 0; i < 200; i++) {
+		dn_cgroup_read(cg, &st);
+		if (st.procs_now == 2)
+			break;
+		usleep(5000);
+	}
+	CHECK_INT(st.procs_now, 2);
+	CHECK_INT(dn_cgroup_kill_each(cg), 2);
+	CHECK_INT(waitpid(pid, &status, 0), pid);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	for (i = 0; i < 200; i++) {
+		dn_cgroup_read(cg, &st);
+		if (st.procs_now == 0)
+			break;
+		usleep(5000);
+	}
+	CHECK_INT(st.procs_now, 0);
+	CHECK_INT(dn_cgroup_kill_each(cg), 0); /* nobody left */
+	CHECK_INT(dn_cgroup_kill_each(NULL), -ENOENT);
+	drop(cg);
+}
+
 /* A tree with a grandchild, killed as a whole; then an unreaped zombie and
  * a live straggler do not keep the leaf from going. */
 static void test_kill_and_destroy(void)
@@ -755,6 +794,7 @@ int main(void)
 	RUN(test_workload);
 	RUN(test_oom);
 	RUN(test_kill_and_destroy);
+	RUN(test_kill_each);
 	RUN(test_of_tree);
 	RUN(test_nested);
 	RUN(test_stale_leaves_swept);

@@ -21,10 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "pidfd.h"
 #include "cgroup.h"
 #include "procfs.h"
 
@@ -60,13 +60,6 @@ struct dn_cgroup {
 	uint64_t peak_kb; /* largest memory figure read so far */
 	char source[96];
 };
-
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef SYS_pidfd_send_signal
-#define SYS_pidfd_send_signal 424
-#endif
 
 static atomic_uint leaf_seq;
 
@@ -1084,15 +1077,14 @@ static int kill_round(const char *dir, struct pid_vec *done)
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < a.n; i++)
-		pfd[i] = has_pid(done, a.pid[i]) ? -1 : (int)syscall(SYS_pidfd_open, a.pid[i], 0);
+		pfd[i] = has_pid(done, a.pid[i]) ? -1 : dn_pidfd_open(a.pid[i]);
 	for_each_pid(dir, vec_one, &b, 0);
 	sort_pids(&b);
 	for (size_t i = 0; i < a.n; i++) {
 		if (pfd[i] < 0)
 			continue;
-		if (has_pid(&b, a.pid[i]) &&
-		    syscall(SYS_pidfd_send_signal, pfd[i], 0, NULL, 0) == 0 &&
-		    syscall(SYS_pidfd_send_signal, pfd[i], SIGKILL, NULL, 0) == 0) {
+		if (has_pid(&b, a.pid[i]) && dn_pidfd_signal(pfd[i], 0) == 0 &&
+		    dn_pidfd_signal(pfd[i], SIGKILL) == 0) {
 			killed++;
 			vec_one(a.pid[i], done);
 		}

@@ -15,15 +15,11 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "pidfd.h"
 #include "launcher.h"
-
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
 
 static void child_fail(int errpipe, int err)
 {
@@ -92,7 +88,7 @@ int dn_launch_prepare(const struct dn_launch_opts *o, struct dn_launch *l)
 	l->pid = pid;
 	l->ready_fd = ready[1];
 	l->errpipe_fd = errp[0];
-	l->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	l->pidfd = dn_pidfd_open(pid);
 	return 0;
 }
 

@@ -16,20 +16,13 @@
 #include <stdlib.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "pidfd.h"
 #include "clock.h"
 #include "proctree.h"
 
 #define INITIAL_BUCKETS 64
-
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef SYS_pidfd_send_signal
-#define SYS_pidfd_send_signal 424
-#endif
 
 /* ---- reading ------------------------------------------------------------ */
 
@@ -710,16 +703,6 @@ void dn_tree_walk_once(struct dn_tree *t)
 	t->walk_once = true;
 }
 
-static int sys_pidfd_open(pid_t pid)
-{
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-}
-
-static int sys_pidfd_send_signal(int pidfd, int sig)
-{
-	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
-}
-
 int dn_tree_signal(struct dn_tree *t, int sig, pid_t skip)
 {
 	int sent = 0;
@@ -727,14 +710,14 @@ int dn_tree_signal(struct dn_tree *t, int sig, pid_t skip)
 		struct dn_proc *p = t->procs[i];
 		if (p->pid == skip)
 			continue;
-		int pfd = sys_pidfd_open(p->pid);
+		int pfd = dn_pidfd_open(p->pid);
 		if (pfd < 0 && errno != ENOSYS)
 			continue; /* gone */
 		/* Checked after the open: if the pid had passed to a newcomer
 		 * by then, our process was reaped and its kept fd fails. */
 		bool ours = identity_holds(t, p);
 		if (pfd >= 0) {
-			if (ours && sys_pidfd_send_signal(pfd, sig) == 0)
+			if (ours && dn_pidfd_signal(pfd, sig) == 0)
 				sent++;
 			close(pfd);
 		} else if (ours && kill(p->pid, sig) == 0) {

@@ -16,21 +16,14 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "pidfd.h"
 #include "cgroup_reaper.h"
 #include "clock.h"
 #include "monitor_private.h"
 #include "survivors.h"
-
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef SYS_pidfd_send_signal
-#define SYS_pidfd_send_signal 424
-#endif
 
 static void on_sample_timer(struct dn_loop *loop, struct dn_timer *t, void *ctx);
 static void on_pidfd(struct dn_loop *loop, int fd, uint32_t events, void *ctx);
@@ -173,7 +166,7 @@ int dn_monitor_attach(struct dn_monitor *m, struct dn_loop *loop, const struct d
 	ssize_t l = readlink(path, m->executable, sizeof m->executable - 1);
 	m->executable[l > 0 ? l : 0] = '\0';
 	m->pid = pid;
-	m->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	m->pidfd = dn_pidfd_open(pid);
 	if (m->pidfd < 0 && errno == ESRCH)
 		return -ESRCH;
 	struct dn_tree_opts to = {pid, o->children, o->since_process_start};
@@ -753,8 +746,7 @@ static int signal_command(struct dn_monitor *m, int sig)
 {
 	if (!m->launched || m->pid <= 0 || m->command_done || m->waiting_survivors)
 		return -ESRCH;
-	int r = m->pidfd >= 0 ? (int)syscall(SYS_pidfd_send_signal, m->pidfd, sig, NULL, 0)
-			      : kill(m->pid, sig);
+	int r = m->pidfd >= 0 ? dn_pidfd_signal(m->pidfd, sig) : kill(m->pid, sig);
 	return r == 0 ? 0 : -errno;
 }
 

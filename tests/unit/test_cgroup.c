@@ -392,40 +392,48 @@ static void test_oom(void)
 	drop(cg);
 }
 
-/* The fallback for kernels without cgroup.kill: a tree with a grandchild
- * killed by checked pidfds, both processes, in a few rounds. */
-static void test_kill_each(void)
+/* Puts a child in cg that forks a grandchild, kills both with `kill`
+ * (expecting `want` from it), and checks both are gone. */
+static void kill_tree_with_grandchild(struct dn_cgroup *cg, int (*kill)(struct dn_cgroup *),
+				      int want)
 {
-	struct dn_cgroup *cg = make();
-	struct dn_cgroup_stats st;
+	struct dn_cgroup_stats st = {0};
 	int status = 0, i, wfd;
-	pid_t pid;
+	pid_t pid = spawn(&wfd, 0, -1); /* held: forks a grandchild once moved in */
 
-	if (!cg && cannot())
-		UNIT_SKIP("cgroups not writable here");
-	CHECK(cg != NULL);
-	if (!cg)
-		return;
-	pid = spawn(&wfd, 0, -1);
 	CHECK_INT(dn_cgroup_add(cg, pid), 0);
 	release(wfd);
-	for (i = 0; i < 200; i++) {
+	for (i = 0; i < 200; i++) { /* until the grandchild is in */
 		dn_cgroup_read(cg, &st);
 		if (st.procs_now == 2)
 			break;
 		usleep(5000);
 	}
 	CHECK_INT(st.procs_now, 2);
-	CHECK_INT(dn_cgroup_kill_each(cg), 2);
+	CHECK_INT(kill(cg), want);
 	CHECK_INT(waitpid(pid, &status, 0), pid);
 	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-	for (i = 0; i < 200; i++) {
+	for (i = 0; i < 200; i++) { /* the grandchild is reaped by init */
 		dn_cgroup_read(cg, &st);
 		if (st.procs_now == 0)
 			break;
 		usleep(5000);
 	}
 	CHECK_INT(st.procs_now, 0);
+}
+
+/* The fallback for kernels without cgroup.kill: a tree with a grandchild
+ * killed by checked pidfds, both processes, in a few rounds. */
+static void test_kill_each(void)
+{
+	struct dn_cgroup *cg = make();
+
+	if (!cg && cannot())
+		UNIT_SKIP("cgroups not writable here");
+	CHECK(cg != NULL);
+	if (!cg)
+		return;
+	kill_tree_with_grandchild(cg, dn_cgroup_kill_each, 2);
 	CHECK_INT(dn_cgroup_kill_each(cg), 0); /* nobody left */
 	CHECK_INT(dn_cgroup_kill_each(NULL), -ENOENT);
 	drop(cg);
@@ -446,26 +454,7 @@ static void test_kill_and_destroy(void)
 	CHECK(cg != NULL);
 	if (!cg)
 		return;
-	pid = spawn(&wfd, 0, -1); /* held: forks a grandchild once moved in */
-	CHECK_INT(dn_cgroup_add(cg, pid), 0);
-	release(wfd);
-	for (i = 0; i < 200; i++) { /* until the grandchild is in */
-		dn_cgroup_read(cg, &st);
-		if (st.procs_now == 2)
-			break;
-		usleep(5000);
-	}
-	CHECK_INT(st.procs_now, 2);
-	CHECK_INT(dn_cgroup_kill(cg), 0);
-	CHECK_INT(waitpid(pid, &status, 0), pid);
-	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-	for (i = 0; i < 200; i++) { /* the grandchild is reaped by init */
-		dn_cgroup_read(cg, &st);
-		if (st.procs_now == 0)
-			break;
-		usleep(5000);
-	}
-	CHECK_INT(st.procs_now, 0);
+	kill_tree_with_grandchild(cg, dn_cgroup_kill, 0);
 
 	/* A zombie (exited, not reaped) and a live process left behind. */
 	fflush(stdout);

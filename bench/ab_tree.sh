@@ -38,6 +38,9 @@ else
 	echo "usage: bench/ab_tree.sh [OLD_DENET] NEW_DENET" >&2
 	exit 2
 fi
+# absolute: the build part runs them from a scratch directory
+[ -n "$DA" ] && DA=$(readlink -f "$DA")
+DB=$(readlink -f "$DB")
 PARTS=${AB_PARTS:-tree storm build}
 REPS=${AB_REPS:-5}
 SIZES=${AB_SIZES:-10 100 1000}
@@ -159,7 +162,7 @@ if [[ " $PARTS " == *" tree "* ]]; then
 	for n in $SIZES; do
 		start_tree "$n"
 		it=$((20000 / n)); [ "$it" -lt 10 ] && it=10
-		rm -f "$TMP"/cpu.* "$TMP"/smp.*
+		rm -f "$TMP"/cpu.* "$TMP"/smp.* "$TMP"/sysf.*
 		: >"$TMP/f4" ; : >"$TMP/f3"
 		for _ in $(seq "$REPS"); do
 			"$B/floor" "$pid" "$it" | kv us_per_sample >>"$TMP/f4"

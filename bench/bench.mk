@@ -8,12 +8,12 @@
 BENCH_DIR := $(BUILD)/bench
 # Programs that link the engine (libdenet.a) and those that stand alone.
 BENCH_ENGINE := sampler symbolize
-BENCH_STANDALONE := floor sleeptree pingpong
+BENCH_STANDALONE := floor sleeptree pingpong selfcpu
 BENCH_BINS := $(BENCH_ENGINE:%=$(BENCH_DIR)/%) $(BENCH_STANDALONE:%=$(BENCH_DIR)/%)
 
 .PHONY: bench bench-smoke bench-bins
 
-bench-bins: all $(BENCH_BINS) $(BUILD)/helpers/rusage_of
+bench-bins: all $(BENCH_BINS) $(BUILD)/helpers/rusage_of $(BUILD)/helpers/forkstorm
 
 $(BENCH_ENGINE:%=$(BENCH_DIR)/%): $(BENCH_DIR)/%: bench/%.c $(BUILD)/libdenet.a
 	@mkdir -p $(dir $@)

@@ -258,6 +258,20 @@ echo "\`bench/soak.sh $SOAK\` (its own output, verbatim):" | tee -a "$OUT"
 BUILD=$BUILD bash bench/soak.sh $SOAK >"$TMP/soak" 2>&1 || echo "(bench/soak.sh exited $?)" >>"$TMP/soak"
 sed 's/^/    /' "$TMP/soak" | tee -a "$OUT"
 
+# ---- 7. the process tree from the kernel (issue 13) ---------------------------------
+# bench/ab_tree.sh with this build alone (it takes two binaries for an
+# A/B against an older build: docs/performance.md says how).
+printf '\n### 7. The process tree from the kernel (bench/ab_tree.sh, this build alone)\n\n' | tee -a "$OUT"
+if [ "$SMOKE" = 1 ]; then
+	ab_env=(AB_SIZES=100 AB_REPS=1 AB_SECS=2 AB_FORKS=500 AB_DAEMON_FORKS=100 AB_STORM_REPS=1)
+else
+	ab_env=("AB_SIZES=100 1000" AB_REPS=3 AB_SECS=10 AB_FORKS=5000 AB_DAEMON_FORKS=1000 AB_STORM_REPS=2)
+fi
+echo "\`${ab_env[*]} AB_PARTS='tree storm' bench/ab_tree.sh $DENET\`:" | tee -a "$OUT"
+env "${ab_env[@]}" AB_PARTS="tree storm" AB_OUT="$TMP/ab.md" BUILD="$BUILD" bash bench/ab_tree.sh "$DENET" \
+	>"$TMP/ab" 2>&1 || echo "(bench/ab_tree.sh exited $?)" >>"$TMP/ab"
+sed -n '/^###/,$p' "$TMP/ab" | grep -v '^results:' | tee -a "$OUT"
+
 echo
 echo "results: $OUT"
 exit 0

@@ -444,10 +444,8 @@ static void test_kill_each(void)
 static void test_kill_and_destroy(void)
 {
 	struct dn_cgroup *cg = make();
-	struct dn_cgroup_stats st;
 	char v2[4096] = "", mem[4096] = "";
-	int status = 0, i, wfd;
-	pid_t pid, z, s;
+	pid_t z, s;
 
 	if (!cg && cannot())
 		UNIT_SKIP("cgroups not writable here");

@@ -41,6 +41,7 @@ struct dn_cli {
 	bool debug;		  /* --debug */
 	bool write_env;		  /* --write-env */
 	bool no_cgroup;		  /* --no-cgroup */
+	bool no_fork_events;	  /* --no-fork-events */
 	bool wait_all;		  /* --wait-all */
 	const char *script;	  /* -s/--script FILE.lua */
 	const char *offcpu_out;	  /* --offcpu-out FILE */

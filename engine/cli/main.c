@@ -229,6 +229,7 @@ static int monitor_main(struct dn_cli *cli)
 		.duration_secs = cli->duration_secs,
 		.timeout_secs = cli->timeout_secs,
 		.no_cgroup = cli->no_cgroup,
+		.no_fork_events = cli->no_fork_events,
 		.wait_all = cli->wait_all,
 		/* --offcpu-out implies the profile; intervals under 1 ms are
 		 * scheduling noise for "where does it block" */

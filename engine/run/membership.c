@@ -15,6 +15,7 @@
  * thread that made it, so threads are attributed by their own tgid.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,7 +68,8 @@ static void on_event(const struct dn_procevent *ev, void *ctx)
 	}
 }
 
-void dn_membership_start(struct dn_membership *mb, struct dn_tree *t, bool has_cgroup)
+void dn_membership_start(struct dn_membership *mb, struct dn_tree *t, bool has_cgroup,
+			 bool use_events)
 {
 	mb->tree = t;
 	mb->follow = t->opts.children;
@@ -78,7 +80,10 @@ void dn_membership_start(struct dn_membership *mb, struct dn_tree *t, bool has_c
 		mb->processes++;
 		mb->threads += p->st.num_threads > 0 ? (uint64_t)p->st.num_threads : 1;
 	}
-	mb->pe = dn_procevents_open(mb->why, sizeof mb->why);
+	if (use_events)
+		mb->pe = dn_procevents_open(mb->why, sizeof mb->why);
+	else
+		snprintf(mb->why, sizeof mb->why, "disabled");
 	if (mb->pe || has_cgroup)
 		dn_tree_walk_children(t, false);
 }

@@ -47,8 +47,10 @@ void dn_membership_init(struct dn_membership *mb);
  * launched command: the held child, before it runs). Without a
  * connector the counts come from the samples; why says so. Turns the
  * tree's children walk off when there is a better source: the connector,
- * or has_cgroup (the run's own cgroup, passed to each sync). */
-void dn_membership_start(struct dn_membership *mb, struct dn_tree *t, bool has_cgroup);
+ * or has_cgroup (the run's own cgroup, passed to each sync). use_events
+ * false: no connector (why = "disabled"). */
+void dn_membership_start(struct dn_membership *mb, struct dn_tree *t, bool has_cgroup,
+			 bool use_events);
 /* The connector's fd for the loop, -1 without. */
 int dn_membership_fd(const struct dn_membership *mb);
 /* Reads the queued events: counts forks of members and opens their

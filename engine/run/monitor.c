@@ -293,7 +293,7 @@ int dn_monitor_start(struct dn_monitor *m)
 		}
 		/* Members and counts from the first fork on: the connector
 		 * is subscribed before the child runs. */
-		dn_membership_start(&m->mb, &m->tree, m->cg != NULL);
+		dn_membership_start(&m->mb, &m->tree, m->cg != NULL, !m->o.no_fork_events);
 		/* Tracked before exec: the kernel follows every fork from the
 		 * first instruction on. */
 		if (m->o.offcpu) {
@@ -317,7 +317,7 @@ int dn_monitor_start(struct dn_monitor *m)
 		 * nothing but this tree. */
 		if (!m->o.no_cgroup)
 			m->cg = dn_cgroup_of_tree(m->pid, m->cg_why, sizeof m->cg_why);
-		dn_membership_start(&m->mb, &m->tree, m->cg != NULL);
+		dn_membership_start(&m->mb, &m->tree, m->cg != NULL, !m->o.no_fork_events);
 	}
 	int mfd = dn_membership_fd(&m->mb);
 	/* unwatched, the events are read at each sample (dn_membership_sync) */
@@ -357,6 +357,7 @@ int dn_monitor_start(struct dn_monitor *m)
 		"/proc/PID/io unreadable (another user's process?)");
 	add_cap(m, "exit_status", m->launched, "attached: not denet's child");
 	add_cap(m, "cgroup", m->cg != NULL, m->cg_why[0] ? m->cg_why : "unavailable");
+	add_cap(m, "fork_events", m->mb.pe != NULL, m->mb.why[0] ? m->mb.why : "unavailable");
 	if (m->o.offcpu)
 		add_cap(m, "ebpf", m->prof != NULL, m->prof_why[0] ? m->prof_why : "unavailable");
 	dn_buf_reset(&m->line);
@@ -630,6 +631,13 @@ static void on_command_exit(struct dn_monitor *m)
 		while (r < 0 && errno == EINTR);
 		known = r == m->pid;
 	}
+	/* Without a cgroup or fork events, the run's orphans that no sample
+	 * saw are known only as denet's children (it is their subreaper):
+	 * adopted now, so they are survivors. (With several monitors in one
+	 * script, an orphan of another run may be taken: the cgroup or the
+	 * events, on by default, say whose it is.) */
+	if (!m->cg && !m->mb.pe && m->launched)
+		dn_monitor_reap_orphans(&m, 1);
 	/* Before the cgroup goes (end_monitoring): what outlives the
 	 * command runs on, unmonitored; the record names it. */
 	dn_survivors_collect(&m->exit, m->cg, &m->tree, m->pid);

@@ -175,6 +175,50 @@ print(totals.processes, totals.processes_source, table.concat(reaped, ","))
   end)
 end)
 
+describe("without fork events (--no-fork-events)", function()
+  it("says so in the capabilities and counts what the samples saw", function()
+    local r = S.denet { "--json", "--no-fork-events", "run", "sh", "-c", loop_of_true(50) }
+    assert.equal(0, r.code, r.err)
+    local e, recs = exit_of(r.out)
+    assert.same({ ok = false, reason = "disabled" }, recs[1].capabilities.fork_events)
+    assert.equal("sampled", e.totals.processes_source)
+    assert.is_nil(e.totals.threads)
+    assert.is_true(e.totals.processes >= 1 and e.totals.processes <= 51, e.totals.processes)
+  end)
+
+  it("is on by default", function()
+    local r = S.denet { "--json", "run", "true" }
+    local _, recs = exit_of(r.out)
+    assert.same({ ok = true }, recs[1].capabilities.fork_events)
+  end)
+
+  -- The other sources of members: the run's cgroup.procs, and the
+  -- children files (with denet as subreaper, an orphan comes to denet).
+  for _, cg in ipairs { {}, { "--no-cgroup" } } do
+    it("a double-forked daemon is still followed " .. (cg[1] or "with the cgroup"), function()
+      local args = { "--json", "-i", "50", "--wait-all", "--no-fork-events" }
+      for _, a in ipairs(cg) do args[#args + 1] = a end
+      for _, a in ipairs { "run", S.helper("forkstorm"), "2", "-d", "500" } do
+        args[#args + 1] = a
+      end
+      local r = S.denet(args)
+      assert.equal(0, r.code, r.err)
+      local e, recs = exit_of(r.out)
+      assert.is_nil(e.survivors)
+      local daemons = 0
+      for _, t in ipairs(S.of_kind(recs, "tree")) do
+        local n = 0
+        for _, c in ipairs(t.children) do
+          if c.command:match("forkstorm") then n = n + 1 end
+        end
+        daemons = math.max(daemons, n)
+      end
+      assert.equal(2, daemons, "the 2 daemons in one sample")
+      assert.is_true(e.duration_secs >= 0.45, "waited for the daemons: " .. e.duration_secs)
+    end)
+  end
+end)
+
 describe("signals reach the run, never a stranger", function()
   it("--timeout ends a tree whose members ignore SIGTERM and keep forking", function()
     -- every member ignores TERM; the grace ends in SIGKILL through the

@@ -312,7 +312,7 @@ static void membership_counts_every_fork_of_the_tree_exactly(void)
 	CHECK_INT(dn_tree_init(&t, &o), 0);
 	struct dn_membership mb;
 	dn_membership_init(&mb);
-	dn_membership_start(&mb, &t, false);
+	dn_membership_start(&mb, &t, false, true);
 	if (!mb.pe) {
 		dn_membership_free(&mb);
 		dn_tree_free(&t);

@@ -126,8 +126,7 @@ struct cmd_help {
 
 #define EXIT_RUN                                                                        \
 	"Exit status: the command's (128+N if killed by signal N), 124 on --timeout,\n" \
-	"126/127 if CMD cannot be run / is not found, 141 if stdout was closed under\n" \
-	"the JSON records, 1 on denet errors, 2 on usage errors.\n"
+	"126/127: CMD cannot run/not found; 141: stdout closed; 1: denet error; 2: usage.\n"
 
 static const struct cmd_help cmd_helps[] = {
 	{DN_CMD_RUN,

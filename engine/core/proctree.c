@@ -502,7 +502,8 @@ static void clear_gone(struct dn_tree *t, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		free(t->gone[i].command);
-	memmove(t->gone, t->gone + n, (t->ngone - n) * sizeof *t->gone);
+	if (t->ngone > n) /* (memmove takes no NULL, as an empty gone[] has) */
+		memmove(t->gone, t->gone + n, (t->ngone - n) * sizeof *t->gone);
 	t->ngone -= n;
 	t->ngone_reported = 0;
 }

@@ -36,6 +36,20 @@ describe("under valgrind", function()
     assert.are.equal(1, recs[#recs].survivors.count) -- the sleep ends by itself
   end)
 
+  it("run: children that fork and exit between samples, with and without fork events", function()
+    -- fork events adopt and retire processes between scans; without them
+    -- and without a cgroup, the children walk and the orphan adoption
+    for _, extra in ipairs { {}, { "--no-fork-events", "--no-cgroup" } } do
+      local args = { "--json", "-i", "50", "--wait-all" }
+      for _, a in ipairs(extra) do args[#args + 1] = a end
+      for _, a in ipairs { "run", S.helper("forkstorm"), "20", "-d", "300" } do args[#args + 1] = a end
+      local r = vg(args)
+      assert.are.equal(0, r.code, r.err)
+      local recs = S.records(r.out)
+      assert.are.equal("exit", recs[#recs].kind)
+    end
+  end)
+
   it("run: exec failure", function()
     local r = vg{ "run", "/nonexistent/cmd" }
     assert.are.equal(127, r.code)

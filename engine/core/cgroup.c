@@ -1065,6 +1065,15 @@ int dn_cgroup_kill(struct dn_cgroup *cg)
  * took a pid from the first listing. Pids in `done` (sorted) were killed
  * by an earlier round and may still be listed, exiting: they are left
  * alone; the ones killed now are added. Returns how many were killed. */
+#define NO_PIDFDS (-2) /* pidfd_open is ENOSYS */
+
+/* A pidfd, -1 (gone), or NO_PIDFDS. */
+static int open_pidfd(pid_t pid)
+{
+	int fd = dn_pidfd_open(pid);
+	return fd >= 0 ? fd : errno == ENOSYS ? NO_PIDFDS : -1;
+}
+
 static int kill_round(const char *dir, struct pid_vec *done)
 {
 	struct pid_vec a = {0}, b = {0};
@@ -1077,18 +1086,24 @@ static int kill_round(const char *dir, struct pid_vec *done)
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < a.n; i++)
-		pfd[i] = has_pid(done, a.pid[i]) ? -1 : dn_pidfd_open(a.pid[i]);
+		pfd[i] = has_pid(done, a.pid[i]) ? -1 : open_pidfd(a.pid[i]);
 	for_each_pid(dir, vec_one, &b, 0);
 	sort_pids(&b);
 	for (size_t i = 0; i < a.n; i++) {
-		if (pfd[i] < 0)
-			continue;
-		if (has_pid(&b, a.pid[i]) && dn_pidfd_signal(pfd[i], 0) == 0 &&
-		    dn_pidfd_signal(pfd[i], SIGKILL) == 0) {
+		bool hit = false;
+		/* Before Linux 5.3 (and under valgrind) there are no pidfds:
+		 * a pid still listed now, signalled at once. */
+		if (pfd[i] == NO_PIDFDS)
+			hit = has_pid(&b, a.pid[i]) && kill(a.pid[i], SIGKILL) == 0;
+		else if (pfd[i] >= 0)
+			hit = has_pid(&b, a.pid[i]) && dn_pidfd_signal(pfd[i], 0) == 0 &&
+			      dn_pidfd_signal(pfd[i], SIGKILL) == 0;
+		if (hit) {
 			killed++;
 			vec_one(a.pid[i], done);
 		}
-		close(pfd[i]);
+		if (pfd[i] >= 0)
+			close(pfd[i]);
 	}
 	sort_pids(done);
 	free(pfd);

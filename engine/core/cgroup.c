@@ -1046,6 +1046,15 @@ size_t dn_cgroup_pids(struct dn_cgroup *cg, pid_t *pids, size_t max)
 	return l.n;
 }
 
+bool dn_cgroup_kills_atomically(const struct dn_cgroup *cg)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+
+	return cg && cg->v2 && pjoin(path, sizeof path, cg->v2, "cgroup.kill") == 0 &&
+	       stat(path, &sb) == 0;
+}
+
 int dn_cgroup_kill(struct dn_cgroup *cg)
 {
 	struct stat sb;
@@ -1065,7 +1074,8 @@ int dn_cgroup_kill(struct dn_cgroup *cg)
  * took a pid from the first listing. Pids in `done` (sorted) were killed
  * by an earlier round and may still be listed, exiting: they are left
  * alone; the ones killed now are added. Returns how many were killed. */
-#define NO_PIDFDS (-2) /* pidfd_open is ENOSYS */
+#define NO_PIDFDS  (-2) /* pidfd_open is ENOSYS */
+#define KILL_CHUNK 256
 
 /* A pidfd, -1 (gone), or NO_PIDFDS. */
 static int open_pidfd(pid_t pid)
@@ -1085,8 +1095,13 @@ static int kill_round(const char *dir, struct pid_vec *done)
 		free(a.pid);
 		return -ENOMEM;
 	}
+	/* at most KILL_CHUNK pidfds open at once (RLIMIT_NOFILE): the rest
+	 * wait for the next round */
+	size_t opened = 0;
 	for (size_t i = 0; i < a.n; i++)
-		pfd[i] = has_pid(done, a.pid[i]) ? -1 : open_pidfd(a.pid[i]);
+		pfd[i] = has_pid(done, a.pid[i]) || opened >= KILL_CHUNK
+				 ? -1
+				 : (opened++, open_pidfd(a.pid[i]));
 	for_each_pid(dir, vec_one, &b, 0);
 	sort_pids(&b);
 	for (size_t i = 0; i < a.n; i++) {
@@ -1120,13 +1135,14 @@ int dn_cgroup_kill_each(struct dn_cgroup *cg)
 		return -ENOENT;
 	if (access(dir, F_OK))
 		return -errno;
-	/* A fork can slip between a listing and the signals: a few rounds,
-	 * back to back (no pause: this runs in the event loop; processes
-	 * killed in a round may still be listed, exiting, in the next). The
-	 * tree's own checked pidfds (dn_tree_signal) cover the rest. */
+	/* A fork can slip between a listing and the signals: rounds back to
+	 * back until one kills nobody new (no pause: this runs in the event
+	 * loop; processes killed in a round may still be listed, exiting, in
+	 * the next, and are skipped). Best effort: a fork racing the last
+	 * round survives it (dn_cgroup_kills_atomically says so). */
 	struct pid_vec done = {0};
 	int total = 0;
-	for (int round = 0; round < 4; round++) {
+	for (int round = 0; round < 64; round++) {
 		int k = kill_round(dir, &done);
 		if (k <= 0) {
 			total = k < 0 ? k : total;

@@ -78,9 +78,13 @@ size_t dn_cgroup_pids(struct dn_cgroup *cg, pid_t *pids, size_t max);
 int dn_cgroup_kill(struct dn_cgroup *cg);
 /* The fallback, exposed for tests: SIGKILL by pidfd to each process
  * listed, checked to be a member while its pidfd named it (listed twice
- * around the pidfd_open, alive after the second listing); a few rounds
- * back to back, never a pause. The count killed, or -errno. */
+ * around the pidfd_open, alive after the second listing), at most 256
+ * pidfds at a time; rounds back to back until one kills nobody new, never
+ * a pause. The count killed, or -errno. */
 int dn_cgroup_kill_each(struct dn_cgroup *cg);
+/* Whether dn_cgroup_kill is atomic here (cgroup.kill: every member, forks
+ * in flight included, is killed), not best-effort rounds. */
+bool dn_cgroup_kills_atomically(const struct dn_cgroup *cg);
 
 /* The end of a cgroup, in three steps that never wait (the event loop
  * calls them; engine/run/cgroup_reaper.c is the one caller that retries

@@ -49,8 +49,37 @@ static int send_op(int fd, enum proc_cn_mcast_op op)
 	return r == (ssize_t)nh.nlmsg_len ? 0 : -errno;
 }
 
+/* The connector serves only the initial pid and user namespaces: the
+ * kernel ignores the subscription of any other process without a word
+ * (and would report pids of the initial namespace). The initial ones have
+ * fixed inode numbers (PROC_PID_INIT_INO, PROC_USER_INIT_INO in
+ * include/linux/proc_ns.h). Why not, or NULL. */
+static const char *foreign_namespace(void)
+{
+	char link[64];
+	ssize_t n = readlink("/proc/self/ns/pid", link, sizeof link - 1);
+	if (n > 0) {
+		link[n] = '\0';
+		if (strcmp(link, "pid:[4026531836]") != 0)
+			return "a child pid namespace (the proc connector serves the initial one only)";
+	}
+	n = readlink("/proc/self/ns/user", link, sizeof link - 1);
+	if (n > 0) {
+		link[n] = '\0';
+		if (strcmp(link, "user:[4026531837]") != 0)
+			return "a user namespace (the proc connector serves the initial one only)";
+	}
+	return NULL;
+}
+
 struct dn_procevents *dn_procevents_open(char *why, size_t whylen)
 {
+	const char *ns = foreign_namespace();
+	if (ns) {
+		snprintf(why, whylen, "%s", ns);
+		errno = EPERM;
+		return NULL;
+	}
 	struct dn_procevents *pe = calloc(1, sizeof *pe);
 	if (!pe) {
 		snprintf(why, whylen, "out of memory");

@@ -289,7 +289,7 @@ static bool identity_holds(struct dn_tree *t, const struct dn_proc *p)
 	       st.starttime == p->start_ticks;
 }
 
-static void record_gone(struct dn_tree *t, struct dn_proc *p);
+static void record_gone(struct dn_tree *t, struct dn_proc *p, bool birth_unreported);
 
 /* p ended between two scans and its pid is taken again: it leaves now,
  * reported as gone by the next scan. The root stays first. */
@@ -303,7 +303,9 @@ static void retire(struct dn_tree *t, struct dn_proc *p)
 	memmove(&t->procs[i], &t->procs[i + 1], (t->nprocs - i - 1) * sizeof *t->procs);
 	t->nprocs--;
 	hash_remove(t, p);
-	record_gone(t, p);
+	/* between scans: its birth was reported unless it was adopted
+	 * since the latest scan (is_new is that scan's news, told) */
+	record_gone(t, p, p->adopted);
 	proc_free(p);
 }
 
@@ -508,7 +510,7 @@ static void clear_gone(struct dn_tree *t, size_t n)
 	t->ngone_reported = 0;
 }
 
-static void record_gone(struct dn_tree *t, struct dn_proc *p)
+static void record_gone(struct dn_tree *t, struct dn_proc *p, bool birth_unreported)
 {
 	if (t->ngone == t->gone_cap) {
 		size_t ncap = t->gone_cap ? t->gone_cap * 2 : 16;
@@ -521,7 +523,7 @@ static void record_gone(struct dn_tree *t, struct dn_proc *p)
 	struct dn_proc_gone *g = &t->gone[t->ngone++];
 	g->pid = p->pid;
 	g->ppid = p->ppid;
-	g->birth_unreported = p->is_new || p->adopted;
+	g->birth_unreported = birth_unreported;
 	g->start_ticks = p->start_ticks;
 	g->command = p->command;
 	p->command = NULL;
@@ -570,7 +572,9 @@ static int scan(struct dn_tree *t, uint64_t wall_ms, bool compute)
 		struct dn_proc *p = t->procs[i];
 		if (p->stat_gen != t->gen) {
 			hash_remove(t, p);
-			record_gone(t, p);
+			/* adopted since the previous scan and gone before
+			 * this one read it: nobody heard of its birth */
+			record_gone(t, p, p->is_new);
 			if (p->is_new)
 				t->nspawned--;
 			proc_free(p);

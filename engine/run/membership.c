@@ -26,9 +26,22 @@ void dn_membership_init(struct dn_membership *mb)
 	memset(mb, 0, sizeof *mb);
 }
 
+/* The connector has shown that it serves this run: the children walk can
+ * go (unless it never ran: with a cgroup). */
+static void verified(struct dn_membership *mb)
+{
+	if (mb->verified)
+		return;
+	mb->verified = true;
+	dn_tree_walk_children(mb->tree, false);
+}
+
 static void on_event(const struct dn_procevent *ev, void *ctx)
 {
 	struct dn_membership *mb = ctx;
+	if (dn_pidset_has(&mb->members, ev->tgid) ||
+	    (ev->kind == DN_PROCEV_FORK && dn_pidset_has(&mb->members, ev->parent_tgid)))
+		verified(mb);
 	switch (ev->kind) {
 	case DN_PROCEV_FORK:
 		if (ev->pid != ev->tgid) {
@@ -80,12 +93,17 @@ void dn_membership_start(struct dn_membership *mb, struct dn_tree *t, bool has_c
 		mb->processes++;
 		mb->threads += p->st.num_threads > 0 ? (uint64_t)p->st.num_threads : 1;
 	}
+	mb->has_cgroup = has_cgroup;
 	if (use_events)
 		mb->pe = dn_procevents_open(mb->why, sizeof mb->why);
 	else
 		snprintf(mb->why, sizeof mb->why, "disabled");
-	if (mb->pe || has_cgroup)
+	mb->counting = mb->pe != NULL;
+	if (has_cgroup)
 		dn_tree_walk_children(t, false);
+	/* Attached: what forked between the tree's first reading and the
+	 * subscription is found by one more walk. */
+	dn_tree_walk_once(t);
 }
 
 int dn_membership_fd(const struct dn_membership *mb)
@@ -106,14 +124,27 @@ void dn_membership_poll(struct dn_membership *mb)
 	}
 }
 
+static int cmp_pid(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+	return (x > y) - (x < y);
+}
+
+static bool in_cgroup(const struct dn_membership *mb, pid_t pid)
+{
+	return mb->npids && bsearch(&pid, mb->pids, mb->npids, sizeof pid, cmp_pid);
+}
+
 /* Members the tree lacks (adoption capped, or they were not yet in /proc):
- * adopted now, or forgotten when they have been reaped. */
-static void adopt_members(struct dn_membership *mb)
+ * adopted now, or forgotten when they have been reaped. With a cgroup,
+ * only those it lists: a member's pid that was reaped and taken by a
+ * stranger since is not adopted. */
+static void adopt_members(struct dn_membership *mb, bool has_list)
 {
 	const struct dn_pidset *s = &mb->members;
 	for (size_t i = 0; i < s->cap; i++) {
 		pid_t pid = s->slot[i];
-		if (!pid || dn_tree_find(mb->tree, pid))
+		if (!pid || dn_tree_find(mb->tree, pid) || (has_list && !in_cgroup(mb, pid)))
 			continue;
 		if (dn_tree_adopt(mb->tree, pid) == -ESRCH) {
 			/* the removal shifts a later member into slot i */
@@ -137,6 +168,9 @@ static void adopt_cgroup(struct dn_membership *mb, struct dn_cgroup *cg)
 		if (n > mb->pids_cap)
 			n = mb->pids_cap;
 	}
+	mb->npids = n;
+	if (n)
+		qsort(mb->pids, n, sizeof *mb->pids, cmp_pid);
 	for (size_t i = 0; i < n; i++)
 		if (!dn_tree_find(mb->tree, mb->pids[i]))
 			dn_tree_adopt(mb->tree, mb->pids[i]);
@@ -152,10 +186,14 @@ void dn_membership_sync(struct dn_membership *mb, struct dn_cgroup *cg)
 		return;
 	/* the processes the latest scan found gone are reaped: their pids
 	 * may be anyone's from now on (unless the tree holds a newcomer
-	 * with the pid already: a member named by a fork event) */
-	for (size_t i = 0; i < mb->tree->ngone; i++)
-		if (!dn_tree_find(mb->tree, mb->tree->gone[i].pid))
-			dn_pidset_remove(&mb->members, mb->tree->gone[i].pid);
+	 * with the pid already: a member named by a fork event). Once per
+	 * scan: a later sync (a signal) must not prune a pid taken since. */
+	if (mb->gone_gen != mb->tree->gen) {
+		mb->gone_gen = mb->tree->gen;
+		for (size_t i = 0; i < mb->tree->ngone; i++)
+			if (!dn_tree_find(mb->tree, mb->tree->gone[i].pid))
+				dn_pidset_remove(&mb->members, mb->tree->gone[i].pid);
+	}
 	if (cg)
 		adopt_cgroup(mb, cg);
 	/* The kernel queues a fork's event before the child joins its
@@ -164,7 +202,7 @@ void dn_membership_sync(struct dn_membership *mb, struct dn_cgroup *cg)
 	 * events did not name (below) was really missed by them. */
 	dn_membership_poll(mb);
 	if (mb->pe)
-		adopt_members(mb);
+		adopt_members(mb, cg != NULL);
 	/* Whatever joined the tree since (p->counted unset) that the events
 	 * did not name (the cgroup found it, or the walk after lost events,
 	 * or a subreaper's adoption): a member from now on, and counted as
@@ -184,9 +222,15 @@ void dn_membership_sync(struct dn_membership *mb, struct dn_cgroup *cg)
 
 const char *dn_membership_source(const struct dn_membership *mb)
 {
-	if (!mb->pe)
+	if (!mb->counting || !mb->verified)
 		return NULL;
 	return mb->lost ? "proc_connector (events lost)" : "proc_connector";
+}
+
+void dn_membership_stop_events(struct dn_membership *mb)
+{
+	dn_procevents_close(mb->pe);
+	mb->pe = NULL;
 }
 
 void dn_membership_free(struct dn_membership *mb)

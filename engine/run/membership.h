@@ -31,12 +31,21 @@ struct dn_membership {
 	struct dn_procevents *pe; /* NULL: no connector */
 	struct dn_pidset members; /* tgids of the run known from events */
 	bool follow;		  /* the tree follows descendants */
-	uint64_t processes;	  /* started by the run (the root included) */
-	uint64_t threads;	  /* started by the run (main threads included) */
-	uint64_t lost;		  /* overflows of the connector's queue */
+	bool has_cgroup;	  /* the run's cgroup lists the members */
+	bool counting;		  /* the connector was subscribed from the start */
+	/* An event about a member has arrived: the connector really serves
+	 * this process (the kernel silently ignores the subscription of a
+	 * process in a child pid or user namespace, and before Linux 6.6 of
+	 * one without CAP_NET_ADMIN). Until then the children walk stays on
+	 * and the counts are not trusted. */
+	bool verified;
+	unsigned gone_gen;  /* the tree's scan whose gone[] was pruned */
+	uint64_t processes; /* started by the run (the root included) */
+	uint64_t threads;   /* started by the run (main threads included) */
+	uint64_t lost;	    /* overflows of the connector's queue */
 	unsigned adopted_in_window;
-	pid_t *pids; /* scratch for cgroup.procs */
-	size_t pids_cap;
+	pid_t *pids; /* the latest cgroup.procs, sorted */
+	size_t npids, pids_cap;
 	char why[160]; /* why there is no connector */
 };
 
@@ -64,9 +73,14 @@ void dn_membership_poll(struct dn_membership *mb);
  * once. */
 void dn_membership_sync(struct dn_membership *mb, struct dn_cgroup *cg);
 /* Where the counts come from: "proc_connector" (exact), "proc_connector
- * (events lost)" (a lower bound) or NULL (no connector: the caller's
- * sampled count is all there is). */
+ * (events lost)" (a lower bound) or NULL (no connector, or one that never
+ * delivered an event of the run: the caller's sampled count is all there
+ * is). */
 const char *dn_membership_source(const struct dn_membership *mb);
+/* Monitoring ended: the subscription goes (a finished run must not keep
+ * receiving every event of the machine); the counts stay. The caller
+ * removes the fd from its loop first. */
+void dn_membership_stop_events(struct dn_membership *mb);
 /* Unsubscribes and frees; back to the closed state. Idempotent. */
 void dn_membership_free(struct dn_membership *mb);
 

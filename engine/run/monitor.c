@@ -47,6 +47,27 @@ static void add_cap(struct dn_monitor *m, const char *name, bool ok, const char 
 		m->caps[m->ncaps++] = (struct dn_capability){name, ok, reason};
 }
 
+/* Monitors of this process that launched a command, so that one run
+ * never takes another's command or processes for its own orphans. One
+ * loop thread: a plain list. */
+static struct dn_monitor *launched_head;
+
+static void register_launched(struct dn_monitor *m)
+{
+	m->next_launched = launched_head;
+	launched_head = m;
+}
+
+static void unregister_launched(struct dn_monitor *m)
+{
+	for (struct dn_monitor **pp = &launched_head; *pp; pp = &(*pp)->next_launched)
+		if (*pp == m) {
+			*pp = m->next_launched;
+			break;
+		}
+	m->next_launched = NULL;
+}
+
 void dn_monitor_init(struct dn_monitor *m)
 {
 	memset(m, 0, sizeof *m);
@@ -63,7 +84,7 @@ static void on_membership_events(struct dn_loop *loop, int fd, uint32_t events, 
 	(void)fd;
 	(void)events;
 	struct dn_monitor *m = ctx;
-	if (m->running)
+	if (m->running && !m->in_hooks) /* a hook running the loop: later */
 		dn_membership_poll(&m->mb);
 }
 
@@ -122,6 +143,7 @@ int dn_monitor_launch(struct dn_monitor *m, struct dn_loop *loop, const struct d
 		return r;
 	}
 	m->launched = true;
+	register_launched(m);
 	m->pid = pl->pid;
 	m->pidfd = pl->pidfd;
 	m->exit.pid = m->pid;
@@ -442,6 +464,10 @@ int dn_monitor_sample_now(struct dn_monitor *m)
 	uint64_t started = dn_membership_source(&m->mb) ? m->mb.processes : m->processes_seen;
 	m->tree.agg.processes_started = started - m->started_before;
 	m->started_before = started;
+	/* The hooks may signal the tree (p:signal, a rule's kill): while
+	 * they run, the tree stays as this scan left it (no membership
+	 * sync adopts or retires under their feet, nor under ours). */
+	m->in_hooks = true;
 	for (size_t i = 0; i < m->tree.ngone; i++) {
 		const struct dn_proc_gone *g = &m->tree.gone[i];
 		if (g->birth_unreported && m->hooks.on_spawn) {
@@ -458,6 +484,7 @@ int dn_monitor_sample_now(struct dn_monitor *m)
 		for (size_t i = 0; i < m->tree.nprocs; i++)
 			if (m->tree.procs[i]->is_new)
 				m->hooks.on_spawn(m, m->tree.procs[i], m->hooks.ctx);
+	m->in_hooks = false;
 	if (m->prof && m->prof_event_fd < 0 && dn_profile_event_fd(m->prof) >= 0)
 		dn_profile_poll_events(m->prof); /* the loop could not watch them */
 	if (m->prof) {
@@ -483,8 +510,11 @@ int dn_monitor_sample_now(struct dn_monitor *m)
 	emit_line(m);
 	emit_profile_window(m, m->tree.agg.ts_ms);
 	m->last_sample_cost_ns = dn_mono_ns() - began;
-	if (m->hooks.on_sample)
+	if (m->hooks.on_sample) {
+		m->in_hooks = true;
 		m->hooks.on_sample(m, m->hooks.ctx);
+		m->in_hooks = false;
+	}
 	return 0;
 }
 
@@ -515,6 +545,7 @@ static void end_monitoring(struct dn_monitor *m)
 		return;
 	m->running = false;
 	disarm_all(m);
+	dn_membership_stop_events(&m->mb); /* the counts are written */
 	if (m->cg && m->command_done) {
 		/* Gone with the command (with --wait-all, with its last
 		 * survivor): survivors known to be alive move to denet's own
@@ -616,6 +647,34 @@ static void write_exit(struct dn_monitor *m, int status, bool known)
 	emit_line(m);
 }
 
+/* denet's children that are no monitor's command and in no monitor's tree:
+ * orphans of a run (denet is their subreaper), adopted into m's tree, not
+ * reaped (their reaper is dn_monitor_reap_orphans). With several monitors
+ * and neither cgroups nor fork events, one of them might be another run's
+ * orphan: nothing tells whose. */
+static void adopt_denets_orphans(struct dn_monitor *m)
+{
+	char path[64], buf[65536];
+	snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	size_t len = 0;
+	ssize_t r;
+	while (len < sizeof buf - 1 && (r = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
+		len += (size_t)r;
+	close(fd);
+	pid_t pids[4096];
+	int np = dn_proc_parse_children(buf, len, pids, 4096);
+	for (int i = 0; i < np && i < 4096; i++) {
+		bool known = false;
+		for (struct dn_monitor *o = launched_head; o && !known; o = o->next_launched)
+			known = o->pid == pids[i] || dn_tree_find(&o->tree, pids[i]);
+		if (!known)
+			dn_tree_adopt(&m->tree, pids[i]);
+	}
+}
+
 static void on_command_exit(struct dn_monitor *m)
 {
 	/* A last reading while the command is a zombie: its CPU counters
@@ -633,11 +692,9 @@ static void on_command_exit(struct dn_monitor *m)
 	}
 	/* Without a cgroup or fork events, the run's orphans that no sample
 	 * saw are known only as denet's children (it is their subreaper):
-	 * adopted now, so they are survivors. (With several monitors in one
-	 * script, an orphan of another run may be taken: the cgroup or the
-	 * events, on by default, say whose it is.) */
-	if (!m->cg && !m->mb.pe && m->launched)
-		dn_monitor_reap_orphans(&m, 1);
+	 * adopted now, so they are survivors. */
+	if (!m->cg && !dn_membership_source(&m->mb) && m->launched)
+		adopt_denets_orphans(m);
 	/* Before the cgroup goes (end_monitoring): what outlives the
 	 * command runs on, unmonitored; the record names it. */
 	dn_survivors_collect(&m->exit, m->cg, &m->tree, m->pid);
@@ -762,14 +819,15 @@ int dn_monitor_signal_tree(struct dn_monitor *m, int sig)
 {
 	/* Who is in the run now, not at the last sample: queued fork events
 	 * and the cgroup's list join the tree first. */
-	if (m->running)
+	if (m->running && !m->in_hooks)
 		dn_membership_sync(&m->mb, m->cg);
 	int sent = signal_command(m, sig) == 0;
 	/* everyone else by a checked pidfd (proctree.h) */
 	sent += dn_tree_signal(&m->tree, sig, sent ? m->pid : 0);
 	/* SIGKILL reaches what forked since, too: the kernel kills the
 	 * cgroup's members atomically (cgroup.kill). */
-	if (sig == SIGKILL && m->cg && m->running && dn_cgroup_kill(m->cg) >= 0)
+	if (sig == SIGKILL && m->cg && m->running && dn_cgroup_kill(m->cg) == 0 &&
+	    dn_cgroup_kills_atomically(m->cg))
 		m->run_killed = true;
 	return sent;
 }
@@ -926,6 +984,7 @@ void dn_monitor_free(struct dn_monitor *m)
 {
 	if (!m)
 		return;
+	unregister_launched(m);
 	struct dn_launch *pl = take_pending(m);
 	if (pl) {
 		dn_launch_abort(pl);

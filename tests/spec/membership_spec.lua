@@ -186,6 +186,18 @@ describe("without fork events (--no-fork-events)", function()
     assert.is_true(e.totals.processes >= 1 and e.totals.processes <= 51, e.totals.processes)
   end)
 
+  it("in a child pid namespace: none (the kernel would not serve them), the children walk finds the tree", function()
+    if not S.is_root() then pending("unshare needs root") return end
+    local r = S.sh(("unshare -pf --mount-proc %s --json --no-cgroup run sh -c %s"):format(
+      S.q(S.bin), S.q("sleep 0.4 & sleep 0.4 & /bin/true; wait")))
+    assert.equal(0, r.code, r.err)
+    local e, recs = exit_of(r.out)
+    assert.is_false(recs[1].capabilities.fork_events.ok)
+    assert.is_truthy(recs[1].capabilities.fork_events.reason:match("pid namespace"))
+    assert.equal("sampled", e.totals.processes_source)
+    assert.equal(3, S.max_agg(recs, "process_count"), "sh and its two sleeps")
+  end)
+
   it("is on by default", function()
     local r = S.denet { "--json", "run", "true" }
     local _, recs = exit_of(r.out)

@@ -61,7 +61,8 @@ static const char *foreign_namespace(void)
 	if (n > 0) {
 		link[n] = '\0';
 		if (strcmp(link, "pid:[4026531836]") != 0)
-			return "a child pid namespace (the proc connector serves the initial one only)";
+			return "a child pid namespace (the proc connector serves the initial one "
+			       "only)";
 	}
 	n = readlink("/proc/self/ns/user", link, sizeof link - 1);
 	if (n > 0) {

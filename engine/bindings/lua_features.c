@@ -20,6 +20,7 @@
 #include "lua_aux.h"
 #include "lua_features.h"
 #include "lua_offcpu.h"
+#include "procevents.h"
 
 bool dn_lua_cgroup_probe(const char **why)
 {
@@ -38,6 +39,22 @@ bool dn_lua_cgroup_probe(const char **why)
 	return state > 0;
 }
 
+/* Whether the kernel's fork events can be had here (the `fork_events`
+ * capability of a run): a subscription made and dropped. */
+static bool fork_events_probe(const char **why)
+{
+	static int state;
+	static char reason[160];
+	if (!state) {
+		struct dn_procevents *pe = dn_procevents_open(reason, sizeof reason);
+		state = pe ? 1 : -1;
+		dn_procevents_close(pe);
+	}
+	if (why)
+		*why = state > 0 ? NULL : reason;
+	return state > 0;
+}
+
 /* denet.features.ebpf and .cgroup without a BPF load and a cgroup made at
  * every `require "denet"`: the features table and its reason table get
  * these entries on first use (reading either, or pairs() over the
@@ -45,7 +62,9 @@ bool dn_lua_cgroup_probe(const char **why)
 static const struct {
 	const char *name;
 	bool (*probe)(const char **why);
-} lazy_features[] = {{"ebpf", dn_lua_ebpf_probe}, {"cgroup", dn_lua_cgroup_probe}};
+} lazy_features[] = {{"ebpf", dn_lua_ebpf_probe},
+		     {"cgroup", dn_lua_cgroup_probe},
+		     {"fork_events", fork_events_probe}};
 
 static void materialize(lua_State *L)
 {

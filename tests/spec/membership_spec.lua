@@ -198,6 +198,20 @@ describe("without fork events (--no-fork-events)", function()
     assert.equal(3, S.max_agg(recs, "process_count"), "sh and its two sleeps")
   end)
 
+  it("denet.features.fork_events says whether a run will have them, and why not", function()
+    local script = S.tmpfile([[
+local denet = require "denet"
+print(denet.features.fork_events, denet.features.reason.fork_events)
+]], ".lua")
+    local r = S.denet { script }
+    assert.equal(0, r.code, r.err)
+    assert.equal("true\tnil\n", r.out)
+    if not S.is_root() then return end
+    r = S.sh(("unshare -pf --mount-proc %s %s"):format(S.q(S.bin), S.q(script)))
+    assert.equal(0, r.code, r.err)
+    assert.equal("false\ta child pid namespace (the proc connector serves the initial one only)\n", r.out)
+  end)
+
   it("is on by default", function()
     local r = S.denet { "--json", "run", "true" }
     local _, recs = exit_of(r.out)

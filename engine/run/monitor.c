@@ -761,8 +761,13 @@ static void on_sample_timer(struct dn_loop *loop, struct dn_timer *t, void *ctx)
 		return;
 	}
 	if (r == -ESRCH && m->pidfd < 0) {
-		/* No pidfd to tell us: the tree is empty, the process is gone. */
+		/* No pidfd to tell us: the tree is empty, the process is gone.
+		 * With wait_all and survivors, monitoring goes on: the next
+		 * sample is still this timer's (it went unarmed before, and a
+		 * run without pidfds — valgrind, Linux < 5.3 — hung). */
 		on_command_exit(m);
+		if (m->running)
+			arm_next(m);
 		return;
 	}
 	if (m->running)

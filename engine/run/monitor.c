@@ -647,6 +647,27 @@ static void write_exit(struct dn_monitor *m, int status, bool known)
 	emit_line(m);
 }
 
+#define DENETS_CHILDREN_MAX 4096
+
+/* denet's own children (the commands it launched, and the orphans of their
+ * trees: denet is their subreaper), at most DENETS_CHILDREN_MAX. */
+static int denets_children(pid_t *pids)
+{
+	static char buf[65536];
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	size_t len = 0;
+	ssize_t r;
+	while (len < sizeof buf - 1 && (r = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
+		len += (size_t)r;
+	close(fd);
+	int np = dn_proc_parse_children(buf, len, pids, DENETS_CHILDREN_MAX);
+	return np > DENETS_CHILDREN_MAX ? DENETS_CHILDREN_MAX : np;
+}
+
 /* denet's children that are no monitor's command and in no monitor's tree:
  * orphans of a run (denet is their subreaper), adopted into m's tree, not
  * reaped (their reaper is dn_monitor_reap_orphans). With several monitors
@@ -654,19 +675,9 @@ static void write_exit(struct dn_monitor *m, int status, bool known)
  * orphan: nothing tells whose. */
 static void adopt_denets_orphans(struct dn_monitor *m)
 {
-	char path[64], buf[65536];
-	snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	size_t len = 0;
-	ssize_t r;
-	while (len < sizeof buf - 1 && (r = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
-		len += (size_t)r;
-	close(fd);
-	pid_t pids[4096];
-	int np = dn_proc_parse_children(buf, len, pids, 4096);
-	for (int i = 0; i < np && i < 4096; i++) {
+	static pid_t pids[DENETS_CHILDREN_MAX]; /* one loop thread */
+	int np = denets_children(pids);
+	for (int i = 0; i < np; i++) {
 		bool known = false;
 		for (struct dn_monitor *o = launched_head; o && !known; o = o->next_launched)
 			known = o->pid == pids[i] || dn_tree_find(&o->tree, pids[i]);
@@ -924,20 +935,8 @@ static void add_rusage(struct rusage *acc, const struct rusage *r)
 
 void dn_monitor_reap_orphans(struct dn_monitor **mons, int n)
 {
-	char path[64], buf[65536];
-	snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	size_t len = 0;
-	ssize_t r;
-	while (len < sizeof buf - 1 && (r = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
-		len += (size_t)r;
-	close(fd);
-	pid_t pids[4096];
-	int np = dn_proc_parse_children(buf, len, pids, 4096);
-	if (np > 4096)
-		np = 4096;
+	static pid_t pids[DENETS_CHILDREN_MAX]; /* one loop thread */
+	int np = denets_children(pids);
 	for (int i = 0; i < np; i++) {
 		pid_t pid = pids[i];
 		struct dn_monitor *cmd_of = NULL;

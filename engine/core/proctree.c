@@ -125,9 +125,11 @@ static void join_arg(void *ctx, const char *arg, size_t n)
 /* The command line, read when the process is first seen and after an
  * exec (again while it reads empty). A process that has not exec'd yet
  * shows its parent's; that is what it runs. */
-static char *read_command(struct dn_tree *t, struct dn_proc *p)
+/* pid's command line joined by spaces, or NULL when it reads empty (a
+ * kernel thread, a zombie, mid-exec) or cannot be read. */
+static char *read_cmdline(struct dn_tree *t, pid_t pid)
 {
-	int fd = open_proc_file(p->pid, "cmdline");
+	int fd = open_proc_file(pid, "cmdline");
 	struct join_ctx j = {0};
 	if (fd >= 0) {
 		ssize_t n = pread_all(t, fd);
@@ -135,12 +137,18 @@ static char *read_command(struct dn_tree *t, struct dn_proc *p)
 		if (n > 0)
 			dn_proc_split_cmdline(t->rdbuf, (size_t)n, join_arg, &j);
 	}
-	p->command_is_comm = !j.out || j.len == 0;
-	if (p->command_is_comm) {
+	if (j.out && j.len == 0) {
 		free(j.out);
-		return strdup(p->comm);
+		j.out = NULL;
 	}
 	return j.out;
+}
+
+static char *read_command(struct dn_tree *t, struct dn_proc *p)
+{
+	char *line = read_cmdline(t, p->pid);
+	p->command_is_comm = !line;
+	return line ? line : strdup(p->comm);
 }
 
 /* ---- the table ---------------------------------------------------------- */
@@ -746,22 +754,11 @@ void dn_tree_reread_command(struct dn_tree *t, pid_t pid)
 void dn_tree_exec_seen(struct dn_tree *t, pid_t pid)
 {
 	struct dn_proc *p = dn_tree_find(t, pid);
-	if (!p)
+	char *line = p ? read_cmdline(t, pid) : NULL;
+	if (!line)
 		return;
-	int fd = open_proc_file(pid, "cmdline");
-	if (fd < 0)
-		return;
-	ssize_t n = pread_all(t, fd);
-	close(fd);
-	struct join_ctx j = {0};
-	if (n > 0)
-		dn_proc_split_cmdline(t->rdbuf, (size_t)n, join_arg, &j);
-	if (!j.out || j.len == 0) {
-		free(j.out);
-		return;
-	}
 	free(p->command);
-	p->command = j.out;
+	p->command = line;
 	p->command_is_comm = false;
 }
 

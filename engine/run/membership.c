@@ -93,7 +93,6 @@ void dn_membership_start(struct dn_membership *mb, struct dn_tree *t, bool has_c
 		mb->processes++;
 		mb->threads += p->st.num_threads > 0 ? (uint64_t)p->st.num_threads : 1;
 	}
-	mb->has_cgroup = has_cgroup;
 	if (use_events)
 		mb->pe = dn_procevents_open(mb->why, sizeof mb->why);
 	else

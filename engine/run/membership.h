@@ -31,7 +31,6 @@ struct dn_membership {
 	struct dn_procevents *pe; /* NULL: no connector */
 	struct dn_pidset members; /* tgids of the run known from events */
 	bool follow;		  /* the tree follows descendants */
-	bool has_cgroup;	  /* the run's cgroup lists the members */
 	bool counting;		  /* the connector was subscribed from the start */
 	/* An event about a member has arrived: the connector really serves
 	 * this process (the kernel silently ignores the subscription of a

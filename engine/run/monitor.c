@@ -451,7 +451,8 @@ int dn_monitor_sample_now(struct dn_monitor *m)
 			m->cgs_ok && m->cgs.has_cpu ? m->cgs.usage_usec * 1000ull + 1 : 0;
 	}
 	dn_membership_sync(&m->mb, m->cg);
-	if (m->waiting_survivors)
+	/* (following descendants, the sync adopted the cgroup's members) */
+	if (m->waiting_survivors && !m->o.children)
 		dn_survivors_adopt(m->cg, &m->tree);
 	int n = dn_tree_scan(&m->tree, dn_wall_ms());
 	if (m->cgs_ok && m->cgs.has_mem && m->cgs.mem_peak_kb > m->tree.agg.mem_peak_kb)

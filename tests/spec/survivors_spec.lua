@@ -98,7 +98,7 @@ describe("a command that exits while its children live on", function()
       local t0 = now_ms()
       local args = { "--json", "--wait-all", "run", "sh", "-c", "sleep 2 & exit 3" }
       if nocg then
-        -- without a cgroup only what a scan saw is followed: let one see it
+        -- without a cgroup the fork events name it (a scan, without them)
         args = { "--json", "--wait-all", "--no-cgroup", "-i", "50", "run", "sh", "-c",
           "sleep 2 & sleep 0.3; exit 3" }
       end
@@ -114,6 +114,18 @@ describe("a command that exits while its children live on", function()
       -- showing the sleep, well after it
       assert.is_true(sleep_sampled_after(recs, e.ts_ms - 1000), "no sample of the survivor")
     end
+  end)
+
+  it("--wait-all with --exclude-children still waits for the survivors", function()
+    -- flat records: the survivors join from the run's cgroup at each
+    -- sample, not from the membership of a followed tree; the survivor
+    -- hands over to a child of its own 0.2 s in and exits
+    local r = S.denet { "--json", "-i", "50", "--wait-all", "--exclude-children", "run", "sh",
+      "-c", "(sleep 0.2; sleep 0.8 &) & exit 4" }
+    local e = exit_of(r.out)
+    assert.equal(4, r.code, r.err)
+    assert.is_nil(e.survivors)
+    assert.is_true(e.duration_secs >= 0.9, "ended after " .. e.duration_secs .. " s")
   end)
 
   it("--wait-all with --timeout ends at the timeout and kills the survivors", function()

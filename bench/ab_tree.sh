@@ -67,24 +67,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# ---- helpers (as in run.sh) ---------------------------------------------------
+# ---- helpers ------------------------------------------------------------------
 
-stats() {
-	sort -g | awk '{ v[NR] = $1 } END {
-		if (NR == 0) { print "- - - 0"; exit }
-		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-		printf "%.4g %.4g %.4g %d\n", m, v[1], v[NR], NR }'
-}
-kv() { sed -n "s/.*\\b$1=\\([-0-9.e+]*\\).*/\\1/p" | head -1; }
-row() {
-	local s med min max n
-	s=$(stats <"$3")
-	read -r med min max n <<<"$s"
-	# shellcheck disable=SC2016 # the backquotes are Markdown
-	printf '| %s | %s %s | %s – %s | %s | `%s` |\n' "$1" "$med" "$2" "$min" "$max" "$n" "$4" | tee -a "$OUT"
-}
-ratio() { paste "$1" "$2" | awk '$1 != "" && $2 + 0 > 0 { printf "%.4f\n", $1 / $2 }' >"$3"; }
-section() { printf '\n### %s\n\n| figure | median | spread (min – max) | reps | command |\n|---|---|---|---|---|\n' "$1" | tee -a "$OUT"; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh # (the working directory is the project root)
 # The value of a key (a number or a string) in the exit record's totals.
 exitval() {
 	grep '"kind":"exit"' "$1" | sed -n 's/.*"totals":{\([^}]*\)}.*/\1/p' |

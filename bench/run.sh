@@ -75,29 +75,8 @@ start_tree() {
 }
 stop_tree() { kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 
-# Numbers on stdin -> "median min max n" (empty input -> "- - - 0").
-stats() {
-	sort -g | awk '{ v[NR] = $1 } END {
-		if (NR == 0) { print "- - - 0"; exit }
-		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-		printf "%.4g %.4g %.4g %d\n", m, v[1], v[NR], NR }'
-}
-
-# The value of key=VALUE in a line.
-kv() { sed -n "s/.*\\b$1=\\([-0-9.e+]*\\).*/\\1/p" | head -1; }
-
-# row FIGURE UNIT FILE COMMAND: one table row from the numbers in FILE.
-row() {
-	local s
-	s=$(stats <"$3")
-	set -- "$1" "$2" "$s" "$4"
-	local med min max n
-	read -r med min max n <<<"$3"
-	printf '| %s | %s %s | %s – %s | %s | `%s` |\n' "$1" "$med" "$2" "$min" "$max" "$n" "$4" | tee -a "$OUT"
-}
-# ratio A_FILE B_FILE OUT_FILE: per-repetition A/B.
-ratio() { paste "$1" "$2" | awk '$1 != "" && $2 + 0 > 0 { printf "%.4f\n", $1 / $2 }' >"$3"; }
-section() { printf '\n### %s\n\n| figure | median | spread (min – max) | reps | command |\n|---|---|---|---|---|\n' "$1" | tee -a "$OUT"; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh # (the working directory is the project root)
 
 have_psutil=0
 "$PY" -c 'import psutil' 2>/dev/null && have_psutil=1

@@ -129,8 +129,13 @@ static int cmp_pid(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static bool in_cgroup(const struct dn_membership *mb, pid_t pid)
+/* Sorted on the first question of a sync: most samples ask none (every
+ * member is in the tree already). */
+static bool in_cgroup(struct dn_membership *mb, pid_t pid)
 {
+	if (!mb->pids_sorted && mb->npids)
+		qsort(mb->pids, mb->npids, sizeof *mb->pids, cmp_pid);
+	mb->pids_sorted = true;
 	return mb->npids && bsearch(&pid, mb->pids, mb->npids, sizeof pid, cmp_pid);
 }
 
@@ -168,8 +173,7 @@ static void adopt_cgroup(struct dn_membership *mb, struct dn_cgroup *cg)
 			n = mb->pids_cap;
 	}
 	mb->npids = n;
-	if (n)
-		qsort(mb->pids, n, sizeof *mb->pids, cmp_pid);
+	mb->pids_sorted = false;
 	for (size_t i = 0; i < n; i++)
 		if (!dn_tree_find(mb->tree, mb->pids[i]))
 			dn_tree_adopt(mb->tree, mb->pids[i]);

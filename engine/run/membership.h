@@ -43,8 +43,9 @@ struct dn_membership {
 	uint64_t threads;   /* started by the run (main threads included) */
 	uint64_t lost;	    /* overflows of the connector's queue */
 	unsigned adopted_in_window;
-	pid_t *pids; /* the latest cgroup.procs, sorted */
+	pid_t *pids; /* the latest cgroup.procs (sorted once asked) */
 	size_t npids, pids_cap;
+	bool pids_sorted;
 	char why[160]; /* why there is no connector */
 };
 

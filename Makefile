@@ -129,6 +129,7 @@ $(EMBED_O): $(EMBED_C)
 # The skeleton is generated, so the first build must make it before the
 # compiler can list it as a dependency.
 $(BUILD)/engine/profiler/offcpu.o: $(BPF_SKEL)
+$(BUILD)/engine/profiler/tasksampler.o: $(TASKS_SKEL)
 
 $(BUILD)/libdenet.a: $(ENGINE_OBJS)
 	@mkdir -p $(dir $@)

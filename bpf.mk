@@ -1,9 +1,11 @@
-# bpf.mk — builds the eBPF off-CPU program and its libbpf skeleton.
+# bpf.mk — builds the eBPF programs (off-CPU profiler, task-iterator sampler)
+# and their skeletons.
 # Included by the Makefile (`include bpf.mk`); uses $(BUILD).
 #
 #   $(BUILD)/gen/vmlinux.h       from the running kernel's BTF (CO-RE)
 #   $(BUILD)/gen/offcpu.bpf.o    clang -target bpf
 #   $(BUILD)/gen/offcpu.skel.h   bpftool gen skeleton (embeds the object)
+#   $(BUILD)/gen/tasks.lskel.h   the task-iterator sampler, a light skeleton
 #
 # The engine side needs: $(BUILD)/engine/offcpu.o: $(BPF_SKEL),
 # CFLAGS_ALL += -I$(BUILD)/gen and LDLIBS_ALL += $(BPF_LIBS).
@@ -33,8 +35,22 @@ $(BPF_OBJ): bpf/offcpu.bpf.c bpf/offcpu.h $(BPF_VMLINUX)
 $(BPF_SKEL): $(BPF_OBJ)
 	$(BPFTOOL) gen skeleton $< name offcpu_bpf > $@.tmp && mv $@.tmp $@
 
+# The task-iterator sampler: a light skeleton (-L). The kernel relocates
+# it (CO-RE in the kernel, 5.17+), so loading parses no BTF in user space
+# and needs no libbpf: skel_internal.h's raw syscalls.
+TASKS_OBJ := $(BPF_GEN)/tasks.bpf.o
+TASKS_SKEL := $(BPF_GEN)/tasks.lskel.h
+
+$(TASKS_OBJ): bpf/tasks.bpf.c bpf/tasks.h $(BPF_VMLINUX)
+	@mkdir -p $(dir $@)
+	$(BPF_CLANG) $(BPF_CFLAGS) -target bpf -D__TARGET_ARCH_$(BPF_ARCH) \
+		-I$(BPF_GEN) -Ibpf -c $< -o $@
+
+$(TASKS_SKEL): $(TASKS_OBJ)
+	$(BPFTOOL) gen skeleton -L $< name tasks_bpf > $@.tmp && mv $@.tmp $@
+
 .PHONY: bpf vmlinux
-bpf: $(BPF_SKEL)
+bpf: $(BPF_SKEL) $(TASKS_SKEL)
 
 # Regenerate vmlinux.h (after a kernel upgrade).
 vmlinux:

@@ -42,6 +42,7 @@ struct dn_cli {
 	bool write_env;		  /* --write-env */
 	bool no_cgroup;		  /* --no-cgroup */
 	bool no_fork_events;	  /* --no-fork-events */
+	bool no_bpf_sampler;	  /* --no-bpf-sampler */
 	bool wait_all;		  /* --wait-all */
 	const char *script;	  /* -s/--script FILE.lua */
 	const char *offcpu_out;	  /* --offcpu-out FILE */

@@ -230,6 +230,7 @@ static int monitor_main(struct dn_cli *cli)
 		.timeout_secs = cli->timeout_secs,
 		.no_cgroup = cli->no_cgroup,
 		.no_fork_events = cli->no_fork_events,
+		.no_bpf_sampler = cli->no_bpf_sampler,
 		.wait_all = cli->wait_all,
 		/* --offcpu-out implies the profile; intervals under 1 ms are
 		 * scheduling noise for "where does it block" */

@@ -69,14 +69,10 @@ static ssize_t pread_all(struct dn_tree *t, int fd)
 
 static char *read_command(struct dn_tree *t, struct dn_proc *p);
 
-static int read_stat(struct dn_tree *t, struct dn_proc *p)
+/* A new reading of p's stat (from /proc or from the source). */
+static void apply_stat(struct dn_tree *t, struct dn_proc *p, const struct dn_stat *stp)
 {
-	ssize_t n = pread_all(t, p->fd_stat);
-	if (n <= 0)
-		return n < 0 ? (int)n : -ESRCH;
-	struct dn_stat st;
-	if (dn_proc_parse_stat(t->rdbuf, (size_t)n, &st) < 0)
-		return -EINVAL;
+	struct dn_stat st = *stp;
 	/* comm changes on exec: the command line did too (wrappers such as
 	 * env, nice or sh -c exec the real program). */
 	bool execd = p->command && strcmp(p->comm, st.comm) != 0;
@@ -96,7 +92,57 @@ static int read_stat(struct dn_tree *t, struct dn_proc *p)
 		free(p->command);
 		p->command = read_command(t, p);
 	}
+}
+
+static int read_stat(struct dn_tree *t, struct dn_proc *p)
+{
+	ssize_t n = pread_all(t, p->fd_stat);
+	if (n <= 0)
+		return n < 0 ? (int)n : -ESRCH;
+	struct dn_stat st;
+	if (dn_proc_parse_stat(t->rdbuf, (size_t)n, &st) < 0)
+		return -EINVAL;
+	p->reading = NULL;
+	apply_stat(t, p, &st);
 	return 0;
+}
+
+/* The source's reading of p in this scan's sample, if it has p: the same
+ * pid with the same start time (else the pid's holder changed, and p's
+ * kept stat fd tells whether p is gone). */
+static const struct dn_task_reading *sampled(const struct dn_tree *t, const struct dn_proc *p)
+{
+	if (!t->snap)
+		return NULL;
+	const struct dn_task_reading *r = dn_tasksnap_find(t->snap, p->pid);
+	return r && r->st.starttime == p->start_ticks ? r : NULL;
+}
+
+/* Re-read p for this scan: from the source's sample, or /proc. */
+static int refresh_proc(struct dn_tree *t, struct dn_proc *p)
+{
+	const struct dn_task_reading *r = sampled(t, p);
+	if (!r) {
+		t->src_misses += t->snap != NULL;
+		return read_stat(t, p);
+	}
+	t->src_hits++;
+	p->reading = r;
+	apply_stat(t, p, &r->st);
+	return 0;
+}
+
+/* io and schedstat: opened with the process unless a source reads it;
+ * then only when the source misses it. -1 when they cannot be opened. */
+static void open_reading_fds(struct dn_proc *p)
+{
+	if (p->fds_open)
+		return;
+	p->fds_open = true;
+	/* io is unreadable for other users' processes without privilege; the
+	 * byte counters then stay 0 rather than failing the sample. */
+	p->fd_io = open_proc_file(p->pid, "io");
+	p->fd_sched = open_proc_file(p->pid, "schedstat");
 }
 
 struct join_ctx {
@@ -190,6 +236,8 @@ static int grow_buckets(struct dn_tree *t)
 
 static void hash_remove(struct dn_tree *t, struct dn_proc *p)
 {
+	if (t->src.follow)
+		t->src.follow(t->src.ctx, p->pid, false);
 	for (struct dn_proc **pp = &t->buckets[bucket_of(t, p->pid)]; *pp; pp = &(*pp)->hnext) {
 		if (*pp == p) {
 			*pp = p->hnext;
@@ -237,10 +285,8 @@ static struct dn_proc *proc_open(struct dn_tree *t, pid_t pid)
 		return NULL;
 	}
 	p->start_ticks = p->st.starttime;
-	/* io is unreadable for other users' processes without privilege; the
-	 * byte counters then stay 0 rather than failing the sample. */
-	p->fd_io = open_proc_file(pid, "io");
-	p->fd_sched = open_proc_file(pid, "schedstat");
+	if (!t->src.refresh)
+		open_reading_fds(p);
 	/* the children file is opened by the first walk that needs it: with
 	 * a better source of members there is none */
 	p->command = read_command(t, p);
@@ -262,6 +308,8 @@ static int tree_insert(struct dn_tree *t, struct dn_proc *p)
 	size_t k = bucket_of(t, p->pid);
 	p->hnext = t->buckets[k];
 	t->buckets[k] = p;
+	if (t->src.follow)
+		t->src.follow(t->src.ctx, p->pid, true);
 	t->procs[t->nprocs++] = p;
 	return 0;
 }
@@ -278,6 +326,7 @@ static void set_baseline(struct dn_tree *t, struct dn_proc *p, bool existing)
 		return;
 	p->minflt_base = p->st.minflt;
 	p->majflt_base = p->st.majflt;
+	open_reading_fds(p);
 	if (p->fd_io >= 0) {
 		ssize_t n = pread_all(t, p->fd_io);
 		if (n > 0)
@@ -336,6 +385,8 @@ static int add_child(struct dn_tree *t, pid_t pid, bool in_scan)
 		return errno == ESRCH ? 0 : -errno; /* came and went: fine */
 	p->is_new = in_scan;
 	p->adopted = !in_scan;
+	if (in_scan)
+		p->reading = sampled(t, p); /* read like the others this scan */
 	set_baseline(t, p, !t->primed);
 	int r = tree_insert(t, p);
 	if (r < 0)
@@ -403,6 +454,24 @@ static void discover_children(struct dn_tree *t, struct dn_proc *p)
 	closedir(d);
 }
 
+/* The sample's processes whose parent is in the tree (read in this scan)
+ * are its new descendants: the parent links stand in for the children
+ * files. Repeated for grandchildren born in the same window. */
+static void children_from_sample(struct dn_tree *t)
+{
+	for (int pass = 0; pass < 64; pass++) {
+		size_t before = t->nprocs;
+		for (size_t i = 0; i < t->snap->n; i++) {
+			const struct dn_task_reading *r = &t->snap->r[i];
+			const struct dn_proc *parent = dn_tree_find(t, r->st.ppid);
+			if (parent && parent->stat_gen == t->gen && !dn_tree_find(t, r->st.pid))
+				add_child(t, r->st.pid, true);
+		}
+		if (t->nprocs == before)
+			return;
+	}
+}
+
 /* ---- metrics ------------------------------------------------------------ */
 
 static void read_net(struct dn_tree *t, uint64_t *rx, uint64_t *tx)
@@ -428,27 +497,40 @@ static void compute_metrics(struct dn_tree *t, struct dn_proc *p, uint64_t now_b
 	uint64_t ns_per_tick = 1000000000ull / (uint64_t)t->clk_tck;
 	uint64_t tick_ns = (st->utime + st->stime) * ns_per_tick;
 	struct dn_schedstat ss = {0};
-	bool sched_ok = false;
-	if (p->fd_sched >= 0) {
-		ssize_t n = pread_all(t, p->fd_sched);
-		sched_ok = n > 0 && dn_proc_parse_schedstat(t->rdbuf, (size_t)n, &ss) == 0;
-	}
 	struct dn_io io = {0};
-	if (p->fd_io >= 0) {
-		ssize_t n = pread_all(t, p->fd_io);
-		if (n > 0)
-			dn_proc_parse_io(t->rdbuf, (size_t)n, &io);
+	/* What ss.run_ns measures: the whole process's on-CPU ns exactly
+	 * (the source's sum of every thread, live and gone; or schedstat of
+	 * a single-threaded process, the leader's own), or nothing usable
+	 * (threads: stat's group-wide ticks are the truth). A delta is taken
+	 * between two readings of the same kind only. */
+	enum { SCHED_NONE, SCHED_LEADER, SCHED_GROUP } kind = SCHED_NONE;
+	if (p->reading) {
+		ss.run_ns = p->reading->run_ns;
+		kind = SCHED_GROUP;
+		if (p->reading->io_ok)
+			io = p->reading->io;
+	} else {
+		open_reading_fds(p);
+		if (p->fd_sched >= 0) {
+			ssize_t n = pread_all(t, p->fd_sched);
+			if (n > 0 && dn_proc_parse_schedstat(t->rdbuf, (size_t)n, &ss) == 0 &&
+			    st->num_threads == 1)
+				kind = SCHED_LEADER;
+		}
+		if (p->fd_io >= 0) {
+			ssize_t n = pread_all(t, p->fd_io);
+			if (n > 0)
+				dn_proc_parse_io(t->rdbuf, (size_t)n, &io);
+		}
 	}
 
-	/* CPU over the window since the previous reading. /proc/PID/schedstat
-	 * is the leader thread only, so it is exact for single-threaded
-	 * processes; with threads, stat's group-wide ticks are the truth. */
+	/* CPU over the window since the previous reading. */
 	double cpu = 0.0;
 	p->window_cpu_ns = 0;
 	uint64_t start_boot = st->starttime * ns_per_tick;
 	if (p->has_prev) {
 		uint64_t d;
-		if (sched_ok && p->prev_sched_ok && st->num_threads == 1 && p->prev_threads == 1)
+		if (kind != SCHED_NONE && kind == p->prev_sched_kind)
 			d = sub0(ss.run_ns, p->prev_sched_ns);
 		else
 			d = sub0(tick_ns, p->prev_tick_ns);
@@ -461,7 +543,7 @@ static void compute_metrics(struct dn_tree *t, struct dn_proc *p, uint64_t now_b
 		 * born, which (within a tick) is inside this window. A rate
 		 * over the window like everyone's (not over its short life),
 		 * so the aggregate is the sum of the rows. */
-		uint64_t total = (sched_ok && st->num_threads == 1) ? ss.run_ns : tick_ns;
+		uint64_t total = kind != SCHED_NONE ? ss.run_ns : tick_ns;
 		uint64_t win = sub0(now_boot, t->last_boot_ns);
 		if (win)
 			cpu = 100.0 * (double)total / (double)win;
@@ -473,7 +555,7 @@ static void compute_metrics(struct dn_tree *t, struct dn_proc *p, uint64_t now_b
 		uint64_t win = sub0(now_boot, p->prev_boot_ns);
 		p->own_cum_ns += (uint64_t)(cpu / 100.0 * (double)win);
 	} else {
-		p->own_cum_ns = (sched_ok && st->num_threads == 1) ? ss.run_ns : tick_ns;
+		p->own_cum_ns = kind != SCHED_NONE ? ss.run_ns : tick_ns;
 		/* like the I/O counters: from when monitoring started, unless
 		 * it was born since (then all of it is inside the run) */
 		p->cpu_base_ns = p->cpu_base_pending ? p->own_cum_ns : 0;
@@ -483,7 +565,7 @@ static void compute_metrics(struct dn_tree *t, struct dn_proc *p, uint64_t now_b
 		(uint64_t)((st->cutime > 0 ? st->cutime : 0) + (st->cstime > 0 ? st->cstime : 0)) *
 		ns_per_tick;
 	p->has_prev = true;
-	p->prev_sched_ok = sched_ok;
+	p->prev_sched_kind = (uint8_t)kind;
 	p->prev_sched_ns = ss.run_ns;
 	p->prev_tick_ns = tick_ns;
 	p->prev_boot_ns = now_boot;
@@ -551,16 +633,21 @@ static int scan(struct dn_tree *t, uint64_t wall_ms, bool compute)
 	}
 	bool walk = t->opts.children && (t->walk_children || t->walk_once);
 	t->walk_once = false;
+	for (size_t i = 0; i < t->nprocs; i++)
+		t->procs[i]->reading = NULL;
+	t->snap = t->src.refresh ? t->src.refresh(t->src.ctx) : NULL;
 
 	/* Mark: re-read everyone known (new ones are appended as they are
 	 * found and read on insertion, so this is a breadth-first walk). */
 	for (size_t i = 0; i < t->nprocs; i++) {
 		struct dn_proc *p = t->procs[i];
-		if (p->stat_gen != t->gen && read_stat(t, p) < 0)
+		if (p->stat_gen != t->gen && refresh_proc(t, p) < 0)
 			continue; /* gone: swept below */
-		if (walk)
+		if (walk && !t->snap)
 			discover_children(t, p);
 	}
+	if (walk && t->snap)
+		children_from_sample(t);
 
 	uint64_t now_boot = dn_boot_ns();
 	uint64_t rx = 0, tx = 0;
@@ -698,6 +785,18 @@ int dn_tree_init(struct dn_tree *t, const struct dn_tree_opts *o)
 	t->nspawned = 0;
 	t->primed = true;
 	return 0;
+}
+
+void dn_tree_set_source(struct dn_tree *t, const struct dn_tree_source *src)
+{
+	memset(&t->src, 0, sizeof t->src);
+	t->snap = NULL;
+	if (!src)
+		return;
+	t->src = *src;
+	for (size_t i = 0; i < t->nprocs; i++)
+		if (t->src.follow)
+			t->src.follow(t->src.ctx, t->procs[i]->pid, true);
 }
 
 int dn_tree_adopt(struct dn_tree *t, pid_t pid)

@@ -26,6 +26,7 @@
 
 #include "metrics.h"
 #include "procfs.h"
+#include "tasksnap.h"
 
 struct dn_proc {
 	pid_t pid, ppid;
@@ -48,9 +49,14 @@ struct dn_proc {
 
 	/* private to proctree.c */
 	int fd_stat, fd_children;
+	bool fds_open;			       /* fd_io and fd_sched were opened (with a source of
+						  readings, only when it misses the process) */
+	const struct dn_task_reading *reading; /* the latest scan's, from the
+						  source; NULL: read from /proc */
 	unsigned stat_gen;
 	bool adopted; /* added between scans: new in the next one */
-	bool has_prev, prev_sched_ok;
+	bool has_prev;
+	uint8_t prev_sched_kind; /* what prev_sched_ns measures (proctree.c) */
 	uint64_t prev_sched_ns, prev_tick_ns, prev_boot_ns;
 	int64_t prev_threads;
 	uint64_t own_cum_ns;   /* CPU counted for it so far (sum of window deltas) */
@@ -79,6 +85,17 @@ struct dn_proc_gone {
 	uint64_t start_ticks;
 	char *command;
 	struct dn_metrics last; /* its last sample */
+};
+
+/* A source of per-process readings other than each process's /proc files:
+ * the BPF task iterator (engine/profiler/tasksampler.c). A scan takes one
+ * sample and reads /proc only for the processes it lacks. */
+struct dn_tree_source {
+	void *ctx;
+	/* This scan's readings, or NULL (+ errno): the scan reads /proc. */
+	const struct dn_tasksnap *(*refresh)(void *ctx);
+	/* The tree holds pid's process now (on), or no longer (off). */
+	void (*follow)(void *ctx, pid_t pid, bool on);
 };
 
 struct dn_tree_opts {
@@ -111,6 +128,9 @@ struct dn_tree {
 	size_t nspawned;       /* procs[] entries with is_new set */
 	char *rdbuf;
 	size_t rdcap;
+	struct dn_tree_source src;	/* src.refresh NULL: /proc only */
+	const struct dn_tasksnap *snap; /* the latest scan's sample, or NULL */
+	uint64_t src_hits, src_misses;	/* processes read from it / from /proc */
 	/* Whole-tree CPU accounting: live processes' own + reaped-children CPU,
 	 * plus what denet reaped itself (the monitor adds orphans' rusage), so
 	 * processes born and gone inside one window still count. */
@@ -157,6 +177,10 @@ void dn_tree_walk_once(struct dn_tree *t);
  * process the tree knew, never a newcomer with its pid. Returns the
  * number signalled. */
 int dn_tree_signal(struct dn_tree *t, int sig, pid_t skip);
+
+/* Read the processes from src from the next scan on (NULL: /proc only).
+ * Follows every process the tree holds. */
+void dn_tree_set_source(struct dn_tree *t, const struct dn_tree_source *src);
 
 struct dn_proc *dn_tree_find(const struct dn_tree *t, pid_t pid);
 /* Read pid's command line again (after an exec the tree could not see). */

@@ -341,6 +341,17 @@ int dn_monitor_start(struct dn_monitor *m)
 			m->cg = dn_cgroup_of_tree(m->pid, m->cg_why, sizeof m->cg_why);
 		dn_membership_start(&m->mb, &m->tree, m->cg != NULL, !m->o.no_fork_events);
 	}
+	/* The BPF task iterator reads every process of the tree in one pass;
+	 * the tree falls back to /proc for whatever a sample lacks. */
+	if (m->o.no_bpf_sampler) {
+		snprintf(m->sampler_why, sizeof m->sampler_why, "disabled");
+	} else {
+		m->sampler = dn_tasksampler_open(m->sampler_why, sizeof m->sampler_why);
+		if (m->sampler) {
+			struct dn_tree_source src = dn_tasksampler_source(m->sampler);
+			dn_tree_set_source(&m->tree, &src);
+		}
+	}
 	int mfd = dn_membership_fd(&m->mb);
 	/* unwatched, the events are read at each sample (dn_membership_sync) */
 	if (mfd >= 0 && dn_loop_add_fd(m->loop, mfd, EPOLLIN, on_membership_events, m) == 0)
@@ -380,6 +391,8 @@ int dn_monitor_start(struct dn_monitor *m)
 	add_cap(m, "exit_status", m->launched, "attached: not denet's child");
 	add_cap(m, "cgroup", m->cg != NULL, m->cg_why[0] ? m->cg_why : "unavailable");
 	add_cap(m, "fork_events", m->mb.pe != NULL, m->mb.why[0] ? m->mb.why : "unavailable");
+	add_cap(m, "bpf_sampler", m->sampler != NULL,
+		m->sampler_why[0] ? m->sampler_why : "unavailable");
 	if (m->o.offcpu)
 		add_cap(m, "ebpf", m->prof != NULL, m->prof_why[0] ? m->prof_why : "unavailable");
 	dn_buf_reset(&m->line);
@@ -1017,6 +1030,7 @@ void dn_monitor_free(struct dn_monitor *m)
 	dn_loop_timer_free(m->timeout_timer);
 	dn_loop_timer_free(m->kill_timer);
 	dn_tree_free(&m->tree);
+	dn_tasksampler_close(m->sampler); /* after the tree, which follows through it */
 	/* NULL-terminated (calloc): also frees a copy that failed half-way */
 	for (int i = 0; m->argv && m->argv[i]; i++)
 		free(m->argv[i]);

@@ -59,6 +59,7 @@ struct dn_monitor_opts {
 	double kill_grace_secs; /* SIGTERM -> SIGKILL (5 s) */
 	bool no_cgroup;		/* do not put the command in a cgroup of its own */
 	bool no_fork_events;	/* no proc connector: counts from the samples */
+	bool no_bpf_sampler;	/* read /proc even where the BPF task iterator works */
 	bool wait_all;		/* go on after the command exits, until the run's
 				   processes are all gone (--wait-all) */
 	bool offcpu;		/* eBPF off-CPU profile of the tree */

@@ -14,6 +14,7 @@
 #include "membership.h"
 #include "monitor.h"
 #include "schedule.h"
+#include "tasksampler.h"
 
 #define DN_MONITOR_MAX_OUTPUTS 4
 
@@ -62,7 +63,7 @@ struct dn_monitor {
 	char **argv; /* owned copy */
 	int argc;
 	char executable[4096];
-	struct dn_capability caps[8];
+	struct dn_capability caps[10];
 	int ncaps;
 	struct dn_launch *pending;  /* launched, not yet released */
 	struct dn_cgroup *cg;	    /* the run's own cgroup (or the attached tree's) */
@@ -76,6 +77,8 @@ struct dn_monitor {
 	int prof_event_fd;		  /* the profile's process events, in the loop */
 	bool root_had_mm;		  /* the root was seen with an address space */
 	struct dn_membership mb;	  /* who is in the run, how many it started */
+	struct dn_tasksampler *sampler;	  /* the tree's readings (BPF), or NULL: /proc */
+	char sampler_why[160];		  /* why there is none */
 	int mb_fd;			  /* mb's connector fd, in the loop; -1 */
 	bool in_hooks;			  /* the hooks of a sample run: no membership sync */
 	struct dn_monitor *next_launched; /* monitor.c's list of launched ones */

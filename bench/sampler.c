@@ -3,17 +3,22 @@
  * over many samples of dn_tree_scan + dn_record_tree into a buffer (what
  * the monitor does per sample, minus writing the line out).
  *
- * usage: sampler PID ITERS [REPS]
+ * usage: sampler PID ITERS [REPS [bpf]]
  * Prints one line per repetition: "us_per_sample=X procs=N".
  * PID is the root of the tree (bench/sleeptree.c); ITERS samples per rep.
+ * With `bpf`, the tree reads through the BPF task iterator
+ * (engine/profiler/tasksampler.c) as the monitor does where it can;
+ * without, each process's /proc files (--no-bpf-sampler).
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "buf.h"
 #include "proctree.h"
 #include "records.h"
+#include "tasksampler.h"
 
 static double now(void)
 {
@@ -37,6 +42,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sampler: dn_tree_init: %d\n", r);
 		return 1;
 	}
+	struct dn_tasksampler *ts = NULL;
+	if (argc > 4 && strcmp(argv[4], "bpf") == 0) {
+		char why[200];
+		ts = dn_tasksampler_open(why, sizeof why);
+		if (!ts) {
+			fprintf(stderr, "sampler: no BPF sampler: %s\n", why);
+			return 1;
+		}
+		struct dn_tree_source src = dn_tasksampler_source(ts);
+		dn_tree_set_source(&t, &src);
+	}
 	struct dn_buf b = { 0 };
 	int n = dn_tree_scan(&t, 0); /* warm-up: first sample after priming */
 	for (int k = 0; k < reps; k++) {
@@ -47,9 +63,12 @@ int main(int argc, char **argv)
 			dn_record_tree(&b, &t, false, NULL);
 		}
 		double t1 = now();
-		printf("us_per_sample=%.2f procs=%d bytes=%zu\n", (t1 - t0) * 1e6 / iters, n, b.len);
+		printf("us_per_sample=%.2f procs=%d bytes=%zu from_bpf=%llu from_proc=%llu\n",
+		       (t1 - t0) * 1e6 / iters, n, b.len, (unsigned long long)t.src_hits,
+		       (unsigned long long)t.src_misses);
 	}
 	dn_buf_free(&b);
 	dn_tree_free(&t);
+	dn_tasksampler_close(ts);
 	return 0;
 }

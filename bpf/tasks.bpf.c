@@ -6,11 +6,13 @@
  * (engine/profiler/tasksampler.c) and sums the threads of each process
  * (engine/core/tasksnap.c).
  *
- * Which threads: those whose process is in `follow` (the tree), and those
- * whose parent, or an ancestor up to DN_TASKS_ANCESTORS levels up, is: the
- * descendants born since the previous sample, found in the same pass as
- * /proc's children files would find them. `follow_all` writes every task
- * (no tree yet, or a test).
+ * Which threads: those whose process is in `follow` (the tree), and, when
+ * `descendants` is set, those whose parent, or an ancestor up to
+ * DN_TASKS_ANCESTORS levels up, is: the descendants born since the
+ * previous sample, found in the same pass as /proc's children files would
+ * find them (set while the tree has no better source of members: the run's
+ * cgroup and fork events adopt them instead). `follow_all` writes every
+ * task (tests).
  *
  * The figures are the ones /proc shows (fs/proc/array.c do_task_stat,
  * fs/proc/base.c do_io_accounting and proc_pid_schedstat), read from the
@@ -32,6 +34,7 @@
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* the tree's size, not 64 Ki entries */
 	__uint(max_entries, DN_TASKS_MAX_FOLLOW);
 	__type(key, __u32);
 	__type(value, __u8);
@@ -39,6 +42,7 @@ struct {
 
 /* Set by user space through the mmap'd .bss. */
 __u32 follow_all;
+__u32 descendants; /* also write the unfollowed descendants of followed ones */
 
 static __always_inline bool followed(__u32 tgid)
 {
@@ -51,13 +55,15 @@ static __always_inline bool wanted(struct task_struct *t, __u32 tgid)
 
 	if (followed(tgid))
 		return true;
+	if (!descendants)
+		return false;
 	for (int i = 0; i < DN_TASKS_ANCESTORS; i++) {
 		__u32 ptgid;
 
-		p = BPF_CORE_READ(p, real_parent);
+		p = p->real_parent;
 		if (!p)
 			return false;
-		ptgid = BPF_CORE_READ(p, tgid);
+		ptgid = p->tgid;
 		if (ptgid <= 1)
 			return false; /* reached init (or the idle task) */
 		if (bpf_map_lookup_elem(&follow, &ptgid))
@@ -68,18 +74,18 @@ static __always_inline bool wanted(struct task_struct *t, __u32 tgid)
 
 static __always_inline void read_io(struct dn_task_io *d, struct task_io_accounting *s)
 {
-	d->rchar = BPF_CORE_READ(s, rchar);
-	d->wchar = BPF_CORE_READ(s, wchar);
-	d->syscr = BPF_CORE_READ(s, syscr);
-	d->syscw = BPF_CORE_READ(s, syscw);
-	d->read_bytes = BPF_CORE_READ(s, read_bytes);
-	d->write_bytes = BPF_CORE_READ(s, write_bytes);
-	d->cancelled_write_bytes = BPF_CORE_READ(s, cancelled_write_bytes);
+	d->rchar = s->rchar;
+	d->wchar = s->wchar;
+	d->syscr = s->syscr;
+	d->syscw = s->syscw;
+	d->read_bytes = s->read_bytes;
+	d->write_bytes = s->write_bytes;
+	d->cancelled_write_bytes = s->cancelled_write_bytes;
 }
 
 static __always_inline __u64 mm_counter(struct mm_struct *mm, int member)
 {
-	__s64 v = BPF_CORE_READ(mm, rss_stat[member].count);
+	__s64 v = mm->rss_stat[member].count;
 
 	return v > 0 ? (__u64)v : 0;
 }
@@ -92,6 +98,13 @@ struct {
 	__type(value, struct dn_task_rec);
 } scratch SEC(".maps");
 
+/*
+ * The task and what hangs off it are read with plain loads: in an iterator
+ * program they are BTF pointers, which the verifier turns into inline
+ * fault-safe loads (no helper call a field, as BPF_CORE_READ would make:
+ * that was 8 % of a sample's time); vmlinux.h's preserve_access_index
+ * keeps them relocatable.
+ */
 SEC("iter/task")
 int dn_tasks(struct bpf_iter__task *ctx)
 {
@@ -103,52 +116,61 @@ int dn_tasks(struct bpf_iter__task *ctx)
 
 	if (!t)
 		return 0; /* the end of the walk */
-	tgid = BPF_CORE_READ(t, tgid);
+	tgid = t->tgid;
 	if (!wanted(t, tgid))
 		return 0;
 	r = bpf_map_lookup_elem(&scratch, &zero);
 	if (!r)
 		return 0;
-	__builtin_memset(r, 0, sizeof *r);
-	r->pid = BPF_CORE_READ(t, pid);
+	r->pid = t->pid;
 	r->tgid = tgid;
-	r->state = BPF_CORE_READ(t, __state) | BPF_CORE_READ(t, exit_state);
-	r->sum_exec_runtime = BPF_CORE_READ(t, se.sum_exec_runtime);
-	r->min_flt = BPF_CORE_READ(t, min_flt);
-	r->maj_flt = BPF_CORE_READ(t, maj_flt);
-	if (bpf_core_field_exists(t->ioac))
+	r->flags = 0;
+	r->state = t->__state | t->exit_state;
+	r->sum_exec_runtime = t->se.sum_exec_runtime;
+	r->min_flt = t->min_flt;
+	r->maj_flt = t->maj_flt;
+	if (bpf_core_field_exists(t->ioac)) {
 		read_io(&r->io, &t->ioac);
-	else
+	} else {
+		__builtin_memset(&r->io, 0, sizeof r->io);
 		r->flags |= DN_TASK_NO_IOACCT;
-	if (BPF_CORE_READ(t, flags) & PF_KTHREAD)
-		r->flags |= DN_TASK_KTHREAD;
-	if (r->pid == tgid) {
-		r->flags |= DN_TASK_LEADER;
-		r->ppid = BPF_CORE_READ(t, real_parent, tgid);
-		r->processor = BPF_CORE_READ(t, thread_info.cpu);
-		r->start_boottime = BPF_CORE_READ(t, start_boottime);
-		BPF_CORE_READ_STR_INTO(&r->comm, t, comm);
-		mm = BPF_CORE_READ(t, mm);
-		if (mm) {
-			r->flags |= DN_TASK_HAS_MM;
-			r->total_vm = BPF_CORE_READ(mm, total_vm);
-			r->rss = mm_counter(mm, MM_FILEPAGES) + mm_counter(mm, MM_ANONPAGES) +
-				 mm_counter(mm, MM_SHMEMPAGES);
-		}
-		sig = BPF_CORE_READ(t, signal);
-		if (sig) {
-			r->nr_threads = BPF_CORE_READ(sig, nr_threads);
-			r->sig_sum_sched_runtime = BPF_CORE_READ(sig, sum_sched_runtime);
-			r->sig_min_flt = BPF_CORE_READ(sig, min_flt);
-			r->sig_maj_flt = BPF_CORE_READ(sig, maj_flt);
-			r->sig_cmin_flt = BPF_CORE_READ(sig, cmin_flt);
-			r->sig_cmaj_flt = BPF_CORE_READ(sig, cmaj_flt);
-			r->sig_cutime = BPF_CORE_READ(sig, cutime);
-			r->sig_cstime = BPF_CORE_READ(sig, cstime);
-			if (bpf_core_field_exists(sig->ioac))
-				read_io(&r->sig_io, &sig->ioac);
-		}
 	}
+	if (t->flags & PF_KTHREAD)
+		r->flags |= DN_TASK_KTHREAD;
+	if (r->pid != tgid) {
+		/* a thread: the leader carries the process's fields */
+		bpf_seq_write(ctx->meta->seq, r, offsetof(struct dn_task_rec, ppid));
+		return 0;
+	}
+	r->flags |= DN_TASK_LEADER;
+	r->ppid = t->real_parent->tgid;
+	r->processor = t->thread_info.cpu;
+	r->nr_threads = 0;
+	r->pad = 0;
+	r->start_boottime = t->start_boottime;
+	__builtin_memcpy(r->comm, t->comm, sizeof r->comm);
+	r->total_vm = 0;
+	r->rss = 0;
+	mm = t->mm;
+	if (mm) {
+		r->flags |= DN_TASK_HAS_MM;
+		r->total_vm = mm->total_vm;
+		r->rss = mm_counter(mm, MM_FILEPAGES) + mm_counter(mm, MM_ANONPAGES) +
+			 mm_counter(mm, MM_SHMEMPAGES);
+	}
+	sig = t->signal;
+	r->nr_threads = sig->nr_threads;
+	r->sig_sum_sched_runtime = sig->sum_sched_runtime;
+	r->sig_min_flt = sig->min_flt;
+	r->sig_maj_flt = sig->maj_flt;
+	r->sig_cmin_flt = sig->cmin_flt;
+	r->sig_cmaj_flt = sig->cmaj_flt;
+	r->sig_cutime = sig->cutime;
+	r->sig_cstime = sig->cstime;
+	if (bpf_core_field_exists(sig->ioac))
+		read_io(&r->sig_io, &sig->ioac);
+	else
+		__builtin_memset(&r->sig_io, 0, sizeof r->sig_io);
 	bpf_seq_write(ctx->meta->seq, r, sizeof *r);
 	return 0;
 }

@@ -5,9 +5,10 @@
  * by the host compiler (which includes <linux/types.h> first; the BPF
  * side has the types from vmlinux.h).
  *
- * One record a thread. The fields marked "leader" are those of the whole
- * process (its signal_struct and mm), filled only in the record of the
- * thread group leader; the per-thread counters are summed by user space,
+ * One record a thread. The fields from `ppid` on are those of the whole
+ * process (its signal_struct and mm): only the thread group leader's record
+ * has them (DN_TASK_LEADER); the other threads' records end before `ppid`
+ * (DN_TASK_THREAD_REC_SIZE bytes). The per-thread counters are summed by user space,
  * as /proc/PID/stat and /proc/PID/io sum them (fs/proc/array.c,
  * fs/proc/base.c: do_io_accounting).
  */
@@ -51,5 +52,8 @@ struct dn_task_rec {
 	struct dn_task_io sig_io;
 	char comm[16];
 };
+
+/* The record of a thread that is not the leader: up to `ppid`. */
+#define DN_TASK_THREAD_REC_SIZE (offsetof(struct dn_task_rec, ppid))
 
 #endif

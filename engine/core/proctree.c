@@ -635,6 +635,8 @@ static int scan(struct dn_tree *t, uint64_t wall_ms, bool compute)
 	t->walk_once = false;
 	for (size_t i = 0; i < t->nprocs; i++)
 		t->procs[i]->reading = NULL;
+	if (t->src.descendants)
+		t->src.descendants(t->src.ctx, walk);
 	t->snap = t->src.refresh ? t->src.refresh(t->src.ctx) : NULL;
 
 	/* Mark: re-read everyone known (new ones are appended as they are

@@ -96,6 +96,9 @@ struct dn_tree_source {
 	const struct dn_tasksnap *(*refresh)(void *ctx);
 	/* The tree holds pid's process now (on), or no longer (off). */
 	void (*follow)(void *ctx, pid_t pid, bool on);
+	/* Whether the next refresh must also have the followed processes'
+	 * new descendants (the tree finds members by their parents). */
+	void (*descendants)(void *ctx, bool on);
 };
 
 struct dn_tree_opts {

@@ -9,6 +9,7 @@
  * cutime/cstime, pages for rss, bytes for vsize.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -137,20 +138,30 @@ static int reserve(struct dn_tasksnap *s, size_t nrec)
 int dn_tasksnap_build(struct dn_tasksnap *s, const void *buf, size_t len, long clk_tck,
 		      long page_size)
 {
-	size_t nrec = len / sizeof(struct dn_task_rec);
 	const unsigned char *p = buf;
+	size_t off = 0;
 
 	s->n = 0;
-	s->records = nrec;
-	s->torn = len % sizeof(struct dn_task_rec);
+	s->records = 0;
+	s->torn = 0;
 	if (clk_tck <= 0 || clk_tck > 1000000000L || page_size <= 0)
 		return -EINVAL;
-	int e = reserve(s, nrec);
+	/* at most one process a thread record: room for that many */
+	int e = reserve(s, len / DN_TASK_THREAD_REC_SIZE);
 	if (e < 0)
 		return e;
-	for (size_t i = 0; i < nrec; i++) {
-		struct dn_task_rec t;
-		memcpy(&t, p + i * sizeof t, sizeof t); /* buf need not be aligned */
+	while (off < len) {
+		struct dn_task_rec t = {0};
+		size_t left = len - off, size;
+		if (left < DN_TASK_THREAD_REC_SIZE)
+			break;
+		memcpy(&t, p + off, DN_TASK_THREAD_REC_SIZE); /* buf need not be aligned */
+		size = t.flags & DN_TASK_LEADER ? sizeof t : DN_TASK_THREAD_REC_SIZE;
+		if (left < size)
+			break;
+		memcpy(&t, p + off, size);
+		off += size;
+		s->records++;
 		struct dn_task_reading *r = reading_for(s, t.tgid);
 		if (!r)
 			return -ENOMEM; /* cannot happen: one reading a record at most */
@@ -158,6 +169,7 @@ int dn_tasksnap_build(struct dn_tasksnap *s, const void *buf, size_t len, long c
 			r->io_ok = true;
 		add_thread(r, &t, clk_tck, page_size);
 	}
+	s->torn = len - off;
 	/* a process whose leader was not in the sample has no identity
 	 * (start time) nor the group's totals: leave it out */
 	size_t w = 0;

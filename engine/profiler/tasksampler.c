@@ -146,6 +146,16 @@ int dn_tasksampler_follow(struct dn_tasksampler *s, pid_t pid, bool on)
 	return 0;
 }
 
+void dn_tasksampler_descendants(struct dn_tasksampler *s, bool on)
+{
+	s->skel->bss->descendants = on;
+}
+
+static void source_descendants(void *ctx, bool on)
+{
+	dn_tasksampler_descendants(ctx, on);
+}
+
 void dn_tasksampler_follow_all(struct dn_tasksampler *s, bool on)
 {
 	s->skel->bss->follow_all = on;
@@ -210,7 +220,10 @@ static void source_follow(void *ctx, pid_t pid, bool on)
 
 struct dn_tree_source dn_tasksampler_source(struct dn_tasksampler *s)
 {
-	struct dn_tree_source src = {.ctx = s, .refresh = source_refresh, .follow = source_follow};
+	struct dn_tree_source src = {.ctx = s,
+				     .refresh = source_refresh,
+				     .follow = source_follow,
+				     .descendants = source_descendants};
 	return src;
 }
 

@@ -29,7 +29,11 @@ void dn_tasksampler_close(struct dn_tasksampler *s);
 
 /* Follow pid's process (and the descendants it will have) or stop. */
 int dn_tasksampler_follow(struct dn_tasksampler *s, pid_t pid, bool on);
-/* Write every task of the machine (tests; before the tree exists). */
+/* Also write the descendants of the followed processes (up to
+ * DN_TASKS_ANCESTORS generations below one), followed or not: while the
+ * tree has no other way to find new members. */
+void dn_tasksampler_descendants(struct dn_tasksampler *s, bool on);
+/* Write every task of the machine (tests). */
 void dn_tasksampler_follow_all(struct dn_tasksampler *s, bool on);
 
 /* Take a sample. The snapshot stays valid until the next call. NULL +

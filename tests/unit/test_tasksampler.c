@@ -82,13 +82,30 @@ static struct dn_task_rec rec(__u32 pid, __u32 tgid)
 	return r;
 }
 
+/* Records as the program writes them: a thread's ends before ppid. */
+static size_t pack(const struct dn_task_rec *recs, int n, unsigned char *out)
+{
+	size_t len = 0;
+	for (int i = 0; i < n; i++) {
+		size_t size =
+			recs[i].flags & DN_TASK_LEADER ? sizeof recs[i] : DN_TASK_THREAD_REC_SIZE;
+		memcpy(out + len, &recs[i], size);
+		len += size;
+	}
+	return len;
+}
+
 static void test_snapshot_sums_threads_like_proc(void)
 {
+	static unsigned char buf[5000 * sizeof(struct dn_task_rec)];
 	struct dn_task_rec recs[5] = {rec(100, 100), rec(101, 100), rec(102, 100), rec(201, 200),
 				      rec(300, 300)};
 	struct dn_tasksnap s = {0};
 	recs[4].flags |= DN_TASK_NO_IOACCT;
-	CHECK_INT(dn_tasksnap_build(&s, recs, sizeof recs, 100, 4096), 0);
+	size_t len = pack(recs, 5, buf);
+	CHECK_INT(len, 2 * sizeof recs[0] + 3 * DN_TASK_THREAD_REC_SIZE);
+	CHECK_INT(dn_tasksnap_build(&s, buf, len, 100, 4096), 0);
+	CHECK_INT(s.records, 5);
 	CHECK_INT(s.n, 2); /* 200's leader is not in the sample: left out */
 	const struct dn_task_reading *r = dn_tasksnap_find(&s, 100);
 	CHECK(r != NULL);
@@ -118,16 +135,18 @@ static void test_snapshot_sums_threads_like_proc(void)
 	r = dn_tasksnap_find(&s, 300);
 	CHECK(r != NULL && !r->io_ok);
 	/* a torn read keeps the whole records */
-	CHECK_INT(dn_tasksnap_build(&s, recs, sizeof recs - 3, 100, 4096), -EINVAL);
+	CHECK_INT(dn_tasksnap_build(&s, buf, len - 3, 100, 4096), -EINVAL);
 	CHECK(dn_tasksnap_find(&s, 100) != NULL);
-	CHECK_INT(dn_tasksnap_build(&s, recs, sizeof recs, 0, 4096), -EINVAL);
+	CHECK_INT(s.records, 4);
+	CHECK_INT(s.torn, sizeof recs[0] - 3); /* the last record, 300's */
+	CHECK_INT(dn_tasksnap_build(&s, buf, len, 0, 4096), -EINVAL);
 	/* empty, then many: the index grows, every process is found */
 	CHECK_INT(dn_tasksnap_build(&s, NULL, 0, 100, 4096), 0);
 	CHECK_INT(s.n, 0);
 	static struct dn_task_rec many[5000];
 	for (int i = 0; i < 5000; i++)
 		many[i] = rec((__u32)(1000 + i * 7), (__u32)(1000 + i * 7));
-	CHECK_INT(dn_tasksnap_build(&s, many, sizeof many, 100, 4096), 0);
+	CHECK_INT(dn_tasksnap_build(&s, many, sizeof many, 100, 4096), 0); /* all leaders */
 	int found = 0;
 	for (int i = 0; i < 5000; i++)
 		found += dn_tasksnap_find(&s, 1000 + i * 7) != NULL;
@@ -295,6 +314,7 @@ static void test_iterator_agrees_with_proc(void)
 	}
 	wait_still(t.root);
 	CHECK_INT(dn_tasksampler_follow(s, t.root, true), 0);
+	dn_tasksampler_descendants(s, true);
 	const struct dn_tasksnap *snap = dn_tasksampler_sample(s);
 	CHECK(snap != NULL);
 	pid_t pids[8];
@@ -462,6 +482,61 @@ static void test_tree_reads_the_same_through_the_sampler(void)
 	dn_tasksampler_close(s);
 }
 
+/* A child born after the tree took the sampler as its source is found
+ * from the sample's parent links (no children file) and read from it: no
+ * /proc fd opened but its stat (kept for its identity). */
+static void test_new_child_found_in_the_sample(void)
+{
+	char why[200];
+	struct dn_tasksampler *s = open_or_skip(why, sizeof why);
+	if (!s)
+		UNIT_SKIP("no BPF task iterator: %s", why);
+	int go[2];
+	CHECK(pipe(go) == 0);
+	pid_t c = fork();
+	if (c == 0) {
+		char b;
+		close(go[1]);
+		if (read(go[0], &b, 1) == 1 && fork() == 0) {
+			execlp("sleep", "sleep", "30", (char *)NULL);
+			_exit(127);
+		}
+		pause();
+		_exit(0);
+	}
+	close(go[0]);
+	struct dn_tree_opts o = {c, true, false};
+	struct dn_tree t;
+	CHECK_INT(dn_tree_init(&t, &o), 0);
+	struct dn_tree_source src = dn_tasksampler_source(s);
+	dn_tree_set_source(&t, &src);
+	CHECK_INT(dn_tree_scan(&t, 1), 1);
+	CHECK(write(go[1], "g", 1) == 1);
+	int n = 1;
+	for (int k = 0; k < 200 && n < 2; k++) {
+		usleep(10000);
+		n = dn_tree_scan(&t, 2 + (uint64_t)k);
+	}
+	CHECK_INT(n, 2);
+	const struct dn_proc *g = t.nprocs == 2 ? t.procs[1] : NULL;
+	CHECK(g != NULL);
+	if (g) {
+		CHECK_INT(g->ppid, c);
+		CHECK(g->is_new);
+		CHECK(!g->fds_open);
+		CHECK(g->fd_io < 0 && g->fd_sched < 0 && g->fd_children < 0);
+		n = dn_tree_scan(&t, 1000);
+		CHECK(g->reading != NULL);
+		CHECK_INT(t.src_misses, 0);
+		kill(g->pid, SIGKILL);
+	}
+	kill(c, SIGKILL);
+	waitpid(c, NULL, 0);
+	close(go[1]);
+	dn_tree_free(&t);
+	dn_tasksampler_close(s);
+}
+
 int main(void)
 {
 	RUN(test_state_letters);
@@ -469,5 +544,6 @@ int main(void)
 	RUN(test_iterator_agrees_with_proc);
 	RUN(test_filter_follows_the_tree_only);
 	RUN(test_tree_reads_the_same_through_the_sampler);
+	RUN(test_new_child_found_in_the_sample);
 	return unit_done();
 }

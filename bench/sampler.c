@@ -66,6 +66,10 @@ int main(int argc, char **argv)
 		printf("us_per_sample=%.2f procs=%d bytes=%zu from_bpf=%llu from_proc=%llu\n",
 		       (t1 - t0) * 1e6 / iters, n, b.len, (unsigned long long)t.src_hits,
 		       (unsigned long long)t.src_misses);
+		if (ts)
+			printf("costs: source %.0f us, /proc %.0f us (%u and %u scans measured)\n",
+			       t.costs.src_ns / 1e3, t.costs.proc_pp_ns * n / 1e3, t.costs.src_n,
+			       t.costs.proc_n);
 	}
 	dn_buf_free(&b);
 	dn_tree_free(&t);

@@ -635,9 +635,13 @@ static int scan(struct dn_tree *t, uint64_t wall_ms, bool compute)
 	t->walk_once = false;
 	for (size_t i = 0; i < t->nprocs; i++)
 		t->procs[i]->reading = NULL;
-	if (t->src.descendants)
-		t->src.descendants(t->src.ctx, walk);
-	t->snap = t->src.refresh ? t->src.refresh(t->src.ctx) : NULL;
+	t->snap = NULL;
+	if (t->src.refresh && (t->read_mode == DN_READ_SOURCE_ALWAYS ||
+			       dn_read_through_source(&t->costs, t->nprocs))) {
+		if (t->src.descendants)
+			t->src.descendants(t->src.ctx, walk);
+		t->snap = t->src.refresh(t->src.ctx);
+	}
 
 	/* Mark: re-read everyone known (new ones are appended as they are
 	 * found and read on insertion, so this is a breadth-first walk). */
@@ -742,9 +746,71 @@ static int scan(struct dn_tree *t, uint64_t wall_ms, bool compute)
 	return (int)t->nprocs;
 }
 
+/* The cheaper way by the measurements (each measured once first). */
+static bool cheaper_through_source(const struct dn_read_costs *c, size_t nprocs)
+{
+	if (c->src_n < 2)
+		return true;
+	if (c->proc_n < 2)
+		return false;
+	if (nprocs > 2 * c->src_nprocs || 2 * nprocs < c->src_nprocs)
+		return true; /* the tree changed size since the source's was measured */
+	return c->src_ns < c->proc_pp_ns * (double)(nprocs ? nprocs : 1);
+}
+
+bool dn_read_through_source(const struct dn_read_costs *c, size_t nprocs)
+{
+	bool src = cheaper_through_source(c, nprocs);
+	if (c->src_n < 2 || c->proc_n < 2)
+		return src;
+	/* Try the other way again after DN_READ_PROBE_EVERY scans times how
+	 * much dearer it was (at most 16 times), so that the trials cost
+	 * ~1/64 of the sampling whatever the gap. */
+	double proc = c->proc_pp_ns * (double)(nprocs ? nprocs : 1);
+	double ratio = src ? proc / c->src_ns : c->src_ns / proc;
+	if (ratio > 16)
+		ratio = 16;
+	if (ratio < 1)
+		ratio = 1;
+	return (double)c->since_probe >= DN_READ_PROBE_EVERY * ratio ? !src : src;
+}
+
+/* Folds a scan's cost into the measurement of the way it read. */
+static void account_scan(struct dn_tree *t, bool through_source, uint64_t ns, size_t nprocs)
+{
+	struct dn_read_costs *c = &t->costs;
+	bool probe = through_source != cheaper_through_source(c, nprocs);
+	double v = (double)ns;
+	/* the latest measurements weigh most: a trial every few hundred
+	 * scans must be able to turn the choice */
+	if (through_source) {
+		/* the first pass of a new iterator pays for faulting its
+		 * program and maps in: of the first two, the cheaper */
+		if (c->src_n == 1 && v < c->src_ns)
+			c->src_ns = v;
+		else
+			c->src_ns = c->src_n >= 2 ? 0.5 * c->src_ns + 0.5 * v : v;
+		c->src_n++;
+		c->src_nprocs = nprocs;
+		t->scans_src++;
+	} else {
+		v /= (double)(nprocs ? nprocs : 1);
+		c->proc_pp_ns = c->proc_pp_ns > 0 ? 0.5 * c->proc_pp_ns + 0.5 * v : v;
+		c->proc_n++;
+		t->scans_proc++;
+	}
+	c->since_probe = probe ? 0 : c->since_probe + 1;
+}
+
 int dn_tree_scan(struct dn_tree *t, uint64_t wall_ms)
 {
-	return scan(t, wall_ms, true);
+	size_t before = t->nprocs;
+	uint64_t t0 = dn_mono_ns();
+	int n = scan(t, wall_ms, true);
+	if (t->src.refresh)
+		account_scan(t, t->snap != NULL, dn_mono_ns() - t0,
+			     before > t->nprocs ? before : t->nprocs);
+	return n;
 }
 
 int dn_tree_init(struct dn_tree *t, const struct dn_tree_opts *o)

@@ -101,6 +101,25 @@ struct dn_tree_source {
 	void (*descendants)(void *ctx, bool on);
 };
 
+/* Whether a scan reads through the source or /proc: the cheaper, as
+ * measured. The iterator walks every task of the machine to find the
+ * tree's (~0.2 us each), /proc costs three reads a process: for a small
+ * tree on a busy machine /proc is cheaper, for a large one the iterator,
+ * by far. Each scan's cost is measured and the way not taken is tried
+ * again every DN_READ_PROBE_EVERY scans, or when the tree has doubled or
+ * halved since. */
+enum dn_read_mode { DN_READ_AUTO, DN_READ_SOURCE_ALWAYS };
+#define DN_READ_PROBE_EVERY 64 /* times how much dearer the other way is */
+struct dn_read_costs {
+	double src_ns;		/* a scan through the source */
+	double proc_pp_ns;	/* a /proc scan, per process */
+	unsigned src_n, proc_n; /* measurements of each (2 before a choice) */
+	size_t src_nprocs;	/* the tree's size when src_ns was measured */
+	unsigned since_probe;	/* scans since the way not taken was tried */
+};
+/* The choice for the next scan of a tree of nprocs (pure: tests). */
+bool dn_read_through_source(const struct dn_read_costs *c, size_t nprocs);
+
 struct dn_tree_opts {
 	pid_t root;
 	bool children;		  /* follow descendants */
@@ -134,6 +153,9 @@ struct dn_tree {
 	struct dn_tree_source src;	/* src.refresh NULL: /proc only */
 	const struct dn_tasksnap *snap; /* the latest scan's sample, or NULL */
 	uint64_t src_hits, src_misses;	/* processes read from it / from /proc */
+	enum dn_read_mode read_mode;
+	struct dn_read_costs costs;
+	uint64_t scans_src, scans_proc; /* scans that read through each way */
 	/* Whole-tree CPU accounting: live processes' own + reaped-children CPU,
 	 * plus what denet reaped itself (the monitor adds orphans' rusage), so
 	 * processes born and gone inside one window still count. */

@@ -69,6 +69,17 @@ static ssize_t pread_all(struct dn_tree *t, int fd)
 
 static char *read_command(struct dn_tree *t, struct dn_proc *p);
 
+/* Replaces p's command line (taking `line`) and drops the JSON text
+ * records.c cached for the old one. */
+static void set_command(struct dn_proc *p, char *line)
+{
+	free(p->command);
+	free(p->command_json);
+	p->command = line;
+	p->command_json = NULL;
+	p->command_json_len = 0;
+}
+
 static int read_stat(struct dn_tree *t, struct dn_proc *p)
 {
 	ssize_t n = pread_all(t, p->fd_stat);
@@ -93,8 +104,7 @@ static int read_stat(struct dn_tree *t, struct dn_proc *p)
 	if (execd ||
 	    (p->command_is_comm && p->command_retries < DN_COMMAND_RETRIES && st.state != 'Z')) {
 		p->command_retries = execd ? 0 : p->command_retries + 1;
-		free(p->command);
-		p->command = read_command(t, p);
+		set_command(p, read_command(t, p));
 	}
 	return 0;
 }
@@ -212,6 +222,7 @@ static void proc_free(struct dn_proc *p)
 	close_fd(&p->fd_sched);
 	close_fd(&p->fd_children);
 	free(p->command);
+	free(p->command_json);
 	free(p);
 }
 
@@ -747,8 +758,7 @@ void dn_tree_reread_command(struct dn_tree *t, pid_t pid)
 	struct dn_proc *p = dn_tree_find(t, pid);
 	if (!p)
 		return;
-	free(p->command);
-	p->command = read_command(t, p);
+	set_command(p, read_command(t, p));
 }
 
 void dn_tree_exec_seen(struct dn_tree *t, pid_t pid)
@@ -757,8 +767,7 @@ void dn_tree_exec_seen(struct dn_tree *t, pid_t pid)
 	char *line = p ? read_cmdline(t, pid) : NULL;
 	if (!line)
 		return;
-	free(p->command);
-	p->command = line;
+	set_command(p, line);
 	p->command_is_comm = false;
 }
 

@@ -46,27 +46,9 @@ fail:
 	return -ENOMEM;
 }
 
-void dn_buf_append(struct dn_buf *b, const void *p, size_t n)
-{
-	if (dn_buf_reserve(b, n) < 0)
-		return;
-	if (n)
-		memcpy(b->data + b->len, p, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-}
-
 void dn_buf_puts(struct dn_buf *b, const char *s)
 {
 	dn_buf_append(b, s, strlen(s));
-}
-
-void dn_buf_putc(struct dn_buf *b, char c)
-{
-	if (dn_buf_reserve(b, 1) < 0)
-		return;
-	b->data[b->len++] = c;
-	b->data[b->len] = '\0';
 }
 
 void dn_buf_vprintf(struct dn_buf *b, const char *fmt, va_list ap)

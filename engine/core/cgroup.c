@@ -58,6 +58,7 @@ struct dn_cgroup {
 	bool v2_gone, v1_gone[DN_CG_MAX_V1];
 	int nv1;
 	uint64_t peak_kb; /* largest memory figure read so far */
+	bool v2_no_mem;	  /* cgroup2 has no memory files here: not read */
 	char source[96];
 };
 
@@ -898,7 +899,8 @@ static const char *primary(const struct dn_cgroup *cg)
 	return cg->v2 ? cg->v2 : cg->nv1 ? cg->v1[0].path : NULL;
 }
 
-static void read_v2(const char *dir, struct dn_cgroup_stats *st, uint64_t *peak, bool full)
+static void read_v2(const char *dir, struct dn_cgroup_stats *st, uint64_t *peak, bool *no_mem,
+		    bool full)
 {
 	char buf[4096];
 	ssize_t n;
@@ -910,11 +912,27 @@ static void read_v2(const char *dir, struct dn_cgroup_stats *st, uint64_t *peak,
 		dn_cgroup_parse_kv(buf, (size_t)n, "user_usec", &st->user_usec);
 		dn_cgroup_parse_kv(buf, (size_t)n, "system_usec", &st->system_usec);
 	}
-	if (read_u64(dir, "memory.current", &v) == 0) {
-		st->has_mem = true;
-		st->mem_current_kb = v / 1024;
-		if (read_u64(dir, "memory.peak", &v) == 0 && v / 1024 > *peak)
-			*peak = v / 1024;
+	/* A sample needs the peak alone (the aggregate's mem_peak_kb), and
+	 * memory.peak (Linux 5.19) is never below memory.current: current
+	 * is read only without a peak file, or for a full reading. Where
+	 * neither exists (a hybrid layout keeps memory on v1) that is
+	 * remembered, not asked again on every sample. */
+	if (!*no_mem) {
+		int r = read_u64(dir, "memory.peak", &v);
+		if (r == 0) {
+			st->has_mem = true;
+			if (v / 1024 > *peak)
+				*peak = v / 1024;
+		}
+		if (r < 0 || full) {
+			int c = read_u64(dir, "memory.current", &v);
+			if (c == 0) {
+				st->has_mem = true;
+				st->mem_current_kb = v / 1024;
+			} else if (r == -ENOENT && c == -ENOENT) {
+				*no_mem = true;
+			}
+		}
 	}
 	if (!full)
 		return;
@@ -936,12 +954,16 @@ static void read_v1(const struct dn_cg_v1 *h, struct dn_cgroup_stats *st, uint64
 	uint64_t v;
 
 	if (strcmp(h->ctrl, "memory") == 0) {
-		if (read_u64(h->path, "memory.usage_in_bytes", &v) == 0) {
+		/* as on v2: the peak, the usage only without it */
+		int r = read_u64(h->path, "memory.max_usage_in_bytes", &v);
+		if (r == 0) {
+			st->has_mem = true;
+			if (v / 1024 > *peak)
+				*peak = v / 1024;
+		}
+		if ((r < 0 || full) && read_u64(h->path, "memory.usage_in_bytes", &v) == 0) {
 			st->has_mem = true;
 			st->mem_current_kb = v / 1024;
-			if (read_u64(h->path, "memory.max_usage_in_bytes", &v) == 0 &&
-			    v / 1024 > *peak)
-				*peak = v / 1024;
 		}
 		if (!full)
 			return;
@@ -995,7 +1017,7 @@ static int read_stats(struct dn_cgroup *cg, struct dn_cgroup_stats *st, bool ful
 		return -EINVAL;
 	st->source = cg->source;
 	if (cg->v2)
-		read_v2(cg->v2, st, &cg->peak_kb, full);
+		read_v2(cg->v2, st, &cg->peak_kb, &cg->v2_no_mem, full);
 	for (int i = 0; i < cg->nv1; i++)
 		read_v1(&cg->v1[i], st, &cg->peak_kb, full);
 	if (st->has_mem) {

@@ -92,11 +92,57 @@ static void put_quoted(struct dn_buf *b, const char *s, size_t n)
 	dn_buf_putc(b, '"');
 }
 
+/* Bytes copied as they are inside a JSON string: printable ASCII but the
+ * quote and the backslash. (DEL is kept, as docs/data-format.md says.) */
+/* clang-format off */
+static const unsigned char plain[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 00 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 10 */
+	1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 20 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 30 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 40 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 50 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 60 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 70 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 80 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 90 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* a0 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* b0 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* c0 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* d0 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* e0 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* f0 */
+};
+/* clang-format on */
+
 void dn_json_key(struct dn_json *j, const char *key)
 {
 	before_value(j);
-	put_quoted(j->out, key, strlen(key));
-	dn_buf_putc(j->out, ':');
+	/* Keys are the record's own names, plain ASCII: one pass finds the
+	 * length and that nothing needs escaping, then one copy. */
+	const unsigned char *k = (const unsigned char *)key;
+	size_t n = 0;
+	while (plain[k[n]])
+		n++;
+	if (k[n] == '\0' && dn_buf_reserve(j->out, n + 3) == 0) {
+		char *d = j->out->data + j->out->len;
+		d[0] = '"';
+		memcpy(d + 1, key, n);
+		d[n + 1] = '"';
+		d[n + 2] = ':';
+		d[n + 3] = '\0';
+		j->out->len += n + 3;
+	} else {
+		put_quoted(j->out, key, strlen(key));
+		dn_buf_putc(j->out, ':');
+	}
+	j->after_key = true;
+}
+
+void dn_json_key_quoted(struct dn_json *j, const char *quoted, size_t n)
+{
+	before_value(j);
+	dn_buf_append(j->out, quoted, n);
 	j->after_key = true;
 }
 
@@ -116,14 +162,27 @@ void dn_json_strn(struct dn_json *j, const char *s, size_t n)
 	after_value(j);
 }
 
-/* Digits of v, right to left into the end of tmp; returns the first. */
+/* Digits of v, right to left into the end of tmp; returns the first. Two
+ * at a time: half the divisions (a ts_ms has 13 digits, every process). */
 static char *u64_digits(char *end, uint64_t v)
 {
+	static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+				    "25262728293031323334353637383940414243444546474849"
+				    "50515253545556575859606162636465666768697071727374"
+				    "75767778798081828384858687888990919293949596979899";
 	char *p = end;
-	do {
-		*--p = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
+	while (v >= 100) {
+		unsigned r = (unsigned)(v % 100);
+		v /= 100;
+		*--p = pairs[2 * r + 1];
+		*--p = pairs[2 * r];
+	}
+	if (v >= 10) {
+		*--p = pairs[2 * v + 1];
+		*--p = pairs[2 * v];
+	} else {
+		*--p = (char)('0' + v);
+	}
 	return p;
 }
 
@@ -182,6 +241,50 @@ void dn_json_double(struct dn_json *j, double v)
 	after_value(j);
 }
 
+/*
+ * printf's "%.*f" of a finite v without printf (it runs for every double of
+ * every process on every sample), into out (32 bytes), or 0 when this path
+ * cannot be sure of printf's digits and the caller must ask printf.
+ *
+ * printf rounds the exact binary value of v to `decimals` places. Scaled by
+ * an exact power of ten, |v| * 10^d is off the exact product by at most half
+ * an ulp; its distance to the nearest integer decides the rounding unless
+ * the fraction lies within that error of one half (ties included, which
+ * printf breaks to even): those, values of 2^50 and more once scaled, and
+ * more than 9 decimals go to printf. dn_metrics_round uses the same test,
+ * so a Lua hook sees the number the JSON says. The sign is printed whenever
+ * it is set, as printf does ("-0.00" for -0.001 or -0.0).
+ */
+static int fixed_fast(char *out, double v, int decimals)
+{
+	static const double scale[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+	if (decimals > 9)
+		return 0;
+	double s = fabs(v) * scale[decimals];
+	if (!(s < 0x1p50))
+		return 0;
+	double whole = floor(s), frac = s - whole;
+	if (fabs(frac - 0.5) <= s * 0x1p-46 + 0x1p-30)
+		return 0;
+	uint64_t u = (uint64_t)whole + (frac > 0.5);
+	/* digits right to left: the decimals, the point, the integer part
+	 * (at least one digit) */
+	char tmp[32];
+	char *end = tmp + sizeof tmp, *p = end;
+	for (int i = 0; i < decimals; i++) {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	}
+	if (decimals > 0)
+		*--p = '.';
+	p = u64_digits(p, u);
+	if (signbit(v))
+		*--p = '-';
+	size_t n = (size_t)(end - p);
+	memcpy(out, p, n);
+	return (int)n;
+}
+
 void dn_json_fixed(struct dn_json *j, double v, int decimals)
 {
 	if (!isfinite(v)) {
@@ -191,6 +294,13 @@ void dn_json_fixed(struct dn_json *j, double v, int decimals)
 	if (decimals < 0)
 		decimals = 0;
 	before_value(j);
+	char tmp[32];
+	int n = fixed_fast(tmp, v, decimals);
+	if (n > 0) {
+		dn_buf_append(j->out, tmp, (size_t)n);
+		after_value(j);
+		return;
+	}
 	size_t start = j->out->len;
 	dn_buf_printf(j->out, "%.*f", decimals, v);
 	if (!j->out->oom)
@@ -262,12 +372,6 @@ static int utf8_seq(const unsigned char *s, size_t avail)
 	return len;
 }
 
-/* ASCII bytes that need escaping: controls, '"', '\\'. */
-static bool ascii_needs_escape(unsigned char c)
-{
-	return c < 0x20 || c == '"' || c == '\\';
-}
-
 void dn_json_escape(struct dn_buf *out, const char *str, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -279,10 +383,10 @@ void dn_json_escape(struct dn_buf *out, const char *str, size_t n)
 		size_t run = i;
 		while (run < n) {
 			unsigned char c = s[run];
-			if (c < 0x80) {
-				if (ascii_needs_escape(c))
-					break;
+			if (plain[c]) {
 				run++;
+			} else if (c < 0x80) {
+				break;
 			} else {
 				int l = utf8_seq(s + run, n - run);
 				if (l < 0)

@@ -34,6 +34,9 @@ void dn_json_arr_begin(struct dn_json *j);
 void dn_json_arr_end(struct dn_json *j);
 /* Key inside an object; the next value call writes its value. */
 void dn_json_key(struct dn_json *j, const char *key);
+/* A key already in its JSON form with the colon ("\"name\":", n bytes),
+ * as a table of fixed names holds it: copied as it is. */
+void dn_json_key_quoted(struct dn_json *j, const char *quoted, size_t n);
 void dn_json_str(struct dn_json *j, const char *s); /* NULL -> null */
 void dn_json_strn(struct dn_json *j, const char *s, size_t n);
 void dn_json_int(struct dn_json *j, int64_t v);

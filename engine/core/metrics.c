@@ -94,6 +94,18 @@ static void write_value(struct dn_json *j, const struct dn_metrics *m,
 	}
 }
 
+/* The keys in their JSON form, in schema order: copied, not escaped, for
+ * every metric of every process on every sample. */
+static const struct {
+	const char *text;
+	size_t len;
+} quoted_key[] = {
+#define DN_METRIC_KEY(name, type, scope, agg, watch, unit, doc) \
+	{"\"" #name "\":", sizeof "\"" #name "\":" - 1},
+	DN_METRICS(DN_METRIC_KEY)
+#undef DN_METRIC_KEY
+};
+
 void dn_metrics_write_json(struct dn_json *j, const struct dn_metrics *m, bool aggregated)
 {
 	dn_json_obj_begin(j);
@@ -101,7 +113,7 @@ void dn_metrics_write_json(struct dn_json *j, const struct dn_metrics *m, bool a
 		const struct dn_metric_info *f = &dn_metric_schema[i];
 		if (!dn_metric_in(f, aggregated))
 			continue;
-		dn_json_key(j, f->name);
+		dn_json_key_quoted(j, quoted_key[i].text, quoted_key[i].len);
 		write_value(j, m, f);
 	}
 	dn_json_obj_end(j);

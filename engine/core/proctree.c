@@ -69,6 +69,17 @@ static ssize_t pread_all(struct dn_tree *t, int fd)
 
 static char *read_command(struct dn_tree *t, struct dn_proc *p);
 
+/* Replaces p's command line (taking `line`) and drops the JSON text
+ * records.c cached for the old one. */
+static void set_command(struct dn_proc *p, char *line)
+{
+	free(p->command);
+	free(p->command_json);
+	p->command = line;
+	p->command_json = NULL;
+	p->command_json_len = 0;
+}
+
 /* A new reading of p's stat (from /proc or from the source). */
 static void apply_stat(struct dn_tree *t, struct dn_proc *p, const struct dn_stat *stp)
 {
@@ -89,8 +100,7 @@ static void apply_stat(struct dn_tree *t, struct dn_proc *p, const struct dn_sta
 	if (execd ||
 	    (p->command_is_comm && p->command_retries < DN_COMMAND_RETRIES && st.state != 'Z')) {
 		p->command_retries = execd ? 0 : p->command_retries + 1;
-		free(p->command);
-		p->command = read_command(t, p);
+		set_command(p, read_command(t, p));
 	}
 }
 
@@ -260,6 +270,7 @@ static void proc_free(struct dn_proc *p)
 	close_fd(&p->fd_sched);
 	close_fd(&p->fd_children);
 	free(p->command);
+	free(p->command_json);
 	free(p);
 }
 
@@ -786,10 +797,12 @@ static void account_scan(struct dn_tree *t, bool through_source, uint64_t ns, si
 	if (through_source) {
 		/* the first pass of a new iterator pays for faulting its
 		 * program and maps in: of the first two, the cheaper */
-		if (c->src_n == 1 && v < c->src_ns)
+		if (c->src_n == 0)
 			c->src_ns = v;
+		else if (c->src_n == 1)
+			c->src_ns = v < c->src_ns ? v : c->src_ns;
 		else
-			c->src_ns = c->src_n >= 2 ? 0.5 * c->src_ns + 0.5 * v : v;
+			c->src_ns = 0.5 * c->src_ns + 0.5 * v;
 		c->src_n++;
 		c->src_nprocs = nprocs;
 		t->scans_src++;
@@ -914,8 +927,7 @@ void dn_tree_reread_command(struct dn_tree *t, pid_t pid)
 	struct dn_proc *p = dn_tree_find(t, pid);
 	if (!p)
 		return;
-	free(p->command);
-	p->command = read_command(t, p);
+	set_command(p, read_command(t, p));
 }
 
 void dn_tree_exec_seen(struct dn_tree *t, pid_t pid)
@@ -924,8 +936,7 @@ void dn_tree_exec_seen(struct dn_tree *t, pid_t pid)
 	char *line = p ? read_cmdline(t, pid) : NULL;
 	if (!line)
 		return;
-	free(p->command);
-	p->command = line;
+	set_command(p, line);
 	p->command_is_comm = false;
 }
 

@@ -33,6 +33,12 @@ struct dn_proc {
 	uint64_t start_ticks; /* with pid, the identity */
 	char comm[DN_COMM_MAX];
 	char *command; /* cmdline joined by spaces; comm when empty */
+	/* `command` as a quoted JSON string, built by engine/run/records.c
+	 * when a record first names the process and reused until `command`
+	 * changes: proctree.c frees it wherever it replaces `command`
+	 * (set_command) and in proc_free. NULL: not built. */
+	char *command_json;
+	size_t command_json_len;
 	char state;
 	struct dn_metrics m; /* the latest sample */
 	bool is_new;	     /* first seen in (or adopted before) the latest scan */

@@ -3,6 +3,7 @@
  * names and units follow upstream denet; `kind` comes first so a reader
  * can dispatch on a prefix.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -61,6 +62,39 @@ void dn_record_metadata(struct dn_buf *b, pid_t pid, char *const *argv, int argc
 	end_line(b);
 }
 
+/*
+ * A process's command as a JSON string. A command line changes only at an
+ * exec, so it is escaped once, kept in p->command_json, and copied on every
+ * later sample; proctree.c drops the copy wherever it replaces `command`.
+ * (The cache is the one thing a record writes into the tree: it holds no
+ * reading, only text derived from one.) Without memory for it, the line is
+ * escaped as before.
+ */
+static void put_command(struct dn_json *j, struct dn_proc *p)
+{
+	if (!p->command) {
+		dn_json_str(j, p->comm);
+		return;
+	}
+	if (!p->command_json) {
+		struct dn_buf c = {0};
+		dn_buf_putc(&c, '"');
+		dn_json_escape(&c, p->command, strlen(p->command));
+		dn_buf_putc(&c, '"');
+		if (c.oom) {
+			dn_buf_free(&c);
+			dn_json_str(j, p->command);
+			return;
+		}
+		/* a record's worth of spare room, times a thousand processes:
+		 * give it back */
+		char *fit = realloc(c.data, c.len + 1);
+		p->command_json = fit ? fit : c.data;
+		p->command_json_len = c.len;
+	}
+	dn_json_raw(j, p->command_json, p->command_json_len);
+}
+
 void dn_record_tree(struct dn_buf *b, const struct dn_tree *t, bool flat,
 		    const struct dn_profile *prof)
 {
@@ -105,7 +139,7 @@ void dn_record_tree(struct dn_buf *b, const struct dn_tree *t, bool flat,
 	dn_json_key(&j, "children");
 	dn_json_arr_begin(&j);
 	for (size_t i = 0; i < t->nprocs; i++) {
-		const struct dn_proc *p = t->procs[i];
+		struct dn_proc *p = t->procs[i];
 		if (p == root)
 			continue;
 		dn_json_obj_begin(&j);
@@ -114,7 +148,7 @@ void dn_record_tree(struct dn_buf *b, const struct dn_tree *t, bool flat,
 		dn_json_key(&j, "ppid");
 		dn_json_int(&j, p->ppid);
 		dn_json_key(&j, "command");
-		dn_json_str(&j, p->command ? p->command : p->comm);
+		put_command(&j, p);
 		dn_json_key(&j, "metrics");
 		dn_metrics_write_json(&j, &p->m, false);
 		dn_json_obj_end(&j);

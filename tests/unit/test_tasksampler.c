@@ -433,6 +433,7 @@ static void test_tree_reads_the_same_through_the_sampler(void)
 	CHECK_INT(dn_tree_init(&b, &o), 0);
 	struct dn_tree_source src = dn_tasksampler_source(s);
 	dn_tree_set_source(&b, &src);
+	b.read_mode = DN_READ_SOURCE_ALWAYS; /* not the cheaper: the one under test */
 	for (int k = 0; k < 2; k++) {
 		CHECK_INT(dn_tree_scan(&a, 1000 + (uint64_t)k), 5);
 		CHECK_INT(dn_tree_scan(&b, 1000 + (uint64_t)k), 5);
@@ -510,6 +511,7 @@ static void test_new_child_found_in_the_sample(void)
 	CHECK_INT(dn_tree_init(&t, &o), 0);
 	struct dn_tree_source src = dn_tasksampler_source(s);
 	dn_tree_set_source(&t, &src);
+	t.read_mode = DN_READ_SOURCE_ALWAYS;
 	CHECK_INT(dn_tree_scan(&t, 1), 1);
 	CHECK(write(go[1], "g", 1) == 1);
 	int n = 1;
@@ -537,6 +539,71 @@ static void test_new_child_found_in_the_sample(void)
 	dn_tasksampler_close(s);
 }
 
+/* The choice between the iterator and /proc: each measured twice first,
+ * then the cheaper, the other retried after 64 scans times how much
+ * dearer it was (at most 16), and the iterator again when the tree has
+ * doubled or halved since its cost was measured. */
+static void test_read_choice(void)
+{
+	struct dn_read_costs c = {0};
+	CHECK(dn_read_through_source(&c, 10)); /* the iterator's cost first */
+	c.src_n = 2;
+	c.src_ns = 500e3;
+	c.src_nprocs = 10;
+	CHECK(!dn_read_through_source(&c, 10)); /* then /proc's */
+	c.proc_n = 2;
+	c.proc_pp_ns = 10e3; /* 10 processes: 100 us by /proc, 500 by the iterator */
+	CHECK(!dn_read_through_source(&c, 10));
+	CHECK(dn_read_through_source(&c, 100)); /* 1000 us: the iterator (also: 10x bigger) */
+	c.src_nprocs = 60;
+	CHECK(dn_read_through_source(&c, 60)); /* 600 us vs 500 */
+	CHECK(!dn_read_through_source(&c, 40));
+	/* the trial of the dearer way: after 64 x 1.25 scans */
+	c.src_nprocs = 40;
+	c.since_probe = 79;
+	CHECK(!dn_read_through_source(&c, 40));
+	c.since_probe = 80;
+	CHECK(dn_read_through_source(&c, 40));
+	/* 50x dearer: tried after 64 x 16 scans, not 64 x 50 */
+	c.src_ns = 20e6;
+	c.since_probe = 1023;
+	CHECK(!dn_read_through_source(&c, 40));
+	c.since_probe = 1024;
+	CHECK(dn_read_through_source(&c, 40));
+	/* the tree halved since the iterator was measured: measure it again */
+	c.since_probe = 0;
+	CHECK(dn_read_through_source(&c, 19));
+}
+
+/* A tree left to choose: on a small tree it reads /proc most of the time
+ * and tries the iterator now and then; every scan is counted. */
+static void test_tree_chooses_and_counts(void)
+{
+	char why[200];
+	struct dn_tasksampler *s = open_or_skip(why, sizeof why);
+	if (!s)
+		UNIT_SKIP("no BPF task iterator: %s", why);
+	struct dn_tree_opts o = {getpid(), true, false};
+	struct dn_tree t;
+	CHECK_INT(dn_tree_init(&t, &o), 0);
+	struct dn_tree_source src = dn_tasksampler_source(s);
+	dn_tree_set_source(&t, &src);
+	for (int i = 0; i < 300; i++)
+		CHECK_INT(dn_tree_scan(&t, (uint64_t)i), 1);
+	printf("# one process, 300 scans: %llu through the iterator (%.0f us), %llu through /proc "
+	       "(%.0f us)\n",
+	       (unsigned long long)t.scans_src, t.costs.src_ns / 1e3,
+	       (unsigned long long)t.scans_proc, t.costs.proc_pp_ns / 1e3);
+	CHECK_INT(t.scans_src + t.scans_proc, 300);
+	CHECK(t.scans_src >= 2 && t.scans_proc >= 2); /* each measured */
+	CHECK(t.costs.src_n == t.scans_src && t.costs.proc_n == t.scans_proc);
+	/* whichever was cheaper here took the most scans */
+	bool src_cheaper = t.costs.src_ns < t.costs.proc_pp_ns;
+	CHECK(src_cheaper ? t.scans_src > t.scans_proc : t.scans_proc > t.scans_src);
+	dn_tree_free(&t);
+	dn_tasksampler_close(s);
+}
+
 int main(void)
 {
 	RUN(test_state_letters);
@@ -545,5 +612,7 @@ int main(void)
 	RUN(test_filter_follows_the_tree_only);
 	RUN(test_tree_reads_the_same_through_the_sampler);
 	RUN(test_new_child_found_in_the_sample);
+	RUN(test_read_choice);
+	RUN(test_tree_chooses_and_counts);
 	return unit_done();
 }

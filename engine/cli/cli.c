@@ -38,6 +38,7 @@ enum opt_id {
 	OPT_NO_CGROUP,
 	OPT_NO_FORK_EVENTS,
 	OPT_NO_BPF_SAMPLER,
+	OPT_SAMPLER,
 	OPT_SCRIPT,
 	OPT_OFFCPU_OUT,
 	OPT_USER,
@@ -100,8 +101,11 @@ static const struct opt opts[] = {
 	 "Do not use a cgroup for the exact totals"},
 	{"no-fork-events", 0, false, OPT_NO_FORK_EVENTS, NULL, FOR_MONITOR,
 	 "Do not follow the kernel's fork events (counts from samples)"},
+	{"sampler", 0, true, OPT_SAMPLER, "MODE", FOR_MONITOR,
+	 "How to read the tree: auto (the cheaper, measured), bpf (the BPF task "
+	 "iterator), proc (each process's /proc files)"},
 	{"no-bpf-sampler", 0, false, OPT_NO_BPF_SAMPLER, NULL, FOR_MONITOR,
-	 "Read each process's /proc files, not the BPF task iterator"},
+	 "The same as --sampler proc"},
 	{"script", 's', true, OPT_SCRIPT, "FILE.lua", FOR_MONITOR,
 	 "Load FILE.lua as Lua hooks for this run or attach"},
 	{"user", 'u', true, OPT_USER, "NAME", FOR_RUN,
@@ -416,7 +420,18 @@ static int apply(const struct opt *o, const char *val, struct dn_cli *cli, struc
 	case OPT_WRITE_ENV: cli->write_env = true; break;
 	case OPT_NO_CGROUP: cli->no_cgroup = true; break;
 	case OPT_NO_FORK_EVENTS: cli->no_fork_events = true; break;
-	case OPT_NO_BPF_SAMPLER: cli->no_bpf_sampler = true; break;
+	case OPT_NO_BPF_SAMPLER: cli->sampler = 2; break;
+	case OPT_SAMPLER:
+		if (strcmp(val, "auto") == 0)
+			cli->sampler = 0;
+		else if (strcmp(val, "bpf") == 0)
+			cli->sampler = 1;
+		else if (strcmp(val, "proc") == 0)
+			cli->sampler = 2;
+		else
+			return fail(err, errlen, "--sampler takes auto, bpf or proc, not '%s'",
+				    val);
+		break;
 	case OPT_WAIT_ALL: cli->wait_all = true; break;
 	case OPT_SCRIPT: cli->script = val; break;
 	case OPT_OFFCPU_OUT: cli->offcpu_out = val; break;

@@ -42,7 +42,8 @@ struct dn_cli {
 	bool write_env;		  /* --write-env */
 	bool no_cgroup;		  /* --no-cgroup */
 	bool no_fork_events;	  /* --no-fork-events */
-	bool no_bpf_sampler;	  /* --no-bpf-sampler */
+	int sampler;		  /* --sampler: 0 auto, 1 bpf, 2 proc (--no-bpf-sampler);
+				     the values of enum dn_sampler_mode */
 	bool wait_all;		  /* --wait-all */
 	const char *script;	  /* -s/--script FILE.lua */
 	const char *offcpu_out;	  /* --offcpu-out FILE */

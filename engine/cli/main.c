@@ -26,6 +26,7 @@
 #include "loop.h"
 #include "lua_api.h"
 #include "monitor.h"
+#include "tasksampler.h"
 #include "version.h"
 
 struct cli_run {
@@ -227,6 +228,17 @@ static int monitor_main(struct dn_cli *cli)
 		fprintf(stderr, "denet: out of memory\n");
 		goto out;
 	}
+	if (cli->sampler == DN_SAMPLER_BPF) {
+		/* asked for by name: refuse before anything starts rather
+		 * than read /proc in its place */
+		char reason[200];
+		struct dn_tasksampler *ts = dn_tasksampler_open(reason, sizeof reason);
+		if (!ts) {
+			fprintf(stderr, "denet: --sampler bpf: %s\n", reason);
+			goto out;
+		}
+		dn_tasksampler_close(ts);
+	}
 	struct dn_monitor_opts mo = {
 		.interval_ms = cli->interval_ms,
 		.max_interval_ms = cli->max_interval_ms,
@@ -236,7 +248,7 @@ static int monitor_main(struct dn_cli *cli)
 		.timeout_secs = cli->timeout_secs,
 		.no_cgroup = cli->no_cgroup,
 		.no_fork_events = cli->no_fork_events,
-		.no_bpf_sampler = cli->no_bpf_sampler,
+		.sampler = (enum dn_sampler_mode)cli->sampler,
 		.wait_all = cli->wait_all,
 		/* --offcpu-out implies the profile; intervals under 1 ms are
 		 * scheduling noise for "where does it block" */

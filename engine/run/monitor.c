@@ -343,13 +343,15 @@ int dn_monitor_start(struct dn_monitor *m)
 	}
 	/* The BPF task iterator reads every process of the tree in one pass;
 	 * the tree falls back to /proc for whatever a sample lacks. */
-	if (m->o.no_bpf_sampler) {
+	if (m->o.sampler == DN_SAMPLER_PROC) {
 		snprintf(m->sampler_why, sizeof m->sampler_why, "disabled");
 	} else {
 		m->sampler = dn_tasksampler_open(m->sampler_why, sizeof m->sampler_why);
 		if (m->sampler) {
 			struct dn_tree_source src = dn_tasksampler_source(m->sampler);
 			dn_tree_set_source(&m->tree, &src);
+			if (m->o.sampler == DN_SAMPLER_BPF)
+				m->tree.read_mode = DN_READ_SOURCE_ALWAYS;
 		}
 	}
 	int mfd = dn_membership_fd(&m->mb);

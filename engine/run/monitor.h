@@ -50,6 +50,10 @@ struct dn_monitor_hooks {
 	void *ctx;
 };
 
+/* --sampler: the BPF task iterator or /proc, whichever is cheaper for the
+ * tree (measured, see proctree.h); the iterator only; /proc only. */
+enum dn_sampler_mode { DN_SAMPLER_AUTO, DN_SAMPLER_BPF, DN_SAMPLER_PROC };
+
 struct dn_monitor_opts {
 	unsigned interval_ms, max_interval_ms;
 	bool children; /* follow descendants (tree records) */
@@ -59,7 +63,7 @@ struct dn_monitor_opts {
 	double kill_grace_secs; /* SIGTERM -> SIGKILL (5 s) */
 	bool no_cgroup;		/* do not put the command in a cgroup of its own */
 	bool no_fork_events;	/* no proc connector: counts from the samples */
-	bool no_bpf_sampler;	/* read /proc even where the BPF task iterator works */
+	enum dn_sampler_mode sampler; /* how the tree is read (--sampler) */
 	bool wait_all;		/* go on after the command exits, until the run's
 				   processes are all gone (--wait-all) */
 	bool offcpu;		/* eBPF off-CPU profile of the tree */

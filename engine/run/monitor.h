@@ -58,15 +58,15 @@ struct dn_monitor_opts {
 	unsigned interval_ms, max_interval_ms;
 	bool children; /* follow descendants (tree records) */
 	bool since_process_start;
-	double duration_secs;	/* stop monitoring after; 0 = never */
-	double timeout_secs;	/* end the command after; 0 = never */
-	double kill_grace_secs; /* SIGTERM -> SIGKILL (5 s) */
-	bool no_cgroup;		/* do not put the command in a cgroup of its own */
-	bool no_fork_events;	/* no proc connector: counts from the samples */
+	double duration_secs;	      /* stop monitoring after; 0 = never */
+	double timeout_secs;	      /* end the command after; 0 = never */
+	double kill_grace_secs;	      /* SIGTERM -> SIGKILL (5 s) */
+	bool no_cgroup;		      /* do not put the command in a cgroup of its own */
+	bool no_fork_events;	      /* no proc connector: counts from the samples */
 	enum dn_sampler_mode sampler; /* how the tree is read (--sampler) */
-	bool wait_all;		/* go on after the command exits, until the run's
-				   processes are all gone (--wait-all) */
-	bool offcpu;		/* eBPF off-CPU profile of the tree */
+	bool wait_all;		      /* go on after the command exits, until the run's
+					 processes are all gone (--wait-all) */
+	bool offcpu;		      /* eBPF off-CPU profile of the tree */
 	struct dn_profile_opts offcpu_opts;
 };
 

@@ -32,6 +32,9 @@ char dn_task_state_letter(uint32_t state)
 	return i < (int)sizeof letters - 1 ? letters[i] : '?';
 }
 
+/* The kernel's PID_MAX_LIMIT on 64-bit (include/linux/threads.h). */
+#define DN_PID_MAX_LIMIT (4u * 1024 * 1024)
+
 static size_t slot_of(const struct dn_tasksnap *s, uint32_t pid)
 {
 	return (size_t)((pid * 2654435761u) & (s->nindex - 1));
@@ -162,6 +165,8 @@ int dn_tasksnap_build(struct dn_tasksnap *s, const void *buf, size_t len, long c
 		memcpy(&t, p + off, size);
 		off += size;
 		s->records++;
+		if (t.tgid == 0 || t.tgid > DN_PID_MAX_LIMIT)
+			continue; /* not a pid (the idle task has none to look up) */
 		struct dn_task_reading *r = reading_for(s, t.tgid);
 		if (!r)
 			return -ENOMEM; /* cannot happen: one reading a record at most */

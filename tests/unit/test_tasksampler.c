@@ -152,6 +152,11 @@ static void test_snapshot_sums_threads_like_proc(void)
 		found += dn_tasksnap_find(&s, 1000 + i * 7) != NULL;
 	CHECK_INT(found, 5000);
 	CHECK(dn_tasksnap_find(&s, 1001) == NULL);
+	/* what no kernel writes (the fuzzer's finds): no pid, beyond PID_MAX_LIMIT */
+	struct dn_task_rec odd[2] = {rec(0, 0), rec(0xffffffffu, 0xffffffffu)};
+	CHECK_INT(dn_tasksnap_build(&s, odd, sizeof odd, 100, 4096), 0);
+	CHECK_INT(s.records, 2);
+	CHECK_INT(s.n, 0);
 	dn_tasksnap_free(&s);
 }
 

@@ -96,6 +96,18 @@ describe("the BPF task-iterator sampler", function()
     end
   end)
 
+  it("every capability a run reports has its row in docs/data-format.md", function()
+    local r = S.denet { "--json", "--enable-ebpf", "run", "true" }
+    assert.equal(0, r.code, r.err)
+    local doc = assert(S.slurp(S.root .. "/docs/data-format.md"))
+    local n = 0
+    for name in pairs(S.records(r.out)[1].capabilities) do
+      n = n + 1
+      assert.truthy(doc:find("\n| `" .. name .. "` |", 1, true), name .. " has no row")
+    end
+    assert.equal(7, n) -- schedstat io exit_status cgroup fork_events bpf_sampler ebpf
+  end)
+
   it("--sampler takes auto, bpf or proc only", function()
     local r = S.denet { "--sampler", "fast", "run", "true" }
     assert.equal(2, r.code)

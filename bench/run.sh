@@ -37,7 +37,7 @@ if [ "$SMOKE" = 1 ]; then
 	SOAK="${BENCH_SOAK_SECS:-4} 2"
 else
 	REPS=${BENCH_REPS:-5}
-	SIZES="1 10 100 1000"
+	SIZES="1 10 100 1000 5000"
 	SAMPLE_WORK=40000
 	PY_WORK=3000
 	OFFCPU_ARGS="3 5"
@@ -94,9 +94,12 @@ for n in $SIZES; do
 	start_tree "$n"
 	it=$(( SAMPLE_WORK / n )); [ "$it" -lt 5 ] && it=5
 	pit=$(( PY_WORK / n )); [ "$pit" -lt 2 ] && pit=2
-	: >"$TMP/d" ; : >"$TMP/f" ; : >"$TMP/f3" ; : >"$TMP/p"
+	: >"$TMP/d" ; : >"$TMP/f" ; : >"$TMP/f3" ; : >"$TMP/p" ; : >"$TMP/i"
+	have_bpf=1
+	"$B/sampler" "$pid" 1 1 bpf >/dev/null 2>&1 || have_bpf=0
 	for _ in $(seq "$REPS"); do
 		"$B/sampler" "$pid" "$it" | kv us_per_sample >>"$TMP/d"
+		[ "$have_bpf" = 1 ] && "$B/sampler" "$pid" "$it" 1 bpf | kv us_per_sample >>"$TMP/i"
 		"$B/floor" "$pid" "$it" | kv us_per_sample >>"$TMP/f"
 		"$B/floor" "$pid" "$it" 1 stat,schedstat,children | kv us_per_sample >>"$TMP/f3"
 		if [ "$have_psutil" = 1 ]; then
@@ -109,6 +112,17 @@ for n in $SIZES; do
 	row "N=$n floor without io (3 files)" µs "$TMP/f3" "$B/floor PID $it 1 stat,schedstat,children"
 	ratio "$TMP/d" "$TMP/f" "$TMP/r"
 	row "N=$n denet / floor" × "$TMP/r" "(per repetition)"
+	if [ "$have_bpf" = 1 ]; then
+		row "N=$n denet through the BPF iterator (scan + tree record)" µs "$TMP/i" "$B/sampler PID $it 1 bpf"
+		ratio "$TMP/f" "$TMP/i" "$TMP/r"
+		row "N=$n floor / denet-iterator" × "$TMP/r" "(per repetition)"
+		if [ "$have_psutil" = 1 ]; then
+			ratio "$TMP/p" "$TMP/i" "$TMP/r"
+			row "N=$n psutil / denet-iterator" × "$TMP/r" "(per repetition)"
+		fi
+	else
+		echo "| N=$n denet through the BPF iterator | skipped: it cannot load here (root?) | | | |" | tee -a "$OUT"
+	fi
 	if [ "$have_psutil" = 1 ]; then
 		row "N=$n python3-psutil" µs "$TMP/p" "$PY bench/psutil_sampler.py PID $pit"
 		ratio "$TMP/p" "$TMP/d" "$TMP/r"
@@ -121,23 +135,29 @@ done
 # denet's own CPU while monitoring (attach: rusage is denet's alone), and
 # the monitor's per-sample cost from --debug (cgroup, scan, record, write).
 section "1b. denet's own CPU while monitoring a sleeping tree (${CPU_SECS} s, fixed interval)"
+# --sampler auto (the default: the BPF iterator or /proc, the cheaper)
+# beside --sampler proc, interleaved.
 cpu_cases="100:100 100:10"
 [ "$SMOKE" = 1 ] || cpu_cases="$cpu_cases 1000:100"
 for c in $cpu_cases; do
 	n=${c%%:*}; iv=${c##*:}
 	start_tree "$n"
-	: >"$TMP/c" ; : >"$TMP/s"
+	: >"$TMP/c.auto" ; : >"$TMP/s.auto" ; : >"$TMP/c.proc" ; : >"$TMP/s.proc"
 	cpureps=$REPS; [ "$SMOKE" = 1 ] && cpureps=1; [ "$SMOKE" != 1 ] && cpureps=3
 	for _ in $(seq "$cpureps"); do
-		"$RUSAGE" "$DENET" --debug --json --out /dev/null -q -i "$iv" -m "$iv" -d "$CPU_SECS" \
-			attach "$pid" 2>"$TMP/err" >/dev/null
-		cpu=$(kv cpu_secs <"$TMP/err")
-		awk -v c="$cpu" -v s="$CPU_SECS" 'BEGIN { printf "%.4f\n", 100 * c / s }' >>"$TMP/c"
-		sed -n 's/.*sample of .* took \([0-9.]*\) us/\1/p' "$TMP/err" | stats | cut -d' ' -f1 >>"$TMP/s"
+		for mode in auto proc; do
+			"$RUSAGE" "$DENET" --debug --json --out /dev/null -q -i "$iv" -m "$iv" -d "$CPU_SECS" \
+				--sampler "$mode" attach "$pid" 2>"$TMP/err" >/dev/null
+			cpu=$(kv cpu_secs <"$TMP/err")
+			awk -v c="$cpu" -v s="$CPU_SECS" 'BEGIN { printf "%.4f\n", 100 * c / s }' >>"$TMP/c.$mode"
+			sed -n 's/.*sample of .* took \([0-9.]*\) us.*/\1/p' "$TMP/err" | stats | cut -d' ' -f1 >>"$TMP/s.$mode"
+		done
 	done
 	stop_tree "$pid"
-	row "N=$n at $iv ms: denet CPU" "% of one core" "$TMP/c" "$RUSAGE $DENET --json --out /dev/null -q -i $iv -m $iv -d $CPU_SECS attach PID"
-	row "N=$n at $iv ms: monitor's cost per sample (--debug, median of the run)" µs "$TMP/s" "same, --debug"
+	for mode in auto proc; do
+		row "N=$n at $iv ms, --sampler $mode: denet CPU" "% of one core" "$TMP/c.$mode" "$RUSAGE $DENET --json --out /dev/null -q -i $iv -m $iv -d $CPU_SECS --sampler $mode attach PID"
+		row "N=$n at $iv ms, --sampler $mode: monitor's cost per sample (--debug, median of the run)" µs "$TMP/s.$mode" "same, --debug"
+	done
 done
 
 # ---- 2. off-CPU ----------------------------------------------------------------

@@ -3,12 +3,13 @@
  * over many samples of dn_tree_scan + dn_record_tree into a buffer (what
  * the monitor does per sample, minus writing the line out).
  *
- * usage: sampler PID ITERS [REPS [bpf]]
+ * usage: sampler PID ITERS [REPS [bpf|auto]]
  * Prints one line per repetition: "us_per_sample=X procs=N".
  * PID is the root of the tree (bench/sleeptree.c); ITERS samples per rep.
  * With `bpf`, the tree reads through the BPF task iterator
- * (engine/profiler/tasksampler.c) as the monitor does where it can;
- * without, each process's /proc files (--no-bpf-sampler).
+ * (engine/profiler/tasksampler.c) every sample (--sampler bpf); with
+ * `auto`, through it or /proc, whichever it measured cheaper (the
+ * default); without, each process's /proc files (--sampler proc).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +44,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct dn_tasksampler *ts = NULL;
-	if (argc > 4 && strcmp(argv[4], "bpf") == 0) {
+	if (argc > 4 && (strcmp(argv[4], "bpf") == 0 || strcmp(argv[4], "auto") == 0)) {
 		char why[200];
 		ts = dn_tasksampler_open(why, sizeof why);
 		if (!ts) {
@@ -52,6 +53,8 @@ int main(int argc, char **argv)
 		}
 		struct dn_tree_source src = dn_tasksampler_source(ts);
 		dn_tree_set_source(&t, &src);
+		if (strcmp(argv[4], "bpf") == 0)
+			t.read_mode = DN_READ_SOURCE_ALWAYS;
 	}
 	struct dn_buf b = { 0 };
 	int n = dn_tree_scan(&t, 0); /* warm-up: first sample after priming */

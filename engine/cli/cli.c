@@ -53,6 +53,9 @@ enum opt_id {
 #define FOR_REPORT  (1u << DN_CMD_REPORT)
 #define FOR_MONITOR (FOR_RUN | FOR_ATTACH)
 #define FOR_ALL	    (FOR_MONITOR | FOR_STATS | FOR_REPORT)
+/* Tuning: listed in its commands' help (`denet run --help`), not in the
+ * general one, which must fit one screen. */
+#define TUNING (1u << 31)
 
 struct opt {
 	const char *name; /* long name, without "--" */
@@ -101,10 +104,9 @@ static const struct opt opts[] = {
 	 "Do not use a cgroup for the exact totals"},
 	{"no-fork-events", 0, false, OPT_NO_FORK_EVENTS, NULL, FOR_MONITOR,
 	 "Do not follow the kernel's fork events (counts from samples)"},
-	{"sampler", 0, true, OPT_SAMPLER, "MODE", FOR_MONITOR,
-	 "How to read the tree: auto (the cheaper, measured), bpf (the BPF task "
-	 "iterator), proc (each process's /proc files)"},
-	{"no-bpf-sampler", 0, false, OPT_NO_BPF_SAMPLER, NULL, FOR_MONITOR,
+	{"sampler", 0, true, OPT_SAMPLER, "MODE", FOR_MONITOR | TUNING,
+	 "Read the tree through bpf (the task iterator) or proc [default auto: the cheaper]"},
+	{"no-bpf-sampler", 0, false, OPT_NO_BPF_SAMPLER, NULL, FOR_MONITOR | TUNING,
 	 "The same as --sampler proc"},
 	{"script", 's', true, OPT_SCRIPT, "FILE.lua", FOR_MONITOR,
 	 "Load FILE.lua as Lua hooks for this run or attach"},
@@ -219,7 +221,9 @@ static void putf(struct text *t, const char *fmt, ...)
 
 static bool listed(const struct opt *o, enum dn_cli_command topic)
 {
-	return topic == DN_CMD_NONE || (o->cmds & (1u << topic));
+	if (topic == DN_CMD_NONE)
+		return !(o->cmds & TUNING);
+	return o->cmds & (1u << topic);
 }
 
 /* "-j, --json" or "    --timeout SECS" */

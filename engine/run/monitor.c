@@ -286,6 +286,13 @@ static void arm_next(struct dn_monitor *m)
 
 int dn_monitor_start(struct dn_monitor *m)
 {
+	/* Loaded (~10 ms) while a launched command is still held: a script
+	 * that starts a run and then tracks it must not find the command
+	 * already forking. */
+	if (m->o.sampler == DN_SAMPLER_PROC)
+		snprintf(m->sampler_why, sizeof m->sampler_why, "disabled");
+	else
+		m->sampler = dn_tasksampler_open(m->sampler_why, sizeof m->sampler_why);
 	if (m->launched) {
 		struct dn_launch *pl = take_pending(m);
 		/* The tree starts at the held child: nothing it does can be
@@ -343,16 +350,11 @@ int dn_monitor_start(struct dn_monitor *m)
 	}
 	/* The BPF task iterator reads every process of the tree in one pass;
 	 * the tree falls back to /proc for whatever a sample lacks. */
-	if (m->o.sampler == DN_SAMPLER_PROC) {
-		snprintf(m->sampler_why, sizeof m->sampler_why, "disabled");
-	} else {
-		m->sampler = dn_tasksampler_open(m->sampler_why, sizeof m->sampler_why);
-		if (m->sampler) {
-			struct dn_tree_source src = dn_tasksampler_source(m->sampler);
-			dn_tree_set_source(&m->tree, &src);
-			if (m->o.sampler == DN_SAMPLER_BPF)
-				m->tree.read_mode = DN_READ_SOURCE_ALWAYS;
-		}
+	if (m->sampler) {
+		struct dn_tree_source src = dn_tasksampler_source(m->sampler);
+		dn_tree_set_source(&m->tree, &src);
+		if (m->o.sampler == DN_SAMPLER_BPF)
+			m->tree.read_mode = DN_READ_SOURCE_ALWAYS;
 	}
 	int mfd = dn_membership_fd(&m->mb);
 	/* unwatched, the events are read at each sample (dn_membership_sync) */

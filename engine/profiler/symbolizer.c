@@ -908,6 +908,11 @@ static void kallsyms_line(struct kscan *k, char *line)
 	if (t != 'T' && t != 't' && t != 'W' && t != 'w')
 		return;
 	char *name = e + 3;
+	/* The padding before each function (CONFIG_FUNCTION_PADDING_ALIGNMENT,
+	 * kCFI preambles): half of a 6.x kernel's text symbols, and never a
+	 * frame of a stack. Left out, the padding counts to the function before. */
+	if (strncmp(name, "__pfx_", 6) == 0 || strncmp(name, "__cfi_", 6) == 0)
+		return;
 	size_t len = strcspn(name, "\t"); /* drop "\t[module]" */
 	if (k->v) {
 		if (k->n == k->capn || k->bytes + len + 1 > k->capbytes)

@@ -119,7 +119,7 @@ describe("--enable-ebpf", function()
   end)
 
   -- issue 14: the light skeleton (no vmlinux BTF parsed in user space) and
-  -- the streaming /proc/kallsyms read keep the peak at ~10.4 MB here; it
+  -- the streaming /proc/kallsyms read keep the peak at ~8 MB here; it
   -- was 21.5 MB. A footprint bound, not a timing one.
   it("peaks at 12 MB RSS or less, with the stacks still right", function()
     if not S.is_root() then return pending("off-CPU profiling needs root here") end

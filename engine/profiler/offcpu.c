@@ -38,6 +38,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,9 +105,10 @@ struct dn_offcpu {
 	bool ev_leaf;
 };
 
-/* ---- libbpf messages: kept, never printed ---- */
+/* ---- libbpf's and the verifier's messages: kept, never printed ---- */
 
 static char last_msg[256];
+static const char *last_who = "libbpf"; /* whose message last_msg is */
 
 static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -119,52 +121,104 @@ static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list a
 	n = strlen(line);
 	while (n && (line[n - 1] == '\n' || line[n - 1] == ' '))
 		line[--n] = '\0';
-	if (n)
+	if (n) {
 		memcpy(last_msg, line, n + 1);
+		last_who = "libbpf";
+	}
 	return 0;
+}
+
+/* Keeps the last line of a verifier log that is not its statistics
+ * ("processed N insns ..."): the reason of a refusal. */
+static void keep_log_tail(const char *log)
+{
+	const char *end = log + strlen(log), *b;
+
+	for (;;) {
+		while (end > log && (end[-1] == '\n' || end[-1] == ' '))
+			end--;
+		for (b = end; b > log && b[-1] != '\n'; b--)
+			;
+		if (end == b)
+			return;
+		if (strncmp(b, "processed ", 10) != 0)
+			break;
+		end = b;
+	}
+	snprintf(last_msg, sizeof last_msg, "%.*s", (int)(end - b), b);
+	last_who = "verifier";
 }
 
 static void set_why(char *why, size_t len, int err, const char *what)
 {
 	if (!why || !len)
 		return;
-	if (err == EPERM || err == EACCES)
+	if ((err == EPERM || err == EACCES) && !last_msg[0])
 		snprintf(why, len, "eBPF needs root or CAP_BPF+CAP_PERFMON (%s %s)",
 			 strerrorname_np(err) ? strerrorname_np(err) : "EPERM", what);
 	else if (err == ENOSYS)
 		snprintf(why, len, "kernel without bpf() (ENOSYS %s)", what);
 	else
-		snprintf(why, len, "%s failed: %s%s%s", what, strerror(err),
-			 last_msg[0] ? "; libbpf: " : "", last_msg);
+		snprintf(why, len, "%s failed: %s%s%s%s%s", what, strerror(err),
+			 last_msg[0] ? "; " : "", last_msg[0] ? last_who : "",
+			 last_msg[0] ? ": " : "", last_msg);
 }
 
 static int on_event(void *ctx, void *data, size_t size);
 
-/* For light skeleton type T: destroy_T, and load_T, which opens it, sets the
- * .rodata knobs, loads, attaches and fills *sk. 0 or -errno, *what set. */
+/* For light skeleton type T: destroy_T; open_T, which opens it and sets the
+ * .rodata knobs; load_T, which loads, attaches and fills *sk (0 or -errno,
+ * *what set; after a refused load, the verifier's last line in last_msg). */
 #define SKEL_LOADER(T)                                                                          \
 	static void destroy_##T(void *obj)                                                      \
 	{                                                                                       \
 		T##__destroy(obj);                                                              \
 	}                                                                                       \
-	static int load_##T(const struct dn_offcpu_opts *o, struct skel *sk, const char **what) \
+	static struct T *open_##T(const struct dn_offcpu_opts *o)                               \
 	{                                                                                       \
 		struct T *s = T##__open();                                                      \
+                                                                                                \
+		if (s) {                                                                        \
+			s->rodata->kernel_stacks = o->kernel_stacks;                            \
+			s->rodata->user_stacks = o->user_stacks;                                \
+			s->rodata->recover_leaf = o->user_stacks;                               \
+			s->rodata->min_ns = o->min_us ? o->min_us * 1000 : 1;                   \
+			s->rodata->max_ns = o->max_us ? o->max_us * 1000 : ~0ULL;               \
+		}                                                                               \
+		return s;                                                                       \
+	}                                                                                       \
+	/* Loads again with a log, only to say why the kernel refused it. */                    \
+	static void why_refused_##T(const struct dn_offcpu_opts *o)                             \
+	{                                                                                       \
+		size_t sz = 1 << 20;                                                            \
+		char *log = calloc(1, sz);                                                      \
+		struct T *s = log ? open_##T(o) : NULL;                                         \
+                                                                                                \
+		if (s) {                                                                        \
+			s->ctx.log_level = 1;                                                   \
+			s->ctx.log_size = (__u32)sz;                                            \
+			s->ctx.log_buf = (__u64)(uintptr_t)log;                                 \
+			if (T##__load(s))                                                       \
+				keep_log_tail(log);                                             \
+			T##__destroy(s);                                                        \
+		}                                                                               \
+		free(log);                                                                      \
+	}                                                                                       \
+	static int load_##T(const struct dn_offcpu_opts *o, struct skel *sk, const char **what) \
+	{                                                                                       \
+		struct T *s = open_##T(o);                                                      \
 		int r;                                                                          \
                                                                                                 \
 		if (!s) {                                                                       \
 			*what = "opening offcpu.bpf.o";                                         \
 			return errno ? -errno : -ENOMEM;                                        \
 		}                                                                               \
-		s->rodata->kernel_stacks = o->kernel_stacks;                                    \
-		s->rodata->user_stacks = o->user_stacks;                                        \
-		s->rodata->recover_leaf = o->user_stacks;                                       \
-		s->rodata->min_ns = o->min_us ? o->min_us * 1000 : 1;                           \
-		s->rodata->max_ns = o->max_us ? o->max_us * 1000 : ~0ULL;                       \
 		r = T##__load(s);                                                               \
 		if (r) {                                                                        \
 			*what = "loading offcpu.bpf.o";                                         \
 			T##__destroy(s);                                                        \
+			if (r != -EPERM)                                                        \
+				why_refused_##T(o);                                             \
 			return r < 0 ? r : -EINVAL;                                             \
 		}                                                                               \
 		r = T##__attach(s);                                                             \
@@ -228,6 +282,7 @@ struct dn_offcpu *dn_offcpu_open(const struct dn_offcpu_opts *o, char *why, size
 	int err;
 
 	last_msg[0] = '\0';
+	last_who = "libbpf";
 	if (why && whylen)
 		why[0] = '\0';
 	p = calloc(1, sizeof *p);

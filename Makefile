@@ -44,7 +44,7 @@ CFLAGS_ALL += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=al
 LDFLAGS += -fsanitize=$(SAN)
 endif
 
-# The eBPF off-CPU program: vmlinux.h, the BPF object and its skeleton.
+# The eBPF off-CPU program: vmlinux.h, the BPF objects and their light skeletons.
 include bpf.mk
 CFLAGS_ALL += -I$(BUILD)/gen
 LDLIBS_ALL += $(BPF_LIBS)

@@ -437,15 +437,23 @@ static __always_inline int on_switch(void *ctx, bool preempt, struct task_struct
 	return 0;
 }
 
-SEC("tp_btf/sched_switch")
-int BPF_PROG(dn_switch_btf, bool preempt, struct task_struct *prev, struct task_struct *next,
-	     unsigned int prev_state)
-{
-	return on_switch(ctx, preempt, prev, next, prev_state);
-}
+/*
+ * A light skeleton loads every program of its object, so the build makes
+ * two objects from this file: DN_OFFCPU_RAW_TP=0 with tp_btf (typed
+ * arguments, checked by the verifier), =1 with raw_tp, the fallback for
+ * kernels that refuse tp_btf. The program has one name in both, so the
+ * loader sees the same skeleton layout.
+ */
+#ifndef DN_OFFCPU_RAW_TP
+#define DN_OFFCPU_RAW_TP 0
+#endif
 
+#if DN_OFFCPU_RAW_TP
 SEC("raw_tp/sched_switch")
-int BPF_PROG(dn_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next,
+#else
+SEC("tp_btf/sched_switch")
+#endif
+int BPF_PROG(dn_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
 	     unsigned int prev_state)
 {
 	return on_switch(ctx, preempt, prev, next, prev_state);

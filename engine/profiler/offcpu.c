@@ -3,6 +3,13 @@
  * frame-recovery rules (.eh_frame CFI through libdw), the exec/fork event
  * ring buffer and the drain of the in-kernel aggregate.
  *
+ * Loading: through a light skeleton (bpftool gen skeleton -L): the object is
+ * loaded by an in-kernel loader program (BPF_PROG_TYPE_SYSCALL) and its CO-RE
+ * relocations done by the kernel, so no vmlinux BTF is parsed here (libbpf's
+ * parse of it was most of denet's peak RSS). A light skeleton loads every
+ * program of its object, hence two: sched_switch as tp_btf, else as raw_tp.
+ * libbpf is only used on the loaded fds (maps, ring buffer).
+ *
  * Owns: the skeleton, a procmaps instance (the ELF files mapped by the
  * processes met, by device and inode, with their CFI), the maps of the
  * process being unwound, and a cache of computed unwind rules (device,
@@ -31,9 +38,12 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h> /* before skel_internal.h, which needs both */
+#include <sys/utsname.h>
 #include <time.h>
 
 #include <linux/types.h>
@@ -44,7 +54,8 @@
 #include "arch.h"
 #include "cfi.h"
 #include "offcpu.h"
-#include "offcpu.skel.h"
+#include "offcpu_btf.lskel.h"
+#include "offcpu_raw.lskel.h"
 #include "procmaps.h"
 
 #define MOD_CACHE  16		/* ELF files kept open that no held maps use */
@@ -60,8 +71,19 @@ struct leaf_ent {
 	bool valid;
 };
 
+/* The fds and .bss fields of whichever skeleton loaded (both have the same
+ * maps and programs, as two distinct C types). */
+struct skel {
+	void *obj;
+	void (*destroy)(void *obj);
+	int tgids, start, agg, stacks, leaf_cfa, leaf_unknown, snaps, events;
+	__u32 *gen;
+	__u64 *aspace_seq;
+	const struct dn_offcpu_counters *counters;
+};
+
 struct dn_offcpu {
-	struct offcpu_bpf *skel;
+	struct skel sk;
 	struct dn_offcpu_opts opts;
 	bool btf_tp;
 	struct dn_procmaps *pm;
@@ -83,9 +105,10 @@ struct dn_offcpu {
 	bool ev_leaf;
 };
 
-/* ---- libbpf messages: kept, never printed ---- */
+/* ---- libbpf's and the verifier's messages: kept, never printed ---- */
 
 static char last_msg[256];
+static const char *last_who = "libbpf"; /* whose message last_msg is */
 
 static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -98,57 +121,157 @@ static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list a
 	n = strlen(line);
 	while (n && (line[n - 1] == '\n' || line[n - 1] == ' '))
 		line[--n] = '\0';
-	if (n)
+	if (n) {
 		memcpy(last_msg, line, n + 1);
+		last_who = "libbpf";
+	}
 	return 0;
+}
+
+/* Keeps the last line of a verifier log that is not its statistics
+ * ("processed N insns ..."): the reason of a refusal. */
+static void keep_log_tail(const char *log)
+{
+	const char *end = log + strlen(log), *b;
+
+	for (;;) {
+		while (end > log && (end[-1] == '\n' || end[-1] == ' '))
+			end--;
+		for (b = end; b > log && b[-1] != '\n'; b--)
+			;
+		if (end == b)
+			return;
+		if (strncmp(b, "processed ", 10) != 0)
+			break;
+		end = b;
+	}
+	snprintf(last_msg, sizeof last_msg, "%.*s", (int)(end - b), b);
+	last_who = "verifier";
 }
 
 static void set_why(char *why, size_t len, int err, const char *what)
 {
 	if (!why || !len)
 		return;
-	if (err == EPERM || err == EACCES)
+	if ((err == EPERM || err == EACCES) && !last_msg[0])
 		snprintf(why, len, "eBPF needs root or CAP_BPF+CAP_PERFMON (%s %s)",
 			 strerrorname_np(err) ? strerrorname_np(err) : "EPERM", what);
 	else if (err == ENOSYS)
 		snprintf(why, len, "kernel without bpf() (ENOSYS %s)", what);
 	else
-		snprintf(why, len, "%s failed: %s%s%s", what, strerror(err),
-			 last_msg[0] ? "; libbpf: " : "", last_msg);
+		snprintf(why, len, "%s failed: %s%s%s%s%s", what, strerror(err),
+			 last_msg[0] ? "; " : "", last_msg[0] ? last_who : "",
+			 last_msg[0] ? ": " : "", last_msg);
 }
 
 static int on_event(void *ctx, void *data, size_t size);
 
-static struct offcpu_bpf *load(const struct dn_offcpu_opts *o, bool btf, int *err,
-			       const char **what)
-{
-	struct offcpu_bpf *s = offcpu_bpf__open();
+/* For light skeleton type T: destroy_T; open_T, which opens it and sets the
+ * .rodata knobs; load_T, which loads, attaches and fills *sk (0 or -errno,
+ * *what set; after a refused load, the verifier's last line in last_msg). */
+#define SKEL_LOADER(T)                                                                          \
+	static void destroy_##T(void *obj)                                                      \
+	{                                                                                       \
+		T##__destroy(obj);                                                              \
+	}                                                                                       \
+	static struct T *open_##T(const struct dn_offcpu_opts *o)                               \
+	{                                                                                       \
+		struct T *s = T##__open();                                                      \
+                                                                                                \
+		if (s) {                                                                        \
+			s->rodata->kernel_stacks = o->kernel_stacks;                            \
+			s->rodata->user_stacks = o->user_stacks;                                \
+			s->rodata->recover_leaf = o->user_stacks;                               \
+			s->rodata->min_ns = o->min_us ? o->min_us * 1000 : 1;                   \
+			s->rodata->max_ns = o->max_us ? o->max_us * 1000 : ~0ULL;               \
+		}                                                                               \
+		return s;                                                                       \
+	}                                                                                       \
+	/* Loads again with a log, only to say why the kernel refused it. */                    \
+	static void why_refused_##T(const struct dn_offcpu_opts *o)                             \
+	{                                                                                       \
+		size_t sz = 1 << 20;                                                            \
+		char *log = calloc(1, sz);                                                      \
+		struct T *s = log ? open_##T(o) : NULL;                                         \
+                                                                                                \
+		if (s) {                                                                        \
+			s->ctx.log_level = 1;                                                   \
+			s->ctx.log_size = (__u32)sz;                                            \
+			s->ctx.log_buf = (__u64)(uintptr_t)log;                                 \
+			if (T##__load(s))                                                       \
+				keep_log_tail(log);                                             \
+			T##__destroy(s);                                                        \
+		}                                                                               \
+		free(log);                                                                      \
+	}                                                                                       \
+	static int load_##T(const struct dn_offcpu_opts *o, struct skel *sk, const char **what) \
+	{                                                                                       \
+		struct T *s = open_##T(o);                                                      \
+		int r;                                                                          \
+                                                                                                \
+		if (!s) {                                                                       \
+			*what = "opening offcpu.bpf.o";                                         \
+			return errno ? -errno : -ENOMEM;                                        \
+		}                                                                               \
+		r = T##__load(s);                                                               \
+		if (r) {                                                                        \
+			*what = "loading offcpu.bpf.o";                                         \
+			T##__destroy(s);                                                        \
+			if (r != -EPERM)                                                        \
+				why_refused_##T(o);                                             \
+			return r < 0 ? r : -EINVAL;                                             \
+		}                                                                               \
+		r = T##__attach(s);                                                             \
+		if (r) {                                                                        \
+			*what = "attaching sched_switch";                                       \
+			T##__destroy(s);                                                        \
+			return r < 0 ? r : -EINVAL;                                             \
+		}                                                                               \
+		*sk = (struct skel){                                                            \
+			.obj = s,                                                               \
+			.destroy = destroy_##T,                                                 \
+			.tgids = s->maps.tgids.map_fd,                                          \
+			.start = s->maps.start.map_fd,                                          \
+			.agg = s->maps.agg.map_fd,                                              \
+			.stacks = s->maps.stacks.map_fd,                                        \
+			.leaf_cfa = s->maps.leaf_cfa.map_fd,                                    \
+			.leaf_unknown = s->maps.leaf_unknown.map_fd,                            \
+			.snaps = s->maps.snaps.map_fd,                                          \
+			.events = s->maps.events.map_fd,                                        \
+			.gen = &s->bss->gen,                                                    \
+			.aspace_seq = &s->bss->aspace_seq,                                      \
+			.counters = &s->bss->counters,                                          \
+		};                                                                              \
+		return 0;                                                                       \
+	}
 
-	if (!s) {
-		*err = errno ? errno : EINVAL;
-		*what = "opening offcpu.bpf.o";
-		return NULL;
-	}
-	s->rodata->kernel_stacks = o->kernel_stacks;
-	s->rodata->user_stacks = o->user_stacks;
-	s->rodata->recover_leaf = o->user_stacks;
-	s->rodata->min_ns = o->min_us ? o->min_us * 1000 : 1;
-	s->rodata->max_ns = o->max_us ? o->max_us * 1000 : ~0ULL;
-	bpf_program__set_autoload(s->progs.dn_switch_btf, btf);
-	bpf_program__set_autoload(s->progs.dn_switch_raw, !btf);
-	*err = -offcpu_bpf__load(s);
-	if (*err) {
-		*what = "loading offcpu.bpf.o";
-		offcpu_bpf__destroy(s);
-		return NULL;
-	}
-	*err = -offcpu_bpf__attach(s);
-	if (*err) {
-		*what = "attaching sched_switch";
-		offcpu_bpf__destroy(s);
-		return NULL;
-	}
-	return s;
+SKEL_LOADER(offcpu_btf)
+SKEL_LOADER(offcpu_raw)
+
+static void skel_destroy(struct skel *sk)
+{
+	if (sk->obj)
+		sk->destroy(sk->obj);
+	sk->obj = NULL;
+}
+
+/* A hint for a load that failed with err: the light skeleton's loader is a
+ * BPF_PROG_TYPE_SYSCALL program (Linux 5.14+) that needs the kernel to do
+ * the CO-RE relocations (5.17+); older kernels refuse it. */
+static const char *old_kernel_hint(int err)
+{
+	struct utsname u;
+	int major = 0, minor = 0;
+
+	if (err == EPERM || err == EACCES || err == ENOMEM)
+		return "";
+	if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SYSCALL, NULL) == 0)
+		return " (the kernel has no BPF_PROG_TYPE_SYSCALL: denet's eBPF loader needs "
+		       "Linux 5.17+)";
+	if (uname(&u) == 0 && sscanf(u.release, "%d.%d", &major, &minor) == 2 &&
+	    (major < 5 || (major == 5 && minor < 17)))
+		return " (denet's eBPF loader needs kernel-side CO-RE: Linux 5.17+)";
+	return "";
 }
 
 struct dn_offcpu *dn_offcpu_open(const struct dn_offcpu_opts *o, char *why, size_t whylen)
@@ -156,9 +279,10 @@ struct dn_offcpu *dn_offcpu_open(const struct dn_offcpu_opts *o, char *why, size
 	libbpf_print_fn_t old = libbpf_set_print(quiet_print);
 	struct dn_offcpu *p;
 	const char *what = "";
-	int err = 0;
+	int err;
 
 	last_msg[0] = '\0';
+	last_who = "libbpf";
 	if (why && whylen)
 		why[0] = '\0';
 	p = calloc(1, sizeof *p);
@@ -177,23 +301,29 @@ struct dn_offcpu *dn_offcpu_open(const struct dn_offcpu_opts *o, char *why, size
 	}
 	p->opts = *o;
 	/* tp_btf where the kernel takes it, raw_tp otherwise */
+	err = -EINVAL;
 	if (!o->force_raw_tp)
-		p->skel = load(o, true, &err, &what);
-	p->btf_tp = p->skel != NULL;
-	if (!p->skel && err != EPERM && err != EACCES)
-		p->skel = load(o, false, &err, &what);
-	if (p->skel) {
-		p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.events), on_event, p, NULL);
+		err = load_offcpu_btf(o, &p->sk, &what);
+	p->btf_tp = err == 0;
+	if (err && err != -EPERM && err != -EACCES)
+		err = load_offcpu_raw(o, &p->sk, &what);
+	err = -err;
+	if (!err) {
+		p->rb = ring_buffer__new(p->sk.events, on_event, p, NULL);
 		if (!p->rb) {
 			err = errno ? errno : ENOMEM;
 			what = "creating the event ring buffer";
-			offcpu_bpf__destroy(p->skel);
-			p->skel = NULL;
+			skel_destroy(&p->sk);
 		}
 	}
 	libbpf_set_print(old);
-	if (!p->skel) {
+	if (err) {
 		set_why(why, whylen, err, what);
+		if (why && whylen && strcmp(what, "loading offcpu.bpf.o") == 0) {
+			size_t n = strlen(why);
+
+			snprintf(why + n, whylen - n, "%s", old_kernel_hint(err));
+		}
 		dn_pm_free(p->pm);
 		free(p->leaves);
 		free(p);
@@ -211,17 +341,17 @@ int dn_offcpu_track(struct dn_offcpu *p, pid_t tgid)
 	if (!p || tgid <= 0)
 		return -EINVAL;
 	/* Keep the id if already tracked (children added by the kernel) */
-	if (bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.tgids), &key, &aspace) == 0)
+	if (bpf_map_lookup_elem(p->sk.tgids, &key, &aspace) == 0)
 		return 0;
-	aspace = __atomic_add_fetch(&p->skel->bss->aspace_seq, 1, __ATOMIC_SEQ_CST);
-	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.tgids), &key, &aspace, BPF_ANY))
+	aspace = __atomic_add_fetch(p->sk.aspace_seq, 1, __ATOMIC_SEQ_CST);
+	if (bpf_map_update_elem(p->sk.tgids, &key, &aspace, BPF_ANY))
 		return -errno;
 	return 0;
 }
 
 void dn_offcpu_get_stats(const struct dn_offcpu *p, struct dn_offcpu_stats *st)
 {
-	const struct dn_offcpu_counters *c = &p->skel->bss->counters;
+	const struct dn_offcpu_counters *c = p->sk.counters;
 
 	memset(st, 0, sizeof *st);
 	st->switches_out = c->switches_out;
@@ -240,7 +370,7 @@ void dn_offcpu_get_stats(const struct dn_offcpu *p, struct dn_offcpu_stats *st)
 	st->stacks_live = p->stacks_live;
 	st->stacks_freed = p->stacks_freed;
 	st->btf_tracepoint = p->btf_tp;
-	int fd = bpf_map__fd(p->skel->maps.tgids);
+	int fd = p->sk.tgids;
 	__u32 k, next, *prev = NULL;
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		st->tgids++;
@@ -257,7 +387,7 @@ int dn_offcpu_sweep(struct dn_offcpu *p)
 
 	if (!p)
 		return -EINVAL;
-	fd = bpf_map__fd(p->skel->maps.tgids);
+	fd = p->sk.tgids;
 	while (ngone < sizeof gone / sizeof gone[0] && bpf_map_get_next_key(fd, prev, &next) == 0) {
 		if (kill((pid_t)next, 0) != 0 && errno == ESRCH)
 			gone[ngone++] = next;
@@ -356,7 +486,7 @@ static uint64_t tgid_aspace(struct dn_offcpu *p, uint32_t tgid, bool *ok)
 {
 	__u64 cur = 0;
 
-	*ok = bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.tgids), &tgid, &cur) == 0;
+	*ok = bpf_map_lookup_elem(p->sk.tgids, &tgid, &cur) == 0;
 	return cur & ~ANNOUNCED;
 }
 
@@ -366,7 +496,7 @@ static uint64_t tgid_aspace(struct dn_offcpu *p, uint32_t tgid, bool *ok)
 static int get_rule(struct dn_offcpu *p, uint32_t tgid, const struct dn_offcpu_leaf_key *k,
 		    struct dn_offcpu_rule *rule)
 {
-	int cfd = bpf_map__fd(p->skel->maps.leaf_cfa);
+	int cfd = p->sk.leaf_cfa;
 	uint64_t ip = k->ip & ~DN_OFFCPU_RET_BIT;
 	bool ok;
 	int r;
@@ -463,8 +593,8 @@ static int snap_unwind(struct dn_offcpu *p, const struct dn_offcpu_snap *sn, uin
  * copy of that stack, the frames above them). */
 static void resolve_unknown(struct dn_offcpu *p)
 {
-	int ufd = bpf_map__fd(p->skel->maps.leaf_unknown);
-	int sfd = bpf_map__fd(p->skel->maps.snaps);
+	int ufd = p->sk.leaf_unknown;
+	int sfd = p->sk.snaps;
 	struct dn_offcpu_leaf_key k, next, *prev = NULL;
 	struct dn_offcpu_leaf_who who;
 	struct dn_offcpu_snap sn;
@@ -589,8 +719,8 @@ static int frames_read(int fd, __u64 key, struct dn_offcpu_frames *f)
  * of its stack copy (if the kernel had no rule yet) unwound here. */
 static void user_frames(struct dn_offcpu *p, struct entry *e, uint64_t *out)
 {
-	int sfd = bpf_map__fd(p->skel->maps.stacks);
-	int nfd = bpf_map__fd(p->skel->maps.snaps);
+	int sfd = p->sk.stacks;
+	int nfd = p->sk.snaps;
 	struct dn_offcpu_frames f;
 	struct dn_offcpu_snap sn;
 	uint64_t rec[DN_OFFCPU_MAX_DEPTH];
@@ -658,10 +788,10 @@ static bool kept(const struct dn_offcpu *p, uint64_t key)
  * an interval that ends in between is seen in one or the other. */
 static void stacks_gc(struct dn_offcpu *p, uint32_t old)
 {
-	int tfd = bpf_map__fd(p->skel->maps.start);
-	int afd = bpf_map__fd(p->skel->maps.agg);
-	int sfd = bpf_map__fd(p->skel->maps.stacks);
-	int nfd = bpf_map__fd(p->skel->maps.snaps);
+	int tfd = p->sk.start;
+	int afd = p->sk.agg;
+	int sfd = p->sk.stacks;
+	int nfd = p->sk.snaps;
 	uint64_t oldbit = old & 1 ? DN_OFFCPU_GEN_BIT : 0, live = 0;
 	struct dn_offcpu_start s;
 	struct dn_offcpu_key ak, anext, *aprev = NULL;
@@ -728,13 +858,13 @@ int dn_offcpu_drain(struct dn_offcpu *p, void (*fn)(const struct dn_offcpu_stack
 
 	if (!p)
 		return -EINVAL;
-	afd = bpf_map__fd(p->skel->maps.agg);
-	sfd = bpf_map__fd(p->skel->maps.stacks);
+	afd = p->sk.agg;
+	sfd = p->sk.stacks;
 	p->maps.pid = 0; /* read each process's maps again */
 	resolve_unknown(p);
 
-	old = __atomic_load_n(&p->skel->bss->gen, __ATOMIC_RELAXED);
-	__atomic_store_n(&p->skel->bss->gen, old ^ 1, __ATOMIC_SEQ_CST);
+	old = __atomic_load_n(p->sk.gen, __ATOMIC_RELAXED);
+	__atomic_store_n(p->sk.gen, old ^ 1, __ATOMIC_SEQ_CST);
 	/* A program that read the old generation finishes within
 	 * microseconds (it runs with preemption off); give it 200 us. */
 	nanosleep(&ts, NULL);
@@ -821,7 +951,7 @@ void dn_offcpu_close(struct dn_offcpu *p)
 	if (!p)
 		return;
 	ring_buffer__free(p->rb);
-	offcpu_bpf__destroy(p->skel);
+	skel_destroy(&p->sk);
 	dn_pm_release(p->pm, &p->maps);
 	dn_pm_free(p->pm);
 	free(p->leaves);

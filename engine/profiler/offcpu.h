@@ -1,11 +1,12 @@
 /*
  * offcpu.h — off-CPU profiling of a process tree with eBPF (loader side).
  *
- * Loads bpf/offcpu.bpf.c (a libbpf skeleton), keeps its tgid set, resolves
+ * Loads bpf/offcpu.bpf.c (a light skeleton: the kernel loads it and does
+ * its CO-RE relocations), keeps its tgid set, resolves
  * the leaf libc frame the frame-pointer walk misses (.eh_frame CFI through
  * libdw) and drains the in-kernel aggregate. Addresses only: symbolization
- * is engine/profiler/symbolizer.c's job. Nothing here prints; libbpf's messages are
- * kept for the `why` of a failed open.
+ * is engine/profiler/symbolizer.c's job. Nothing here prints; a failed open
+ * says why in `why`.
  */
 #ifndef DENET_OFFCPU_H
 #define DENET_OFFCPU_H

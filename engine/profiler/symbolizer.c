@@ -5,6 +5,9 @@
  * each module's symbols and debug information (the module's priv; the
  * modules themselves, their files and ELF handles are procmaps'), the
  * kernel symbol table, JIT perf maps, and a direct-mapped result cache.
+ * The kernel's symbols are read from /proc/kallsyms in two streaming passes
+ * (count, then fill arrays of the exact size): the 6 MB text is never held,
+ * which would double denet's peak RSS with --enable-ebpf.
  * Paths (interned by procmaps) live until dn_sym_free; symbol names and
  * source files until the dn_sym_trim that frees their module.
  *
@@ -102,8 +105,8 @@ struct dn_symbolizer {
 	struct perfmap *perfmaps; /* all ever loaded: their names stay valid */
 	uint32_t gen;
 	bool lines;
-	int kstate; /* 0 not loaded, 1 loaded, <0 -errno */
-	struct sym *ksyms;
+	int kstate;	    /* 0 not loaded, 1 loaded, <0 -errno */
+	struct ksym *ksyms; /* sorted by start, one per address */
 	size_t nksyms;
 	char *knames;
 	struct rentry rcache[1u << RCACHE_BITS];
@@ -875,52 +878,140 @@ int dn_sym_resolve(struct dn_symbolizer *s, pid_t pid, uint64_t addr, struct dn_
 
 /* ---- kernel ---- */
 
+/* A kernel text symbol: the next one's start is its end. */
+struct ksym {
+	uint64_t start;
+	uint32_t name;	/* offset in knames */
+	uint32_t order; /* rank << 24 | line: lower is preferred at one address */
+};
+
+struct kscan {
+	size_t n, bytes;       /* counted (pass 1), or filled (pass 2) */
+	size_t capn, capbytes; /* pass 2: the arrays' sizes */
+	struct ksym *v;
+	char *names;
+	bool nonzero;
+};
+
+/* One line of /proc/kallsyms ("ADDR T name\t[module]", NUL-terminated):
+ * count it, or store it while there is room. */
+static void kallsyms_line(struct kscan *k, char *line)
+{
+	char *e;
+	unsigned long long a = strtoull(line, &e, 16);
+
+	if (e == line || e[0] != ' ' || !e[1] || e[2] != ' ')
+		return;
+	char t = e[1];
+	if (a)
+		k->nonzero = true;
+	if (t != 'T' && t != 't' && t != 'W' && t != 'w')
+		return;
+	char *name = e + 3;
+	/* The padding before each function (CONFIG_FUNCTION_PADDING_ALIGNMENT,
+	 * kCFI preambles): half of a 6.x kernel's text symbols, and never a
+	 * frame of a stack. Left out, the padding counts to the function before. */
+	if (strncmp(name, "__pfx_", 6) == 0 || strncmp(name, "__cfi_", 6) == 0)
+		return;
+	size_t len = strcspn(name, "\t"); /* drop "\t[module]" */
+	if (k->v) {
+		if (k->n == k->capn || k->bytes + len + 1 > k->capbytes)
+			return; /* a module loaded between the passes */
+		uint32_t rank = (t == 'T' ? 0 : t == 'W' ? 2 : 4) + (name[0] == '_');
+		k->v[k->n] = (struct ksym){.start = a,
+					   .name = (uint32_t)k->bytes,
+					   .order = rank << 24 | ((uint32_t)k->n & 0xffffff)};
+		memcpy(k->names + k->bytes, name, len);
+		k->names[k->bytes + len] = '\0';
+	}
+	k->n++;
+	k->bytes += len + 1;
+}
+
+/* Reads /proc/kallsyms through a fixed buffer, line by line. */
+static int kallsyms_pass(struct kscan *k)
+{
+	char buf[65536];
+	size_t have = 0;
+	int fd = open("/proc/kallsyms", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t r = read(fd, buf + have, sizeof buf - 1 - have);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int rc = -errno;
+			close(fd);
+			return rc;
+		}
+		have += (size_t)r;
+		buf[have] = '\0';
+		char *line = buf, *nl;
+		while ((nl = memchr(line, '\n', (size_t)(buf + have - line)))) {
+			*nl = '\0';
+			kallsyms_line(k, line);
+			line = nl + 1;
+		}
+		have -= (size_t)(line - buf);
+		if (r == 0 || have == sizeof buf - 1) {
+			/* the end, or a line longer than the buffer: take what is there */
+			if (have)
+				kallsyms_line(k, buf);
+			have = 0;
+			if (r == 0)
+				break;
+		}
+		memmove(buf, line, have);
+	}
+	close(fd);
+	return 0;
+}
+
+static int ksym_cmp(const void *a, const void *b)
+{
+	const struct ksym *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
 static int kallsyms_load(struct dn_symbolizer *s)
 {
-	char *buf;
-	size_t len;
-	int rc = dn_pm_read_file("/proc/kallsyms", &buf, &len);
+	struct kscan k = {0};
+	int rc = kallsyms_pass(&k);
+
 	if (rc)
 		return rc;
-	struct symvec sv = {0};
-	bool nonzero = false;
-	for (char *line = buf, *nl; line < buf + len; line = nl + 1) {
-		nl = memchr(line, '\n', (size_t)(buf + len - line));
-		if (!nl)
-			nl = buf + len;
-		*nl = '\0';
-		char *e;
-		unsigned long long a = strtoull(line, &e, 16);
-		if (e == line || e[0] != ' ' || !e[1] || e[2] != ' ')
-			continue;
-		char t = e[1];
-		if (a)
-			nonzero = true;
-		if (t != 'T' && t != 't' && t != 'W' && t != 'w')
-			continue;
-		char *name = e + 3, *tab = strchr(name, '\t');
-		if (tab)
-			*tab = '\0'; /* "\t[module]" */
-		struct rawsym r = {.start = a,
-				   .name = name,
-				   .rank = (t == 'T'   ? 0
-					    : t == 'W' ? 2
-						       : 4) +
-					   (name[0] == '_')};
-		if ((rc = symvec_push(&sv, &r)) != 0)
-			break;
+	if (!k.nonzero)
+		return -EACCES; /* addresses hidden (kptr_restrict) */
+	if (!k.n)
+		return -ENOENT;
+	k.capn = k.n;
+	k.capbytes = k.bytes;
+	k.v = malloc(k.capn * sizeof *k.v);
+	k.names = malloc(k.capbytes);
+	k.n = k.bytes = 0;
+	if (!k.v || !k.names)
+		rc = -ENOMEM;
+	else
+		rc = kallsyms_pass(&k);
+	if (rc || !k.n) {
+		free(k.v);
+		free(k.names);
+		return rc ? rc : -ENOENT;
 	}
-	if (!rc && !nonzero)
-		rc = -EACCES;
-	if (!rc)
-		rc = finish_syms(&sv, &s->ksyms, &s->nksyms, &s->knames);
-	/* a kernel symbol extends to the next one; the last one is one page */
-	for (size_t i = 0; !rc && i < s->nksyms; i++)
-		s->ksyms[i].end =
-			i + 1 < s->nksyms ? s->ksyms[i + 1].start : s->ksyms[i].start + 4096;
-	free(sv.v);
-	free(buf);
-	return rc;
+	qsort(k.v, k.n, sizeof *k.v, ksym_cmp);
+	size_t n = 0;
+	for (size_t i = 0; i < k.n; i++)
+		if (!n || k.v[n - 1].start != k.v[i].start)
+			k.v[n++] = k.v[i];
+	s->ksyms = k.v;
+	s->nksyms = n;
+	s->knames = k.names;
+	return 0;
 }
 
 int dn_sym_resolve_kernel(struct dn_symbolizer *s, uint64_t addr, struct dn_frame *out)
@@ -932,10 +1023,22 @@ int dn_sym_resolve_kernel(struct dn_symbolizer *s, uint64_t addr, struct dn_fram
 	}
 	if (s->kstate < 0)
 		return s->kstate;
-	const struct sym *sy = sym_find(s->ksyms, s->nksyms, addr);
-	if (!sy)
+	/* the last symbol that starts at or below addr */
+	size_t lo = 0, hi = s->nksyms;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->ksyms[mid].start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
 		return -ENOENT;
-	out->name = sy->name;
+	const struct ksym *sy = &s->ksyms[lo - 1];
+	/* the last symbol is taken to be one page long */
+	if (lo == s->nksyms && addr - sy->start >= 4096)
+		return -ENOENT;
+	out->name = s->knames + sy->name;
 	out->offset = addr - sy->start;
 	return 0;
 }

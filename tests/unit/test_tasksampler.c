@@ -602,9 +602,14 @@ static void test_tree_chooses_and_counts(void)
 	CHECK_INT(t.scans_src + t.scans_proc, 300);
 	CHECK(t.scans_src >= 2 && t.scans_proc >= 2); /* each measured */
 	CHECK(t.costs.src_n == t.scans_src && t.costs.proc_n == t.scans_proc);
-	/* whichever was cheaper here took the most scans */
-	bool src_cheaper = t.costs.src_ns < t.costs.proc_pp_ns;
-	CHECK(src_cheaper ? t.scans_src > t.scans_proc : t.scans_proc > t.scans_src);
+	/* whichever was clearly cheaper here took the most scans (when the two
+	 * are close, as on a machine of few tasks, the choice rightly follows
+	 * the noise) */
+	double via_src = t.costs.src_ns, via_proc = t.costs.proc_pp_ns;
+	if (via_src > 3 * via_proc)
+		CHECK(t.scans_proc > t.scans_src);
+	else if (via_proc > 3 * via_src)
+		CHECK(t.scans_src > t.scans_proc);
 	dn_tree_free(&t);
 	dn_tasksampler_close(s);
 }

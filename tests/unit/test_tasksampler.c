@@ -286,6 +286,25 @@ static struct dn_tasksampler *open_or_skip(char *why, size_t len)
 	return dn_tasksampler_open(why, len);
 }
 
+/* The sampler and a still iomix tree, or NULL with why the test skips. */
+static struct dn_tasksampler *open_with_iomix(struct tree *t, char *why, size_t len)
+{
+	char reason[180];
+	struct dn_tasksampler *s = open_or_skip(reason, sizeof reason);
+	if (!s) {
+		snprintf(why, len, "no BPF task iterator: %s", reason);
+		return NULL;
+	}
+	if (!start_iomix(t)) {
+		stop_iomix(t);
+		dn_tasksampler_close(s);
+		snprintf(why, len, "cannot start %s/helpers/iomix", build_dir());
+		return NULL;
+	}
+	wait_still(t->root);
+	return s;
+}
+
 /* Every process of the sample whose ancestry reaches root. */
 static int tree_of(const struct dn_tasksnap *s, pid_t root, pid_t *out, int max)
 {
@@ -307,17 +326,11 @@ static int tree_of(const struct dn_tasksnap *s, pid_t root, pid_t *out, int max)
 
 static void test_iterator_agrees_with_proc(void)
 {
-	char why[200];
+	char why[250];
 	struct tree t;
-	struct dn_tasksampler *s = open_or_skip(why, sizeof why);
+	struct dn_tasksampler *s = open_with_iomix(&t, why, sizeof why);
 	if (!s)
-		UNIT_SKIP("no BPF task iterator: %s", why);
-	if (!start_iomix(&t)) {
-		stop_iomix(&t);
-		dn_tasksampler_close(s);
-		UNIT_SKIP("cannot start %s/helpers/iomix", build_dir());
-	}
-	wait_still(t.root);
+		UNIT_SKIP("%s", why);
 	CHECK_INT(dn_tasksampler_follow(s, t.root, true), 0);
 	dn_tasksampler_descendants(s, true);
 	const struct dn_tasksnap *snap = dn_tasksampler_sample(s);
@@ -421,17 +434,11 @@ static void test_filter_follows_the_tree_only(void)
  * one reading /proc: the same metrics, process by process. */
 static void test_tree_reads_the_same_through_the_sampler(void)
 {
-	char why[200];
+	char why[250];
 	struct tree t;
-	struct dn_tasksampler *s = open_or_skip(why, sizeof why);
+	struct dn_tasksampler *s = open_with_iomix(&t, why, sizeof why);
 	if (!s)
-		UNIT_SKIP("no BPF task iterator: %s", why);
-	if (!start_iomix(&t)) {
-		stop_iomix(&t);
-		dn_tasksampler_close(s);
-		UNIT_SKIP("cannot start %s/helpers/iomix", build_dir());
-	}
-	wait_still(t.root);
+		UNIT_SKIP("%s", why);
 	struct dn_tree_opts o = {t.root, true, true};
 	struct dn_tree a, b;
 	CHECK_INT(dn_tree_init(&a, &o), 0);

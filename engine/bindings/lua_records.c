@@ -45,13 +45,18 @@ struct lazy_metrics {
 struct lazy_child {
 	int64_t pid, ppid;
 	size_t cmd_off, cmd_len; /* into the pool after the entries */
+	const void *metrics;	 /* its lazy metrics table, once the list is filled */
 	struct dn_metrics m;
 };
 
-/* What a lazy children list becomes: { {pid, ppid, command, metrics}... }. */
+/* What a lazy children list becomes: { {pid, ppid, command, metrics}... }.
+ * The children's metrics tables are lazy too and share this userdata (one
+ * allocation per record, not per child): the map pairs each with it, and
+ * a table's address (unique while it lives, and the map keeps this alive
+ * as long as one of them is lazy) tells which child it is. */
 struct lazy_children {
 	enum lazy_tag tag;
-	size_t n;
+	size_t n, hint;	       /* hint: where to look first (ipairs order) */
 	struct lazy_child c[]; /* then the commands, back to back */
 };
 
@@ -59,7 +64,56 @@ struct lazy_children {
 static const char lazy_key = 0;
 
 static void fill_metrics(lua_State *L, int t, const struct lazy_metrics *lm, bool keep);
-static void new_lazy_metrics(lua_State *L, int map, int mt, const struct dn_metrics *m, bool agg);
+
+/* The child whose metrics table is `tbl`, or n (then `tbl` is the list). */
+static size_t child_of(struct lazy_children *lc, const void *tbl)
+{
+	for (size_t k = 0; k < lc->n; k++) {
+		size_t i = (lc->hint + k) % lc->n;
+		if (lc->c[i].metrics == tbl) {
+			lc->hint = i + 1;
+			return i;
+		}
+	}
+	return lc->n;
+}
+
+/* Fill a children list: its entries, each with a lazy metrics table
+ * paired with the list's userdata (at ud). */
+static void fill_children(lua_State *L, int t, int map, int ud, bool keep)
+{
+	struct lazy_children *lc = lua_touserdata(L, ud);
+	const char *pool = (const char *)&lc->c[lc->n];
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &lazy_key);
+	lua_rawgeti(L, -1, 2); /* the metatable, for the metrics tables */
+	int mt = lua_gettop(L);
+	for (size_t i = 0; i < lc->n; i++) {
+		if (keep && lua_rawgeti(L, t, (lua_Integer)i + 1) != LUA_TNIL) {
+			lua_pop(L, 1);
+			continue;
+		}
+		if (keep)
+			lua_pop(L, 1);
+		struct lazy_child *c = &lc->c[i];
+		lua_createtable(L, 0, 4);
+		lua_pushinteger(L, c->pid);
+		lua_setfield(L, -2, "pid");
+		lua_pushinteger(L, c->ppid);
+		lua_setfield(L, -2, "ppid");
+		lua_pushlstring(L, pool + c->cmd_off, c->cmd_len);
+		lua_setfield(L, -2, "command");
+		lua_createtable(L, 0, (int)dn_metric_count);
+		c->metrics = lua_topointer(L, -1);
+		lua_pushvalue(L, -1);
+		lua_pushvalue(L, ud);
+		lua_rawset(L, map);
+		lua_pushvalue(L, mt);
+		lua_setmetatable(L, -2);
+		lua_setfield(L, -2, "metrics");
+		lua_rawseti(L, t, (lua_Integer)i + 1);
+	}
+	lua_settop(L, ud);
+}
 
 /* Fill the lazy table at t with its fields, if it is still lazy (its pair
  * in the map at `map`), and make it a plain table. Fields already set in
@@ -83,29 +137,13 @@ static void lazy_fill(lua_State *L, int t, int map)
 	if (*(const enum lazy_tag *)lua_touserdata(L, ud) == LAZY_METRICS) {
 		fill_metrics(L, t, lua_touserdata(L, ud), keep);
 	} else {
-		const struct lazy_children *lc = lua_touserdata(L, ud);
-		const char *pool = (const char *)&lc->c[lc->n];
-		lua_rawgetp(L, LUA_REGISTRYINDEX, &lazy_key);
-		lua_rawgeti(L, -1, 2); /* the metatable, for the metrics objects */
-		int lmt = lua_gettop(L);
-		for (size_t i = 0; i < lc->n; i++) {
-			if (keep && lua_rawgeti(L, t, (lua_Integer)i + 1) != LUA_TNIL) {
-				lua_pop(L, 1);
-				continue;
-			}
-			if (keep)
-				lua_pop(L, 1);
-			const struct lazy_child *c = &lc->c[i];
-			lua_createtable(L, 0, 4);
-			lua_pushinteger(L, c->pid);
-			lua_setfield(L, -2, "pid");
-			lua_pushinteger(L, c->ppid);
-			lua_setfield(L, -2, "ppid");
-			lua_pushlstring(L, pool + c->cmd_off, c->cmd_len);
-			lua_setfield(L, -2, "command");
-			new_lazy_metrics(L, map, lmt, &c->m, false);
-			lua_setfield(L, -2, "metrics");
-			lua_rawseti(L, t, (lua_Integer)i + 1);
+		struct lazy_children *lc = lua_touserdata(L, ud);
+		size_t i = child_of(lc, lua_topointer(L, t));
+		if (i < lc->n) {
+			struct lazy_metrics lm = {.tag = LAZY_METRICS, .m = lc->c[i].m};
+			fill_metrics(L, t, &lm, keep);
+		} else {
+			fill_children(L, t, map, ud, keep);
 		}
 	}
 	lua_settop(L, ud - 1);
@@ -324,6 +362,7 @@ static void push_children(lua_State *L, int map, int mt, const struct dn_tree *t
 		new_lazy(L, map, mt, sizeof *lc + n * sizeof lc->c[0] + pool, (int)n, 0);
 	lc->tag = LAZY_CHILDREN;
 	lc->n = n;
+	lc->hint = 0;
 	char *dst = (char *)&lc->c[n];
 	size_t k = 0, off = 0;
 	for (size_t i = 0; i < t->nprocs; i++) {
@@ -334,6 +373,7 @@ static void push_children(lua_State *L, int map, int mt, const struct dn_tree *t
 		struct lazy_child *c = &lc->c[k++];
 		c->pid = p->pid;
 		c->ppid = p->ppid;
+		c->metrics = NULL;
 		c->cmd_off = off;
 		c->cmd_len = strlen(cmd);
 		memcpy(dst + off, cmd, c->cmd_len);

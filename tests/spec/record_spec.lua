@@ -202,6 +202,30 @@ describe("writing to a sample's record", function()
   end)
 end)
 
+describe("a child's metrics table", function()
+  it("kept alone, after its record and list were collected, fills with its own values", function()
+    local kept = {}
+    local file = run_with(tree_cmd(), "tree", function(rec)
+      local n = #rec.children -- fills the list, not the metrics
+      if n >= 2 then
+        -- the last child first, then the first: any order
+        kept[#kept + 1] = { ts = rec.ts_ms, pid = rec.children[n].pid, m = rec.children[n].metrics }
+        kept[#kept + 1] = { ts = rec.ts_ms, pid = rec.children[1].pid, m = rec.children[1].metrics }
+      end
+    end)
+    collectgarbage()
+    collectgarbage()
+    assert.is_true(#kept >= 4)
+    for _, k in ipairs(kept) do
+      local want
+      for _, c in ipairs(file[k.ts].children) do
+        if c.pid == k.pid then want = c.metrics end
+      end
+      assert.same(want, walk(k.m))
+    end
+  end)
+end)
+
 describe("a flat record (children = false)", function()
   it("kept past its hook holds its sample's values; pairs sees them all", function()
     local kept = {}

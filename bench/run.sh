@@ -220,7 +220,7 @@ done
 # ---- 4. Lua ----------------------------------------------------------------------
 section "4. Lua on the sample path (tree of 1 + 10 sleeping processes)"
 start_tree 11
-: >"$TMP/ln" ; : >"$TMP/lh" ; : >"$TMP/lr"
+: >"$TMP/ln" ; : >"$TMP/lh" ; : >"$TMP/lr" ; : >"$TMP/l2"
 for _ in $(seq "$REPS"); do
 	"$DENET" bench/lua_hook.lua "$pid" "$LUA_ITERS" >"$TMP/lua" 2>&1
 	n0=$(kv none_us <"$TMP/lua"); h=$(kv hook_us <"$TMP/lua"); r=$(kv rules100_us <"$TMP/lua")
@@ -228,10 +228,12 @@ for _ in $(seq "$REPS"); do
 	echo "$n0" >>"$TMP/ln"
 	awk -v a="$h" -v b="$n0" 'BEGIN { printf "%.3f\n", a - b }' >>"$TMP/lh"
 	awk -v a="$r" -v b="$n0" 'BEGIN { printf "%.4f\n", (a - b) / 100 }' >>"$TMP/lr"
+	awk -v a="$(kv hook2_us <"$TMP/lua")" -v b="$n0" 'BEGIN { printf "%.3f\n", a - b }' >>"$TMP/l2"
 done
 stop_tree "$pid"
 row "sample, no hook (p:sample())" µs "$TMP/ln" "$DENET bench/lua_hook.lua PID $LUA_ITERS"
 row "on(\"sample\") hook, per call" µs "$TMP/lh" "same (hook monitor − plain monitor)"
+row "hook reading two fields, per call" µs "$TMP/l2" "same (rec.aggregated.mem_rss_kb + .cpu_usage)"
 row "watch rule, per rule per sample" µs "$TMP/lr" "same ((100 rules − none) / 100)"
 
 # ---- 5. footprint ------------------------------------------------------------------

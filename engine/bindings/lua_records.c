@@ -4,6 +4,17 @@
  * or went, an alert, the totals p:wait() and exit callbacks get, and the
  * summary. The tables carry the same values the JSONL lines carry
  * (docs: DESIGN.md), rounded alike. Owns nothing: every table is Lua's.
+ *
+ * A sample's record is built lazily, because a hook runs on every sample
+ * and most read a few fields of a record of hundreds (a tree of 10
+ * children has ~250): its metrics objects and its children list start as
+ * empty tables with a shared metatable, each paired (in a weak-keyed
+ * registry table) with a userdata holding a copy of its values taken when
+ * the record was pushed. The first index, write, `#` or `pairs` of such
+ * a table fills it with all its fields at once and drops the metatable:
+ * from then on it is a plain table. The copy makes a stored record keep
+ * its sample's values; filling all at once keeps the table an ordinary
+ * one for everything after the first touch.
  */
 #include <string.h>
 
@@ -18,10 +29,233 @@
 #include "monitor.h"
 #include "rules.h"
 
-/* One schema field as the JSONL line has it: doubles rounded to the
- * file's decimals, a missing cpu_core false (null in the file, as
+/* ---- lazy tables ---------------------------------------------------------- */
+
+enum lazy_tag { LAZY_METRICS, LAZY_CHILDREN };
+
+/* What a lazy metrics object becomes: a process's or the aggregate's
+ * metrics, or (flat) a whole `sample` record. */
+struct lazy_metrics {
+	enum lazy_tag tag;
+	bool agg, flat;
+	int64_t pid; /* flat: the record's pid */
+	struct dn_metrics m;
+};
+
+struct lazy_child {
+	int64_t pid, ppid;
+	size_t cmd_off, cmd_len; /* into the pool after the entries */
+	const void *metrics;	 /* its lazy metrics table, once the list is filled */
+	struct dn_metrics m;
+};
+
+/* What a lazy children list becomes: { {pid, ppid, command, metrics}... }.
+ * The children's metrics tables are lazy too and share this userdata (one
+ * allocation per record, not per child): the map pairs each with it, and
+ * a table's address (unique while it lives, and the map keeps this alive
+ * as long as one of them is lazy) tells which child it is. */
+struct lazy_children {
+	enum lazy_tag tag;
+	size_t n, hint;	       /* hint: where to look first (ipairs order) */
+	struct lazy_child c[]; /* then the commands, back to back */
+};
+
+/* Registry key of { [1] = table -> userdata (weak keys), [2] = metatable }. */
+static const char lazy_key = 0;
+
+static void fill_metrics(lua_State *L, int t, const struct lazy_metrics *lm, bool keep);
+
+/* The child whose metrics table is `tbl`, or n (then `tbl` is the list). */
+static size_t child_of(struct lazy_children *lc, const void *tbl)
+{
+	for (size_t k = 0; k < lc->n; k++) {
+		size_t i = (lc->hint + k) % lc->n;
+		if (lc->c[i].metrics == tbl) {
+			lc->hint = i + 1;
+			return i;
+		}
+	}
+	return lc->n;
+}
+
+/* Fill a children list: its entries, each with a lazy metrics table
+ * paired with the list's userdata (at ud). */
+static void fill_children(lua_State *L, int t, int map, int ud, bool keep)
+{
+	struct lazy_children *lc = lua_touserdata(L, ud);
+	const char *pool = (const char *)&lc->c[lc->n];
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &lazy_key);
+	lua_rawgeti(L, -1, 2); /* the metatable, for the metrics tables */
+	int mt = lua_gettop(L);
+	for (size_t i = 0; i < lc->n; i++) {
+		if (keep && lua_rawgeti(L, t, (lua_Integer)i + 1) != LUA_TNIL) {
+			lua_pop(L, 1);
+			continue;
+		}
+		if (keep)
+			lua_pop(L, 1);
+		struct lazy_child *c = &lc->c[i];
+		lua_createtable(L, 0, 4);
+		lua_pushinteger(L, c->pid);
+		lua_setfield(L, -2, "pid");
+		lua_pushinteger(L, c->ppid);
+		lua_setfield(L, -2, "ppid");
+		lua_pushlstring(L, pool + c->cmd_off, c->cmd_len);
+		lua_setfield(L, -2, "command");
+		lua_createtable(L, 0, (int)dn_metric_count);
+		c->metrics = lua_topointer(L, -1);
+		lua_pushvalue(L, -1);
+		lua_pushvalue(L, ud);
+		lua_rawset(L, map);
+		lua_pushvalue(L, mt);
+		lua_setmetatable(L, -2);
+		lua_setfield(L, -2, "metrics");
+		lua_rawseti(L, t, (lua_Integer)i + 1);
+	}
+	lua_settop(L, ud);
+}
+
+/* Fill the lazy table at t with its fields, if it is still lazy (its pair
+ * in the map at `map`), and make it a plain table. Fields already set in
+ * it (rawset, which the metatable does not see) are kept. */
+static void lazy_fill(lua_State *L, int t, int map)
+{
+	lua_pushvalue(L, t);
+	if (lua_rawget(L, map) != LUA_TUSERDATA) {
+		lua_pop(L, 1);
+		return;
+	}
+	int ud = lua_gettop(L);
+	lua_pushnil(L); /* before the fields: the metamethods see none of them */
+	lua_setmetatable(L, t);
+	lua_pushvalue(L, t);
+	lua_pushnil(L);
+	lua_rawset(L, map);
+	lua_pushnil(L);
+	bool keep = lua_next(L, t) != 0;
+	lua_settop(L, ud);
+	if (*(const enum lazy_tag *)lua_touserdata(L, ud) == LAZY_METRICS) {
+		fill_metrics(L, t, lua_touserdata(L, ud), keep);
+	} else {
+		struct lazy_children *lc = lua_touserdata(L, ud);
+		size_t i = child_of(lc, lua_topointer(L, t));
+		if (i < lc->n) {
+			struct lazy_metrics lm = {.tag = LAZY_METRICS, .m = lc->c[i].m};
+			fill_metrics(L, t, &lm, keep);
+		} else {
+			fill_children(L, t, map, ud, keep);
+		}
+	}
+	lua_settop(L, ud - 1);
+}
+
+/* Metamethods of lazy tables; upvalue 1 is the map. */
+static int lazy_index(lua_State *L)
+{
+	lazy_fill(L, 1, lua_upvalueindex(1));
+	lua_settop(L, 2);
+	lua_rawget(L, 1);
+	return 1;
+}
+
+static int lazy_newindex(lua_State *L)
+{
+	lazy_fill(L, 1, lua_upvalueindex(1));
+	lua_settop(L, 3);
+	lua_rawset(L, 1);
+	return 0;
+}
+
+static int lazy_len(lua_State *L)
+{
+	lazy_fill(L, 1, lua_upvalueindex(1));
+	lua_pushinteger(L, (lua_Integer)lua_rawlen(L, 1));
+	return 1;
+}
+
+/* `next` of the base library, which a script may have replaced */
+static int lazy_next(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_settop(L, 2);
+	if (lua_next(L, 1))
+		return 2;
+	lua_pushnil(L);
+	return 1;
+}
+
+static int lazy_pairs(lua_State *L)
+{
+	lazy_fill(L, 1, lua_upvalueindex(1));
+	lua_pushcfunction(L, lazy_next);
+	lua_pushvalue(L, 1);
+	lua_pushnil(L);
+	return 3;
+}
+
+/* Push the map and the metatable of lazy tables (made the first time). */
+static void push_lazy_state(lua_State *L)
+{
+	if (lua_rawgetp(L, LUA_REGISTRYINDEX, &lazy_key) != LUA_TTABLE) {
+		lua_pop(L, 1);
+		lua_createtable(L, 2, 0);
+		lua_newtable(L); /* the map */
+		lua_createtable(L, 0, 1);
+		lua_pushliteral(L, "k");
+		lua_setfield(L, -2, "__mode");
+		lua_setmetatable(L, -2);
+		lua_createtable(L, 0, 4); /* the metatable */
+		static const luaL_Reg mm[] = {
+			{"__index", lazy_index},
+			{"__newindex", lazy_newindex},
+			{"__len", lazy_len},
+			{"__pairs", lazy_pairs},
+			{NULL, NULL},
+		};
+		lua_pushvalue(L, -2);
+		luaL_setfuncs(L, mm, 1);
+		lua_rawseti(L, -3, 2);
+		lua_rawseti(L, -2, 1);
+		lua_pushvalue(L, -1);
+		lua_rawsetp(L, LUA_REGISTRYINDEX, &lazy_key);
+	}
+	lua_rawgeti(L, -1, 1);
+	lua_rawgeti(L, -2, 2);
+	lua_remove(L, -3);
+}
+
+/* A new lazy table paired with a new userdata of `size` bytes (returned,
+ * for the caller to fill); the table is left on the stack. `nrec`,
+ * `narr`: the size the filled table will need, allocated now. */
+static void *new_lazy(lua_State *L, int map, int mt, size_t size, int narr, int nrec)
+{
+	lua_createtable(L, narr, nrec);
+	void *ud = lua_newuserdatauv(L, size, 0);
+	lua_pushvalue(L, -2);
+	lua_insert(L, -2);
+	lua_rawset(L, map);
+	lua_pushvalue(L, mt);
+	lua_setmetatable(L, -2);
+	return ud;
+}
+
+static void new_lazy_metrics(lua_State *L, int map, int mt, const struct dn_metrics *m, bool agg)
+{
+	struct lazy_metrics *lm = new_lazy(L, map, mt, sizeof *lm, 0, (int)dn_metric_count);
+	lm->tag = LAZY_METRICS;
+	lm->agg = agg;
+	lm->flat = false;
+	lm->pid = 0;
+	lm->m = *m;
+}
+
+/* ---- records ------------------------------------------------------------- */
+
+/* One schema field's value as the JSONL line has it: doubles rounded to
+ * the file's decimals, a missing cpu_core false (null in the file, as
  * parent's `false`). */
-static void push_metric(lua_State *L, const struct dn_metrics *m, const struct dn_metric_info *f)
+static void push_metric_value(lua_State *L, const struct dn_metrics *m,
+			      const struct dn_metric_info *f)
 {
 	switch (f->type) {
 	case DN_METRIC_U64: lua_pushinteger(L, (lua_Integer)dn_metric_u64(m, f)); break;
@@ -37,16 +271,45 @@ static void push_metric(lua_State *L, const struct dn_metrics *m, const struct d
 		break;
 	case DN_METRIC_SRC: lua_pushstring(L, dn_metric_src(m, f)); break;
 	}
-	lua_setfield(L, -2, f->name);
 }
 
-/* The same fields and values the JSONL line carries (metrics_schema.h). */
+/* Set t[k] = the value on top (popped), unless `keep` and t has k. */
+static void set_kept(lua_State *L, int t, const char *k, bool keep)
+{
+	if (keep && lua_getfield(L, t, k) != LUA_TNIL) {
+		lua_pop(L, 2);
+		return;
+	}
+	if (keep)
+		lua_pop(L, 1);
+	lua_setfield(L, t, k);
+}
+
+/* The fields of a lazy metrics object (t has no metatable by now). */
+static void fill_metrics(lua_State *L, int t, const struct lazy_metrics *lm, bool keep)
+{
+	for (size_t i = 0; i < dn_metric_count; i++) {
+		const struct dn_metric_info *f = &dn_metric_schema[i];
+		if (!dn_metric_in(f, lm->agg))
+			continue;
+		push_metric_value(L, &lm->m, f);
+		set_kept(L, t, f->name, keep);
+	}
+	if (lm->flat) {
+		lua_pushliteral(L, "sample");
+		set_kept(L, t, "kind", keep);
+		lua_pushinteger(L, lm->pid);
+		set_kept(L, t, "pid", keep);
+	}
+}
+
+/* The same fields and values the JSONL line carries (metrics_schema.h),
+ * at once: for the spawn and reap records and an aggregate with eBPF. */
 static void push_metrics(lua_State *L, const struct dn_metrics *m, bool agg)
 {
+	struct lazy_metrics lm = {.tag = LAZY_METRICS, .agg = agg, .m = *m};
 	lua_createtable(L, 0, (int)dn_metric_count);
-	for (size_t i = 0; i < dn_metric_count; i++)
-		if (dn_metric_in(&dn_metric_schema[i], agg))
-			push_metric(L, m, &dn_metric_schema[i]);
+	fill_metrics(L, lua_gettop(L), &lm, false);
 }
 
 /* With an off-CPU profile (the CLI's --enable-ebpf), the aggregate has the
@@ -79,46 +342,82 @@ static void push_ebpf(lua_State *L, const struct dn_monitor *m)
 	lua_settop(L, agg);
 }
 
-void dn_lua_push_record(lua_State *L, struct dn_monitor *m)
+/* The children of a tree record, but its root, as a lazy list. */
+static void push_children(lua_State *L, int map, int mt, const struct dn_tree *t,
+			  const struct dn_proc *root)
 {
-	const struct dn_tree *t = dn_monitor_tree(m);
-	const struct dn_proc *root = dn_tree_root(t);
-	if (!dn_monitor_opts(m)->children) {
-		struct dn_metrics mm = root ? root->m : t->agg;
-		push_metrics(L, &mm, false);
-		lua_pushstring(L, "sample");
-		lua_setfield(L, -2, "kind");
-		set_int(L, "pid", (uint64_t)t->opts.root);
-		return;
-	}
-	lua_createtable(L, 0, 5);
-	lua_pushstring(L, "tree");
-	lua_setfield(L, -2, "kind");
-	set_int(L, "ts_ms", t->agg.ts_ms);
-	if (root)
-		push_metrics(L, &root->m, false);
-	else
-		lua_pushboolean(L, 0);
-	lua_setfield(L, -2, "parent");
-	lua_createtable(L, (int)t->nprocs, 0);
-	int k = 0;
+	size_t n = 0, pool = 0;
 	for (size_t i = 0; i < t->nprocs; i++) {
 		const struct dn_proc *p = t->procs[i];
 		if (p == root)
 			continue;
-		lua_createtable(L, 0, 4);
-		set_int(L, "pid", (uint64_t)p->pid);
-		set_int(L, "ppid", (uint64_t)p->ppid);
-		lua_pushstring(L, p->command ? p->command : p->comm);
-		lua_setfield(L, -2, "command");
-		push_metrics(L, &p->m, false);
-		lua_setfield(L, -2, "metrics");
-		lua_rawseti(L, -2, ++k);
+		n++;
+		pool += strlen(p->command ? p->command : p->comm);
 	}
-	lua_setfield(L, -2, "children");
-	push_metrics(L, &t->agg, true);
-	push_ebpf(L, m);
-	lua_setfield(L, -2, "aggregated");
+	if (!n) {
+		lua_createtable(L, 0, 0);
+		return;
+	}
+	struct lazy_children *lc =
+		new_lazy(L, map, mt, sizeof *lc + n * sizeof lc->c[0] + pool, (int)n, 0);
+	lc->tag = LAZY_CHILDREN;
+	lc->n = n;
+	lc->hint = 0;
+	char *dst = (char *)&lc->c[n];
+	size_t k = 0, off = 0;
+	for (size_t i = 0; i < t->nprocs; i++) {
+		const struct dn_proc *p = t->procs[i];
+		if (p == root)
+			continue;
+		const char *cmd = p->command ? p->command : p->comm;
+		struct lazy_child *c = &lc->c[k++];
+		c->pid = p->pid;
+		c->ppid = p->ppid;
+		c->metrics = NULL;
+		c->cmd_off = off;
+		c->cmd_len = strlen(cmd);
+		memcpy(dst + off, cmd, c->cmd_len);
+		off += c->cmd_len;
+		c->m = p->m;
+	}
+}
+
+void dn_lua_push_record(lua_State *L, struct dn_monitor *m)
+{
+	const struct dn_tree *t = dn_monitor_tree(m);
+	const struct dn_proc *root = dn_tree_root(t);
+	push_lazy_state(L);
+	int map = lua_gettop(L) - 1, mt = map + 1;
+	if (!dn_monitor_opts(m)->children) {
+		struct lazy_metrics *lm =
+			new_lazy(L, map, mt, sizeof *lm, 0, (int)dn_metric_count + 2);
+		lm->tag = LAZY_METRICS;
+		lm->agg = false;
+		lm->flat = true;
+		lm->pid = t->opts.root;
+		lm->m = root ? root->m : t->agg;
+	} else {
+		lua_createtable(L, 0, 5);
+		lua_pushliteral(L, "tree");
+		lua_setfield(L, -2, "kind");
+		set_int(L, "ts_ms", t->agg.ts_ms);
+		if (root)
+			new_lazy_metrics(L, map, mt, &root->m, false);
+		else
+			lua_pushboolean(L, 0);
+		lua_setfield(L, -2, "parent");
+		push_children(L, map, mt, t, root);
+		lua_setfield(L, -2, "children");
+		if (dn_monitor_profile(m, NULL)) {
+			push_metrics(L, &t->agg, true);
+			push_ebpf(L, m);
+		} else {
+			new_lazy_metrics(L, map, mt, &t->agg, true);
+		}
+		lua_setfield(L, -2, "aggregated");
+	}
+	lua_replace(L, map);
+	lua_settop(L, map);
 }
 
 void dn_lua_push_totals(lua_State *L, const struct dn_exit_info *e)

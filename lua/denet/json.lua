@@ -24,6 +24,8 @@ Owns: how Lua values map to JSON text and back, for the Lua API
                              t[1..max integer key], holes as null); an empty
                              table without json.array_mt is {}; otherwise an
                              object whose keys are sorted (stable output).
+                             Keys are those pairs(t) gives (a __pairs
+                             metamethod is honoured), values t[k].
                              Object keys must be strings or numbers (numbers
                              are written as strings).
       anything else (functions, userdata, threads), cycles, and non-string,
@@ -55,8 +57,8 @@ local byte, char, find, format, sub, gsub = string.byte, string.char, string.fin
 local concat, sort = table.concat, table.sort
 local mtype = math.type
 local utf8len, utf8char = utf8.len, utf8.char
-local type, tostring, tonumber, getmetatable, setmetatable, error, pcall =
-  type, tostring, tonumber, getmetatable, setmetatable, error, pcall
+local type, tostring, tonumber, getmetatable, setmetatable, error, pcall, pairs =
+  type, tostring, tonumber, getmetatable, setmetatable, error, pcall, pairs
 
 -- The null sentinel: a unique, read-only value.
 json.null = setmetatable({}, {
@@ -219,7 +221,9 @@ encode_value = function(v, buf, n, seen, stack, depth)
     if seen[v] then enc_error("cycle (a table contains itself)", stack, depth) end
     seen[v] = true
     local keys, nk = {}, 0
-    for k in next, v do
+    -- pairs, not next: a sample record's tables fill themselves on first
+    -- use (__pairs), and so may a user's proxy
+    for k in pairs(v) do
       nk = nk + 1; keys[nk] = k
     end
     local len = #v

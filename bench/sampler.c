@@ -11,6 +11,7 @@
  * `auto`, through it or /proc, whichever it measured cheaper (the
  * default); without, each process's /proc files (--sampler proc).
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,20 +38,26 @@ int main(int argc, char **argv)
 	struct dn_tree_opts o = { .root = atoi(argv[1]), .children = true };
 	int iters = atoi(argv[2]);
 	int reps = argc > 3 ? atoi(argv[3]) : 1;
-	struct dn_tree t;
-	int r = dn_tree_init(&t, &o);
-	if (r < 0) {
-		fprintf(stderr, "sampler: dn_tree_init: %d\n", r);
-		return 1;
-	}
+	/* the sampler first, as the monitor does: a tree of thousands of
+	 * processes may take the fds its loading needs */
 	struct dn_tasksampler *ts = NULL;
-	if (argc > 4 && (strcmp(argv[4], "bpf") == 0 || strcmp(argv[4], "auto") == 0)) {
+	bool via_bpf = argc > 4 && (strcmp(argv[4], "bpf") == 0 || strcmp(argv[4], "auto") == 0);
+	if (via_bpf) {
 		char why[200];
 		ts = dn_tasksampler_open(why, sizeof why);
 		if (!ts) {
 			fprintf(stderr, "sampler: no BPF sampler: %s\n", why);
 			return 1;
 		}
+	}
+	struct dn_tree t;
+	int r = dn_tree_init(&t, &o);
+	if (r < 0) {
+		fprintf(stderr, "sampler: dn_tree_init: %d\n", r);
+		dn_tasksampler_close(ts);
+		return 1;
+	}
+	if (ts) {
 		struct dn_tree_source src = dn_tasksampler_source(ts);
 		dn_tree_set_source(&t, &src);
 		if (strcmp(argv[4], "bpf") == 0)

@@ -38,8 +38,9 @@ int main(int argc, char **argv)
 	struct dn_tree_opts o = { .root = atoi(argv[1]), .children = true };
 	int iters = atoi(argv[2]);
 	int reps = argc > 3 ? atoi(argv[3]) : 1;
-	/* the sampler first, as the monitor does: a tree of thousands of
-	 * processes may take the fds its loading needs */
+	/* the sampler first, as the monitor does: the tree's processes then
+	 * keep no io/schedstat fds, and a tree of thousands cannot have taken
+	 * the fds its loading needs */
 	struct dn_tasksampler *ts = NULL;
 	bool via_bpf = argc > 4 && (strcmp(argv[4], "bpf") == 0 || strcmp(argv[4], "auto") == 0);
 	if (via_bpf) {
@@ -50,6 +51,11 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	struct dn_tree_source src;
+	if (ts) {
+		src = dn_tasksampler_source(ts);
+		o.source = &src; /* from the priming scan on, as the monitor does */
+	}
 	struct dn_tree t;
 	int r = dn_tree_init(&t, &o);
 	if (r < 0) {
@@ -57,12 +63,8 @@ int main(int argc, char **argv)
 		dn_tasksampler_close(ts);
 		return 1;
 	}
-	if (ts) {
-		struct dn_tree_source src = dn_tasksampler_source(ts);
-		dn_tree_set_source(&t, &src);
-		if (strcmp(argv[4], "bpf") == 0)
-			t.read_mode = DN_READ_SOURCE_ALWAYS;
-	}
+	if (ts && strcmp(argv[4], "bpf") == 0)
+		t.read_mode = DN_READ_SOURCE_ALWAYS;
 	struct dn_buf b = { 0 };
 	int n = dn_tree_scan(&t, 0); /* warm-up: first sample after priming */
 	for (int k = 0; k < reps; k++) {

@@ -322,8 +322,7 @@ static int monitor_main(struct dn_cli *cli)
 		unlink_outputs(&cr);
 		goto out;
 	}
-	const struct dn_tree *tree = dn_monitor_tree(cr.mon);
-	if (cli->command == DN_CMD_ATTACH && tree->nprocs && tree->procs[0]->fd_io < 0)
+	if (cli->command == DN_CMD_ATTACH && !dn_monitor_capability(cr.mon, "io"))
 		fprintf(stderr,
 			"denet: attach: cannot read /proc/%d/io (EPERM: another user's process); "
 			"its I/O counters will read 0 — run denet as root or as that user\n",

@@ -142,6 +142,17 @@ static int refresh_proc(struct dn_tree *t, struct dn_proc *p)
 	return 0;
 }
 
+static void close_fd(int *fd);
+
+/* Gives back what open_reading_fds and the children walk opened. */
+static void close_reading_fds(struct dn_proc *p)
+{
+	close_fd(&p->fd_io);
+	close_fd(&p->fd_sched);
+	close_fd(&p->fd_children);
+	p->fds_open = false;
+}
+
 /* io and schedstat: opened with the process unless a source reads it;
  * then only when the source misses it. -1 when they cannot be opened. */
 static void open_reading_fds(struct dn_proc *p)
@@ -327,22 +338,13 @@ static int tree_insert(struct dn_tree *t, struct dn_proc *p)
 
 /* A process first seen after monitoring began did all its I/O and faults
  * under monitoring: its baseline is 0. One found at start (attach) counts
- * from its first reading, unless --since-process-start. */
+ * from its first reading (the priming scan's, compute_metrics), unless
+ * --since-process-start. */
 static void set_baseline(struct dn_tree *t, struct dn_proc *p, bool existing)
 {
 	memset(&p->io_base, 0, sizeof p->io_base);
 	p->minflt_base = p->majflt_base = 0;
-	p->cpu_base_pending = existing && !t->opts.since_process_start;
-	if (!existing || t->opts.since_process_start)
-		return;
-	p->minflt_base = p->st.minflt;
-	p->majflt_base = p->st.majflt;
-	open_reading_fds(p);
-	if (p->fd_io >= 0) {
-		ssize_t n = pread_all(t, p->fd_io);
-		if (n > 0)
-			dn_proc_parse_io(t->rdbuf, (size_t)n, &p->io_base);
-	}
+	p->base_pending = existing && !t->opts.since_process_start;
 }
 
 /* Whether p is still the process the tree knew: its kept stat fd reads
@@ -567,10 +569,15 @@ static void compute_metrics(struct dn_tree *t, struct dn_proc *p, uint64_t now_b
 		p->own_cum_ns += (uint64_t)(cpu / 100.0 * (double)win);
 	} else {
 		p->own_cum_ns = kind != SCHED_NONE ? ss.run_ns : tick_ns;
-		/* like the I/O counters: from when monitoring started, unless
-		 * it was born since (then all of it is inside the run) */
-		p->cpu_base_ns = p->cpu_base_pending ? p->own_cum_ns : 0;
-		p->cpu_base_pending = false;
+		/* CPU, I/O and faults count from when monitoring started,
+		 * unless it was born since (then all of it is inside the run) */
+		p->cpu_base_ns = p->base_pending ? p->own_cum_ns : 0;
+		if (p->base_pending) {
+			p->io_base = io;
+			p->minflt_base = st->minflt;
+			p->majflt_base = st->majflt;
+		}
+		p->base_pending = false;
 	}
 	p->cchild_ns =
 		(uint64_t)((st->cutime > 0 ? st->cutime : 0) + (st->cstime > 0 ? st->cstime : 0)) *
@@ -652,6 +659,14 @@ static int scan(struct dn_tree *t, uint64_t wall_ms, bool compute)
 		if (t->src.descendants)
 			t->src.descendants(t->src.ctx, walk);
 		t->snap = t->src.refresh(t->src.ctx);
+		if (!t->snap && (errno == EMFILE || errno == ENFILE)) {
+			/* The /proc way's kept fds (3 a process) took the
+			 * last ones the iterator's needs: give them back;
+			 * reading /proc again reopens them. */
+			for (size_t i = 0; i < t->nprocs; i++)
+				close_reading_fds(t->procs[i]);
+			t->snap = t->src.refresh(t->src.ctx);
+		}
 	}
 
 	/* Mark: re-read everyone known (new ones are appended as they are
@@ -837,6 +852,8 @@ int dn_tree_init(struct dn_tree *t, const struct dn_tree_opts *o)
 	long ps = sysconf(_SC_PAGESIZE);
 	t->page_kb = ps > 0 ? (uint64_t)ps / 1024 : 4;
 	t->walk_children = o->children;
+	if (o->source)
+		t->src = *o->source;
 	t->nbuckets = INITIAL_BUCKETS;
 	t->buckets = calloc(t->nbuckets, sizeof *t->buckets);
 	if (!t->buckets)

@@ -65,12 +65,13 @@ struct dn_proc {
 	uint8_t prev_sched_kind; /* what prev_sched_ns measures (proctree.c) */
 	uint64_t prev_sched_ns, prev_tick_ns, prev_boot_ns;
 	int64_t prev_threads;
-	uint64_t own_cum_ns;   /* CPU counted for it so far (sum of window deltas) */
-	double window_cpu_ns;  /* its CPU in the latest window (since its birth
-				  when it was born in it) */
-	uint64_t cpu_base_ns;  /* own_cum_ns when monitoring started (cpu_secs) */
-	bool cpu_base_pending; /* present at the start: its first reading is the base */
-	uint64_t cchild_ns;    /* CPU of its children it has waited for (cutime+cstime) */
+	uint64_t own_cum_ns;  /* CPU counted for it so far (sum of window deltas) */
+	double window_cpu_ns; /* its CPU in the latest window (since its birth
+				 when it was born in it) */
+	uint64_t cpu_base_ns; /* own_cum_ns when monitoring started (cpu_secs) */
+	bool base_pending;    /* present at the start: its first reading is the
+				 base of its CPU, I/O and fault counts */
+	uint64_t cchild_ns;   /* CPU of its children it has waited for (cutime+cstime) */
 	struct dn_io io_base;
 	uint64_t minflt_base, majflt_base;
 	struct dn_proc *hnext;
@@ -130,6 +131,10 @@ struct dn_tree_opts {
 	pid_t root;
 	bool children;		  /* follow descendants */
 	bool since_process_start; /* I/O and faults raw, not since monitoring start */
+	/* read through this from the first scan on (NULL: /proc; also
+	 * dn_tree_set_source): the processes found at the start then keep
+	 * no io and schedstat fds either */
+	const struct dn_tree_source *source;
 };
 
 struct dn_tree {

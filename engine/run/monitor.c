@@ -158,6 +158,39 @@ static struct dn_launch *take_pending(struct dn_monitor *m)
 	return pl;
 }
 
+/* Whether the command's /proc/PID/NAME opens (the capabilities: with the
+ * BPF sampler the tree keeps no such fd to ask). */
+static bool proc_file_opens(pid_t pid, const char *name)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/* The BPF task iterator, loaded before the tree exists (the tree's
+ * processes then keep no io/schedstat fds, and a tree of thousands cannot
+ * have taken the fds loading needs) and while a launched command is still
+ * held (~10 ms: a script that starts a run and then tracks it must not
+ * find the command already forking). The tree's options get it as their
+ * source; NULL when --sampler proc or it cannot load (sampler_why). */
+static const struct dn_tree_source *open_sampler(struct dn_monitor *m, struct dn_tree_source *src)
+{
+	if (!m->sampler && !m->sampler_why[0]) {
+		if (m->o.sampler == DN_SAMPLER_PROC)
+			snprintf(m->sampler_why, sizeof m->sampler_why, "disabled");
+		else
+			m->sampler = dn_tasksampler_open(m->sampler_why, sizeof m->sampler_why);
+	}
+	if (!m->sampler)
+		return NULL;
+	*src = dn_tasksampler_source(m->sampler);
+	return src;
+}
+
 int dn_monitor_attach(struct dn_monitor *m, struct dn_loop *loop, const struct dn_monitor_opts *o,
 		      pid_t pid)
 {
@@ -191,7 +224,8 @@ int dn_monitor_attach(struct dn_monitor *m, struct dn_loop *loop, const struct d
 	m->pidfd = dn_pidfd_open(pid);
 	if (m->pidfd < 0 && errno == ESRCH)
 		return -ESRCH;
-	struct dn_tree_opts to = {pid, o->children, o->since_process_start};
+	struct dn_tree_source src;
+	struct dn_tree_opts to = {pid, o->children, o->since_process_start, open_sampler(m, &src)};
 	r = dn_tree_init(&m->tree, &to);
 	return r;
 }
@@ -286,13 +320,6 @@ static void arm_next(struct dn_monitor *m)
 
 int dn_monitor_start(struct dn_monitor *m)
 {
-	/* Loaded (~10 ms) while a launched command is still held: a script
-	 * that starts a run and then tracks it must not find the command
-	 * already forking. */
-	if (m->o.sampler == DN_SAMPLER_PROC)
-		snprintf(m->sampler_why, sizeof m->sampler_why, "disabled");
-	else
-		m->sampler = dn_tasksampler_open(m->sampler_why, sizeof m->sampler_why);
 	if (m->launched) {
 		struct dn_launch *pl = take_pending(m);
 		/* The tree starts at the held child: nothing it does can be
@@ -312,7 +339,9 @@ int dn_monitor_start(struct dn_monitor *m)
 		} else {
 			snprintf(m->cg_why, sizeof m->cg_why, "disabled");
 		}
-		struct dn_tree_opts to = {m->pid, m->o.children, m->o.since_process_start};
+		struct dn_tree_source src;
+		struct dn_tree_opts to = {m->pid, m->o.children, m->o.since_process_start,
+					  open_sampler(m, &src)};
 		int r = dn_tree_init(&m->tree, &to);
 		if (r < 0) {
 			dn_launch_abort(pl);
@@ -350,12 +379,8 @@ int dn_monitor_start(struct dn_monitor *m)
 	}
 	/* The BPF task iterator reads every process of the tree in one pass;
 	 * the tree falls back to /proc for whatever a sample lacks. */
-	if (m->sampler) {
-		struct dn_tree_source src = dn_tasksampler_source(m->sampler);
-		dn_tree_set_source(&m->tree, &src);
-		if (m->o.sampler == DN_SAMPLER_BPF)
-			m->tree.read_mode = DN_READ_SOURCE_ALWAYS;
-	}
+	if (m->sampler && m->o.sampler == DN_SAMPLER_BPF)
+		m->tree.read_mode = DN_READ_SOURCE_ALWAYS;
 	int mfd = dn_membership_fd(&m->mb);
 	/* unwatched, the events are read at each sample (dn_membership_sync) */
 	if (mfd >= 0 && dn_loop_add_fd(m->loop, mfd, EPOLLIN, on_membership_events, m) == 0)
@@ -388,9 +413,9 @@ int dn_monitor_start(struct dn_monitor *m)
 			    : dn_membership_source(&m->mb) ? m->mb.processes
 							   : m->processes_seen;
 	m->start_mono_ns = dn_mono_ns();
-	add_cap(m, "schedstat", m->tree.nprocs && m->tree.procs[0]->fd_sched >= 0,
+	add_cap(m, "schedstat", proc_file_opens(m->pid, "schedstat"),
 		"/proc/PID/schedstat unreadable (CONFIG_SCHEDSTATS off?)");
-	add_cap(m, "io", m->tree.nprocs && m->tree.procs[0]->fd_io >= 0,
+	add_cap(m, "io", proc_file_opens(m->pid, "io"),
 		"/proc/PID/io unreadable (another user's process?)");
 	add_cap(m, "exit_status", m->launched, "attached: not denet's child");
 	add_cap(m, "cgroup", m->cg != NULL, m->cg_why[0] ? m->cg_why : "unavailable");

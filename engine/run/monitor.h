@@ -147,6 +147,9 @@ const struct dn_tree *dn_monitor_tree(const struct dn_monitor *m);
 double dn_monitor_elapsed_secs(const struct dn_monitor *m);
 /* What the latest sample cost: reading, records and hooks. */
 uint64_t dn_monitor_sample_cost_ns(const struct dn_monitor *m);
+/* Whether the metadata record's capability `name` is ok (false when the
+ * monitor has none of that name, or before dn_monitor_start). */
+bool dn_monitor_capability(const struct dn_monitor *m, const char *name);
 /* The summary of the samples so far. */
 const struct dn_summary *dn_monitor_summary(const struct dn_monitor *m);
 /* The `exit` record's figures, once monitoring ended with the command's

@@ -86,6 +86,14 @@ double dn_monitor_elapsed_secs(const struct dn_monitor *m)
 	return m->start_mono_ns ? (double)(dn_mono_ns() - m->start_mono_ns) / 1e9 : 0;
 }
 
+bool dn_monitor_capability(const struct dn_monitor *m, const char *name)
+{
+	for (int i = 0; i < m->ncaps; i++)
+		if (strcmp(m->caps[i].name, name) == 0)
+			return m->caps[i].ok;
+	return false;
+}
+
 uint64_t dn_monitor_sample_cost_ns(const struct dn_monitor *m)
 {
 	return m->last_sample_cost_ns;

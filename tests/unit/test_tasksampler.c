@@ -439,12 +439,11 @@ static void test_tree_reads_the_same_through_the_sampler(void)
 	struct dn_tasksampler *s = open_with_iomix(&t, why, sizeof why);
 	if (!s)
 		UNIT_SKIP("%s", why);
-	struct dn_tree_opts o = {t.root, true, true};
+	struct dn_tree_source src = dn_tasksampler_source(s);
+	struct dn_tree_opts o = {t.root, true, true, NULL}, ob = {t.root, true, true, &src};
 	struct dn_tree a, b;
 	CHECK_INT(dn_tree_init(&a, &o), 0);
-	CHECK_INT(dn_tree_init(&b, &o), 0);
-	struct dn_tree_source src = dn_tasksampler_source(s);
-	dn_tree_set_source(&b, &src);
+	CHECK_INT(dn_tree_init(&b, &ob), 0); /* the source from the priming scan on */
 	b.read_mode = DN_READ_SOURCE_ALWAYS; /* not the cheaper: the one under test */
 	for (int k = 0; k < 2; k++) {
 		CHECK_INT(dn_tree_scan(&a, 1000 + (uint64_t)k), 5);
@@ -459,6 +458,8 @@ static void test_tree_reads_the_same_through_the_sampler(void)
 		if (!pb)
 			continue;
 		CHECK(pb->reading != NULL);
+		CHECK(!pb->fds_open && pb->fd_io < 0 && pb->fd_sched < 0 && pb->fd_children < 0);
+		CHECK(pa->fds_open && pa->fd_io >= 0);
 		CHECK_STR(pb->command, pa->command);
 		CHECK_INT(pb->m.mem_rss_kb, pa->m.mem_rss_kb);
 		CHECK_INT(pb->m.mem_vms_kb, pa->m.mem_vms_kb);
@@ -518,7 +519,7 @@ static void test_new_child_found_in_the_sample(void)
 		_exit(0);
 	}
 	close(go[0]);
-	struct dn_tree_opts o = {c, true, false};
+	struct dn_tree_opts o = {c, true, false, NULL};
 	struct dn_tree t;
 	CHECK_INT(dn_tree_init(&t, &o), 0);
 	struct dn_tree_source src = dn_tasksampler_source(s);
@@ -595,7 +596,7 @@ static void test_tree_chooses_and_counts(void)
 	struct dn_tasksampler *s = open_or_skip(why, sizeof why);
 	if (!s)
 		UNIT_SKIP("no BPF task iterator: %s", why);
-	struct dn_tree_opts o = {getpid(), true, false};
+	struct dn_tree_opts o = {getpid(), true, false, NULL};
 	struct dn_tree t;
 	CHECK_INT(dn_tree_init(&t, &o), 0);
 	struct dn_tree_source src = dn_tasksampler_source(s);

@@ -471,16 +471,24 @@ static void test_vdso(void)
 
 static void test_perf_map(void)
 {
-	size_t len = 1 << 16;
-	void *jit = mmap(NULL, len, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS,
-			 -1, 0);
-	if (jit == MAP_FAILED)
+	size_t len = 1 << 16, page = 4096;
+	/* Between two PROT_NONE guard pages: the kernel must not merge it with
+	 * a neighbouring anonymous mapping of the same protection (under
+	 * valgrind one sits right before it), or "past every entry" would
+	 * be counted from that neighbour's start. */
+	char *area = mmap(NULL, len + 2 * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (area == MAP_FAILED)
+		UNIT_SKIP("no anonymous mapping");
+	void *jit = area + page;
+	if (mprotect(jit, len, PROT_READ | PROT_WRITE | PROT_EXEC) != 0) {
+		munmap(area, len + 2 * page);
 		UNIT_SKIP("no anonymous executable mapping");
+	}
 	char path[64];
 	snprintf(path, sizeof path, "/tmp/perf-%d.map", (int)getpid());
 	FILE *pm = fopen(path, "w");
 	if (!pm) {
-		munmap(jit, len);
+		munmap(area, len + 2 * page);
 		UNIT_SKIP("cannot write %s", path);
 	}
 	uintptr_t b = (uintptr_t)jit;
@@ -502,7 +510,7 @@ static void test_perf_map(void)
 	CHECK_INT(f.offset, 0x1000);
 	dn_sym_free(s);
 	unlink(path);
-	munmap(jit, len);
+	munmap(area, len + 2 * page);
 }
 
 /* The CFI rule at a runtime address of pid: procmaps' translation, then the

@@ -125,3 +125,13 @@ int dn_lua_index_method(lua_State *L)
 	lua_getfield(L, -1, luaL_checkstring(L, 2));
 	return 1;
 }
+
+int dn_lua_next(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_settop(L, 2);
+	if (lua_next(L, 1))
+		return 2;
+	lua_pushnil(L);
+	return 1;
+}

@@ -72,5 +72,8 @@ struct dn_lua_class {
 void dn_lua_new_class(lua_State *L, const struct dn_lua_class *cls);
 /* The end of a class's __index(obj, key): the method `key`, or nil. */
 int dn_lua_index_method(lua_State *L);
+/* `next` of the base library, for a __pairs that returns it: a script
+ * may have replaced the global. */
+int dn_lua_next(lua_State *L);
 
 #endif

@@ -92,20 +92,10 @@ static int features_index(lua_State *L)
 	return 0;
 }
 
-static int features_next(lua_State *L)
-{
-	luaL_checktype(L, 1, LUA_TTABLE);
-	lua_settop(L, 2);
-	if (lua_next(L, 1))
-		return 2;
-	lua_pushnil(L);
-	return 1;
-}
-
 static int features_pairs(lua_State *L)
 {
 	materialize(L);
-	lua_pushcfunction(L, features_next);
+	lua_pushcfunction(L, dn_lua_next);
 	lua_pushvalue(L, 1);
 	lua_pushnil(L);
 	return 3;

@@ -173,21 +173,10 @@ static int lazy_len(lua_State *L)
 	return 1;
 }
 
-/* `next` of the base library, which a script may have replaced */
-static int lazy_next(lua_State *L)
-{
-	luaL_checktype(L, 1, LUA_TTABLE);
-	lua_settop(L, 2);
-	if (lua_next(L, 1))
-		return 2;
-	lua_pushnil(L);
-	return 1;
-}
-
 static int lazy_pairs(lua_State *L)
 {
 	lazy_fill(L, 1, lua_upvalueindex(1));
-	lua_pushcfunction(L, lazy_next);
+	lua_pushcfunction(L, dn_lua_next);
 	lua_pushvalue(L, 1);
 	lua_pushnil(L);
 	return 3;

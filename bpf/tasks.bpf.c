@@ -30,8 +30,6 @@
 
 #include "tasks.h"
 
-#define PF_KTHREAD 0x00200000
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC); /* the tree's size, not 64 Ki entries */
@@ -135,8 +133,6 @@ int dn_tasks(struct bpf_iter__task *ctx)
 		__builtin_memset(&r->io, 0, sizeof r->io);
 		r->flags |= DN_TASK_NO_IOACCT;
 	}
-	if (t->flags & PF_KTHREAD)
-		r->flags |= DN_TASK_KTHREAD;
 	if (r->pid != tgid) {
 		/* a thread: the leader carries the process's fields */
 		bpf_seq_write(ctx->meta->seq, r, offsetof(struct dn_task_rec, ppid));

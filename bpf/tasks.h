@@ -21,7 +21,6 @@
 /* dn_task_rec.flags */
 #define DN_TASK_LEADER	  1u /* pid == tgid: the leader fields are set */
 #define DN_TASK_HAS_MM	  2u /* rss and total_vm are set (not a zombie, not a kernel thread) */
-#define DN_TASK_KTHREAD	  4u /* PF_KTHREAD */
 #define DN_TASK_NO_IOACCT 8u /* kernel without task I/O accounting */
 
 struct dn_task_io {

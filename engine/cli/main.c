@@ -26,7 +26,6 @@
 #include "loop.h"
 #include "lua_api.h"
 #include "monitor.h"
-#include "tasksampler.h"
 #include "version.h"
 
 struct cli_run {
@@ -228,17 +227,6 @@ static int monitor_main(struct dn_cli *cli)
 		fprintf(stderr, "denet: out of memory\n");
 		goto out;
 	}
-	if (cli->sampler == DN_SAMPLER_BPF) {
-		/* asked for by name: refuse before anything starts rather
-		 * than read /proc in its place */
-		char reason[200];
-		struct dn_tasksampler *ts = dn_tasksampler_open(reason, sizeof reason);
-		if (!ts) {
-			fprintf(stderr, "denet: --sampler bpf: %s\n", reason);
-			goto out;
-		}
-		dn_tasksampler_close(ts);
-	}
 	struct dn_monitor_opts mo = {
 		.interval_ms = cli->interval_ms,
 		.max_interval_ms = cli->max_interval_ms,
@@ -269,6 +257,11 @@ static int monitor_main(struct dn_cli *cli)
 			.stderr_fd = -1,
 		};
 		r = dn_monitor_launch(cr.mon, loop, &mo, cli->argv, cli->argc, &lo);
+		if (r < 0 && dn_monitor_sampler_error(cr.mon)) {
+			fprintf(stderr, "denet: --sampler bpf: %s\n",
+				dn_monitor_sampler_error(cr.mon));
+			goto out;
+		}
 		if (r < 0) {
 			fprintf(stderr, "denet: cannot start '%s': %s\n", cli->argv[0],
 				strerror(-r));
@@ -276,6 +269,11 @@ static int monitor_main(struct dn_cli *cli)
 		}
 	} else {
 		r = dn_monitor_attach(cr.mon, loop, &mo, cli->attach_pid);
+		if (r < 0 && dn_monitor_sampler_error(cr.mon)) {
+			fprintf(stderr, "denet: --sampler bpf: %s\n",
+				dn_monitor_sampler_error(cr.mon));
+			goto out;
+		}
 		if (r < 0) {
 			fprintf(stderr, "denet: cannot attach to PID %d: %s\n",
 				(int)cli->attach_pid,

@@ -189,9 +189,6 @@ static void join_arg(void *ctx, const char *arg, size_t n)
 	j->out[j->len] = '\0';
 }
 
-/* The command line, read when the process is first seen and after an
- * exec (again while it reads empty). A process that has not exec'd yet
- * shows its parent's; that is what it runs. */
 /* pid's command line joined by spaces, or NULL when it reads empty (a
  * kernel thread, a zombie, mid-exec) or cannot be read. */
 static char *read_cmdline(struct dn_tree *t, pid_t pid)
@@ -211,6 +208,9 @@ static char *read_cmdline(struct dn_tree *t, pid_t pid)
 	return j.out;
 }
 
+/* The command line, read when the process is first seen and after an
+ * exec (again while it reads empty). A process that has not exec'd yet
+ * shows its parent's; that is what it runs. */
 static char *read_command(struct dn_tree *t, struct dn_proc *p)
 {
 	char *line = read_cmdline(t, p->pid);
@@ -587,7 +587,6 @@ static void compute_metrics(struct dn_tree *t, struct dn_proc *p, uint64_t now_b
 	p->prev_sched_ns = ss.run_ns;
 	p->prev_tick_ns = tick_ns;
 	p->prev_boot_ns = now_boot;
-	p->prev_threads = st->num_threads;
 
 	m->ts_ms = wall_ms;
 	m->cpu_usage = cpu;
@@ -772,7 +771,7 @@ static int scan(struct dn_tree *t, uint64_t wall_ms, bool compute)
 	return (int)t->nprocs;
 }
 
-/* The cheaper way by the measurements (each measured once first). */
+/* The cheaper way by the measurements (each measured twice first). */
 static bool cheaper_through_source(const struct dn_read_costs *c, size_t nprocs)
 {
 	if (c->src_n < 2)
@@ -820,12 +819,10 @@ static void account_scan(struct dn_tree *t, bool through_source, uint64_t ns, si
 			c->src_ns = 0.5 * c->src_ns + 0.5 * v;
 		c->src_n++;
 		c->src_nprocs = nprocs;
-		t->scans_src++;
 	} else {
 		v /= (double)(nprocs ? nprocs : 1);
 		c->proc_pp_ns = c->proc_pp_ns > 0 ? 0.5 * c->proc_pp_ns + 0.5 * v : v;
 		c->proc_n++;
-		t->scans_proc++;
 	}
 	c->since_probe = probe ? 0 : c->since_probe + 1;
 }

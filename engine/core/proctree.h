@@ -64,7 +64,6 @@ struct dn_proc {
 	bool has_prev;
 	uint8_t prev_sched_kind; /* what prev_sched_ns measures (proctree.c) */
 	uint64_t prev_sched_ns, prev_tick_ns, prev_boot_ns;
-	int64_t prev_threads;
 	uint64_t own_cum_ns;  /* CPU counted for it so far (sum of window deltas) */
 	double window_cpu_ns; /* its CPU in the latest window (since its birth
 				 when it was born in it) */
@@ -166,7 +165,6 @@ struct dn_tree {
 	uint64_t src_hits, src_misses;	/* processes read from it / from /proc */
 	enum dn_read_mode read_mode;
 	struct dn_read_costs costs;
-	uint64_t scans_src, scans_proc; /* scans that read through each way */
 	/* Whole-tree CPU accounting: live processes' own + reaped-children CPU,
 	 * plus what denet reaped itself (the monitor adds orphans' rusage), so
 	 * processes born and gone inside one window still count. */

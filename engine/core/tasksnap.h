@@ -28,7 +28,7 @@ struct dn_task_reading {
 	bool io_ok;		/* false: a kernel without task I/O accounting */
 	uint64_t run_ns;	/* on-CPU ns of all its threads, live and gone:
 				   exact, where stat's ticks are 10 ms steps */
-	unsigned nthreads_seen; /* threads in the sample (tests) */
+	unsigned nthreads_seen; /* its threads in the sample */
 };
 
 struct dn_tasksnap {

@@ -203,8 +203,6 @@ const struct dn_tasksnap *dn_tasksampler_sample(struct dn_tasksampler *s)
 		errno = -r;
 		return NULL;
 	}
-	s->st.bytes += (unsigned long long)n;
-	s->st.records += s->snap.records;
 	return &s->snap;
 }
 

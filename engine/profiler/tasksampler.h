@@ -45,7 +45,7 @@ struct dn_tree_source dn_tasksampler_source(struct dn_tasksampler *s);
 
 /* Counters for --debug and tests. */
 struct dn_tasksampler_stats {
-	unsigned long long samples, failures, bytes, records;
+	unsigned long long samples, failures;
 };
 void dn_tasksampler_stats(const struct dn_tasksampler *s, struct dn_tasksampler_stats *out);
 

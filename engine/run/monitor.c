@@ -104,6 +104,19 @@ static int common_init(struct dn_monitor *m, struct dn_loop *loop, const struct 
 	m->kill_timer = dn_loop_timer_new(loop, on_kill_grace, m);
 	if (!m->sample_timer || !m->duration_timer || !m->timeout_timer || !m->kill_timer)
 		return -ENOMEM;
+	/* The BPF task iterator, loaded before the tree exists (the tree's
+	 * processes then keep no io/schedstat fds, and a tree of thousands
+	 * cannot have taken the fds loading needs) and before a command is
+	 * started (~10 ms: a script that starts a run and then tracks it
+	 * must not find the command already forking). Asked for by name
+	 * (--sampler bpf), it is there or nothing starts. */
+	if (m->o.sampler == DN_SAMPLER_PROC) {
+		snprintf(m->sampler_why, sizeof m->sampler_why, "disabled");
+	} else {
+		m->sampler = dn_tasksampler_open(m->sampler_why, sizeof m->sampler_why);
+		if (!m->sampler && m->o.sampler == DN_SAMPLER_BPF)
+			return errno ? -errno : -EINVAL;
+	}
 	return 0;
 }
 
@@ -171,20 +184,10 @@ static bool proc_file_opens(pid_t pid, const char *name)
 	return true;
 }
 
-/* The BPF task iterator, loaded before the tree exists (the tree's
- * processes then keep no io/schedstat fds, and a tree of thousands cannot
- * have taken the fds loading needs) and while a launched command is still
- * held (~10 ms: a script that starts a run and then tracks it must not
- * find the command already forking). The tree's options get it as their
- * source; NULL when --sampler proc or it cannot load (sampler_why). */
-static const struct dn_tree_source *open_sampler(struct dn_monitor *m, struct dn_tree_source *src)
+/* The tree's source of readings: the BPF task iterator common_init loaded,
+ * or NULL (/proc only). */
+static const struct dn_tree_source *sampler_source(struct dn_monitor *m, struct dn_tree_source *src)
 {
-	if (!m->sampler && !m->sampler_why[0]) {
-		if (m->o.sampler == DN_SAMPLER_PROC)
-			snprintf(m->sampler_why, sizeof m->sampler_why, "disabled");
-		else
-			m->sampler = dn_tasksampler_open(m->sampler_why, sizeof m->sampler_why);
-	}
 	if (!m->sampler)
 		return NULL;
 	*src = dn_tasksampler_source(m->sampler);
@@ -225,7 +228,8 @@ int dn_monitor_attach(struct dn_monitor *m, struct dn_loop *loop, const struct d
 	if (m->pidfd < 0 && errno == ESRCH)
 		return -ESRCH;
 	struct dn_tree_source src;
-	struct dn_tree_opts to = {pid, o->children, o->since_process_start, open_sampler(m, &src)};
+	struct dn_tree_opts to = {pid, o->children, o->since_process_start,
+				  sampler_source(m, &src)};
 	r = dn_tree_init(&m->tree, &to);
 	return r;
 }
@@ -341,7 +345,7 @@ int dn_monitor_start(struct dn_monitor *m)
 		}
 		struct dn_tree_source src;
 		struct dn_tree_opts to = {m->pid, m->o.children, m->o.since_process_start,
-					  open_sampler(m, &src)};
+					  sampler_source(m, &src)};
 		int r = dn_tree_init(&m->tree, &to);
 		if (r < 0) {
 			dn_launch_abort(pl);

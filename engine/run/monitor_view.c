@@ -94,6 +94,12 @@ bool dn_monitor_capability(const struct dn_monitor *m, const char *name)
 	return false;
 }
 
+const char *dn_monitor_sampler_error(const struct dn_monitor *m)
+{
+	return m->o.sampler == DN_SAMPLER_BPF && !m->sampler && m->sampler_why[0] ? m->sampler_why
+										  : NULL;
+}
+
 uint64_t dn_monitor_sample_cost_ns(const struct dn_monitor *m)
 {
 	return m->last_sample_cost_ns;

@@ -882,18 +882,6 @@ int dn_tree_init(struct dn_tree *t, const struct dn_tree_opts *o)
 	return 0;
 }
 
-void dn_tree_set_source(struct dn_tree *t, const struct dn_tree_source *src)
-{
-	memset(&t->src, 0, sizeof t->src);
-	t->snap = NULL;
-	if (!src)
-		return;
-	t->src = *src;
-	for (size_t i = 0; i < t->nprocs; i++)
-		if (t->src.follow)
-			t->src.follow(t->src.ctx, t->procs[i]->pid, true);
-}
-
 int dn_tree_adopt(struct dn_tree *t, pid_t pid)
 {
 	int r = add_child(t, pid, false);

@@ -130,9 +130,8 @@ struct dn_tree_opts {
 	pid_t root;
 	bool children;		  /* follow descendants */
 	bool since_process_start; /* I/O and faults raw, not since monitoring start */
-	/* read through this from the first scan on (NULL: /proc; also
-	 * dn_tree_set_source): the processes found at the start then keep
-	 * no io and schedstat fds either */
+	/* read through this (copied) from the first scan on, NULL: /proc
+	 * only; the processes then keep no io and schedstat fds */
 	const struct dn_tree_source *source;
 };
 
@@ -211,10 +210,6 @@ void dn_tree_walk_once(struct dn_tree *t);
  * process the tree knew, never a newcomer with its pid. Returns the
  * number signalled. */
 int dn_tree_signal(struct dn_tree *t, int sig, pid_t skip);
-
-/* Read the processes from src from the next scan on (NULL: /proc only).
- * Follows every process the tree holds. */
-void dn_tree_set_source(struct dn_tree *t, const struct dn_tree_source *src);
 
 struct dn_proc *dn_tree_find(const struct dn_tree *t, pid_t pid);
 /* Read pid's command line again (after an exec the tree could not see). */

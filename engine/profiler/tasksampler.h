@@ -6,7 +6,7 @@
  * vmlinux BTF takes), keeps the set of processes it follows, and takes a
  * sample: one iterator fd, read() until the end, into a dn_tasksnap. The
  * monitor hands it to the process tree as its source of readings
- * (dn_tree_set_source); the tree falls back to /proc for any process a
+ * (dn_tree_opts.source); the tree falls back to /proc for any process a
  * sample lacks.
  */
 #ifndef DENET_TASKSAMPLER_H

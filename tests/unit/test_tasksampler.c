@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -519,11 +520,10 @@ static void test_new_child_found_in_the_sample(void)
 		_exit(0);
 	}
 	close(go[0]);
-	struct dn_tree_opts o = {c, true, false, NULL};
+	struct dn_tree_source src = dn_tasksampler_source(s);
+	struct dn_tree_opts o = {c, true, false, &src};
 	struct dn_tree t;
 	CHECK_INT(dn_tree_init(&t, &o), 0);
-	struct dn_tree_source src = dn_tasksampler_source(s);
-	dn_tree_set_source(&t, &src);
 	t.read_mode = DN_READ_SOURCE_ALWAYS;
 	CHECK_INT(dn_tree_scan(&t, 1), 1);
 	CHECK(write(go[1], "g", 1) == 1);
@@ -549,6 +549,60 @@ static void test_new_child_found_in_the_sample(void)
 	waitpid(c, NULL, 0);
 	close(go[1]);
 	dn_tree_free(&t);
+	dn_tasksampler_close(s);
+}
+
+/* A /proc scan keeps io and schedstat fds; when they leave the iterator no
+ * fd for its sample (EMFILE), the tree gives them back and the sample is
+ * taken. The limit is set to the lowest free fd: no new fd can be had
+ * until some are closed. */
+static void test_iterator_gets_fds_back(void)
+{
+	char why[250];
+	struct tree t;
+	struct dn_tasksampler *s = open_with_iomix(&t, why, sizeof why);
+	if (!s)
+		UNIT_SKIP("%s", why);
+	struct dn_tree_source src = dn_tasksampler_source(s);
+	struct dn_tree_opts o = {t.root, true, false, &src};
+	struct dn_tree tr;
+	CHECK_INT(dn_tree_init(&tr, &o), 0);
+	/* costs that make the next scan read /proc */
+	tr.costs = (struct dn_read_costs){.src_ns = 1e9, .proc_pp_ns = 1, .src_n = 2, .proc_n = 2,
+					  .src_nprocs = tr.nprocs};
+	CHECK_INT(dn_tree_scan(&tr, 1), 5);
+	CHECK(tr.snap == NULL);
+	size_t kept = 0;
+	for (size_t i = 0; i < tr.nprocs; i++)
+		kept += tr.procs[i]->fds_open && tr.procs[i]->fd_io >= 0;
+	CHECK_INT(kept, 5);
+	struct rlimit old, low;
+	int probe = open("/dev/null", O_RDONLY);
+	CHECK(probe >= 0 && getrlimit(RLIMIT_NOFILE, &old) == 0);
+	close(probe);
+	low = old;
+	low.rlim_cur = (rlim_t)probe; /* the lowest free fd: none left */
+	CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+	CHECK(open("/dev/null", O_RDONLY) < 0 && errno == EMFILE);
+	if (dn_tasksampler_sample(s)) {
+		/* valgrind emulates the limit for the calls it knows, not bpf() */
+		setrlimit(RLIMIT_NOFILE, &old);
+		dn_tree_free(&tr);
+		stop_iomix(&t);
+		dn_tasksampler_close(s);
+		UNIT_SKIP("the fd limit does not reach bpf() here (valgrind?)");
+	}
+	tr.read_mode = DN_READ_SOURCE_ALWAYS;
+	int n = dn_tree_scan(&tr, 2);
+	setrlimit(RLIMIT_NOFILE, &old);
+	CHECK_INT(n, 5);
+	CHECK(tr.snap != NULL);
+	for (size_t i = 0; i < tr.nprocs; i++) {
+		CHECK(!tr.procs[i]->fds_open && tr.procs[i]->fd_io < 0);
+		CHECK(tr.procs[i]->reading != NULL);
+	}
+	dn_tree_free(&tr);
+	stop_iomix(&t);
 	dn_tasksampler_close(s);
 }
 
@@ -596,11 +650,10 @@ static void test_tree_chooses_and_counts(void)
 	struct dn_tasksampler *s = open_or_skip(why, sizeof why);
 	if (!s)
 		UNIT_SKIP("no BPF task iterator: %s", why);
-	struct dn_tree_opts o = {getpid(), true, false, NULL};
+	struct dn_tree_source src = dn_tasksampler_source(s);
+	struct dn_tree_opts o = {getpid(), true, false, &src};
 	struct dn_tree t;
 	CHECK_INT(dn_tree_init(&t, &o), 0);
-	struct dn_tree_source src = dn_tasksampler_source(s);
-	dn_tree_set_source(&t, &src);
 	/* every scan goes the way the policy says for the costs measured so
 	 * far; trials of the way not preferred are rare (every 64+ scans) */
 	int off_policy = 0, trials = 0;
@@ -634,6 +687,7 @@ int main(void)
 	RUN(test_filter_follows_the_tree_only);
 	RUN(test_tree_reads_the_same_through_the_sampler);
 	RUN(test_new_child_found_in_the_sample);
+	RUN(test_iterator_gets_fds_back);
 	RUN(test_read_choice);
 	RUN(test_tree_chooses_and_counts);
 	return unit_done();

@@ -93,13 +93,29 @@ describe("scripts/mem-alert.lua", function()
   end)
 
   it("clears below 90 % of the limit, and passes the command's status through", function()
-    local r = S.denet{ script("mem-alert"), "--limit", "100M", "--interval", "50", "--",
-      "sh", "-c", S.q(S.helper("memsteps")) .. " 150:300 95:300 40:1000 >/dev/null; exit 3" }
-    assert.equal(3, r.code)
-    assert.equal(1, S.count(r.err, "> limit 100%.0 MiB"))
+    local out, steps = S.tmpname(".jsonl"), S.tmpname(".steps")
+    local r = S.denet{ script("mem-alert"), "--limit", "100M", "--interval", "50", "--out", out, "--",
+      "sh", "-c", S.q(S.helper("memsteps")) .. " 150:300 95:300 40:1000 >" .. S.q(steps) .. "; exit 3" }
+    -- what the samples saw, for the failure messages: ts, tree RSS and pids
+    local seen = { "steps (n MiB wall_ms):\n" .. (S.slurp(steps) or "") .. "samples:" }
+    for _, rec in ipairs(S.records(S.slurp(out) or "")) do
+      if rec.kind == "tree" then
+        local kids = {}
+        for _, c in ipairs(rec.children or {}) do kids[#kids + 1] = c.pid .. ":" .. c.metrics.mem_rss_kb end
+        seen[#seen + 1] = ("%d %d kB (parent %d kB, children %s)"):format(rec.ts_ms,
+          rec.aggregated.mem_rss_kb, rec.parent.mem_rss_kb, table.concat(kids, " "))
+      elseif rec.kind == "alert" then
+        seen[#seen + 1] = ("%d alert %s %s"):format(rec.ts_ms, rec.state, rec.value)
+      end
+    end
+    seen = table.concat(seen, "\n") .. "\nstderr:\n" .. r.err
+    os.remove(out)
+    os.remove(steps)
+    assert.equal(3, r.code, seen)
+    assert.equal(1, S.count(r.err, "> limit 100%.0 MiB"), seen)
     -- 95 MiB is inside the band (90..100 MiB): the clear comes at 40 MiB
     -- (held 1 s: a loaded machine, as CI under ASan, stretches the samples)
-    assert.equal(1, S.count(r.err, "RSS 4%d%.%d MiB back below 90%.0 MiB"))
+    assert.equal(1, S.count(r.err, "RSS 4%d%.%d MiB back below 90%.0 MiB"), seen)
   end)
 
   it("--for MS ignores a shorter excess", function()

@@ -31,12 +31,12 @@ $(BPF_VMLINUX): | check-build-deps
 
 # offcpu: a light skeleton loads every program of its object, so one object
 # per sched_switch flavour (engine/profiler/offcpu.c tries tp_btf, then raw_tp).
-$(BPF_GEN)/offcpu_btf.bpf.o: bpf/offcpu.bpf.c bpf/offcpu.h $(BPF_VMLINUX)
+$(BPF_GEN)/offcpu_btf.bpf.o: bpf/offcpu.bpf.c bpf/offcpu.h bpf/syscalls.bpf.h bpf/syscalls.h $(BPF_VMLINUX)
 	@mkdir -p $(dir $@)
 	$(BPF_CLANG) $(BPF_CFLAGS) -target bpf -D__TARGET_ARCH_$(BPF_ARCH) \
 		-DDN_OFFCPU_RAW_TP=0 -I$(BPF_GEN) -Ibpf -c $< -o $@
 
-$(BPF_GEN)/offcpu_raw.bpf.o: bpf/offcpu.bpf.c bpf/offcpu.h $(BPF_VMLINUX)
+$(BPF_GEN)/offcpu_raw.bpf.o: bpf/offcpu.bpf.c bpf/offcpu.h bpf/syscalls.bpf.h bpf/syscalls.h $(BPF_VMLINUX)
 	@mkdir -p $(dir $@)
 	$(BPF_CLANG) $(BPF_CFLAGS) -target bpf -D__TARGET_ARCH_$(BPF_ARCH) \
 		-DDN_OFFCPU_RAW_TP=1 -I$(BPF_GEN) -Ibpf -c $< -o $@

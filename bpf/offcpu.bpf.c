@@ -176,6 +176,9 @@ static __always_inline __u64 store_stack(struct dn_offcpu_frames *f, __u32 g)
 	return key;
 }
 
+/* the syscall tracker: filtered by `tgids` above */
+#include "syscalls.bpf.h"
+
 struct fp_frame {
 	__u64 next, ret;
 };
@@ -498,6 +501,7 @@ int BPF_PROG(dn_exit, struct task_struct *p)
 	__u32 tid = BPF_CORE_READ(p, pid), tgid = BPF_CORE_READ(p, tgid);
 
 	bpf_map_delete_elem(&start, &tid);
+	sys_thread_exit(tid);
 	/* signal->live was decremented before the tracepoint: 0 = last thread */
 	if (BPF_CORE_READ(p, signal, live.counter) == 0)
 		bpf_map_delete_elem(&tgids, &tgid);

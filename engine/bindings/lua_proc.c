@@ -179,6 +179,7 @@ static const struct dn_lua_opt run_opts[] = {
 	{"timeout", LUA_TNUMBER},
 	{"duration", LUA_TNUMBER},
 	{"wait_all", LUA_TBOOLEAN},
+	{"syscalls", LUA_TBOOLEAN},
 	{NULL, 0},
 };
 
@@ -197,6 +198,12 @@ static void read_monitor_opts(lua_State *L, int idx, struct dn_monitor_opts *o, 
 	o->timeout_secs = dn_lua_opt_num(L, idx, "timeout", 0);
 	o->duration_secs = dn_lua_opt_num(L, idx, "duration", 0);
 	o->wait_all = dn_lua_opt_bool(L, idx, "wait_all", false);
+	/* eBPF syscall tracking of the run (no off-CPU stacks: denet.offcpu
+	 * has those); when eBPF is unavailable the run goes on without */
+	if (dn_lua_opt_bool(L, idx, "syscalls", false)) {
+		o->offcpu = true;
+		o->offcpu_opts = (struct dn_profile_opts){.no_offcpu = true, .syscalls = true};
+	}
 	if (o->timeout_secs < 0 || o->duration_secs < 0)
 		luaL_error(L, "%s: timeout and duration must be >= 0", fname);
 }
@@ -282,7 +289,8 @@ static const struct dn_lua_opt attach_opts[] = {
 	{"interval", LUA_TNUMBER},  {"max_interval", LUA_TNUMBER},
 	{"children", LUA_TBOOLEAN}, {"since_process_start", LUA_TBOOLEAN},
 	{"out", LUA_TSTRING},	    {"duration", LUA_TNUMBER},
-	{"wait_all", LUA_TBOOLEAN}, {NULL, 0},
+	{"wait_all", LUA_TBOOLEAN}, {"syscalls", LUA_TBOOLEAN},
+	{NULL, 0},
 };
 
 static int l_attach(lua_State *L)

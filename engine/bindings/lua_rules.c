@@ -58,6 +58,7 @@ static const struct dn_lua_opt watch_opts[] = {
 	{"on_clear", LUA_TFUNCTION},
 	{"action", LUA_TSTRING},
 	{"scope", LUA_TSTRING},
+	{"syscall", LUA_TSTRING},
 	{NULL, 0},
 };
 
@@ -115,6 +116,19 @@ int dn_lua_proc_watch(lua_State *L)
 		luaL_error(L, "p:watch: unknown metric '%s'", metric);
 	if (e == -EINVAL)
 		any_scope_error(L, metric);
+	const char *syscall = dn_lua_opt_str(L, 2, "syscall");
+	if (syscall && !r.syscall_rate)
+		luaL_error(L, "p:watch: 'syscall' goes with metric = \"syscall_rate\"");
+	if (r.syscall_rate) {
+		if (dn_rules_set_syscall(&r, syscall) < 0)
+			luaL_error(L, "p:watch: unknown syscall '%s'", syscall);
+		/* asked for (it may open later, or fail with a warning: the
+		 * rate then reads 0) */
+		const struct dn_monitor_opts *mo = p->mon ? dn_monitor_opts(p->mon) : NULL;
+		if (!mo || !mo->offcpu || !mo->offcpu_opts.syscalls)
+			luaL_error(L, "p:watch: syscall_rate needs the run's syscall tracking "
+				      "(denet.run{syscalls = true, ...} or --enable-ebpf)");
+	}
 	double above = check_size(L, 2, "above", metric);
 	double below = check_size(L, 2, "below", metric);
 	if (isnan(above) == isnan(below))

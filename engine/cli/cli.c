@@ -38,6 +38,8 @@ enum opt_id {
 	OPT_NO_CGROUP,
 	OPT_NO_FORK_EVENTS,
 	OPT_NO_BPF_SAMPLER,
+	OPT_NO_OFFCPU,
+	OPT_NO_SYSCALLS,
 	OPT_SAMPLER,
 	OPT_SCRIPT,
 	OPT_OFFCPU_OUT,
@@ -93,7 +95,11 @@ static const struct opt opts[] = {
 	{"stats", 0, true, OPT_STATS, "FILE", FOR_MONITOR | FOR_STATS,
 	 "Write the summary statistics to FILE at the end, - for stdout"},
 	{"enable-ebpf", 0, false, OPT_EBPF, NULL, FOR_MONITOR,
-	 "Off-CPU profiling with eBPF (needs root or CAP_BPF+CAP_PERFMON)"},
+	 "Off-CPU profile and syscall tracking with eBPF (root or CAP_BPF+CAP_PERFMON)"},
+	{"no-offcpu", 0, false, OPT_NO_OFFCPU, NULL, FOR_MONITOR | TUNING,
+	 "With --enable-ebpf: no off-CPU profile, syscalls only"},
+	{"no-syscalls", 0, false, OPT_NO_SYSCALLS, NULL, FOR_MONITOR | TUNING,
+	 "With --enable-ebpf: no syscall tracking, off-CPU only"},
 	{"offcpu-out", 0, true, OPT_OFFCPU_OUT, "FILE", FOR_MONITOR,
 	 "Write the off-CPU stacks to FILE (implies --enable-ebpf)"},
 	{"debug", 0, false, OPT_DEBUG, NULL, FOR_MONITOR,
@@ -420,6 +426,8 @@ static int apply(const struct opt *o, const char *val, struct dn_cli *cli, struc
 	case OPT_QUIET: cli->quiet = true; break;
 	case OPT_STATS: cli->stats_out = val; break;
 	case OPT_EBPF: cli->enable_ebpf = true; break;
+	case OPT_NO_OFFCPU: cli->no_offcpu = true; break;
+	case OPT_NO_SYSCALLS: cli->no_syscalls = true; break;
 	case OPT_DEBUG: cli->debug = true; break;
 	case OPT_WRITE_ENV: cli->write_env = true; break;
 	case OPT_NO_CGROUP: cli->no_cgroup = true; break;
@@ -624,6 +632,14 @@ static int check_complete(struct dn_cli *cli, const struct state *st, const char
 		break;
 	default: break;
 	}
+	if ((cli->no_offcpu || cli->no_syscalls) && !cli->enable_ebpf && !cli->offcpu_out)
+		return fail(err, errlen, "--%s chooses what --enable-ebpf traces: add --enable-ebpf",
+			    cli->no_offcpu ? "no-offcpu" : "no-syscalls");
+	if (cli->no_offcpu && cli->offcpu_out)
+		return fail(err, errlen, "--offcpu-out needs the off-CPU profile: drop --no-offcpu");
+	if (cli->no_offcpu && cli->no_syscalls)
+		return fail(err, errlen,
+			    "--no-offcpu with --no-syscalls leaves --enable-ebpf nothing to trace");
 	if (cli->max_interval_ms < cli->interval_ms) {
 		if (st->max_given)
 			return fail(err, errlen,

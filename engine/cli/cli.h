@@ -38,6 +38,8 @@ struct dn_cli {
 	bool quiet;		  /* -q/--quiet */
 	const char *stats_out;	  /* --stats FILE */
 	bool enable_ebpf;	  /* --enable-ebpf */
+	bool no_offcpu;		  /* --no-offcpu: eBPF syscalls only */
+	bool no_syscalls;	  /* --no-syscalls: eBPF off-CPU only */
 	bool debug;		  /* --debug */
 	bool write_env;		  /* --write-env */
 	bool no_cgroup;		  /* --no-cgroup */

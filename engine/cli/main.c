@@ -241,7 +241,10 @@ static int monitor_main(struct dn_cli *cli)
 		/* --offcpu-out implies the profile; intervals under 1 ms are
 		 * scheduling noise for "where does it block" */
 		.offcpu = cli->enable_ebpf || cli->offcpu_out,
-		.offcpu_opts = {.kernel_stacks = true, .min_us = 1000},
+		.offcpu_opts = {.kernel_stacks = true,
+				.min_us = 1000,
+				.no_offcpu = cli->no_offcpu,
+				.syscalls = !cli->no_syscalls},
 	};
 	bool json_stdout = cli->json && !cli->quiet;
 	int r;
@@ -328,7 +331,10 @@ static int monitor_main(struct dn_cli *cli)
 	const char *prof_why = NULL;
 	if (dn_monitor_opts(cr.mon)->offcpu && !dn_monitor_profile(cr.mon, &prof_why))
 		fprintf(stderr,
-			"denet: off-CPU profiling unavailable: %s; going on with /proc sampling\n",
+			"denet: eBPF unavailable (%s): %s; going on with /proc sampling\n",
+			cli->no_offcpu	  ? "syscall tracking"
+			: cli->no_syscalls ? "off-CPU profile"
+					   : "off-CPU profile and syscall tracking",
 			prof_why[0] ? prof_why : "unknown reason");
 	if (cli->write_env)
 		write_env_record(cr.mon);

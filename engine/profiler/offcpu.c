@@ -51,6 +51,7 @@
 #include <bpf/libbpf.h>
 
 #include "../../bpf/offcpu.h" /* the layout shared with the BPF program */
+#include "../../bpf/syscalls.h"
 #include "arch.h"
 #include "cfi.h"
 #include "offcpu.h"
@@ -76,11 +77,23 @@ struct leaf_ent {
 struct skel {
 	void *obj;
 	void (*destroy)(void *obj);
-	int tgids, start, agg, stacks, leaf_cfa, leaf_unknown, snaps, events;
+	int tgids, start, agg, stacks, leaf_cfa, leaf_unknown, snaps, events, sys_agg;
 	__u32 *gen;
 	__u64 *aspace_seq;
 	const struct dn_offcpu_counters *counters;
+	const struct dn_syscall_counters *sys_counters;
 };
+
+/* Entries of the syscall aggregate: its values are per CPU, so fewer on a
+ * machine with many (at most 32 MiB of them). */
+static __u32 syscall_keys(void)
+{
+	long ncpu = libbpf_num_possible_cpus();
+	size_t per = sizeof(struct dn_syscall_val) * (size_t)(ncpu > 0 ? ncpu : 1);
+	size_t n = ((size_t)32 << 20) / per;
+
+	return n < DN_SYSCALL_MAX_KEYS ? (__u32)(n > 256 ? n : 256) : DN_SYSCALL_MAX_KEYS;
+}
 
 struct dn_offcpu {
 	struct skel sk;
@@ -184,6 +197,18 @@ static int on_event(void *ctx, void *data, size_t size);
 			s->rodata->recover_leaf = o->user_stacks;                               \
 			s->rodata->min_ns = o->min_us ? o->min_us * 1000 : 1;                   \
 			s->rodata->max_ns = o->max_us ? o->max_us * 1000 : ~0ULL;               \
+			/* what stays unattached gets minimal maps */                           \
+			if (o->no_offcpu) {                                                     \
+				s->maps.start.max_entries = 64;                                 \
+				s->maps.agg.max_entries = 64;                                   \
+				s->maps.stacks.max_entries = 64;                                \
+				s->maps.leaf_cfa.max_entries = 64;                              \
+				s->maps.leaf_unknown.max_entries = 64;                          \
+				s->maps.snaps.max_entries = 64;                                 \
+			}                                                                       \
+			s->maps.sys_agg.max_entries = o->syscalls ? syscall_keys() : 1;         \
+			if (!o->syscalls)                                                       \
+				s->maps.sys_start.max_entries = 1;                              \
 		}                                                                               \
 		return s;                                                                       \
 	}                                                                                       \
@@ -221,11 +246,22 @@ static int on_event(void *ctx, void *data, size_t size);
 				why_refused_##T(o);                                             \
 			return r < 0 ? r : -EINVAL;                                             \
 		}                                                                               \
-		r = T##__attach(s);                                                             \
-		if (r) {                                                                        \
+		*what = "attaching sched_process_fork/exec/exit";                               \
+		r = T##__dn_fork__attach(s);                                                    \
+		r = r < 0 ? r : T##__dn_exec__attach(s);                                        \
+		r = r < 0 ? r : T##__dn_exit__attach(s);                                        \
+		if (r >= 0 && !o->no_offcpu) {                                                  \
 			*what = "attaching sched_switch";                                       \
+			r = T##__dn_switch__attach(s);                                          \
+		}                                                                               \
+		if (r >= 0 && o->syscalls) {                                                    \
+			*what = "attaching sys_enter/sys_exit";                                 \
+			r = T##__dn_sys_enter__attach(s);                                       \
+			r = r < 0 ? r : T##__dn_sys_exit__attach(s);                            \
+		}                                                                               \
+		if (r < 0) {                                                                    \
 			T##__destroy(s);                                                        \
-			return r < 0 ? r : -EINVAL;                                             \
+			return r;                                                               \
 		}                                                                               \
 		*sk = (struct skel){                                                            \
 			.obj = s,                                                               \
@@ -238,9 +274,11 @@ static int on_event(void *ctx, void *data, size_t size);
 			.leaf_unknown = s->maps.leaf_unknown.map_fd,                            \
 			.snaps = s->maps.snaps.map_fd,                                          \
 			.events = s->maps.events.map_fd,                                        \
+			.sys_agg = o->syscalls ? s->maps.sys_agg.map_fd : -1,                   \
 			.gen = &s->bss->gen,                                                    \
 			.aspace_seq = &s->bss->aspace_seq,                                      \
 			.counters = &s->bss->counters,                                          \
+			.sys_counters = &s->bss->sys_counters,                                  \
 		};                                                                              \
 		return 0;                                                                       \
 	}
@@ -944,6 +982,28 @@ int dn_offcpu_drain(struct dn_offcpu *p, void (*fn)(const struct dn_offcpu_stack
 	}
 	stacks_gc(p, old);
 	return nout;
+}
+
+bool dn_offcpu_is_tracked(const struct dn_offcpu *p, pid_t tgid)
+{
+	__u32 key = (__u32)tgid;
+	__u64 v;
+
+	return p && tgid > 0 && bpf_map_lookup_elem(p->sk.tgids, &key, &v) == 0;
+}
+
+int dn_offcpu_syscall_map(const struct dn_offcpu *p)
+{
+	return p ? p->sk.sys_agg : -1;
+}
+
+void dn_offcpu_syscall_losses(const struct dn_offcpu *p, struct dn_offcpu_syscall_losses *l)
+{
+	memset(l, 0, sizeof *l);
+	if (!p || p->sk.sys_agg < 0)
+		return;
+	l->agg_full = p->sk.sys_counters->agg_full;
+	l->start_full = p->sk.sys_counters->start_full;
 }
 
 void dn_offcpu_close(struct dn_offcpu *p)

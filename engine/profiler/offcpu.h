@@ -23,6 +23,8 @@ struct dn_offcpu_opts {
 	bool user_stacks;
 	uint64_t min_us, max_us; /* max_us 0: no upper bound */
 	bool force_raw_tp;	 /* skip tp_btf (tests of the fallback) */
+	bool no_offcpu;		 /* leave sched_switch unattached (syscalls only) */
+	bool syscalls;		 /* attach the syscall tracker (bpf/syscalls.bpf.h) */
 };
 
 struct dn_offcpu;
@@ -112,6 +114,20 @@ int dn_offcpu_leaf_offset(struct dn_offcpu *p, pid_t pid, uint64_t ip, int *off)
 int dn_offcpu_event_fd(struct dn_offcpu *p);
 int dn_offcpu_poll_events(struct dn_offcpu *p, void (*fn)(pid_t tgid, int kind, void *ctx),
 			  void *ctx);
+
+/* The syscall tracker's per-CPU aggregate (struct dn_syscall_key ->
+ * struct dn_syscall_val, bpf/syscalls.h) and its loss counters; -1 / NULL
+ * unless opened with `syscalls`. Drained by engine/profiler/systrace.c. */
+int dn_offcpu_syscall_map(const struct dn_offcpu *p);
+struct dn_offcpu_syscall_losses {
+	uint64_t agg_full;   /* syscalls not counted: the aggregate map was full */
+	uint64_t start_full; /* syscalls counted without time: the start map was full */
+};
+void dn_offcpu_syscall_losses(const struct dn_offcpu *p, struct dn_offcpu_syscall_losses *l);
+
+/* Whether tgid is in the tracked set now (the kernel drops a tgid when its
+ * last thread exits). */
+bool dn_offcpu_is_tracked(const struct dn_offcpu *p, pid_t tgid);
 
 void dn_offcpu_close(struct dn_offcpu *p);
 

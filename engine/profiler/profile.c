@@ -25,8 +25,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "offcpu.h"
 #include "profile.h"
+#include "systrace.h"
 
 /* Off-CPU intervals summed: the whole profile's, and each thread's. */
 struct interval_stats {
@@ -51,6 +53,8 @@ struct folded_entry {
 struct dn_profile {
 	struct dn_profile_opts o;
 	struct dn_offcpu *bpf;
+	struct dn_systrace *sys;
+	uint64_t open_ns, drain_ns, prev_drain_ns; /* monotonic */
 	struct dn_symbolizer *sym;
 	struct dn_profile_stack *win;
 	size_t nwin, capwin;
@@ -82,6 +86,8 @@ struct dn_profile *dn_profile_open(const struct dn_profile_opts *o, char *why, s
 		.user_stacks = true,
 		.min_us = o->min_us,
 		.max_us = o->max_us,
+		.no_offcpu = o->no_offcpu,
+		.syscalls = o->syscalls,
 	};
 	p->bpf = dn_offcpu_open(&bo, why, whylen);
 	if (!p->bpf) {
@@ -91,12 +97,16 @@ struct dn_profile *dn_profile_open(const struct dn_profile_opts *o, char *why, s
 		return NULL;
 	}
 	p->sym = dn_sym_new();
-	if (!p->sym) {
+	if (p->sym && o->syscalls)
+		p->sys = dn_systrace_new(p->bpf);
+	if (!p->sym || (o->syscalls && !p->sys)) {
+		dn_sym_free(p->sym);
 		dn_offcpu_close(p->bpf);
 		free(p);
 		errno = ENOMEM;
 		return NULL;
 	}
+	p->open_ns = p->drain_ns = p->prev_drain_ns = dn_mono_ns();
 	dn_sym_set_lines(p->sym, o->lines);
 	return p;
 }
@@ -105,13 +115,14 @@ int dn_profile_track(struct dn_profile *p, pid_t tgid)
 {
 	int r = dn_offcpu_track(p->bpf, tgid);
 	if (r == 0)
-		dn_sym_capture(p->sym, tgid);
+		dn_profile_capture(p, tgid);
 	return r;
 }
 
 void dn_profile_capture(struct dn_profile *p, pid_t pid)
 {
-	dn_sym_capture(p->sym, pid);
+	if (!p->o.no_offcpu) /* maps are for symbolizing stacks */
+		dn_sym_capture(p->sym, pid);
 }
 
 int dn_profile_event_fd(struct dn_profile *p)
@@ -122,13 +133,28 @@ int dn_profile_event_fd(struct dn_profile *p)
 static void on_event(pid_t tgid, int kind, void *ctx)
 {
 	(void)kind;
-	struct dn_profile *p = ctx;
-	dn_sym_capture(p->sym, tgid);
+	dn_profile_capture(ctx, tgid);
 }
 
 int dn_profile_poll_events(struct dn_profile *p)
 {
 	return dn_offcpu_poll_events(p->bpf, on_event, p);
+}
+
+struct dn_systrace *dn_profile_systrace(const struct dn_profile *p)
+{
+	return p->sys;
+}
+
+void dn_profile_times(const struct dn_profile *p, double *elapsed_s, double *window_s)
+{
+	*elapsed_s = (double)(p->drain_ns - p->open_ns) / 1e9;
+	*window_s = (double)(p->drain_ns - p->prev_drain_ns) / 1e9;
+}
+
+bool dn_profile_offcpu(const struct dn_profile *p)
+{
+	return !p->o.no_offcpu;
 }
 
 struct dn_symbolizer *dn_profile_symbolizer(struct dn_profile *p)
@@ -439,8 +465,15 @@ int dn_profile_drain(struct dn_profile *p)
 		dn_sym_trim(p->sym);
 	mark_gone(p);
 	p->drains++;
+	p->prev_drain_ns = p->drain_ns;
+	p->drain_ns = dn_mono_ns();
 	int r = dn_offcpu_drain(p->bpf, on_stack, p);
 	sweep_gone(p);
+	if (p->sys) {
+		int rs = dn_systrace_drain(p->sys);
+		if (r >= 0 && rs < 0)
+			r = rs;
+	}
 	return r < 0 ? r : 0;
 }
 
@@ -635,6 +668,7 @@ void dn_profile_close(struct dn_profile *p)
 	for (size_t i = 0; i < p->capfolded; i++)
 		free(p->folded[i].key);
 	free(p->folded);
+	dn_systrace_free(p->sys);
 	dn_offcpu_close(p->bpf);
 	dn_sym_free(p->sym);
 	free(p);

@@ -23,6 +23,8 @@ struct dn_profile_opts {
 	uint64_t min_us;    /* shorter off-CPU intervals are not recorded */
 	uint64_t max_us;    /* 0 = no upper bound */
 	bool lines;	    /* file:line for frames (libdw; slower to load) */
+	bool no_offcpu;	    /* no off-CPU stacks (sched_switch unattached) */
+	bool syscalls;	    /* the syscall tracker too (systrace.h) */
 };
 
 /* One symbolized frame of a window stack. */
@@ -84,6 +86,13 @@ void dn_profile_folded(const struct dn_profile *p, struct dn_buf *out);
  * symbolize. */
 int dn_profile_event_fd(struct dn_profile *p);
 int dn_profile_poll_events(struct dn_profile *p);
+/* The syscall tracker (opened with `syscalls`, else NULL), drained by
+ * dn_profile_drain; and the seconds since the profile opened and of the
+ * last window, at the last drain. */
+struct dn_systrace *dn_profile_systrace(const struct dn_profile *p);
+void dn_profile_times(const struct dn_profile *p, double *elapsed_s, double *window_s);
+/* Whether off-CPU stacks are profiled (not opened with no_offcpu). */
+bool dn_profile_offcpu(const struct dn_profile *p);
 /* The symbolizer the profile uses (shared with denet.symbolizer). */
 struct dn_symbolizer *dn_profile_symbolizer(struct dn_profile *p);
 void dn_profile_close(struct dn_profile *p);

@@ -10,6 +10,7 @@
 #include "json.h"
 #include "profile.h"
 #include "records.h"
+#include "systrace.h"
 
 static void end_line(struct dn_buf *b)
 {
@@ -163,10 +164,21 @@ void dn_record_tree(struct dn_buf *b, const struct dn_tree *t, bool flat,
 		dn_metrics_write_json(&aj, &t->agg, true);
 		if (ab.len > 1 && !ab.oom) {
 			dn_json_raw(&j, ab.data, ab.len - 1); /* without the closing brace */
-			dn_buf_puts(b, ",\"ebpf\":{\"offcpu\":");
+			dn_buf_puts(b, ",\"ebpf\":{");
 			struct dn_json pj;
-			dn_json_init(&pj, b);
-			dn_profile_write_upstream(&pj, prof);
+			if (dn_profile_offcpu(prof)) {
+				dn_buf_puts(b, "\"offcpu\":");
+				dn_json_init(&pj, b);
+				dn_profile_write_upstream(&pj, prof);
+			}
+			const struct dn_systrace *sys = dn_profile_systrace(prof);
+			if (sys) {
+				double elapsed, window;
+				dn_profile_times(prof, &elapsed, &window);
+				dn_buf_puts(b, dn_profile_offcpu(prof) ? ",\"syscalls\":" : "\"syscalls\":");
+				dn_json_init(&pj, b);
+				dn_systrace_write_upstream(&pj, sys, elapsed, window);
+			}
 			dn_buf_puts(b, "}}");
 		}
 		dn_buf_free(&ab);

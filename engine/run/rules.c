@@ -15,6 +15,8 @@
 #include "metrics.h"
 #include "monitor_private.h"
 #include "rules.h"
+#include "syscall_table.h"
+#include "systrace.h"
 
 void dn_rules_init(struct dn_rules *rs)
 {
@@ -31,6 +33,16 @@ void dn_rules_free(struct dn_rules *rs)
  * schema's `watch` column (metrics_schema.h). */
 int dn_rules_set_metric(struct dn_rule *r, const char *metric, bool scope_any)
 {
+	if (strcmp(metric, "syscall_rate") == 0) {
+		/* from the syscall tracker, not the sample: the tree's only */
+		if (scope_any)
+			return -EINVAL;
+		snprintf(r->metric, sizeof r->metric, "%s", metric);
+		r->syscall_rate = true;
+		r->syscall_nr = -1;
+		r->is_double = true;
+		return 0;
+	}
 	const struct dn_metric_info *f = dn_metrics_find(metric);
 	if (!f || f->watch == DN_METRIC_NO)
 		return -ENOENT;
@@ -40,6 +52,21 @@ int dn_rules_set_metric(struct dn_rule *r, const char *metric, bool scope_any)
 	r->offset = f->offset;
 	r->is_double = f->type == DN_METRIC_PCT || f->type == DN_METRIC_SECS;
 	r->scope_any = scope_any;
+	return 0;
+}
+
+int dn_rules_set_syscall(struct dn_rule *r, const char *name)
+{
+	if (!r->syscall_rate)
+		return -EINVAL;
+	if (!name) {
+		r->syscall_nr = -1;
+		return 0;
+	}
+	int nr = dn_syscall_by_name(name);
+	if (nr < 0)
+		return -ENOENT;
+	r->syscall_nr = nr;
 	return 0;
 }
 
@@ -134,11 +161,33 @@ static double field(const struct dn_metrics *m, const struct dn_rule *r)
 	return (double)*(const uint64_t *)(const void *)p;
 }
 
+/* Syscalls per second of the last window (2 decimals, as written); 0
+ * without syscall tracking. */
+static double syscall_rate(const struct dn_rule *r, const struct dn_monitor *m)
+{
+	const struct dn_systrace *sys = m->prof ? dn_profile_systrace(m->prof) : NULL;
+	if (!sys)
+		return 0;
+	double elapsed, window;
+	dn_profile_times(m->prof, &elapsed, &window);
+	if (window <= 0)
+		return 0;
+	struct dn_systrace_fig all;
+	const struct dn_systrace_fig *f = &all;
+	if (r->syscall_nr < 0)
+		dn_systrace_sum(sys, true, &all);
+	else if (!(f = dn_systrace_nr(sys, r->syscall_nr, true)))
+		return 0;
+	return dn_metrics_round((double)f->count / window, 2);
+}
+
 /* The rule's value on the latest sample, and the process it belongs to. */
 static double rule_value(const struct dn_rule *r, const struct dn_monitor *m, pid_t *pid)
 {
 	const struct dn_tree *t = &m->tree;
 	*pid = m->pid;
+	if (r->syscall_rate)
+		return syscall_rate(r, m);
 	if (!r->scope_any)
 		return field(&t->agg, r);
 	double best = 0;

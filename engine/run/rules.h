@@ -23,6 +23,10 @@ struct dn_rule {
 	size_t offset;	/* into struct dn_metrics */
 	bool is_double; /* cpu_usage */
 	bool scope_any; /* the largest value among single processes */
+	/* metric "syscall_rate": the tree's syscalls per second in the last
+	 * window (eBPF syscall tracking), of syscall_nr or, -1, of all */
+	bool syscall_rate;
+	int syscall_nr;
 	bool above;	/* fire when value > threshold (else < threshold) */
 	double threshold;
 	double clear_level; /* clears when back below (above) this */
@@ -60,6 +64,9 @@ void dn_rules_free(struct dn_rules *rs);
 /* 0, -ENOENT (no such metric), -EINVAL (scope any for an aggregate-only
  * metric). */
 int dn_rules_set_metric(struct dn_rule *r, const char *metric, bool scope_any);
+/* The syscall a "syscall_rate" rule counts, by name ("fsync"); NULL: all.
+ * 0, -ENOENT (no such syscall) or -EINVAL (the metric is another). */
+int dn_rules_set_syscall(struct dn_rule *r, const char *name);
 /* NULL = none; "stop", "term", "kill". 0 or -EINVAL. */
 int dn_rules_set_action(struct dn_rule *r, const char *action);
 /* Adds a copy; returns its 1-based index or -ENOMEM. name NULL = index. */

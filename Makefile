@@ -131,6 +131,16 @@ $(EMBED_O): $(EMBED_C)
 $(BUILD)/engine/profiler/offcpu.o: $(BPF_SKEL)
 $(BUILD)/engine/profiler/tasksampler.o: $(TASKS_SKEL)
 
+# The syscall names of the build's target, from the kernel's own table
+# (<asm/unistd.h>, read by the same compiler and flags); its .d lists the
+# headers the preprocessor read, so a new linux-libc-dev regenerates it.
+SYSCALL_NAMES := $(BUILD)/gen/syscall_names.h
+$(SYSCALL_NAMES): tools/gen-syscall-names.sh | check-build-deps
+	@mkdir -p $(dir $@)
+	tools/gen-syscall-names.sh $@ $(CC) $(CFLAGS_ALL)
+$(BUILD)/engine/profiler/syscall_table.o: $(SYSCALL_NAMES)
+$(BUILD)/tests/test_syscall_table: $(SYSCALL_NAMES)
+
 $(BUILD)/libdenet.a: $(ENGINE_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
@@ -213,3 +223,4 @@ clean:
 
 # The header dependencies -MMD wrote on the last build.
 -include $(shell find $(BUILD)/engine $(BUILD)/tests -name '*.d' 2>/dev/null)
+-include $(SYSCALL_NAMES:.h=.h.d)

@@ -169,18 +169,12 @@ void dn_lua_proc_monitor_ended(struct lproc *p)
 }
 
 static const struct dn_lua_opt run_opts[] = {
-	{"interval", LUA_TNUMBER},
-	{"max_interval", LUA_TNUMBER},
-	{"children", LUA_TBOOLEAN},
-	{"since_process_start", LUA_TBOOLEAN},
-	{"stdout", LUA_TSTRING},
-	{"stderr", LUA_TSTRING},
-	{"out", LUA_TSTRING},
-	{"timeout", LUA_TNUMBER},
-	{"duration", LUA_TNUMBER},
-	{"wait_all", LUA_TBOOLEAN},
-	{"syscalls", LUA_TBOOLEAN},
-	{NULL, 0},
+	{"interval", LUA_TNUMBER},  {"max_interval", LUA_TNUMBER},
+	{"children", LUA_TBOOLEAN}, {"since_process_start", LUA_TBOOLEAN},
+	{"stdout", LUA_TSTRING},    {"stderr", LUA_TSTRING},
+	{"out", LUA_TSTRING},	    {"timeout", LUA_TNUMBER},
+	{"duration", LUA_TNUMBER},  {"wait_all", LUA_TBOOLEAN},
+	{"syscalls", LUA_TBOOLEAN}, {NULL, 0},
 };
 
 static void read_monitor_opts(lua_State *L, int idx, struct dn_monitor_opts *o, const char *fname)
@@ -286,10 +280,14 @@ static int l_run(lua_State *L)
 }
 
 static const struct dn_lua_opt attach_opts[] = {
-	{"interval", LUA_TNUMBER},  {"max_interval", LUA_TNUMBER},
-	{"children", LUA_TBOOLEAN}, {"since_process_start", LUA_TBOOLEAN},
-	{"out", LUA_TSTRING},	    {"duration", LUA_TNUMBER},
-	{"wait_all", LUA_TBOOLEAN}, {"syscalls", LUA_TBOOLEAN},
+	{"interval", LUA_TNUMBER},
+	{"max_interval", LUA_TNUMBER},
+	{"children", LUA_TBOOLEAN},
+	{"since_process_start", LUA_TBOOLEAN},
+	{"out", LUA_TSTRING},
+	{"duration", LUA_TNUMBER},
+	{"wait_all", LUA_TBOOLEAN},
+	{"syscalls", LUA_TBOOLEAN},
 	{NULL, 0},
 };
 

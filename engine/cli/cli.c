@@ -633,10 +633,12 @@ static int check_complete(struct dn_cli *cli, const struct state *st, const char
 	default: break;
 	}
 	if ((cli->no_offcpu || cli->no_syscalls) && !cli->enable_ebpf && !cli->offcpu_out)
-		return fail(err, errlen, "--%s chooses what --enable-ebpf traces: add --enable-ebpf",
+		return fail(err, errlen,
+			    "--%s chooses what --enable-ebpf traces: add --enable-ebpf",
 			    cli->no_offcpu ? "no-offcpu" : "no-syscalls");
 	if (cli->no_offcpu && cli->offcpu_out)
-		return fail(err, errlen, "--offcpu-out needs the off-CPU profile: drop --no-offcpu");
+		return fail(err, errlen,
+			    "--offcpu-out needs the off-CPU profile: drop --no-offcpu");
 	if (cli->no_offcpu && cli->no_syscalls)
 		return fail(err, errlen,
 			    "--no-offcpu with --no-syscalls leaves --enable-ebpf nothing to trace");

@@ -330,9 +330,8 @@ static int monitor_main(struct dn_cli *cli)
 			(int)cli->attach_pid);
 	const char *prof_why = NULL;
 	if (dn_monitor_opts(cr.mon)->offcpu && !dn_monitor_profile(cr.mon, &prof_why))
-		fprintf(stderr,
-			"denet: eBPF unavailable (%s): %s; going on with /proc sampling\n",
-			cli->no_offcpu	  ? "syscall tracking"
+		fprintf(stderr, "denet: eBPF unavailable (%s): %s; going on with /proc sampling\n",
+			cli->no_offcpu	   ? "syscall tracking"
 			: cli->no_syscalls ? "off-CPU profile"
 					   : "off-CPU profile and syscall tracking",
 			prof_why[0] ? prof_why : "unknown reason");

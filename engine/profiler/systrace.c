@@ -86,7 +86,7 @@ struct dn_systrace *dn_systrace_new(struct dn_offcpu *p)
 	struct bpf_map_info info = {0};
 	__u32 len = sizeof info;
 	t->map_cap = bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.max_entries
-								   : DN_SYSCALL_MAX_KEYS;
+								  : DN_SYSCALL_MAX_KEYS;
 	int n = dn_syscall_nr_max();
 	t->nr_cap = n > 0 && n < NR_LIMIT ? n : NR_LIMIT;
 	t->nr_total = calloc((size_t)t->nr_cap, sizeof *t->nr_total);
@@ -203,7 +203,8 @@ static int read_map(struct dn_systrace *t)
 				return -e;
 			}
 			for (__u32 i = 0; i < n; i++)
-				if (push_next(t, &t->rk[i], t->rv + (size_t)i * t->valsz * (size_t)t->ncpu) < 0)
+				if (push_next(t, &t->rk[i],
+					      t->rv + (size_t)i * t->valsz * (size_t)t->ncpu) < 0)
 					return -ENOMEM;
 			if (r) /* ENOENT: the end */
 				return 0;
@@ -516,8 +517,7 @@ static void write_top(struct dn_json *j, const struct dn_systrace_fig *figs, int
 	dn_json_arr_end(j);
 }
 
-static void write_figures(struct dn_json *j, const struct dn_systrace *t, bool window,
-			  double secs)
+static void write_figures(struct dn_json *j, const struct dn_systrace *t, bool window, double secs)
 {
 	const struct dn_systrace_fig *figs = window ? t->nr_window : t->nr_total;
 	uint64_t cat[DN_SC_NCATEGORIES] = {0};

@@ -175,7 +175,8 @@ void dn_record_tree(struct dn_buf *b, const struct dn_tree *t, bool flat,
 			if (sys) {
 				double elapsed, window;
 				dn_profile_times(prof, &elapsed, &window);
-				dn_buf_puts(b, dn_profile_offcpu(prof) ? ",\"syscalls\":" : "\"syscalls\":");
+				dn_buf_puts(b, dn_profile_offcpu(prof) ? ",\"syscalls\":"
+								       : "\"syscalls\":");
 				dn_json_init(&pj, b);
 				dn_systrace_write_upstream(&pj, sys, elapsed, window);
 			}

@@ -27,7 +27,7 @@ struct dn_rule {
 	 * window (eBPF syscall tracking), of syscall_nr or, -1, of all */
 	bool syscall_rate;
 	int syscall_nr;
-	bool above;	/* fire when value > threshold (else < threshold) */
+	bool above; /* fire when value > threshold (else < threshold) */
 	double threshold;
 	double clear_level; /* clears when back below (above) this */
 	uint64_t for_ms;

@@ -690,7 +690,9 @@ static void write_exit(struct dn_monitor *m, int status, bool known)
 	if (!e->detached)
 		m->command_done = true;
 	dn_buf_reset(&m->line);
+	e->prof = m->prof;
 	dn_record_exit(&m->line, e);
+	e->prof = NULL;
 	emit_line(m);
 }
 

@@ -296,6 +296,16 @@ void dn_record_exit(struct dn_buf *b, const struct dn_exit_info *e)
 		dn_json_arr_end(&j);
 		dn_json_obj_end(&j);
 	}
+	const struct dn_systrace *sys = e->prof ? dn_profile_systrace(e->prof) : NULL;
+	if (sys) {
+		double elapsed, window;
+		dn_profile_times(e->prof, &elapsed, &window);
+		dn_json_key(&j, "ebpf");
+		dn_json_obj_begin(&j);
+		dn_json_key(&j, "syscalls");
+		dn_systrace_write_upstream(&j, sys, elapsed, window);
+		dn_json_obj_end(&j);
+	}
 	dn_json_obj_end(&j);
 	end_line(b);
 }

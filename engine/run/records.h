@@ -62,6 +62,9 @@ struct dn_exit_info {
 	const char *survivors_source;
 	int nsurvivors_listed;
 	struct dn_survivor survivor[DN_SURVIVORS_LISTED];
+	/* with syscall tracking: the run's syscalls, every one of them (the
+	 * last drain reads the command as a zombie); only while writing */
+	const struct dn_profile *prof;
 };
 
 void dn_record_metadata(struct dn_buf *b, pid_t pid, char *const *argv, int argc,

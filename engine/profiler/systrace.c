@@ -159,6 +159,8 @@ static struct key_state *find_prev(struct dn_systrace *t, const struct dn_syscal
 
 /* ---- reading the kernel map ---- */
 
+/* The read buffers, grown to n keys; new parts zeroed for valgrind, which
+ * cannot see the kernel write them (BPF_MAP_LOOKUP_BATCH). */
 static int grow_read(struct dn_systrace *t, size_t n)
 {
 	if (n <= t->rcap)
@@ -166,10 +168,13 @@ static int grow_read(struct dn_systrace *t, size_t n)
 	struct dn_syscall_key *rk = realloc(t->rk, n * sizeof *rk);
 	if (!rk)
 		return -ENOMEM;
+	memset(rk + t->rcap, 0, (n - t->rcap) * sizeof *rk);
 	t->rk = rk;
-	uint8_t *rv = realloc(t->rv, n * t->valsz * (size_t)t->ncpu);
+	size_t per = t->valsz * (size_t)t->ncpu;
+	uint8_t *rv = realloc(t->rv, n * per);
 	if (!rv)
 		return -ENOMEM;
+	memset(rv + t->rcap * per, 0, (n - t->rcap) * per);
 	t->rv = rv;
 	t->rcap = n;
 	return 0;

@@ -303,7 +303,7 @@ describe("--enable-ebpf", function()
     assert.are.equal(0, r.code, r.err)
     local warnings = 0
     for line in r.err:gmatch("[^\n]+") do
-      if line:find("off-CPU profiling unavailable", 1, true) then warnings = warnings + 1 end
+      if line:find("eBPF unavailable (off-CPU profile and syscall tracking)", 1, true) then warnings = warnings + 1 end
     end
     assert.are.equal(1, warnings, r.err)
     local recs = S.records(r.out)

@@ -304,36 +304,41 @@ static int cmp_u32(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Marks the keys of tgids no longer tracked, among those asked about. */
+/* Marks the keys of tgids no longer tracked: asks about the idle ones
+ * (no syscall in the window), each tgid once, GC_PER_DRAIN from a rotating
+ * cursor, or all when the kernel's table is three quarters full. */
 static void find_gone(struct dn_systrace *t)
 {
-	size_t n = t->nkeys, asked = 0, ngone = 0;
+	size_t n = t->nkeys, ncand = 0, ngone = 0;
 	bool all = n * 4 >= (size_t)t->map_cap * 3;
-	uint32_t gone[GC_PER_DRAIN], *g = gone;
 	if (!n)
 		return;
-	if (all && !(g = malloc(n * sizeof *g)))
+	uint32_t *cand = malloc(2 * n * sizeof *cand), *gone = cand + n;
+	if (!cand)
 		return; /* next time */
-	if (t->gc_cursor >= n)
+	for (size_t i = 0; i < n; i++)
+		if (!t->next[i].e.window.count)
+			cand[ncand++] = t->next[i].k.tgid;
+	qsort(cand, ncand, sizeof *cand, cmp_u32);
+	size_t u = 0;
+	for (size_t i = 0; i < ncand; i++)
+		if (!u || cand[u - 1] != cand[i])
+			cand[u++] = cand[i];
+	ncand = u;
+	size_t ask = all || ncand < GC_PER_DRAIN ? ncand : GC_PER_DRAIN;
+	if (t->gc_cursor >= ncand)
 		t->gc_cursor = 0;
-	for (size_t i = 0; i < n && (all || asked < GC_PER_DRAIN); i++) {
-		const struct key_state *ks = &t->next[(t->gc_cursor + i) % n];
-		if (ks->e.window.count)
-			continue; /* it made syscalls: alive */
-		if (ngone && bsearch(&ks->k.tgid, g, ngone, sizeof *g, cmp_u32))
-			continue;
-		asked++;
-		if (!dn_offcpu_is_tracked(t->bpf, (pid_t)ks->k.tgid)) {
-			g[ngone++] = ks->k.tgid;
-			qsort(g, ngone, sizeof *g, cmp_u32);
-		}
+	for (size_t i = 0; i < ask; i++) {
+		uint32_t tgid = cand[(t->gc_cursor + i) % ncand];
+		if (!dn_offcpu_is_tracked(t->bpf, (pid_t)tgid))
+			gone[ngone++] = tgid;
 	}
-	t->gc_cursor += all ? n : GC_PER_DRAIN;
+	t->gc_cursor += ask;
+	qsort(gone, ngone, sizeof *gone, cmp_u32);
 	for (size_t j = 0; ngone && j < n; j++)
-		if (bsearch(&t->next[j].k.tgid, g, ngone, sizeof *g, cmp_u32))
+		if (bsearch(&t->next[j].k.tgid, gone, ngone, sizeof *gone, cmp_u32))
 			t->next[j].gone = true;
-	if (g != gone)
-		free(g);
+	free(cand);
 }
 
 int dn_systrace_drain(struct dn_systrace *t)

@@ -249,6 +249,82 @@ static void test_forked_child_followed(void)
 	dn_offcpu_close(p);
 }
 
+/* Keys left in the kernel map, and those of tgid. */
+static int kernel_keys(struct dn_offcpu *p, pid_t tgid, int *of_tgid)
+{
+	struct {
+		uint32_t tgid, nr; /* struct dn_syscall_key */
+	} k, next;
+	int fd = dn_offcpu_syscall_map(p), keys = 0;
+	*of_tgid = 0;
+	while (bpf_map_get_next_key(fd, keys ? &k : NULL, &next) == 0 && keys < 100000) {
+		*of_tgid += next.tgid == (uint32_t)tgid;
+		k = next;
+		keys++;
+	}
+	return keys;
+}
+
+/* 200 children of a tracked process come and go: the drains forget their
+ * keys (64 idle processes asked about a drain), the totals keep them. */
+static void test_gone_keys_collected(void)
+{
+	if (geteuid() != 0)
+		UNIT_SKIP("needs root for eBPF");
+	int go[2], done[2];
+	if (pipe(go) < 0 || pipe(done) < 0)
+		UNIT_SKIP("pipe: %s", strerror(errno));
+	pid_t parent = fork();
+	if (parent == 0) {
+		char c;
+		close(go[1]);
+		close(done[0]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(1);
+		for (int i = 0; i < 200; i++) {
+			pid_t k = fork();
+			if (k == 0) {
+				for (int j = 0; j < 10; j++)
+					syscall(SYS_getppid);
+				_exit(0);
+			}
+			waitpid(k, NULL, 0);
+		}
+		if (write(done[1], "d", 1) != 1)
+			_exit(1);
+		(void)read(go[0], &c, 1); /* until the test closes it */
+		_exit(0);
+	}
+	close(go[0]);
+	close(done[1]);
+	struct dn_offcpu *p = open_tracer();
+	struct dn_systrace *t = p ? dn_systrace_new(p) : NULL;
+	if (t)
+		dn_offcpu_track(p, parent);
+	char c;
+	if (write(go[1], "g", 1) != 1 || read(done[0], &c, 1) != 1)
+		printf("# the parent did not run\n");
+	if (!t) {
+		close(go[1]);
+		waitpid(parent, NULL, 0);
+		UNIT_SKIP("eBPF unavailable here (see the line above)");
+	}
+	for (int i = 0; i < 6; i++)
+		CHECK_INT(dn_systrace_drain(t), 0);
+	int of_parent, keys = kernel_keys(p, parent, &of_parent);
+	CHECK_INT(keys, of_parent); /* only the live parent's */
+	CHECK(of_parent > 0);
+	const struct dn_systrace_fig *f = dn_systrace_nr(t, SYS_getppid, false);
+	CHECK(f && f->count == 2000);
+	f = dn_systrace_nr(t, SYS_clone, false);
+	CHECK(f && f->count == 200);
+	close(go[1]);
+	close(done[0]);
+	waitpid(parent, NULL, 0);
+	dn_systrace_free(t);
+	dn_offcpu_close(p);
+}
+
 static void test_quantiles(void)
 {
 	struct dn_systrace_fig f = {0};
@@ -290,6 +366,7 @@ int main(void)
 	RUN(test_exact_counts);
 	RUN(test_windows_add_up);
 	RUN(test_forked_child_followed);
+	RUN(test_gone_keys_collected);
 	RUN(test_not_syscalls);
 	return unit_done();
 }

@@ -26,7 +26,7 @@ of returning nothing.
   analysis.fields: set of the names samples have ({ cpu_usage = true,
       ["ebpf.offcpu.total_time_ns"] = true, ... }): the metrics of
       docs/data-format.md, the aggregate's extra fields and the documented
-      ebpf.offcpu paths.
+      ebpf.offcpu and ebpf.syscalls paths.
 
   analysis.samples(recs) -> list of samples (as above)
 
@@ -48,6 +48,31 @@ of returning nothing.
              copied from it (signal may be json.null, as decoded).
     Counters keep their Lua type (integers stay integers).
     `skipped_lines` is the caller's to add (see denet.read's state).
+
+  analysis.syscalls(recs) -> summary | nil, windows
+      The syscall figures of an eBPF run (docs/data-format.md), or nil when
+      the records have none (older files, runs without --enable-ebpf): a
+      `syscalls` object that is not a table or has no numeric `total` is
+      taken as absent. The summary is of the exit record's ebpf.syscalls
+      (complete: the last drain is at the exit) when there is one, else of
+      the last sample's ebpf.syscalls:
+        source       = "exit" | "sample"
+        total, errors, time_ns, syscall_rate_per_sec, lost, untimed
+                     = as recorded (cumulative since tracing began; 0 when absent)
+        by_category  = { file_io = N, ... } as recorded (numbers only)
+        shares       = { file_io = 0.6561, ... }: by_category / total, 4
+                       decimals, for the categories with a count > 0
+        top_syscalls, top_by_time = lists of { name, category, count,
+                       errors, time_ns, p50_ns, p99_ns, max_ns } (entries
+                       without a name or a count left out; other fields
+                       nil when absent), by count / by time_ns, largest first
+        peak_rate_per_sec = the highest window rate (absent without windows)
+      windows: one { ts_ms, secs, total, errors, time_ns, by_category } per
+      sample whose ebpf.syscalls.window has a positive `secs`, in order.
+
+  analysis.syscall_categories: the categories in the records' order
+      ("file_io", "memory", "process", "network", "time", "ipc",
+      "security", "signal", "system", "other").
 
   analysis.series(recs, metric) -> ts_list, value_list
       ts_ms and value of every sample whose metric is a number.
@@ -89,7 +114,7 @@ of returning nothing.
 local json = require "denet.json"
 
 local null = json.null
-local mtype, huge = math.type, math.huge
+local mtype, huge, floor = math.type, math.huge, math.floor
 local find, gsub, format = string.find, string.gsub, string.format
 local concat, sort = table.concat, table.sort
 
@@ -110,6 +135,12 @@ for _, f in ipairs {
   "ebpf", "ebpf.offcpu", "ebpf.offcpu.total_time_ns", "ebpf.offcpu.total_events",
   "ebpf.offcpu.avg_time_ns", "ebpf.offcpu.max_time_ns", "ebpf.offcpu.min_time_ns",
   "ebpf.offcpu.top_blocking_threads", "ebpf.offcpu.thread_stats",
+  "ebpf.syscalls", "ebpf.syscalls.total", "ebpf.syscalls.errors", "ebpf.syscalls.time_ns",
+  "ebpf.syscalls.syscall_rate_per_sec", "ebpf.syscalls.by_category", "ebpf.syscalls.top_syscalls",
+  "ebpf.syscalls.top_by_time", "ebpf.syscalls.analysis", "ebpf.syscalls.lost", "ebpf.syscalls.untimed",
+  "ebpf.syscalls.window", "ebpf.syscalls.window.secs", "ebpf.syscalls.window.total",
+  "ebpf.syscalls.window.errors", "ebpf.syscalls.window.time_ns", "ebpf.syscalls.window.rate_per_sec",
+  "ebpf.syscalls.window.by_category",
 } do FIELDS[f] = true end
 analysis.fields = FIELDS
 
@@ -307,6 +338,101 @@ function analysis.summary(recs)
     }
   end
   return r
+end
+
+----------------------------------------------------------------------------
+-- syscalls
+----------------------------------------------------------------------------
+
+analysis.syscall_categories = { "file_io", "memory", "process", "network", "time", "ipc",
+  "security", "signal", "system", "other" }
+
+local function count_of(v)
+  if type(v) == "number" and v >= 0 and v < huge then return v end
+  return nil
+end
+
+local function is_table(v) return type(v) == "table" and v ~= null end
+
+-- The ebpf.syscalls object of an aggregate or exit record, if usable.
+local function syscalls_in(t)
+  local e = is_table(t) and t.ebpf
+  local sc = is_table(e) and e.syscalls
+  if is_table(sc) and count_of(sc.total) then return sc end
+  return nil
+end
+
+local function categories(t)
+  local out = {}
+  if is_table(t) then
+    for k, v in pairs(t) do
+      if type(k) == "string" and count_of(v) then out[k] = v end
+    end
+  end
+  return out
+end
+
+local TOP_FIELDS = { "errors", "time_ns", "p50_ns", "p99_ns", "max_ns" }
+
+local function top_list(list, key)
+  local out = setmetatable({}, json.array_mt)
+  if not is_table(list) then return out end
+  for _, e in ipairs(list) do
+    if is_table(e) and type(e.name) == "string" and count_of(e.count) then
+      local r = { name = e.name, count = e.count,
+        category = type(e.category) == "string" and e.category or nil }
+      for _, f in ipairs(TOP_FIELDS) do r[f] = count_of(e[f]) end
+      out[#out + 1] = r
+    end
+  end
+  -- recorded largest first; sorted again (stably by name) for files written by hand
+  sort(out, function(a, b)
+    local x, y = a[key] or -1, b[key] or -1
+    if x ~= y then return x > y end
+    return a.name < b.name
+  end)
+  return out
+end
+
+function analysis.syscalls(recs)
+  check_recs(recs, "syscalls")
+  -- as samples(): the tree aggregates when there are any, else the flat samples
+  local from = { tree = { windows = {} }, flat = { windows = {} } }
+  local at_exit
+  each(recs, function(rec)
+    local which, s = classify(rec)
+    local sc = which and syscalls_in(s)
+    if sc then
+      local acc = from[which]
+      acc.last = sc
+      local w = sc.window
+      if is_table(w) and type(w.secs) == "number" and w.secs > 0 and w.secs < huge then
+        acc.windows[#acc.windows + 1] = { ts_ms = num(s.ts_ms), secs = w.secs,
+          total = count_of(w.total) or 0, errors = count_of(w.errors) or 0,
+          time_ns = count_of(w.time_ns) or 0, by_category = categories(w.by_category) }
+      end
+    elseif type(rec) == "table" and rec.kind == "exit" then
+      at_exit = syscalls_in(rec) or at_exit
+    end
+  end)
+  local acc = from.tree.last and from.tree or from.flat
+  local windows, sc = acc.windows, at_exit or acc.last
+  if not sc then return nil, windows end
+  local r = { source = at_exit and "exit" or "sample", total = sc.total }
+  for _, f in ipairs { "errors", "time_ns", "syscall_rate_per_sec", "lost", "untimed" } do
+    r[f] = count_of(sc[f]) or 0
+  end
+  r.by_category = categories(sc.by_category)
+  r.shares = {}
+  for k, v in pairs(r.by_category) do
+    if v > 0 and sc.total > 0 then r.shares[k] = floor(v / sc.total * 10000 + 0.5) / 10000 end
+  end
+  r.top_syscalls = top_list(sc.top_syscalls, "count")
+  r.top_by_time = top_list(sc.top_by_time, "time_ns")
+  local peak
+  for _, w in ipairs(windows) do peak = max_of(peak or 0, w.total / w.secs) end
+  r.peak_rate_per_sec = peak and round2(peak)
+  return r, windows
 end
 
 ----------------------------------------------------------------------------

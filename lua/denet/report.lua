@@ -3,7 +3,7 @@ denet.report — a self-contained HTML report of a recorded run (the public
 `denet.report`; `denet report FILE [-o OUT.html]` writes report.build(FILE)).
 
 Owns: turning records (the kinds of docs/data-format.md: metadata, env, tree, sample, exit,
-alert, mark, offcpu) into one HTML page with inline CSS, inline SVG charts
+alert, mark, offcpu; the eBPF syscall figures) into one HTML page with inline CSS, inline SVG charts
 and a few lines of inline JavaScript for hover values. No external fonts,
 scripts, images or network access.
 
@@ -30,30 +30,36 @@ scripts, images or network access.
   report.model(recs_or_path) -> model
       The records sorted into: meta, env, exit (last one), trees (tree
       records), samples (aggregates as analysis.samples), alerts, marks,
-      offcpu (records), summary (analysis.summary), t0/t1 (time axis, ms),
+      offcpu (records), summary (analysis.summary), syscalls and
+      syscall_windows (analysis.syscalls), t0/t1 (time axis, ms),
       skipped (malformed lines, when read from a path), source (the path).
 
   Section builders, each (model, opts) -> html ("" when there is nothing
   to show, e.g. no offcpu records: the flame graph section is left out):
       report.sections.header, .summary, .events, .charts, .processes,
-      .offcpu
+      .syscalls, .offcpu
   report.default_sections = { "header", "summary", "charts", "processes",
-                              "events", "offcpu" }
+                              "events", "syscalls", "offcpu" }
 
   Building blocks:
       report.line_chart{ title=, series={ {name=, ts={}, v={}, color=} ... },
-          t0=, t1=, unit="%"|"KiB"|"B/s"|"count", events=model.events,
-          width=, height=, max_points=, id= } -> <svg> html
+          t0=, t1=, unit="%"|"KiB"|"B/s"|"/s"|"count", events=model.events,
+          width=, height=, max_points=, id=, stacked= } -> <svg> html
         Series values may be `false` for a hole (a process not alive).
+        stacked=true: filled bands stacked in series order, all series on
+        series[1].ts (holes count as 0); more points than max_points are
+        averaged over max_points/2 buckets (min/max would not add up).
         The SVG carries data-t0/data-t1 (ms) and data-x0/data-x1 (the plot
         area's x range in SVG units): x = x0 + (ts - t0)/(t1 - t0)*(x1 - x0).
       report.downsample(ts, v, max_points) -> ts2, v2 (min/max per bucket)
       report.rates(ts, v) -> ts, per-second rates of a cumulative counter
+      report.syscall_series(model) -> ts, series: per-second syscalls of
+        each category, one point per sample window (the Syscalls chart)
       report.flame_graph(model.offcpu, opts) -> <svg> html, or "" if empty
       report.merge_stacks(offcpu_records) -> list of merged stacks, largest first
       report.page(title, body, opts) -> the complete html document
       report.escape(s) -> s with & < > " ' escaped
-      report.human_bytes(n), report.human_kib(n), report.fmt_num(n)
+      report.human_bytes(n), report.human_kib(n), report.human_ns(n), report.fmt_num(n)
       report.short_command(cmd, width, ellipsis) -> text of at most
         `width` bytes (optional, default 60): a command line (a string,
         or an argv list joined with spaces) that is too long loses the
@@ -156,6 +162,17 @@ local function human_secs(s)
 end
 report.human_secs = human_secs
 
+-- A duration in ns: "128 ns", "18.9 µs", "2.72 ms", "1.44 s".
+local function human_ns(ns)
+  ns = num(ns)
+  if not ns then return "–" end
+  if ns < 1e3 then return format("%d ns", floor(ns + 0.5)) end
+  if ns < 1e6 then return format("%.3g µs", ns / 1e3) end
+  if ns < 1e9 then return format("%.3g ms", ns / 1e6) end
+  return format("%.2f s", ns / 1e9)
+end
+report.human_ns = human_ns
+
 local function iso_utc(ms)
   ms = num(ms)
   if not ms then return "–" end
@@ -215,6 +232,7 @@ function report.model(src)
   end
   m.samples = analysis.samples(recs)
   m.summary = analysis.summary(recs)
+  m.syscalls, m.syscall_windows = analysis.syscalls(recs)
   -- the time axis: from the start of monitoring to the last thing seen
   local t0, t1 = huge, -huge
   local function see(t) t = num(t); if t then t0 = min(t0, t); t1 = max(t1, t) end end
@@ -366,9 +384,12 @@ local function y_label(y, unit)
   if unit == "KiB" then return report.human_kib(y)
   elseif unit == "B/s" then return human_bytes(y) .. "/s"
   elseif unit == "%" then return fmt_num(math.tointeger(y) or y) .. "%"
+  elseif unit == "/s" then return fmt_num(math.tointeger(y) or y) .. "/s"
   end
   return fmt_num(math.tointeger(y) or y)
 end
+
+local stack_series, stacked_areas -- (stacked charts, below)
 
 local function p1(x) -- one decimal, no trailing ".0"
   local s = format("%.1f", x)
@@ -399,6 +420,65 @@ local function event_lines(events, X, top, bottom)
   return concat(out)
 end
 
+-- The series of a stacked chart, which share series[1].ts: each { ts, v,
+-- lo, hi } with lo/hi the band's bottom and top (holes count as 0). A
+-- longer series than max_points is averaged over max_points/2 buckets of
+-- equal time (each at its last point's time): min/max per series, as
+-- downsample keeps, would no longer add up.
+stack_series = function(series, max_points)
+  local ts = series[1] and series[1].ts or {}
+  local n = #ts
+  local nb = n > max_points and max(1, max_points // 2) or n
+  local span = n > 0 and ts[n] - ts[1] or 0
+  if span <= 0 then span = 1 end
+  local bucket_of, bts = {}, {}
+  for i = 1, n do
+    local b = nb == n and i or min(nb - 1, floor((ts[i] - ts[1]) / span * nb)) + 1
+    bucket_of[i] = b
+    bts[b] = ts[i]
+  end
+  local order = {} -- the buckets that hold points, in time order
+  for b = 1, nb do if bts[b] then order[#order + 1] = b end end
+  local out, lo = {}, {}
+  for j = 1, #order do lo[j] = 0 end
+  for k, s in ipairs(series) do
+    local sum, cnt = {}, {}
+    for i = 1, n do
+      local b = bucket_of[i]
+      sum[b] = (sum[b] or 0) + (num(s.v[i]) or 0)
+      cnt[b] = (cnt[b] or 0) + 1
+    end
+    local d = { ts = {}, v = {}, lo = {}, hi = {} }
+    for j, b in ipairs(order) do
+      local x = sum[b] / cnt[b]
+      d.ts[j], d.v[j], d.lo[j], d.hi[j] = bts[b], x, lo[j], lo[j] + x
+      lo[j] = lo[j] + x
+    end
+    out[k] = d
+  end
+  return out
+end
+
+-- The bands of a stacked chart: one filled path per series that is not
+-- all zero, from its top edge forwards and its bottom edge back.
+stacked_areas = function(series, drawn, X, Y, unit)
+  local out = {}
+  for i, s in ipairs(series) do
+    local d = drawn[i]
+    local vmx, vsum = 0, 0
+    for _, x in ipairs(d.v) do vmx = max(vmx, x); vsum = vsum + x end
+    if vmx > 0 then
+      local pts = {}
+      for j = 1, #d.ts do pts[#pts + 1] = (j == 1 and "M" or "L") .. p1(X(d.ts[j])) .. " " .. p1(Y(d.hi[j])) end
+      for j = #d.ts, 1, -1 do pts[#pts + 1] = "L" .. p1(X(d.ts[j])) .. " " .. p1(Y(d.lo[j])) end
+      out[#out + 1] = format('<path class="area" d="%sZ" fill="%s" fill-opacity="0.85"><title>%s — max %s, '
+        .. 'mean %s</title></path>', concat(pts), s.color or report.palette[(i - 1) % #report.palette + 1],
+        esc(s.name), esc(y_label(vmx, unit)), esc(y_label(vsum / #d.v, unit)))
+    end
+  end
+  return concat(out)
+end
+
 local chart_seq = 0
 
 function report.line_chart(o)
@@ -420,10 +500,16 @@ function report.line_chart(o)
   -- y range over the drawn points
   local vmax = 0
   local drawn = {}
-  for i, s in ipairs(o.series) do
-    local ts, v = report.downsample(s.ts, s.v, o.max_points or 1000)
-    drawn[i] = { ts = ts, v = v }
-    for _, x in ipairs(v) do if x and x > vmax then vmax = x end end
+  if o.stacked then
+    drawn = stack_series(o.series, o.max_points or 1000)
+    local top = drawn[#drawn]
+    for _, x in ipairs(top and top.hi or {}) do if x > vmax then vmax = x end end
+  else
+    for i, s in ipairs(o.series) do
+      local ts, v = report.downsample(s.ts, s.v, o.max_points or 1000)
+      drawn[i] = { ts = ts, v = v }
+      for _, x in ipairs(v) do if x and x > vmax then vmax = x end end
+    end
   end
   if o.min_max and vmax < o.min_max then vmax = o.min_max end
   if vmax <= 0 then vmax = 1 end
@@ -468,7 +554,8 @@ function report.line_chart(o)
     p1(x0), p1(y0), p1(x1 - x0), p1(y1 - y0))
   -- series
   out[#out + 1] = '<g class="series">'
-  for i, s in ipairs(o.series) do
+  if o.stacked then out[#out + 1] = stacked_areas(o.series, drawn, X, Y, o.unit) end
+  for i, s in ipairs(o.stacked and {} or o.series) do
     local d, pen = {}, false
     local ts, v = drawn[i].ts, drawn[i].v
     local vmx, vmean, cnt = -huge, 0, 0
@@ -989,7 +1076,128 @@ function sections.offcpu(m, opts)
   return concat(out)
 end
 
-report.default_sections = { "header", "summary", "charts", "processes", "events", "offcpu" }
+----------------------------------------------------------------------------
+-- syscalls
+----------------------------------------------------------------------------
+
+-- One colour per category, the same in every report.
+report.category_colors = { file_io = "#4e79a7", memory = "#f28e2b", process = "#e15759",
+  network = "#76b7b2", time = "#59a14f", ipc = "#edc948", security = "#b07aa1", signal = "#ff9da7",
+  system = "#9c755f", other = report.others_color }
+
+-- The categories seen (recorded order, then unknown ones by name) with
+-- their colours: { { name, color } ... }.
+local function category_list(m)
+  local seen = {}
+  for k in pairs(m.syscalls and m.syscalls.by_category or {}) do seen[k] = true end
+  for _, w in ipairs(m.syscall_windows or {}) do
+    for k in pairs(w.by_category) do seen[k] = true end
+  end
+  local list, extra = {}, {}
+  for _, c in ipairs(analysis.syscall_categories) do
+    if seen[c] then list[#list + 1] = c; seen[c] = nil end
+  end
+  for c in pairs(seen) do extra[#extra + 1] = c end
+  sort(extra)
+  for i, c in ipairs(extra) do list[#list + 1] = c; extra[i] = nil end
+  local spare = 10
+  for i, c in ipairs(list) do
+    local color = report.category_colors[c]
+    if not color then
+      color = report.palette[(spare - 1) % #report.palette + 1]
+      spare = spare + 1
+    end
+    list[i] = { name = c, color = color }
+  end
+  return list
+end
+
+local function calls_table(list, by)
+  local rows = {}
+  for _, e in ipairs(list) do
+    rows[#rows + 1] = format('<tr data-syscall="%s"><td>%s</td><td>%s</td><td class="num">%s</td>'
+      .. '<td class="num">%s</td><td class="num">%s</td><td class="num">%s</td><td class="num">%s</td>'
+      .. '<td class="num">%s</td></tr>', esc(e.name), esc(e.name), esc(e.category or "–"), fmt_num(e.count),
+      fmt_num(e.errors), human_ns(e.time_ns), human_ns(e.p50_ns), human_ns(e.p99_ns), human_ns(e.max_ns))
+  end
+  return format('<table class="list calls" data-by="%s"><tr><th>syscall</th><th>category</th><th>count</th>'
+    .. '<th>errors</th><th>total time</th><th>p50</th><th>p99</th><th>max</th></tr>%s</table>', by, concat(rows))
+end
+
+-- Per-second calls of each category, one point per window at its end.
+function report.syscall_series(m)
+  local ts, series = {}, {}
+  local cats = category_list(m)
+  for k, c in ipairs(cats) do series[k] = { name = c.name, color = c.color, ts = ts, v = {} } end
+  for i, w in ipairs(m.syscall_windows or {}) do
+    ts[i] = w.ts_ms or (ts[i - 1] or m.t0)
+    for k, c in ipairs(cats) do series[k].v[i] = (w.by_category[c.name] or 0) / w.secs end
+  end
+  return ts, series
+end
+
+-- A rate: whole numbers with thousands separators from 100/s up.
+local function rate_text(r)
+  if r >= 100 then return fmt_num(floor(r + 0.5)) end
+  return fmt_num(r)
+end
+
+function sections.syscalls(m, opts)
+  local sc = m.syscalls
+  if not sc then return "" end
+  local out = { '<section class="syscalls" id="syscalls"><h2>Syscalls</h2>' }
+  local p = format("%s syscalls, %s errors%s, at %s/s on average%s; %s spent in syscalls (summed over threads). "
+    .. "Figures of %s.", fmt_num(sc.total), fmt_num(sc.errors),
+    sc.total > 0 and format(" (%.2f%%)", sc.errors / sc.total * 100) or "", rate_text(sc.syscall_rate_per_sec),
+    sc.peak_rate_per_sec and (", " .. rate_text(sc.peak_rate_per_sec) .. "/s in the busiest window") or "",
+    human_ns(sc.time_ns), sc.source == "exit" and "the exit record (complete)" or "the last sample")
+  if sc.lost > 0 or sc.untimed > 0 then
+    p = p .. format(" The tracer's maps were full at times: %s syscalls not counted, %s without a time.",
+      fmt_num(sc.lost), fmt_num(sc.untimed))
+  end
+  out[#out + 1] = '<p class="note">' .. esc(p) .. "</p>"
+  -- the category shares, whole run
+  local cats, rows = {}, {}
+  for _, c in ipairs(category_list(m)) do
+    local n = sc.by_category[c.name]
+    if n and n > 0 then cats[#cats + 1] = { name = c.name, color = c.color, n = n } end
+  end
+  sort(cats, function(a, b)
+    if a.n ~= b.n then return a.n > b.n end
+    return a.name < b.name
+  end)
+  for _, c in ipairs(cats) do
+    local share = c.n / max(sc.total, 1) * 100
+    rows[#rows + 1] = format('<tr data-category="%s"><td class="cat"><i style="background:%s"></i>%s</td>'
+      .. '<td class="num">%s</td><td class="num">%s</td></tr>', esc(c.name), c.color, esc(c.name),
+      fmt_num(c.n), share < 0.005 and "&lt;0.01%" or format("%.2f%%", share))
+  end
+  if #rows > 0 then
+    out[#out + 1] = '<h3>Categories</h3><table class="list calls cats"><tr><th>category</th><th>calls</th>'
+      .. "<th>share</th></tr>" .. concat(rows) .. "</table>"
+  end
+  local ts, series = report.syscall_series(m)
+  local drawn = {}
+  for _, s in ipairs(series) do
+    for _, x in ipairs(s.v) do if x > 0 then drawn[#drawn + 1] = s; break end end
+  end
+  if #ts > 0 and #drawn > 0 then
+    out[#out + 1] = chart_box("Syscalls per second by category (stacked)", chart_opts(m, opts,
+      { id = "chart-syscalls", unit = "/s", stacked = true, series = drawn }),
+      "Each sample window's syscalls of a category divided by the window's length; the bands are stacked, "
+      .. "so the top edge is the whole tree's syscall rate.")
+  end
+  if #sc.top_syscalls > 0 then
+    out[#out + 1] = "<h3>Top syscalls by count</h3>" .. calls_table(sc.top_syscalls, "count")
+  end
+  if #sc.top_by_time > 0 then
+    out[#out + 1] = "<h3>Top syscalls by time</h3>" .. calls_table(sc.top_by_time, "time")
+  end
+  out[#out + 1] = "</section>"
+  return concat(out)
+end
+
+report.default_sections = { "header", "summary", "charts", "processes", "events", "syscalls", "offcpu" }
 
 ----------------------------------------------------------------------------
 -- page
@@ -1018,7 +1226,7 @@ svg.chart text.event-label{font-size:10.5px;font-weight:600}
 svg.flame text{font:11px ui-monospace,"DejaVu Sans Mono",monospace;fill:#222;pointer-events:none}
 svg.flame g.fr:hover rect{stroke:#000;stroke-width:.8}
 table.stacks td.stack{font:12px ui-monospace,"DejaVu Sans Mono",monospace;word-break:break-all}
-table.stacks span.k{color:#a0522d}td.num{text-align:right;white-space:nowrap}
+table.stacks span.k{color:#a0522d}table.calls td.cat i{display:inline-block;width:10px;height:10px;margin-right:5px;vertical-align:-1px}td.num{text-align:right;white-space:nowrap}
 tr.alert.fire td:nth-child(2){color:#d62728}tr.alert.clear td:nth-child(2){color:#2ca02c}tr.mark td:nth-child(2){color:#6a3d9a}
 #tip{position:fixed;pointer-events:none;background:rgba(255,255,255,.96);border:1px solid #999;border-radius:3px;padding:4px 7px;font-size:12px;display:none;z-index:9;white-space:nowrap}
 #tip b{display:inline-block;width:9px;height:9px;margin-right:4px}
@@ -1032,7 +1240,7 @@ function fmt(v,u){if(v===null)return '–';var a=Math.abs(v),s;
  if(u==='KiB'){v*=1024;u='B';a=Math.abs(v)}
  if(u==='B'||u==='B/s'){var k=['B','KiB','MiB','GiB','TiB'],i=0;while(a>=1024&&i<4){a/=1024;v/=1024;i++}
   return (i?v.toFixed(a>=100?0:a>=10?1:2):Math.round(v))+' '+k[i]+(u==='B/s'?'/s':'')}
- s=a>=100?v.toFixed(1):a>=1?v.toFixed(2):v.toPrecision(3);return s+(u==='%'?'%':'')}
+ s=a>=100?v.toFixed(1):a>=1?v.toFixed(2):v.toPrecision(3);return s+(u==='%'?'%':u==='/s'?'/s':'')}
 function near(t,x){var lo=0,hi=t.length-1;if(hi<0)return -1;while(hi-lo>1){var m=(lo+hi)>>1;if(t[m]<x)lo=m;else hi=m}
  return Math.abs(t[lo]-x)<=Math.abs(t[hi]-x)?lo:hi}
 document.querySelectorAll('svg.chart').forEach(function(svg){

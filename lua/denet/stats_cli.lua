@@ -9,6 +9,9 @@
 -- counter, an `aggregated` that is not an object. Fields denet does not
 -- know are left alone; missing ones count as absent. The field names of
 -- older denet files are read as today's (net_rx_bytes -> sys_net_rx_bytes).
+-- A recording with eBPF syscall figures gets a `syscalls` summary
+-- (analysis.syscalls) after upstream's fields; one without is printed as
+-- upstream prints it.
 local json = require "denet.json"
 local recording = require "denet.recording"
 local analysis = require "denet.analysis"
@@ -121,11 +124,61 @@ local ORDER = {
   "peak_mem_rss_kb", "avg_cpu_usage",
 }
 
+-- A duration in ns as text: "128 ns", "18.9 us", "2.72 ms", "1.44 s".
+local function dur(ns)
+  if ns == nil then return "-" end
+  if ns < 1e3 then return ("%d ns"):format(math.floor(ns + 0.5)) end
+  if ns < 1e6 then return ("%.3g us"):format(ns / 1e3) end
+  if ns < 1e9 then return ("%.3g ms"):format(ns / 1e6) end
+  return ("%.2f s"):format(ns / 1e9)
+end
+
+local function count_text(v)
+  if v == nil then return "-" end
+  return math.tointeger(v) and ("%d"):format(v) or ("%.0f"):format(v)
+end
+
+local function write_syscalls(sc)
+  local err_share = sc.total > 0 and (" (%.2f%%)"):format(sc.errors / sc.total * 100) or ""
+  io.write(("  %-28s %s, %s errors%s, %.2f/s%s; from the %s\n"):format("syscalls",
+    count_text(sc.total), count_text(sc.errors), err_share, sc.syscall_rate_per_sec,
+    sc.peak_rate_per_sec and (" (peak window %.2f/s)"):format(sc.peak_rate_per_sec) or "",
+    sc.source == "exit" and "exit record (complete)" or "last sample"))
+  io.write(("  %-28s %s (summed over threads)\n"):format("syscall_time", dur(sc.time_ns)))
+  local cats = {}
+  for k, v in pairs(sc.shares) do cats[#cats + 1] = { k, v } end
+  table.sort(cats, function(a, b)
+    if a[2] ~= b[2] then return a[2] > b[2] end
+    return a[1] < b[1]
+  end)
+  for i, c in ipairs(cats) do
+    cats[i] = c[2] < 0.00005 and c[1] .. " <0.01%" or ("%s %.2f%%"):format(c[1], c[2] * 100)
+  end
+  io.write(("  %-28s %s\n"):format("syscall_categories", #cats > 0 and table.concat(cats, ", ") or "-"))
+  if sc.lost > 0 or sc.untimed > 0 then
+    io.write(("  %-28s %s not counted (map full), %s without a time\n"):format("syscalls_missed",
+      count_text(sc.lost), count_text(sc.untimed)))
+  end
+  for _, t in ipairs { { "count", sc.top_syscalls }, { "time", sc.top_by_time } } do
+    if #t[2] > 0 then
+      io.write(("  top syscalls by %s:\n"):format(t[1]))
+      io.write(("    %-20s %-9s %10s %8s %9s %9s %9s %9s\n"):format("name", "category", "count", "errors",
+        "time", "p50", "p99", "max"))
+      for _, e in ipairs(t[2]) do
+        io.write(("    %-20s %-9s %10s %8s %9s %9s %9s %9s\n"):format(e.name, e.category or "-",
+          count_text(e.count), count_text(e.errors), dur(e.time_ns), dur(e.p50_ns), dur(e.p99_ns),
+          dur(e.max_ns)))
+      end
+    end
+  end
+end
+
 return function(file, as_json, stats_out)
   local recs, skipped = recording.load(file, well_typed)
   if not recs then return 1 end
   local s = analysis.summary(recs)
   s.skipped_lines = skipped
+  s.syscalls = analysis.syscalls(recs)
   -- two decimals, as the live summary (summary.c) writes it
   s.avg_cpu_usage = math.floor(s.avg_cpu_usage * 100 + 0.5) / 100
   if (s.sample_count or 0) == 0 then
@@ -175,6 +228,7 @@ return function(file, as_json, stats_out)
         end
       end
     end
+    if s.syscalls then write_syscalls(s.syscalls) end
     if skipped > 0 then
       io.write(("  %-28s %d\n"):format("skipped_lines", skipped))
     end

@@ -364,6 +364,103 @@ describe("denet.analysis.to_csv", function()
   end)
 end)
 
+describe("denet.analysis.syscalls", function()
+  local function sc(total, cats, window, extra)
+    local t = { total = total, errors = 1, time_ns = 1000 * total, syscall_rate_per_sec = total * 2.5,
+      by_category = cats, lost = 0, untimed = 0, window = window,
+      top_syscalls = { { name = "read", category = "file_io", count = cats.file_io or 0, errors = 1,
+        time_ns = 500, p50_ns = 256, p99_ns = 512, max_ns = 900 } },
+      top_by_time = {} }
+    for k, v in pairs(extra or {}) do t[k] = v end
+    return t
+  end
+  local function tree(ts, syscalls)
+    return { kind = "tree", ts_ms = ts, aggregated = { ts_ms = ts, cpu_usage = 1.0, ebpf = { syscalls = syscalls } } }
+  end
+
+  it("is nil for records without syscall figures (older files, runs without eBPF)", function()
+    assert.is_nil(analysis.syscalls(tree_records()))
+    assert.is_nil(analysis.syscalls({}))
+    -- what is not a syscalls object is taken as absent, not an error
+    for _, bad in ipairs { "many", json.null, 5, { total = "5" }, { errors = 3 }, { total = -1 } } do
+      local recs = tree_records()
+      recs[2].aggregated.ebpf = { syscalls = bad }
+      recs[#recs].ebpf = { syscalls = bad }
+      assert.is_nil(analysis.syscalls(recs))
+    end
+    local recs = tree_records()
+    recs[#recs].ebpf = json.null
+    assert.is_nil(analysis.syscalls(recs))
+    assert.has_error(function() analysis.syscalls("run.jsonl") end)
+  end)
+
+  it("takes the exit record's figures, else the last sample's; windows from every sample", function()
+    local recs = {
+      { kind = "metadata", pid = 1, cmd = { "x" }, t0_ms = 0 },
+      tree(100, sc(40, { file_io = 30, memory = 10 }, { secs = 0.1, total = 40, errors = 1, time_ns = 7,
+        by_category = { file_io = 30, memory = 10 } })),
+      tree(200, sc(40, { file_io = 30, memory = 10 }, { secs = 0, total = 0, by_category = {} })),
+      tree(300, "not an object"),
+      tree(400, sc(100, { file_io = 60, memory = 10, future = 30 }, { secs = 0.2, total = 60,
+        by_category = { file_io = 30, future = 30, bogus = "x" } })),
+      { kind = "exit", ts_ms = 450, pid = 1, exit_code = 0,
+        ebpf = { syscalls = sc(130, { file_io = 89, memory = 10, future = 30, time = 1 }, nil,
+          { lost = 2, untimed = 1, top_syscalls = {
+            { name = "mmap", category = "memory", count = 10 },
+            { count = 5 }, { name = "odd", count = "x" },
+            { name = "read", category = "file_io", count = 89, errors = 3, time_ns = 9e3, p50_ns = 256 } },
+          top_by_time = { { name = "mmap", count = 10, time_ns = 10 },
+            { name = "nanosleep", category = "time", count = 1, time_ns = 1900000000 } } }) } },
+    }
+    local s, windows = analysis.syscalls(recs)
+    assert.are.equal("exit", s.source)
+    assert.are.equal(130, s.total)
+    assert.are.equal(1, s.errors)
+    assert.are.equal(130000, s.time_ns)
+    assert.are.equal(2, s.lost)
+    assert.are.equal(1, s.untimed)
+    assert.are.same({ file_io = 89, memory = 10, future = 30, time = 1 }, s.by_category)
+    assert.are.same({ file_io = 0.6846, memory = 0.0769, future = 0.2308, time = 0.0077 }, s.shares)
+    -- entries without a name or a count are left out; largest first
+    assert.are.same({ "read", "mmap" }, { s.top_syscalls[1].name, s.top_syscalls[2].name })
+    assert.are.equal(2, #s.top_syscalls)
+    assert.are.same({ name = "read", category = "file_io", count = 89, errors = 3, time_ns = 9e3, p50_ns = 256 },
+      s.top_syscalls[1])
+    assert.are.same({ "nanosleep", "mmap" }, { s.top_by_time[1].name, s.top_by_time[2].name })
+    -- the windows with a positive length, and the busiest one's rate
+    assert.are.equal(2, #windows)
+    assert.are.same({ ts_ms = 100, secs = 0.1, total = 40, errors = 1, time_ns = 7,
+      by_category = { file_io = 30, memory = 10 } }, windows[1])
+    assert.are.same({ file_io = 30, future = 30 }, windows[2].by_category)
+    assert.are.equal(400.0, s.peak_rate_per_sec)
+    -- without the exit record's figures: the last sample's
+    recs[#recs].ebpf = nil
+    s = analysis.syscalls(recs)
+    assert.are.equal("sample", s.source)
+    assert.are.equal(100, s.total)
+    assert.are.equal(250.0, s.syscall_rate_per_sec)
+    assert.are.equal(0, #s.top_by_time)
+    assert.are.equal("[]", json.encode(s.top_by_time))
+    -- an exit record alone (a command that ended before the first sample)
+    s, windows = analysis.syscalls({ { kind = "exit", ts_ms = 1, ebpf = { syscalls = sc(7, { process = 7 }) } } })
+    assert.are.equal(7, s.total)
+    assert.are.same({ process = 1.0 }, s.shares)
+    assert.is_nil(s.peak_rate_per_sec)
+    assert.are.same({}, windows)
+  end)
+
+  it("names its sample fields, so series can read them", function()
+    local recs = { tree(100, sc(40, { file_io = 40 }, { secs = 0.1, total = 40, rate_per_sec = 400.0 })),
+      tree(200, sc(70, { file_io = 70 }, { secs = 0.1, total = 30, rate_per_sec = 300.0 })) }
+    local ts, v = analysis.series(recs, "ebpf.syscalls.window.rate_per_sec")
+    assert.are.same({ 100, 200 }, ts)
+    assert.are.same({ 400.0, 300.0 }, v)
+    -- a documented field absent from these samples is no typo: no values
+    ts = analysis.series(tree_records(), "ebpf.syscalls.total")
+    assert.are.same({}, ts)
+  end)
+end)
+
 describe("alert values", function()
   it("are rounded as the samples they judge (cpu_usage: 2 decimals), in the record and in Lua", function()
     local out, hooks = S.tmpname(".jsonl"), S.tmpname(".lua")

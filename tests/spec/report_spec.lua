@@ -271,6 +271,9 @@ describe("denet report (CLI)", function()
     -- no off-CPU records: no flame graph section at all
     assert.is_nil(html:find("Off-CPU", 1, true))
     assert.is_nil(html:find('class="flame"', 1, true))
+    -- nor syscall figures (no --enable-ebpf): no Syscalls section
+    assert.is_nil(html:find('id="syscalls"', 1, true))
+    assert.is_nil(html:find("chart-syscalls", 1, true))
     -- the header names the monitored process, its executable and start
     assert.truthy(html:find("<tr><th>pid</th><td>" .. meta.pid .. "</td></tr>", 1, true), "pid " .. meta.pid)
     assert.truthy(html:find("<tr><th>executable</th><td><code>" .. report.escape(meta.executable)
@@ -489,6 +492,39 @@ describe("denet report of an --enable-ebpf run", function()
       for _, e in ipairs(res.charts) do if e.cls == "flame" then flame = e end end
       assert.truthy(flame and flame.frames >= 10 and flame.colored > 5000, json.encode(flame))
     end
+    S.sh("rm -rf " .. S.q(dir))
+  end)
+end)
+
+describe("denet report of a syscall-traced run in headless Chromium", function()
+  it("draws the category bands", function()
+    if not S.is_root() then
+      pending("needs root for --enable-ebpf")
+      return
+    end
+    local c = chromium()
+    if not c then
+      pending("chromium is not installed (tools/deps.sh installs Debian's chromium)")
+      return
+    end
+    local dir = mktempdir()
+    local jsonl = dir .. "/calls.jsonl"
+    local r = S.denet({ "--enable-ebpf", "--no-offcpu", "-q", "-i", "50", "-o", jsonl, "run", "--",
+      S.helper("getppids"), "5000", "300" })
+    assert.are.equal(0, r.code, r.err)
+    local html = report.build(jsonl)
+    if not html:find('id="chart-syscalls"', 1, true) then
+      pending("no syscall figures (eBPF unavailable here?): " .. r.err:sub(1, 200))
+      return
+    end
+    local res, cr = render_check(c, jsonl)
+    assert.are.same({}, uncaught(cr.err))
+    local calls
+    for _, e in ipairs(res.charts) do if e.id == "chart-syscalls" then calls = e end end
+    assert.truthy(calls, "chart-syscalls not rendered")
+    assert.truthy(calls.w > 500 and calls.h > 100, json.encode(calls))
+    -- the bands are filled areas: many coloured pixels
+    assert.truthy(calls.colored > 1000, json.encode(calls))
     S.sh("rm -rf " .. S.q(dir))
   end)
 end)

@@ -93,7 +93,7 @@ HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/helpers/%)
 # LD_PRELOAD libraries of the specs (fault injection)
 HELPER_BINS += $(patsubst tests/helpers/preload/%.c,$(BUILD)/helpers/%.so,$(wildcard tests/helpers/preload/*.c))
 
-.PHONY: all deps deps-build deps-test demo demo-run test test-run unit spec asan valgrind \
+.PHONY: all deps deps-build deps-test deps-bench demo demo-run test test-run unit spec asan valgrind \
 	valgrind-run format \
 	format-check lua-check help clean core check-build-deps
 
@@ -103,11 +103,13 @@ all: $(BUILD)/denet $(BUILD)/lua/denet/core.so
 deps:
 	@tools/deps.sh all
 
-# What building and the demo need; what `make test` needs.
+# What building and the demo need; what `make test` needs; what `make bench` needs.
 deps-build:
 	@tools/deps.sh build
 deps-test:
 	@tools/deps.sh test
+deps-bench:
+	@tools/deps.sh bench
 
 # Order-only prerequisite of every compile: a clear line instead of
 # "lauxlib.h: No such file or directory" when the packages are missing.

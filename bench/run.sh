@@ -10,7 +10,8 @@
 #   BENCH_SOAK_SECS=N                length of the soak runs (default 240; smoke 4)
 #
 # Needs the programs of bench/bench.mk built. A missing peer (psutil,
-# addr2line, eBPF, bench/offcpu_overhead.sh) is reported and skipped.
+# addr2line, eBPF, bench/offcpu_overhead.sh, bench/syscall_overhead.sh,
+# bpftrace) is reported and skipped.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
@@ -29,6 +30,7 @@ if [ "$SMOKE" = 1 ]; then
 	SAMPLE_WORK=2000 # process-samples per repetition for the C samplers
 	PY_WORK=200
 	OFFCPU_ARGS="0.2 1"
+	SYSCALL_ARGS="0.2 1"
 	CPU_SECS=1
 	LUA_ITERS=100
 	SYM_N="2000" # addr2line batched costs ~1 ms per address on a big binary
@@ -41,6 +43,7 @@ else
 	SAMPLE_WORK=40000
 	PY_WORK=3000
 	OFFCPU_ARGS="3 5"
+	SYSCALL_ARGS="3 5"
 	CPU_SECS=10
 	LUA_ITERS=2000
 	SYM_N="10000 100000"
@@ -174,6 +177,21 @@ elif [ -f bench/offcpu_overhead.sh ] && [ -f bench/offcpu_attach.c ]; then
 	[ "$st" = 0 ] || echo "(bench/offcpu_overhead.sh exited $st)" | tee -a "$OUT"
 else
 	echo "| off-CPU | skipped: bench/offcpu_overhead.sh not present | | | |" | tee -a "$OUT"
+fi
+
+# ---- 2b. syscall tracker ------------------------------------------------------
+section "2b. Syscall tracker overhead (getppid loop)"
+if [ "$SMOKE" = 1 ]; then
+	echo "| syscall tracker | skipped in the smoke run (bench/syscall_overhead.sh needs a minute or more): make bench | | | |" | tee -a "$OUT"
+elif [ -f bench/syscall_overhead.sh ] && [ -f bench/getppid_loop.c ]; then
+	echo "\`bench/syscall_overhead.sh $SYSCALL_ARGS\` (its own output, verbatim):" | tee -a "$OUT"
+	# shellcheck disable=SC2086
+	BUILD=$BUILD timeout 900 bash bench/syscall_overhead.sh $SYSCALL_ARGS >"$TMP/sys" 2>&1
+	st=$?
+	sed 's/^/    /' "$TMP/sys" | tee -a "$OUT"
+	[ "$st" = 0 ] || echo "(bench/syscall_overhead.sh exited $st)" | tee -a "$OUT"
+else
+	echo "| syscall tracker | skipped: bench/syscall_overhead.sh not present | | | |" | tee -a "$OUT"
 fi
 
 # ---- 3. symbolization ------------------------------------------------------------

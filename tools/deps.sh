@@ -6,14 +6,17 @@
 #   tools/deps.sh build          what building denet and `make demo` need
 #   tools/deps.sh test           + what `make test` needs (busted, python3,
 #                                  headless Chromium and a font for the report specs)
-#   tools/deps.sh all            + valgrind, clang-format, luacheck (lua-check), the
-#                                  libFuzzer runtime, python3-psutil
-#                                  (make valgrind/format-check/lua-check/fuzz/bench)
+#   tools/deps.sh bench          build + the benchmarks' peers (python3-psutil,
+#                                  bpftrace): what `make bench` needs
+#   tools/deps.sh all            test + bench + valgrind, clang-format, luacheck
+#                                  (lua-check), the libFuzzer runtime
+#                                  (make valgrind/format-check/lua-check/fuzz)
 #   tools/deps.sh --check GROUP  install nothing: list what is missing, exit 1 if any
 set -eu
 BUILD_PKGS="build-essential pkg-config libbpf-dev libelf-dev libdw-dev liblua5.4-dev lua5.4 bpftool clang"
 TEST_PKGS="lua-busted python3 chromium fonts-dejavu-core strace"
-ALL_PKGS="valgrind clang-format lua-check libclang-rt-14-dev python3-psutil"
+BENCH_PKGS="python3-psutil bpftrace"
+ALL_PKGS="valgrind clang-format lua-check libclang-rt-14-dev"
 
 check=0
 if [ "${1:-}" = --check ]; then
@@ -23,9 +26,10 @@ fi
 case "${1:-all}" in
 build) PKGS="$BUILD_PKGS" ;;
 test) PKGS="$BUILD_PKGS $TEST_PKGS" ;;
-all) PKGS="$BUILD_PKGS $TEST_PKGS $ALL_PKGS" ;;
+bench) PKGS="$BUILD_PKGS $BENCH_PKGS" ;;
+all) PKGS="$BUILD_PKGS $TEST_PKGS $BENCH_PKGS $ALL_PKGS" ;;
 *)
-	echo "deps.sh: unknown group '$1' (build, test or all)" >&2
+	echo "deps.sh: unknown group '$1' (build, test, bench or all)" >&2
 	exit 2
 	;;
 esac

@@ -18,7 +18,7 @@ BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
 VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 BPF_ARCH ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' \
 	-e 's/ppc64le/powerpc/' -e 's/riscv64/riscv/' -e 's/s390x/s390/')
-BPF_CFLAGS ?= -g -O2 -Wall
+BPF_CFLAGS ?= -g -O2 -Wall -mcpu=v3
 
 BPF_GEN := $(BUILD)/gen
 BPF_VMLINUX := $(BPF_GEN)/vmlinux.h

@@ -39,7 +39,7 @@ denet_cmd() { echo "$DENET" -q --enable-ebpf --no-offcpu -o "$1" run --; }
 have_denet=0 why_denet=
 if [ ! -x "$DENET" ]; then
 	why_denet="$DENET not built (make all)"
-elif ! "$DENET" --help 2>&1 | grep -q -- --no-offcpu; then
+elif ! "$DENET" run --help 2>&1 | grep -q -- --no-offcpu; then
 	why_denet="this denet has no --no-offcpu (the syscall tracker, issue 15, is not in it)"
 elif ! $(denet_cmd "$out/trial.jsonl") "$LOOP" 0.3 -1 >/dev/null 2>"$out/trial.err"; then
 	why_denet="trial run failed: $(tail -n 1 "$out/trial.err")"

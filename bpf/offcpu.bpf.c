@@ -53,6 +53,24 @@ const volatile bool recover_leaf = true;
 /* the program and bpf_trace_run4 (measured on 6.18, raw_tp and tp_btf) */
 const volatile __u32 kstack_skip = 2;
 
+/* The tracked set's membership, one bit per tgid up to PID_MAX_LIMIT
+ * (2^22): the filter every program tests first, with no hash lookup, so a
+ * task outside the set pays a load and a test. `tgids` below holds each
+ * member's address-space id; both change together, here (fork, exit) and
+ * in user space (dn_offcpu_track, dn_offcpu_sweep), which sets bits
+ * through the mmap'ed .bss. */
+__u64 tracked_bits[DN_TRACKED_WORDS];
+
+static __always_inline __u64 *tracked_word(__u32 tgid)
+{
+	return &tracked_bits[(tgid >> 6) & (DN_TRACKED_WORDS - 1)];
+}
+
+static __always_inline bool is_tracked(__u32 tgid)
+{
+	return *tracked_word(tgid) & (1ULL << (tgid & 63));
+}
+
 __u32 gen;	  /* written by user space to switch buffers */
 __u64 aspace_seq; /* address-space ids handed out in the kernel */
 struct dn_offcpu_counters counters;
@@ -353,6 +371,8 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev, unsi
 	else
 		return; /* runnable (preempted), dead, stopped... */
 	tgid = BPF_CORE_READ(prev, tgid);
+	if (!is_tracked(tgid))
+		return;
 	aspace = bpf_map_lookup_elem(&tgids, &tgid);
 	if (!aspace)
 		return;
@@ -402,6 +422,10 @@ static __always_inline void switch_in(struct task_struct *next)
 	__u32 tid = BPF_CORE_READ(next, pid);
 	__u64 ts, delta;
 
+	/* an untracked task pays no lookup; one whose process left the set
+	 * while it was off the CPU loses that interval (it exited) */
+	if (!is_tracked(BPF_CORE_READ(next, tgid)))
+		return;
 	s = bpf_map_lookup_elem(&start, &tid);
 	if (!s || !s->ts)
 		return;
@@ -476,7 +500,8 @@ int BPF_PROG(dn_fork, struct task_struct *parent, struct task_struct *child)
 	/* fork copies the address space: same code at the same addresses
 	 * until exec, so the child shares the parent's leaf rules */
 	as = *aspace & ~ANNOUNCED; /* the child announces its own first wait */
-	bpf_map_update_elem(&tgids, &ctgid, &as, BPF_ANY);
+	if (bpf_map_update_elem(&tgids, &ctgid, &as, BPF_ANY) == 0)
+		__sync_fetch_and_or(tracked_word(ctgid), 1ULL << (ctgid & 63));
 	emit(ctgid, DN_OFFCPU_EV_FORK);
 	return 0;
 }
@@ -501,10 +526,11 @@ int BPF_PROG(dn_exit, struct task_struct *p)
 	__u32 tid = BPF_CORE_READ(p, pid), tgid = BPF_CORE_READ(p, tgid);
 
 	bpf_map_delete_elem(&start, &tid);
-	sys_thread_exit(tid);
 	/* signal->live was decremented before the tracepoint: 0 = last thread */
-	if (BPF_CORE_READ(p, signal, live.counter) == 0)
+	if (BPF_CORE_READ(p, signal, live.counter) == 0) {
+		__sync_fetch_and_and(tracked_word(tgid), ~(1ULL << (tgid & 63)));
 		bpf_map_delete_elem(&tgids, &tgid);
+	}
 	return 0;
 }
 

@@ -9,6 +9,7 @@
 #define DN_OFFCPU_MAX_DEPTH   127 /* frames per stack (perf_event_max_stack) */
 #define DN_OFFCPU_SNAP_BYTES  512 /* user stack bytes copied for unknown frames */
 #define DN_OFFCPU_MAX_TGIDS   16384
+#define DN_TRACKED_WORDS      (1 << 16) /* tracked_bits: 2^22 tgids (PID_MAX_LIMIT) */
 #define DN_OFFCPU_MAX_THREADS 32768
 #define DN_OFFCPU_MAX_AGG     16384
 #define DN_OFFCPU_MAX_STACKS  16384

@@ -6,7 +6,7 @@
  * Compiled into offcpu.bpf.c's object (included there) so that it filters
  * by the same `tgids` set, which that object's fork/exec/exit programs keep
  * current: one set for both, not a copy. A process outside the set pays
- * one hash lookup at entry (`tgids`) and one at return (`sys_start`).
+ * one bit test at entry and one at return (`tracked_bits`), no lookup.
  *
  * Values are per CPU (no cache line shared between CPUs) and cumulative:
  * user space (engine/profiler/systrace.c) reads them without deleting and
@@ -31,10 +31,12 @@ struct {
 	__type(value, struct dn_syscall_val);
 } sys_agg SEC(".maps");
 
+/* The thread's syscall in progress: task-local storage, found from the
+ * task itself without hashing, freed by the kernel with the task. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, DN_SYSCALL_MAX_THREADS);
-	__type(key, __u32); /* tid */
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct dn_syscall_start);
 } sys_start SEC(".maps");
 
@@ -92,12 +94,11 @@ static __always_inline __u32 log2_u64(__u64 v)
 SEC("raw_tp/sys_enter")
 int BPF_PROG(dn_sys_enter, struct pt_regs *regs, long id)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct dn_syscall_start *s;
 	struct dn_syscall_val *v;
 
-	if (!bpf_map_lookup_elem(&tgids, &tgid) || id < 0)
+	if (!is_tracked(tgid) || id < 0)
 		return 0;
 	if (id == DN_NR_EXIT || id == DN_NR_EXIT_GROUP) {
 		/* they never return: counted here, without a time */
@@ -106,20 +107,16 @@ int BPF_PROG(dn_sys_enter, struct pt_regs *regs, long id)
 			__sync_fetch_and_add(&v->count, 1);
 		return 0;
 	}
-	s = bpf_map_lookup_elem(&sys_start, &tid);
+	s = bpf_task_storage_get(&sys_start, bpf_get_current_task_btf(), 0,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!s) {
-		struct dn_syscall_start z = {};
-
-		bpf_map_update_elem(&sys_start, &tid, &z, BPF_NOEXIST);
-		s = bpf_map_lookup_elem(&sys_start, &tid);
-		if (!s) {
-			/* no room to time it: at least counted */
-			count(&sys_counters.start_full);
-			v = sys_val(tgid, (__u32)id);
-			if (v)
-				__sync_fetch_and_add(&v->count, 1);
-			return 0;
-		}
+		/* no storage (out of memory, or a nested program held it):
+		 * at least counted */
+		count(&sys_counters.start_full);
+		v = sys_val(tgid, (__u32)id);
+		if (v)
+			__sync_fetch_and_add(&v->count, 1);
+		return 0;
 	}
 	s->nr = (__u64)id;
 	s->ts = bpf_ktime_get_ns();
@@ -129,17 +126,19 @@ int BPF_PROG(dn_sys_enter, struct pt_regs *regs, long id)
 SEC("raw_tp/sys_exit")
 int BPF_PROG(dn_sys_exit, struct pt_regs *regs, long ret)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid(), delta;
-	__u32 tid = (__u32)pid_tgid, b;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32, b;
 	struct dn_syscall_start *s;
 	struct dn_syscall_val *v;
+	__u64 delta;
 
-	s = bpf_map_lookup_elem(&sys_start, &tid);
+	if (!is_tracked(tgid))
+		return 0;
+	s = bpf_task_storage_get(&sys_start, bpf_get_current_task_btf(), 0, 0);
 	if (!s || !s->ts)
 		return 0;
 	delta = bpf_ktime_get_ns() - s->ts;
 	s->ts = 0;
-	v = sys_val(pid_tgid >> 32, (__u32)s->nr);
+	v = sys_val(tgid, (__u32)s->nr);
 	if (!v)
 		return 0;
 	__sync_fetch_and_add(&v->count, 1);
@@ -153,10 +152,4 @@ int BPF_PROG(dn_sys_exit, struct pt_regs *regs, long ret)
 		b = DN_SYSCALL_HIST - 1;
 	v->hist[b] += 1;
 	return 0;
-}
-
-/* A thread's exit: its start slot is free for another tid. */
-static __always_inline void sys_thread_exit(__u32 tid)
-{
-	bpf_map_delete_elem(&sys_start, &tid);
 }

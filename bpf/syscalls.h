@@ -13,8 +13,6 @@
 /* (tgid, syscall) pairs: per-CPU values, so the loader may lower it on a
  * machine with many CPUs (engine/profiler/offcpu.c). */
 #define DN_SYSCALL_MAX_KEYS 8192
-/* threads of the tracked tree that made a syscall (freed at thread exit) */
-#define DN_SYSCALL_MAX_THREADS 16384
 
 struct dn_syscall_key {
 	__u32 tgid;
@@ -33,7 +31,7 @@ struct dn_syscall_val {
 	__u32 hist[DN_SYSCALL_HIST];
 };
 
-/* Per thread between sys_enter and sys_exit. */
+/* Per thread (task storage) between sys_enter and sys_exit. */
 struct dn_syscall_start {
 	__u64 ts; /* 0: not inside a traced syscall */
 	__u64 nr;
@@ -42,7 +40,7 @@ struct dn_syscall_start {
 /* Counters in .bss (user space reads them through the skeleton). */
 struct dn_syscall_counters {
 	__u64 agg_full;	  /* syscalls not counted: the aggregate map was full */
-	__u64 start_full; /* syscalls counted without their time: the start map was full */
+	__u64 start_full; /* syscalls counted without their time: no task storage */
 };
 
 #endif

@@ -80,6 +80,7 @@ struct skel {
 	int tgids, start, agg, stacks, leaf_cfa, leaf_unknown, snaps, events, sys_agg;
 	__u32 *gen;
 	__u64 *aspace_seq;
+	__u64 *tracked_bits;
 	const struct dn_offcpu_counters *counters;
 	const struct dn_syscall_counters *sys_counters;
 };
@@ -207,8 +208,6 @@ static int on_event(void *ctx, void *data, size_t size);
 				s->maps.snaps.max_entries = 64;                                 \
 			}                                                                       \
 			s->maps.sys_agg.max_entries = o->syscalls ? syscall_keys() : 1;         \
-			if (!o->syscalls)                                                       \
-				s->maps.sys_start.max_entries = 1;                              \
 		}                                                                               \
 		return s;                                                                       \
 	}                                                                                       \
@@ -277,6 +276,7 @@ static int on_event(void *ctx, void *data, size_t size);
 			.sys_agg = o->syscalls ? s->maps.sys_agg.map_fd : -1,                   \
 			.gen = &s->bss->gen,                                                    \
 			.aspace_seq = &s->bss->aspace_seq,                                      \
+			.tracked_bits = s->bss->tracked_bits,                                   \
 			.counters = &s->bss->counters,                                          \
 			.sys_counters = &s->bss->sys_counters,                                  \
 		};                                                                              \
@@ -371,6 +371,19 @@ struct dn_offcpu *dn_offcpu_open(const struct dn_offcpu_opts *o, char *why, size
 	return p;
 }
 
+/* The set's membership bit of tgid (bpf/offcpu.bpf.c's tracked_bits, in
+ * the mmap'ed .bss), changed with the `tgids` entry. */
+static void set_tracked_bit(struct dn_offcpu *p, __u32 tgid, bool on)
+{
+	__u64 *w = &p->sk.tracked_bits[(tgid >> 6) & (DN_TRACKED_WORDS - 1)];
+	__u64 bit = 1ULL << (tgid & 63);
+
+	if (on)
+		__atomic_fetch_or(w, bit, __ATOMIC_SEQ_CST);
+	else
+		__atomic_fetch_and(w, ~bit, __ATOMIC_SEQ_CST);
+}
+
 int dn_offcpu_track(struct dn_offcpu *p, pid_t tgid)
 {
 	__u32 key = (__u32)tgid;
@@ -384,6 +397,7 @@ int dn_offcpu_track(struct dn_offcpu *p, pid_t tgid)
 	aspace = __atomic_add_fetch(p->sk.aspace_seq, 1, __ATOMIC_SEQ_CST);
 	if (bpf_map_update_elem(p->sk.tgids, &key, &aspace, BPF_ANY))
 		return -errno;
+	set_tracked_bit(p, key, true);
 	return 0;
 }
 
@@ -433,8 +447,10 @@ int dn_offcpu_sweep(struct dn_offcpu *p)
 		prev = &k;
 	}
 	/* delete after the walk: deleting the current key restarts it */
-	for (size_t i = 0; i < ngone; i++)
+	for (size_t i = 0; i < ngone; i++) {
+		set_tracked_bit(p, gone[i], false);
 		n += bpf_map_delete_elem(fd, &gone[i]) == 0;
+	}
 	return n;
 }
 

@@ -143,6 +143,28 @@ describe("--enable-ebpf syscall tracking", function()
     assert.are.equal(10000, find(final(r).top_syscalls, "getppid").count)
   end)
 
+  run("the example of docs/cli.md runs, and stats shows the helper's 10 000 getppid", function()
+    local text = assert(S.slurp(S.root .. "/docs/cli.md"))
+    local block = text:match("\n```\n(%$ sudo denet %-q %-%-enable%-ebpf %-%-no%-offcpu[^`]-)```")
+    assert.is_string(block, "the example is gone from docs/cli.md")
+    local dir = S.tmpname("-cli-example")
+    assert.is_true(os.execute("mkdir -p " .. S.q(dir)))
+    local outputs = {}
+    for line in block:gmatch("%$ ([^\n]+)") do
+      -- the command as a user types it, with this build's paths
+      local cmd = line:gsub("^sudo ", ""):gsub("^denet ", S.q(S.bin) .. " ")
+        :gsub("build/helpers/", S.q(S.helpers) .. "/")
+      local r = S.sh("cd " .. S.q(dir) .. " && " .. cmd)
+      assert.are.equal(0, r.code, line .. "\n" .. r.err)
+      outputs[#outputs + 1] = r.out
+    end
+    os.execute("rm -rf " .. S.q(dir))
+    assert.are.equal(2, #outputs)
+    assert.is_truthy(outputs[2]:find("getppid%s+process%s+10000%s+0%s"), outputs[2])
+    assert.is_truthy(outputs[2]:find("fsync%s+file_io%s+1000%s+0%s"), outputs[2])
+    assert.is_truthy(outputs[2]:find("open%s+file_io%s+100%s+100%s"), outputs[2])
+  end)
+
   run("without privileges: one warning naming syscall tracking, the run goes on", function()
     local dir = S.tmpname("-nobody")
     assert.is_true(os.execute("mkdir -p " .. S.q(dir) .. " && cp " .. S.q(S.bin) .. " " .. S.q(dir) ..

@@ -10,6 +10,7 @@
  *   lua_call.c      set_hook_budget, failed
  *   lua_features.c  features
  *   lua_offcpu.c    offcpu, symbolizer, symbolize, ebpf_probe
+ *   lua_syscalls.c  syscalls
  *
  * and here: version, now_ms. The rest of the bindings: lua_aux.c (helpers
  * every file uses), lua_ctx.c (the context of a state), lua_signals.c (a
@@ -28,6 +29,7 @@
 #include "lua_offcpu.h"
 #include "lua_proc.h"
 #include "lua_rules.h"
+#include "lua_syscalls.h"
 #include "lua_timer.h"
 #include "version.h"
 
@@ -90,5 +92,6 @@ int luaopen_denet_core(lua_State *L)
 	lua_pushstring(L, DN_VERSION);
 	lua_setfield(L, core, "version");
 	dn_lua_open_offcpu(L, core);
+	dn_lua_open_syscalls(L, core);
 	return 1;
 }

@@ -83,7 +83,7 @@ struct lsym {
 	pid_t pid;
 };
 
-static pid_t check_pid(lua_State *L, int idx, const char *fname)
+pid_t dn_lua_check_pid(lua_State *L, int idx, const char *fname)
 {
 	if (!lua_isinteger(L, idx))
 		luaL_error(L, "%s: pid must be an integer, got %s", fname, luaL_typename(L, idx));
@@ -218,6 +218,14 @@ static void track_descendants(struct dn_profile *p, pid_t pid)
 	dn_tree_free(&t);
 }
 
+int dn_lua_profile_track(struct dn_profile *p, pid_t pid, bool children)
+{
+	int r = exists(pid) ? dn_profile_track(p, pid) : -ESRCH;
+	if (r == 0 && children)
+		track_descendants(p, pid);
+	return r;
+}
+
 static const struct dn_lua_opt offcpu_opts[] = {
 	{"pid", LUA_TNUMBER},	  {"children", LUA_TBOOLEAN},
 	{"min_us", LUA_TNUMBER},  {"max_us", LUA_TNUMBER},
@@ -233,7 +241,7 @@ static int l_offcpu(lua_State *L)
 	/* without pid nothing is tracked until prof:track(pid): the program
 	 * can be loaded before the command starts */
 	lua_getfield(L, 1, "pid");
-	pid_t pid = lua_isnil(L, -1) ? 0 : check_pid(L, -1, fname);
+	pid_t pid = lua_isnil(L, -1) ? 0 : dn_lua_check_pid(L, -1, fname);
 	lua_pop(L, 1);
 	bool children = dn_lua_opt_bool(L, 1, "children", true);
 	bool stacks = dn_lua_opt_bool(L, 1, "stacks", true);
@@ -270,31 +278,27 @@ static int l_offcpu(lua_State *L)
 		lp->efd = efd;
 	if (!pid)
 		return 1;
-	int r = exists(pid) ? dn_profile_track(lp->p, pid) : -ESRCH;
+	int r = dn_lua_profile_track(lp->p, pid, children);
 	if (r < 0) {
 		lprof_close(lp);
 		char what[64];
 		snprintf(what, sizeof what, "cannot profile PID %d", (int)pid);
 		return dn_lua_push_fail(L, -r, what);
 	}
-	if (children)
-		track_descendants(lp->p, pid);
 	return 1;
 }
 
 static int prof_track(lua_State *L)
 {
 	struct lprof *lp = open_prof(L, 1, "prof:track");
-	pid_t pid = check_pid(L, 2, "prof:track");
+	pid_t pid = dn_lua_check_pid(L, 2, "prof:track");
 	bool children = lua_isnoneornil(L, 3) ? true : lua_toboolean(L, 3);
-	int r = exists(pid) ? dn_profile_track(lp->p, pid) : -ESRCH;
+	int r = dn_lua_profile_track(lp->p, pid, children);
 	if (r < 0) {
 		char what[64];
 		snprintf(what, sizeof what, "cannot profile PID %d", (int)pid);
 		return dn_lua_push_fail(L, -r, what);
 	}
-	if (children)
-		track_descendants(lp->p, pid);
 	if (!lp->pid)
 		lp->pid = pid;
 	lua_settop(L, 1);
@@ -497,7 +501,7 @@ static struct dn_symbolizer *new_captured(lua_State *L, pid_t pid, bool lines, i
 
 static int l_symbolizer(lua_State *L)
 {
-	pid_t pid = check_pid(L, 1, "denet.symbolizer");
+	pid_t pid = dn_lua_check_pid(L, 1, "denet.symbolizer");
 	bool lines = sym_lines(L, 2, "denet.symbolizer");
 	struct lsym *ls = lua_newuserdatauv(L, sizeof *ls, 0);
 	memset(ls, 0, sizeof *ls);
@@ -561,7 +565,7 @@ static int sym_tostring(lua_State *L)
 /* A one-off symbolizer, dropped before returning (its strings are copied). */
 static int l_symbolize(lua_State *L)
 {
-	pid_t pid = check_pid(L, 1, "denet.symbolize");
+	pid_t pid = dn_lua_check_pid(L, 1, "denet.symbolize");
 	luaL_checktype(L, 2, LUA_TTABLE);
 	bool lines = sym_lines(L, 3, "denet.symbolize");
 	lua_Integer n = (lua_Integer)lua_rawlen(L, 2);

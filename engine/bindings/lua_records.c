@@ -28,6 +28,7 @@
 #include "metrics.h"
 #include "monitor.h"
 #include "rules.h"
+#include "systrace.h"
 
 /* ---- lazy tables ---------------------------------------------------------- */
 
@@ -301,8 +302,10 @@ static void push_metrics(lua_State *L, const struct dn_metrics *m, bool agg)
 	fill_metrics(L, lua_gettop(L), &lm, false);
 }
 
-/* With an off-CPU profile (the CLI's --enable-ebpf), the aggregate has the
- * file's `ebpf.offcpu` object: decoded from the same JSON text (by
+/* With an eBPF profile (the CLI's --enable-ebpf, denet.run{syscalls =
+ * true}), the aggregate has the file's `ebpf` object: `offcpu` unless the
+ * profile has no stacks, `syscalls` when it tracks syscalls (as
+ * dn_record_tree writes them), decoded from the same JSON text (by
  * denet.json, loaded with denet), so that the two cannot differ. */
 static void push_ebpf(lua_State *L, const struct dn_monitor *m)
 {
@@ -315,18 +318,28 @@ static void push_ebpf(lua_State *L, const struct dn_monitor *m)
 	    lua_getfield(L, -1, "decode") == LUA_TFUNCTION) {
 		struct dn_buf b = {0};
 		struct dn_json j;
-		dn_json_init(&j, &b);
-		dn_profile_write_upstream(&j, prof);
+		dn_buf_puts(&b, "{");
+		if (dn_profile_offcpu(prof)) {
+			dn_buf_puts(&b, "\"offcpu\":");
+			dn_json_init(&j, &b);
+			dn_profile_write_upstream(&j, prof);
+		}
+		const struct dn_systrace *sys = dn_profile_systrace(prof);
+		if (sys) {
+			double elapsed, window;
+			dn_profile_times(prof, &elapsed, &window);
+			dn_buf_puts(&b,
+				    dn_profile_offcpu(prof) ? ",\"syscalls\":" : "\"syscalls\":");
+			dn_json_init(&j, &b);
+			dn_systrace_write_upstream(&j, sys, elapsed, window);
+		}
+		dn_buf_puts(&b, "}");
 		bool ok = !b.oom && b.len;
 		if (ok)
 			lua_pushlstring(L, b.data, b.len);
 		dn_buf_free(&b);
-		if (ok && lua_pcall(L, 1, 1, 0) == LUA_OK && lua_istable(L, -1)) {
-			lua_createtable(L, 0, 1);
-			lua_insert(L, -2);
-			lua_setfield(L, -2, "offcpu");
+		if (ok && lua_pcall(L, 1, 1, 0) == LUA_OK && lua_istable(L, -1))
 			lua_setfield(L, agg, "ebpf");
-		}
 	}
 	lua_settop(L, agg);
 }

@@ -32,6 +32,8 @@ local denet = {
 denet.offcpu = core.offcpu
 denet.symbolizer = core.symbolizer
 denet.symbolize = core.symbolize
+-- syscall tracing (eBPF): the same failure convention as denet.offcpu
+denet.syscalls = core.syscalls
 
 -- denet.hook_budget_ms is a setting that C must see: forward writes.
 local settings = { hook_budget_ms = 1000 }

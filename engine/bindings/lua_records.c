@@ -27,8 +27,8 @@
 #include "lua_records.h"
 #include "metrics.h"
 #include "monitor.h"
+#include "records.h"
 #include "rules.h"
-#include "systrace.h"
 
 /* ---- lazy tables ---------------------------------------------------------- */
 
@@ -304,8 +304,8 @@ static void push_metrics(lua_State *L, const struct dn_metrics *m, bool agg)
 
 /* With an eBPF profile (the CLI's --enable-ebpf, denet.run{syscalls =
  * true}), the aggregate has the file's `ebpf` object: `offcpu` unless the
- * profile has no stacks, `syscalls` when it tracks syscalls (as
- * dn_record_tree writes them), decoded from the same JSON text (by
+ * profile has no stacks, `syscalls` when it tracks syscalls), decoded
+ * from the same JSON text as the record's (dn_record_ebpf; by
  * denet.json, loaded with denet), so that the two cannot differ. */
 static void push_ebpf(lua_State *L, const struct dn_monitor *m)
 {
@@ -317,23 +317,7 @@ static void push_ebpf(lua_State *L, const struct dn_monitor *m)
 	if (lua_getfield(L, -1, "denet.json") == LUA_TTABLE &&
 	    lua_getfield(L, -1, "decode") == LUA_TFUNCTION) {
 		struct dn_buf b = {0};
-		struct dn_json j;
-		dn_buf_puts(&b, "{");
-		if (dn_profile_offcpu(prof)) {
-			dn_buf_puts(&b, "\"offcpu\":");
-			dn_json_init(&j, &b);
-			dn_profile_write_upstream(&j, prof);
-		}
-		const struct dn_systrace *sys = dn_profile_systrace(prof);
-		if (sys) {
-			double elapsed, window;
-			dn_profile_times(prof, &elapsed, &window);
-			dn_buf_puts(&b,
-				    dn_profile_offcpu(prof) ? ",\"syscalls\":" : "\"syscalls\":");
-			dn_json_init(&j, &b);
-			dn_systrace_write_upstream(&j, sys, elapsed, window);
-		}
-		dn_buf_puts(&b, "}");
+		dn_record_ebpf(&b, prof);
 		bool ok = !b.oom && b.len;
 		if (ok)
 			lua_pushlstring(L, b.data, b.len);

@@ -157,30 +157,16 @@ void dn_record_tree(struct dn_buf *b, const struct dn_tree *t, bool flat,
 	dn_json_arr_end(&j);
 	dn_json_key(&j, "aggregated");
 	if (prof) {
-		/* splice "ebpf":{"offcpu":{...}} into the aggregate object */
+		/* splice "ebpf":{...} into the aggregate object */
 		struct dn_buf ab = {0};
 		struct dn_json aj;
 		dn_json_init(&aj, &ab);
 		dn_metrics_write_json(&aj, &t->agg, true);
 		if (ab.len > 1 && !ab.oom) {
 			dn_json_raw(&j, ab.data, ab.len - 1); /* without the closing brace */
-			dn_buf_puts(b, ",\"ebpf\":{");
-			struct dn_json pj;
-			if (dn_profile_offcpu(prof)) {
-				dn_buf_puts(b, "\"offcpu\":");
-				dn_json_init(&pj, b);
-				dn_profile_write_upstream(&pj, prof);
-			}
-			const struct dn_systrace *sys = dn_profile_systrace(prof);
-			if (sys) {
-				double elapsed, window;
-				dn_profile_times(prof, &elapsed, &window);
-				dn_buf_puts(b, dn_profile_offcpu(prof) ? ",\"syscalls\":"
-								       : "\"syscalls\":");
-				dn_json_init(&pj, b);
-				dn_systrace_write_upstream(&pj, sys, elapsed, window);
-			}
-			dn_buf_puts(b, "}}");
+			dn_buf_puts(b, ",\"ebpf\":");
+			dn_record_ebpf(b, prof);
+			dn_buf_puts(b, "}");
 		}
 		dn_buf_free(&ab);
 	} else {
@@ -188,6 +174,26 @@ void dn_record_tree(struct dn_buf *b, const struct dn_tree *t, bool flat,
 	}
 	dn_json_obj_end(&j);
 	end_line(b);
+}
+
+void dn_record_ebpf(struct dn_buf *b, const struct dn_profile *prof)
+{
+	struct dn_json j;
+	dn_buf_puts(b, "{");
+	if (dn_profile_offcpu(prof)) {
+		dn_buf_puts(b, "\"offcpu\":");
+		dn_json_init(&j, b);
+		dn_profile_write_upstream(&j, prof);
+	}
+	const struct dn_systrace *sys = dn_profile_systrace(prof);
+	if (sys) {
+		double elapsed, window;
+		dn_profile_times(prof, &elapsed, &window);
+		dn_buf_puts(b, dn_profile_offcpu(prof) ? ",\"syscalls\":" : "\"syscalls\":");
+		dn_json_init(&j, b);
+		dn_systrace_write_upstream(&j, sys, elapsed, window);
+	}
+	dn_buf_puts(b, "}");
 }
 
 void dn_record_exit(struct dn_buf *b, const struct dn_exit_info *e)

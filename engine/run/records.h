@@ -74,6 +74,9 @@ void dn_record_metadata(struct dn_buf *b, pid_t pid, char *const *argv, int argc
  * profile, the aggregate carries upstream's `ebpf.offcpu` object. */
 void dn_record_tree(struct dn_buf *b, const struct dn_tree *t, bool flat,
 		    const struct dn_profile *prof);
+/* The aggregate's `ebpf` object of a profile: "offcpu" unless it has no
+ * stacks, "syscalls" when it tracks syscalls. */
+void dn_record_ebpf(struct dn_buf *b, const struct dn_profile *prof);
 void dn_record_exit(struct dn_buf *b, const struct dn_exit_info *e);
 void dn_record_mark(struct dn_buf *b, uint64_t ts_ms, const char *label);
 

@@ -7,6 +7,8 @@
 #               denet -q --enable-ebpf --no-offcpu -o FILE run -- LOOP
 #   bystander   denet traces another tree (run -- sleep 1000) while the
 #               loop runs outside it: the cost of the in-kernel tgid filter
+#   floor       bpftrace with empty programs on the same tracepoints, filtered
+#               on another pid: the kernel's tracepoint path alone
 #   bpftrace    raw_syscalls sys_enter/sys_exit filtered on the loop's pid:
 #               a count and a latency histogram per syscall nr
 # in REPS interleaved repetitions; prints the median and the minimum ns
@@ -118,6 +120,15 @@ run() {
 		mon=$!
 		wait_for "$out/bpftrace.out" 60 '^Attaching' || echo "# bpftrace did not attach in 60 s" >&2
 		;;
+	floor)
+		# what any tracer of the raw syscall tracepoints costs a task it
+		# does not trace: the kernel's tracepoint path, and a pid test
+		: >"$out/floor.out"
+		bpftrace -e "tracepoint:raw_syscalls:sys_enter /pid == 1/ { } tracepoint:raw_syscalls:sys_exit /pid == 1/ { }" \
+			>"$out/floor.out" 2>>"$out/bpftrace.log" &
+		mon=$!
+		wait_for "$out/floor.out" 60 '^Attaching' || echo "# bpftrace did not attach in 60 s" >&2
+		;;
 	esac
 	echo go >&"$wfd"
 	read -r -t "$TMO" line <&"$rfd" || line=
@@ -139,7 +150,7 @@ run() {
 
 modes=alone
 [ $have_denet = 1 ] && modes="$modes traced bystander"
-[ $have_bpftrace = 1 ] && modes="$modes bpftrace"
+[ $have_bpftrace = 1 ] && modes="$modes bpftrace floor"
 for r in $(seq "$REPS"); do
 	for m in $modes; do
 		v=$(run "$m")
@@ -156,11 +167,11 @@ bt=0 mbt=0
 [ -s "$out/bpftrace" ] && bt=$(median "$out/bpftrace") mbt=$(minimum "$out/bpftrace")
 echo "getppid loop, $SECS s per run, $REPS interleaved repetitions, pinned to CPU $CPU"
 printf '%-10s %18s %22s %18s\n' mode "ns/call med (min)" "+ns/syscall med (min)" "vs bpftrace (min)"
-for m in alone traced bystander bpftrace; do
+for m in alone traced bystander bpftrace floor; do
 	if [ ! -s "$out/$m" ]; then
 		case $m in
 		traced | bystander) printf '%-10s skipped: %s\n' "$m" "${why_denet:-every run failed}" ;;
-		bpftrace) printf '%-10s skipped: %s\n' "$m" "${why_bpftrace:-every run failed}" ;;
+		bpftrace | floor) printf '%-10s skipped: %s\n' "$m" "${why_bpftrace:-every run failed}" ;;
 		esac
 		continue
 	fi
@@ -181,6 +192,11 @@ fi
 if [ -s "$out/bystander" ]; then
 	awk -v y="$(median "$out/bystander")" -v b="$base" 'BEGIN {
 		printf "target bystander added <= 100 ns: %.1f ns: %s\n", y - b, ((y - b <= 100) ? "met" : "missed") }'
+	if [ -s "$out/floor" ]; then
+		awk -v y="$(median "$out/bystander")" -v f="$(median "$out/floor")" -v my="$(minimum "$out/bystander")" \
+			-v mf="$(minimum "$out/floor")" 'BEGIN {
+			printf "bystander beyond the floor (a tracer of the same tracepoints that does nothing): %.1f ns (min %.1f)\n", y - f, my - mf }'
+	fi
 fi
 [ -s "$out/denet.log" ] && tail -n 1 "$out/denet.log" | sed 's/^/# denet: /'
 exit 0

@@ -295,11 +295,9 @@ describe("--enable-ebpf", function()
 
   it("without privileges: one warning with the reason, the run goes on", function()
     if not S.is_root() then return pending("needs root to drop to nobody") end
-    local dir = S.tmpname("-nobody")
-    assert.is_true(os.execute("mkdir -p " .. S.q(dir) .. " && cp " .. S.q(S.bin) .. " " .. S.q(dir) ..
-      "/denet && chmod -R a+rx " .. S.q(dir)))
-    local r = S.sh(("cd / && setpriv --reuid=nobody --regid=nogroup --clear-groups %s/denet --json --enable-ebpf run sleep 0.3"):format(S.q(dir)))
-    os.execute("rm -rf " .. S.q(dir))
+    local bin, remove = S.denet_for_nobody()
+    local r = S.sh(("cd / && setpriv --reuid=nobody --regid=nogroup --clear-groups %s --json --enable-ebpf run sleep 0.3"):format(S.q(bin)))
+    remove()
     assert.are.equal(0, r.code, r.err)
     local warnings = 0
     for line in r.err:gmatch("[^\n]+") do

@@ -17,23 +17,8 @@ local S = require "support"
 package.path = S.root .. "/lua/?/init.lua;" .. package.path
 local denet = require "denet"
 
--- Why profiling cannot be tested here, or nil.
-local function no_ebpf()
-  if not S.is_root() then return "off-CPU profiling needs root here (CI runs as root)" end
-  if not denet.features.ebpf then
-    return "eBPF unavailable: " .. tostring(denet.features.reason.ebpf)
-  end
-end
-
-local function wait_for(path, pat, secs)
-  local deadline = os.time() + (secs or 5)
-  repeat
-    local text = S.slurp(path) or ""
-    if text:find(pat) then return text end
-    os.execute("sleep 0.02")
-  until os.time() > deadline
-  error(("timed out waiting for %q in %s: %s"):format(pat, path, S.slurp(path) or ""))
-end
+local function no_ebpf() return S.no_ebpf(denet, "off-CPU profiling") end
+local wait_for = S.wait_for
 
 local function hex(s) return math.tointeger(tonumber(s)) end
 

@@ -170,4 +170,35 @@ function M.helper(name)
   return path
 end
 
+-- Wait up to secs (5) for the file at path to match pat; its text, or an
+-- error naming what was awaited.
+function M.wait_for(path, pat, secs)
+  local deadline = os.time() + (secs or 5)
+  repeat
+    local text = M.slurp(path) or ""
+    if text:find(pat) then return text end
+    os.execute("sleep 0.01")
+  until os.time() > deadline
+  error(("timed out waiting for %q in %s: %s"):format(pat, path, M.slurp(path) or ""))
+end
+
+-- Why `what` (an eBPF feature) cannot be tested here, or nil: not root,
+-- or denet (the module) says eBPF is unavailable.
+function M.no_ebpf(denet, what)
+  if not M.is_root() then return what .. " needs root here (CI runs as root)" end
+  if not denet.features.ebpf then
+    return "eBPF unavailable: " .. tostring(denet.features.reason.ebpf)
+  end
+end
+
+-- A copy of the denet binary that user nobody can run (a build tree under
+-- /root is not theirs to enter); returns its path and a function that
+-- removes it.
+function M.denet_for_nobody()
+  local dir = M.tmpname("-nobody")
+  assert(os.execute("mkdir -p " .. M.q(dir) .. " && cp " .. M.q(M.bin) .. " " .. M.q(dir) ..
+    "/denet && chmod -R a+rx " .. M.q(dir)))
+  return dir .. "/denet", function() os.execute("rm -rf " .. M.q(dir)) end
+end
+
 return M

@@ -21,23 +21,8 @@ local S = require "support"
 package.path = S.root .. "/lua/?/init.lua;" .. package.path
 local denet = require "denet"
 
--- Why tracing cannot be tested here, or nil.
-local function no_ebpf()
-  if not S.is_root() then return "syscall tracing needs root here (CI runs as root)" end
-  if not denet.features.ebpf then
-    return "eBPF unavailable: " .. tostring(denet.features.reason.ebpf)
-  end
-end
-
-local function wait_for(path, pat, secs)
-  local deadline = os.time() + (secs or 5)
-  repeat
-    local text = S.slurp(path) or ""
-    if text:find(pat) then return text end
-    os.execute("sleep 0.01")
-  until os.time() > deadline
-  error(("timed out waiting for %q in %s: %s"):format(pat, path, S.slurp(path) or ""))
-end
+local function no_ebpf() return S.no_ebpf(denet, "syscall tracing") end
+local wait_for = S.wait_for
 
 -- A sysloop started waiting for its first line: { pid, open = the name
 -- of its failing open, out = its output file, w = its stdin }. With

@@ -1,5 +1,7 @@
 /*
- * offcpu.c — loader of bpf/offcpu.bpf.c: open/attach, the tracked tgid set,
+ * offcpu.c — loader of bpf/offcpu.bpf.c (with the syscall tracker's
+ * programs, bpf/syscalls.bpf.h, attached when asked; systrace.c drains
+ * those): open/attach, the tracked tgid set and its membership bitmap,
  * frame-recovery rules (.eh_frame CFI through libdw), the exec/fork event
  * ring buffer and the drain of the in-kernel aggregate.
  *

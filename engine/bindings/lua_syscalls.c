@@ -37,7 +37,6 @@ struct ltrace {
 	struct dn_profile *p;  /* NULL once closed */
 	struct dn_systrace *t; /* p's, NULL once closed */
 	pid_t pid;	       /* the first tracked pid, 0 before */
-	bool drained;	       /* a drain has been made: window_s means something */
 };
 
 /* The one close path of :close(), <close> and __gc: idempotent. */
@@ -181,7 +180,6 @@ static int tr_drain(lua_State *L)
 	dn_profile_reset_window(lt->p); /* no stacks (no_offcpu): nothing kept */
 	if (r < 0)
 		return dn_lua_push_fail(L, -r, "cannot drain the syscall tracker");
-	lt->drained = true;
 	const struct dn_systrace_entry *v = NULL;
 	size_t n = dn_systrace_window(lt->t, &v);
 	if (n > 0x7fffffff)
@@ -249,9 +247,8 @@ static int tr_index(lua_State *L)
 	if (strcmp(k, "elapsed_s") == 0 || strcmp(k, "window_s") == 0) {
 		if (!lt->p)
 			luaL_error(L, "tr.%s: the syscall tracer is closed", k);
-		double elapsed = 0, window = 0;
-		if (lt->drained)
-			dn_profile_times(lt->p, &elapsed, &window);
+		double elapsed, window; /* 0 before the first drain */
+		dn_systrace_times(lt->t, &elapsed, &window);
 		lua_pushnumber(L, k[0] == 'e' ? elapsed : window);
 		return 1;
 	}

@@ -1004,10 +1004,13 @@ int dn_offcpu_drain(struct dn_offcpu *p, void (*fn)(const struct dn_offcpu_stack
 
 bool dn_offcpu_is_tracked(const struct dn_offcpu *p, pid_t tgid)
 {
-	__u32 key = (__u32)tgid;
-	__u64 v;
+	__u32 t = (__u32)tgid;
 
-	return p && tgid > 0 && bpf_map_lookup_elem(p->sk.tgids, &key, &v) == 0;
+	if (!p || tgid <= 0)
+		return false;
+	return __atomic_load_n(&p->sk.tracked_bits[(t >> 6) & (DN_TRACKED_WORDS - 1)],
+			       __ATOMIC_RELAXED) &
+	       (1ULL << (t & 63));
 }
 
 int dn_offcpu_syscall_map(const struct dn_offcpu *p)

@@ -121,12 +121,12 @@ int dn_offcpu_poll_events(struct dn_offcpu *p, void (*fn)(pid_t tgid, int kind, 
 int dn_offcpu_syscall_map(const struct dn_offcpu *p);
 struct dn_offcpu_syscall_losses {
 	uint64_t agg_full;   /* syscalls not counted: the aggregate map was full */
-	uint64_t start_full; /* syscalls counted without time: the start map was full */
+	uint64_t start_full; /* syscalls counted without time: no task storage for them */
 };
 void dn_offcpu_syscall_losses(const struct dn_offcpu *p, struct dn_offcpu_syscall_losses *l);
 
 /* Whether tgid is in the tracked set now (the kernel drops a tgid when its
- * last thread exits). */
+ * last thread exits): its bit in the mmap'ed membership bitmap, no syscall. */
 bool dn_offcpu_is_tracked(const struct dn_offcpu *p, pid_t tgid);
 
 void dn_offcpu_close(struct dn_offcpu *p);

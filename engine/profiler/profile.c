@@ -25,7 +25,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "clock.h"
 #include "offcpu.h"
 #include "profile.h"
 #include "systrace.h"
@@ -54,7 +53,6 @@ struct dn_profile {
 	struct dn_profile_opts o;
 	struct dn_offcpu *bpf;
 	struct dn_systrace *sys;
-	uint64_t open_ns, drain_ns, prev_drain_ns; /* monotonic */
 	struct dn_symbolizer *sym;
 	struct dn_profile_stack *win;
 	size_t nwin, capwin;
@@ -106,7 +104,6 @@ struct dn_profile *dn_profile_open(const struct dn_profile_opts *o, char *why, s
 		errno = ENOMEM;
 		return NULL;
 	}
-	p->open_ns = p->drain_ns = p->prev_drain_ns = dn_mono_ns();
 	dn_sym_set_lines(p->sym, o->lines);
 	return p;
 }
@@ -144,12 +141,6 @@ int dn_profile_poll_events(struct dn_profile *p)
 struct dn_systrace *dn_profile_systrace(const struct dn_profile *p)
 {
 	return p->sys;
-}
-
-void dn_profile_times(const struct dn_profile *p, double *elapsed_s, double *window_s)
-{
-	*elapsed_s = (double)(p->drain_ns - p->open_ns) / 1e9;
-	*window_s = (double)(p->drain_ns - p->prev_drain_ns) / 1e9;
 }
 
 bool dn_profile_offcpu(const struct dn_profile *p)
@@ -465,8 +456,6 @@ int dn_profile_drain(struct dn_profile *p)
 		dn_sym_trim(p->sym);
 	mark_gone(p);
 	p->drains++;
-	p->prev_drain_ns = p->drain_ns;
-	p->drain_ns = dn_mono_ns();
 	int r = dn_offcpu_drain(p->bpf, on_stack, p);
 	sweep_gone(p);
 	if (p->sys) {

@@ -87,10 +87,8 @@ void dn_profile_folded(const struct dn_profile *p, struct dn_buf *out);
 int dn_profile_event_fd(struct dn_profile *p);
 int dn_profile_poll_events(struct dn_profile *p);
 /* The syscall tracker (opened with `syscalls`, else NULL), drained by
- * dn_profile_drain; and the seconds since the profile opened and of the
- * last window, at the last drain. */
+ * dn_profile_drain. */
 struct dn_systrace *dn_profile_systrace(const struct dn_profile *p);
-void dn_profile_times(const struct dn_profile *p, double *elapsed_s, double *window_s);
 /* Whether off-CPU stacks are profiled (not opened with no_offcpu). */
 bool dn_profile_offcpu(const struct dn_profile *p);
 /* The symbolizer the profile uses (shared with denet.symbolizer). */

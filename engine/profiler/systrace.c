@@ -7,13 +7,12 @@
  * holds; the tree's figures per syscall number; the read buffers.
  *
  * Garbage: a key whose tgid has left the kernel's tracked set can gain no
- * more syscalls (the set drops a tgid when its last thread exits), so after
- * it is read it is deleted from the kernel map. Which tgids are still
- * tracked is asked for at most GC_PER_DRAIN idle processes a drain (a
- * rotating cursor), and for all when the map is three quarters full; a
- * process that made syscalls in the window is alive and not asked about.
- * Deleting late loses nothing: the keys are cumulative, and a pid reused
- * by a new tracked process only continues its counts.
+ * more syscalls (the set drops a tgid when its last thread exits), so the
+ * drain that finds it gone reads it a last time and deletes it from the
+ * kernel map. The check is the set's membership bit, read in the mmap'ed
+ * .bss (dn_offcpu_is_tracked): no syscall per key. A pid reused by a new
+ * tracked process before that drain only continues its (cumulative)
+ * counts.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -24,14 +23,14 @@
 #include <bpf/libbpf.h>
 
 #include "../../bpf/syscalls.h"
+#include "clock.h"
 #include "offcpu.h"
 #include "systrace.h"
 
 _Static_assert(DN_SYSTRACE_HIST == DN_SYSCALL_HIST, "user and kernel buckets differ");
 
-#define GC_PER_DRAIN 64
-#define NR_LIMIT     4096 /* syscall numbers kept apart; above: the last slot */
-#define TOP	     10
+#define NR_LIMIT 4096 /* syscall numbers kept apart; above: the last slot */
+#define TOP	 10
 
 struct key_state {
 	struct dn_syscall_key k;
@@ -47,7 +46,6 @@ struct dn_systrace {
 	int fd;
 	int ncpu;
 	size_t valsz; /* one CPU's value, rounded up to 8 as the kernel copies it */
-	uint32_t map_cap;
 	/* keys of the last drain and their index (slot = position + 1) */
 	struct key_state *keys, *next;
 	size_t nkeys, capkeys, capnext;
@@ -59,7 +57,7 @@ struct dn_systrace {
 	/* per syscall number over the tree */
 	struct dn_systrace_fig *nr_total, *nr_window;
 	int nr_cap;
-	size_t gc_cursor;
+	uint64_t start_ns, drain_ns, prev_drain_ns; /* monotonic */
 	/* read buffers */
 	struct dn_syscall_key *rk;
 	uint8_t *rv;
@@ -83,10 +81,7 @@ struct dn_systrace *dn_systrace_new(struct dn_offcpu *p)
 	if (t->ncpu <= 0)
 		t->ncpu = 1;
 	t->valsz = (sizeof(struct dn_syscall_val) + 7) & ~(size_t)7;
-	struct bpf_map_info info = {0};
-	__u32 len = sizeof info;
-	t->map_cap = bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.max_entries
-								  : DN_SYSCALL_MAX_KEYS;
+	t->start_ns = t->drain_ns = t->prev_drain_ns = dn_mono_ns();
 	int n = dn_syscall_nr_max();
 	t->nr_cap = n > 0 && n < NR_LIMIT ? n : NR_LIMIT;
 	t->nr_total = calloc((size_t)t->nr_cap, sizeof *t->nr_total);
@@ -298,47 +293,11 @@ static int push_next(struct dn_systrace *t, const struct dn_syscall_key *k, cons
 	return 0;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return (x > y) - (x < y);
-}
-
-/* Marks the keys of tgids no longer tracked: asks about the idle ones
- * (no syscall in the window), each tgid once, GC_PER_DRAIN from a rotating
- * cursor, or all when the kernel's table is three quarters full. */
+/* Marks the keys of tgids that left the tracked set. */
 static void find_gone(struct dn_systrace *t)
 {
-	size_t n = t->nkeys, ncand = 0, ngone = 0;
-	bool all = n * 4 >= (size_t)t->map_cap * 3;
-	if (!n)
-		return;
-	uint32_t *cand = malloc(2 * n * sizeof *cand), *gone = cand + n;
-	if (!cand)
-		return; /* next time */
-	for (size_t i = 0; i < n; i++)
-		if (!t->next[i].e.window.count)
-			cand[ncand++] = t->next[i].k.tgid;
-	qsort(cand, ncand, sizeof *cand, cmp_u32);
-	size_t u = 0;
-	for (size_t i = 0; i < ncand; i++)
-		if (!u || cand[u - 1] != cand[i])
-			cand[u++] = cand[i];
-	ncand = u;
-	size_t ask = all || ncand < GC_PER_DRAIN ? ncand : GC_PER_DRAIN;
-	if (t->gc_cursor >= ncand)
-		t->gc_cursor = 0;
-	for (size_t i = 0; i < ask; i++) {
-		uint32_t tgid = cand[(t->gc_cursor + i) % ncand];
-		if (!dn_offcpu_is_tracked(t->bpf, (pid_t)tgid))
-			gone[ngone++] = tgid;
-	}
-	t->gc_cursor += ask;
-	qsort(gone, ngone, sizeof *gone, cmp_u32);
-	for (size_t j = 0; ngone && j < n; j++)
-		if (bsearch(&t->next[j].k.tgid, gone, ngone, sizeof *gone, cmp_u32))
-			t->next[j].gone = true;
-	free(cand);
+	for (size_t i = 0; i < t->nkeys; i++)
+		t->next[i].gone = !dn_offcpu_is_tracked(t->bpf, (pid_t)t->next[i].k.tgid);
 }
 
 int dn_systrace_drain(struct dn_systrace *t)
@@ -354,11 +313,14 @@ int dn_systrace_drain(struct dn_systrace *t)
 	}
 	size_t nprev = t->nkeys;
 	t->nkeys = 0;
+	uint64_t now = dn_mono_ns();
 	int r = read_map(t);
 	if (r < 0) {
 		t->nkeys = nprev; /* the last drain's state stays */
 		return r;
 	}
+	t->prev_drain_ns = t->drain_ns;
+	t->drain_ns = now;
 	find_gone(t);
 	/* the window's entries and the tree's figures per syscall */
 	memset(t->nr_window, 0, (size_t)t->nr_cap * sizeof *t->nr_window);
@@ -405,6 +367,27 @@ size_t dn_systrace_window(const struct dn_systrace *t, const struct dn_systrace_
 {
 	*v = t->win;
 	return t->nwin;
+}
+
+void dn_systrace_times(const struct dn_systrace *t, double *elapsed_s, double *window_s)
+{
+	*elapsed_s = (double)(t->drain_ns - t->start_ns) / 1e9;
+	*window_s = (double)(t->drain_ns - t->prev_drain_ns) / 1e9;
+}
+
+double dn_systrace_rate(const struct dn_systrace *t, int nr)
+{
+	double elapsed, window;
+	dn_systrace_times(t, &elapsed, &window);
+	if (window <= 0)
+		return 0;
+	struct dn_systrace_fig all;
+	const struct dn_systrace_fig *f = &all;
+	if (nr < 0)
+		dn_systrace_sum(t, true, &all);
+	else if (!(f = dn_systrace_nr(t, nr, true)))
+		return 0;
+	return (double)f->count / window;
 }
 
 int dn_systrace_nr_cap(const struct dn_systrace *t)
@@ -573,9 +556,10 @@ static void write_figures(struct dn_json *j, const struct dn_systrace *t, bool w
 	dn_json_obj_end(j);
 }
 
-void dn_systrace_write_upstream(struct dn_json *j, const struct dn_systrace *t, double elapsed_s,
-				double window_s)
+void dn_systrace_write_upstream(struct dn_json *j, const struct dn_systrace *t)
 {
+	double elapsed_s, window_s;
+	dn_systrace_times(t, &elapsed_s, &window_s);
 	dn_json_obj_begin(j);
 	write_figures(j, t, false, elapsed_s);
 	dn_json_key(j, "lost");

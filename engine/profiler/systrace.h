@@ -73,12 +73,18 @@ uint64_t dn_systrace_untimed(const struct dn_systrace *t);
  * that holds it, at most max_ns; 0 for an empty one. */
 uint64_t dn_systrace_quantile(const struct dn_systrace_fig *f, double q);
 
+/* Seconds from the tracker's start to the last drain, and of the last
+ * window (both 0 before the first drain). */
+void dn_systrace_times(const struct dn_systrace *t, double *elapsed_s, double *window_s);
+/* The tree's syscalls per second in the last window: of nr, or of all
+ * (nr < 0); 0 before the first drain. */
+double dn_systrace_rate(const struct dn_systrace *t, int nr);
+
 /* Upstream's `ebpf.syscalls` object (cumulative since tracing began:
  * total, by_category, top_syscalls, analysis) with denet's additions:
  * errors and time_ns, per-syscall time_ns, errors and p50/p99/max, the
  * top by time, losses, and `window`, the same figures for the last window
- * alone. elapsed_s: seconds since tracing began; window_s: the window's. */
-void dn_systrace_write_upstream(struct dn_json *j, const struct dn_systrace *t, double elapsed_s,
-				double window_s);
+ * alone. */
+void dn_systrace_write_upstream(struct dn_json *j, const struct dn_systrace *t);
 
 #endif

@@ -187,11 +187,9 @@ void dn_record_ebpf(struct dn_buf *b, const struct dn_profile *prof)
 	}
 	const struct dn_systrace *sys = dn_profile_systrace(prof);
 	if (sys) {
-		double elapsed, window;
-		dn_profile_times(prof, &elapsed, &window);
 		dn_buf_puts(b, dn_profile_offcpu(prof) ? ",\"syscalls\":" : "\"syscalls\":");
 		dn_json_init(&j, b);
-		dn_systrace_write_upstream(&j, sys, elapsed, window);
+		dn_systrace_write_upstream(&j, sys);
 	}
 	dn_buf_puts(b, "}");
 }
@@ -304,12 +302,10 @@ void dn_record_exit(struct dn_buf *b, const struct dn_exit_info *e)
 	}
 	const struct dn_systrace *sys = e->prof ? dn_profile_systrace(e->prof) : NULL;
 	if (sys) {
-		double elapsed, window;
-		dn_profile_times(e->prof, &elapsed, &window);
 		dn_json_key(&j, "ebpf");
 		dn_json_obj_begin(&j);
 		dn_json_key(&j, "syscalls");
-		dn_systrace_write_upstream(&j, sys, elapsed, window);
+		dn_systrace_write_upstream(&j, sys);
 		dn_json_obj_end(&j);
 	}
 	dn_json_obj_end(&j);

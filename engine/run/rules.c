@@ -166,19 +166,7 @@ static double field(const struct dn_metrics *m, const struct dn_rule *r)
 static double syscall_rate(const struct dn_rule *r, const struct dn_monitor *m)
 {
 	const struct dn_systrace *sys = m->prof ? dn_profile_systrace(m->prof) : NULL;
-	if (!sys)
-		return 0;
-	double elapsed, window;
-	dn_profile_times(m->prof, &elapsed, &window);
-	if (window <= 0)
-		return 0;
-	struct dn_systrace_fig all;
-	const struct dn_systrace_fig *f = &all;
-	if (r->syscall_nr < 0)
-		dn_systrace_sum(sys, true, &all);
-	else if (!(f = dn_systrace_nr(sys, r->syscall_nr, true)))
-		return 0;
-	return dn_metrics_round((double)f->count / window, 2);
+	return sys ? dn_metrics_round(dn_systrace_rate(sys, r->syscall_nr), 2) : 0;
 }
 
 /* The rule's value on the latest sample, and the process it belongs to. */

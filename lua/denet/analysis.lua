@@ -70,6 +70,11 @@ of returning nothing.
       windows: one { ts_ms, secs, total, errors, time_ns, by_category } per
       sample whose ebpf.syscalls.window has a positive `secs`, in order.
 
+  analysis.human_ns(ns, micro, none) -> "128 ns", "18.9 us", "2.72 ms",
+      "1.44 s": a syscall time as stats and report show it; micro (optional)
+      is the microsecond unit ("us"; the report's HTML gives "µs"), none
+      (optional) what a missing value reads as ("-").
+
   analysis.syscall_categories: the categories in the records' order
       ("file_io", "memory", "process", "network", "time", "ipc",
       "security", "signal", "system", "other").
@@ -343,6 +348,14 @@ end
 ----------------------------------------------------------------------------
 -- syscalls
 ----------------------------------------------------------------------------
+
+function analysis.human_ns(ns, micro, none)
+  if type(ns) ~= "number" or ns ~= ns then return none or "-" end
+  if ns < 1e3 then return format("%d ns", floor(ns + 0.5)) end
+  if ns < 1e6 then return format("%.3g %s", ns / 1e3, micro or "us") end
+  if ns < 1e9 then return format("%.3g ms", ns / 1e6) end
+  return format("%.2f s", ns / 1e9)
+end
 
 analysis.syscall_categories = { "file_io", "memory", "process", "network", "time", "ipc",
   "security", "signal", "system", "other" }

@@ -162,14 +162,9 @@ local function human_secs(s)
 end
 report.human_secs = human_secs
 
--- A duration in ns: "128 ns", "18.9 µs", "2.72 ms", "1.44 s".
+-- A duration in ns: "128 ns", "18.9 µs", "2.72 ms", "1.44 s" (analysis.human_ns).
 local function human_ns(ns)
-  ns = num(ns)
-  if not ns then return "–" end
-  if ns < 1e3 then return format("%d ns", floor(ns + 0.5)) end
-  if ns < 1e6 then return format("%.3g µs", ns / 1e3) end
-  if ns < 1e9 then return format("%.3g ms", ns / 1e6) end
-  return format("%.2f s", ns / 1e9)
+  return analysis.human_ns(num(ns), "µs", "–")
 end
 report.human_ns = human_ns
 

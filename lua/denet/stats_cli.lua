@@ -124,14 +124,7 @@ local ORDER = {
   "peak_mem_rss_kb", "avg_cpu_usage",
 }
 
--- A duration in ns as text: "128 ns", "18.9 us", "2.72 ms", "1.44 s".
-local function dur(ns)
-  if ns == nil then return "-" end
-  if ns < 1e3 then return ("%d ns"):format(math.floor(ns + 0.5)) end
-  if ns < 1e6 then return ("%.3g us"):format(ns / 1e3) end
-  if ns < 1e9 then return ("%.3g ms"):format(ns / 1e6) end
-  return ("%.2f s"):format(ns / 1e9)
-end
+local dur = analysis.human_ns
 
 local function count_text(v)
   if v == nil then return "-" end

@@ -85,6 +85,7 @@ void dn_monitor_init(struct dn_monitor *m)
 	m->tree.fd_netdev = -1;
 	dn_membership_init(&m->mb);
 	m->mb_fd = -1;
+	dn_psi_init(&m->psi);
 }
 
 static void on_membership_events(struct dn_loop *loop, int fd, uint32_t events, void *ctx)
@@ -420,6 +421,10 @@ int dn_monitor_start(struct dn_monitor *m)
 		m->tree.prev_exact_total_ns = m->tree.exact_total_ns =
 			m->cgs_ok && m->cgs.has_cpu ? m->cgs.usage_usec * 1000ull + 1 : 0;
 	}
+	/* Pressure stalls: the system's, and the run's cgroup's (cgroup2
+	 * only); the first window starts here. */
+	dn_psi_open(&m->psi, m->cg ? dn_cgroup_path(m->cg, NULL) : NULL, dn_mono_ns(), m->psi_why,
+		    sizeof m->psi_why);
 	m->running = true;
 	m->processes_seen = m->tree.nprocs;
 	/* a launched command was born in the first window; an attached
@@ -437,6 +442,8 @@ int dn_monitor_start(struct dn_monitor *m)
 	add_cap(m, "fork_events", m->mb.pe != NULL, m->mb.why[0] ? m->mb.why : "unavailable");
 	add_cap(m, "bpf_sampler", m->sampler != NULL,
 		m->sampler_why[0] ? m->sampler_why : "unavailable");
+	add_cap(m, "psi", m->psi.has_system || m->psi.has_cgroup,
+		m->psi_why[0] ? m->psi_why : "unavailable");
 	if (m->o.offcpu)
 		add_cap(m, "ebpf", m->prof != NULL, m->prof_why[0] ? m->prof_why : "unavailable");
 	dn_buf_reset(&m->line);
@@ -507,6 +514,8 @@ static int sample(struct dn_monitor *m)
 		m->tree.exact_total_ns =
 			m->cgs_ok && m->cgs.has_cpu ? m->cgs.usage_usec * 1000ull + 1 : 0;
 	}
+	if (m->psi.has_system || m->psi.has_cgroup)
+		dn_psi_read(&m->psi, dn_mono_ns());
 	dn_membership_sync(&m->mb, m->cg);
 	/* (following descendants, the sync adopted the cgroup's members) */
 	if (m->waiting_survivors && !m->o.children)
@@ -564,7 +573,8 @@ static int sample(struct dn_monitor *m)
 	}
 	dn_summary_add(&m->summary, &m->tree.agg);
 	dn_buf_reset(&m->line);
-	dn_record_tree(&m->line, &m->tree, !m->o.children, m->prof);
+	dn_record_tree_with(&m->line, &m->tree, !m->o.children, m->prof,
+			    m->psi.has_system || m->psi.has_cgroup ? &m->psi : NULL);
 	emit_line(m);
 	emit_profile_window(m, m->tree.agg.ts_ms);
 	m->last_sample_cost_ns = dn_mono_ns() - began;
@@ -612,6 +622,7 @@ static void end_monitoring(struct dn_monitor *m)
 	m->running = false;
 	disarm_all(m);
 	dn_membership_stop_events(&m->mb); /* the counts are written */
+	dn_psi_close(&m->psi);		   /* before the cgroup goes to the reaper */
 	if (m->cg && m->command_done) {
 		/* Gone with the command (with --wait-all, with its last
 		 * survivor): survivors known to be alive move to denet's own
@@ -1092,6 +1103,7 @@ void dn_monitor_free(struct dn_monitor *m)
 	if (m->mb_fd >= 0 && m->loop)
 		dn_loop_del_fd(m->loop, m->mb_fd);
 	dn_membership_free(&m->mb);
+	dn_psi_close(&m->psi);
 	if (m->prof_event_fd >= 0 && m->loop)
 		dn_loop_del_fd(m->loop, m->prof_event_fd);
 	dn_profile_close(m->prof);

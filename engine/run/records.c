@@ -9,6 +9,7 @@
 
 #include "json.h"
 #include "profile.h"
+#include "psi.h"
 #include "records.h"
 #include "systrace.h"
 
@@ -99,6 +100,12 @@ static void put_command(struct dn_json *j, struct dn_proc *p)
 void dn_record_tree(struct dn_buf *b, const struct dn_tree *t, bool flat,
 		    const struct dn_profile *prof)
 {
+	dn_record_tree_with(b, t, flat, prof, NULL);
+}
+
+void dn_record_tree_with(struct dn_buf *b, const struct dn_tree *t, bool flat,
+			 const struct dn_profile *prof, const struct dn_psi *psi)
+{
 	struct dn_json j;
 	const struct dn_proc *root = dn_tree_root(t);
 	dn_json_init(&j, b);
@@ -156,16 +163,24 @@ void dn_record_tree(struct dn_buf *b, const struct dn_tree *t, bool flat,
 	}
 	dn_json_arr_end(&j);
 	dn_json_key(&j, "aggregated");
-	if (prof) {
-		/* splice "ebpf":{...} into the aggregate object */
+	if (prof || psi) {
+		/* splice "ebpf":{...} and "psi":{...} into the aggregate object */
 		struct dn_buf ab = {0};
 		struct dn_json aj;
 		dn_json_init(&aj, &ab);
 		dn_metrics_write_json(&aj, &t->agg, true);
 		if (ab.len > 1 && !ab.oom) {
 			dn_json_raw(&j, ab.data, ab.len - 1); /* without the closing brace */
-			dn_buf_puts(b, ",\"ebpf\":");
-			dn_record_ebpf(b, prof);
+			if (prof) {
+				dn_buf_puts(b, ",\"ebpf\":");
+				dn_record_ebpf(b, prof);
+			}
+			if (psi) {
+				struct dn_json pj;
+				dn_buf_puts(b, ",\"psi\":");
+				dn_json_init(&pj, b);
+				dn_psi_write_json(&pj, psi);
+			}
 			dn_buf_puts(b, "}");
 		}
 		dn_buf_free(&ab);

@@ -14,6 +14,7 @@
 #include "proctree.h"
 
 struct dn_profile;
+struct dn_psi;
 
 /* One optional data source and whether it opened (capabilities). */
 struct dn_capability {
@@ -77,6 +78,10 @@ void dn_record_metadata(struct dn_buf *b, pid_t pid, char *const *argv, int argc
  * profile, the aggregate carries upstream's `ebpf.offcpu` object. */
 void dn_record_tree(struct dn_buf *b, const struct dn_tree *t, bool flat,
 		    const struct dn_profile *prof);
+/* The same, with the aggregate's `psi` object when psi is not NULL (the
+ * flat `sample` record has none). */
+void dn_record_tree_with(struct dn_buf *b, const struct dn_tree *t, bool flat,
+			 const struct dn_profile *prof, const struct dn_psi *psi);
 /* The aggregate's `ebpf` object of a profile: "offcpu" unless it has no
  * stacks, "syscalls" when it tracks syscalls. */
 void dn_record_ebpf(struct dn_buf *b, const struct dn_profile *prof);

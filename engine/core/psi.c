@@ -1,0 +1,357 @@
+/*
+ * psi.c — pressure stall information (see psi.h). Owns the six fds of a
+ * reader (three system files, three of the cgroup); the parser is a pure
+ * function of the text.
+ *
+ * Cost: a pressure file is short (two lines) and a pread of a kept fd costs
+ * about what a /proc/PID/statm read costs; reading it also brings the
+ * kernel's totals up to date (psi_show collects the per-CPU times first),
+ * so `total` is exact at the time of the read, not as of the kernel's last
+ * 2-second averaging.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "psi.h"
+
+static const char *const res_name[DN_PSI_NRES] = {"cpu", "memory", "io"};
+
+enum dn_psi_res dn_psi_res_by_name(const char *name, size_t len)
+{
+	for (int r = 0; r < DN_PSI_NRES; r++)
+		if (strlen(res_name[r]) == len && memcmp(res_name[r], name, len) == 0)
+			return (enum dn_psi_res)r;
+	return DN_PSI_NRES;
+}
+
+/* "12.34" (the kernel writes LOAD_INT.LOAD_FRAC), without strtod: the text
+ * has no NUL and the locale must not matter. */
+static int parse_decimal(const char *s, size_t n, double *out)
+{
+	size_t i = 0;
+	double v = 0;
+	if (n == 0)
+		return -EINVAL;
+	for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+		v = v * 10 + (s[i] - '0');
+	if (i == 0)
+		return -EINVAL;
+	if (i < n && s[i] == '.') {
+		double scale = 0.1;
+		size_t start = ++i;
+		for (; i < n && s[i] >= '0' && s[i] <= '9'; i++, scale /= 10)
+			v += (s[i] - '0') * scale;
+		if (i == start)
+			return -EINVAL;
+	}
+	if (i != n)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_u64(const char *s, size_t n, uint64_t *out)
+{
+	uint64_t v = 0;
+	if (n == 0)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		unsigned d = (unsigned)(s[i] - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -EINVAL;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+/* The key=value fields after "some"/"full", up to the end of the line. */
+static int parse_fields(const char *s, size_t n, struct dn_psi_line *l)
+{
+	size_t i = 0;
+	while (i < n) {
+		while (i < n && s[i] == ' ')
+			i++;
+		size_t tok = i;
+		while (i < n && s[i] != ' ')
+			i++;
+		if (i == tok)
+			break;
+		const char *eq = memchr(s + tok, '=', i - tok);
+		if (!eq)
+			return -EINVAL;
+		size_t klen = (size_t)(eq - (s + tok));
+		const char *val = eq + 1;
+		size_t vlen = (size_t)(s + i - val);
+		int r = 0;
+		if (klen == 5 && memcmp(s + tok, "avg10", 5) == 0)
+			r = parse_decimal(val, vlen, &l->avg10);
+		else if (klen == 5 && memcmp(s + tok, "avg60", 5) == 0)
+			r = parse_decimal(val, vlen, &l->avg60);
+		else if (klen == 6 && memcmp(s + tok, "avg300", 6) == 0)
+			r = parse_decimal(val, vlen, &l->avg300);
+		else if (klen == 5 && memcmp(s + tok, "total", 5) == 0)
+			r = parse_u64(val, vlen, &l->total_us);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int dn_psi_parse(const char *buf, size_t len, struct dn_psi_file *out)
+{
+	memset(out, 0, sizeof *out);
+	size_t i = 0;
+	while (i < len) {
+		const char *nl = memchr(buf + i, '\n', len - i);
+		size_t end = nl ? (size_t)(nl - buf) : len;
+		const char *s = buf + i;
+		size_t n = end - i;
+		i = end + 1;
+		if (n == 0)
+			continue;
+		struct dn_psi_line *l;
+		if (n >= 4 && memcmp(s, "some", 4) == 0)
+			l = &out->some;
+		else if (n >= 4 && memcmp(s, "full", 4) == 0)
+			l = &out->full;
+		else
+			return -EINVAL;
+		if (n > 4 && s[4] != ' ')
+			return -EINVAL;
+		memset(l, 0, sizeof *l);
+		if (parse_fields(s + 4, n - 4, l) < 0)
+			return -EINVAL;
+		l->present = true;
+	}
+	return out->some.present ? 0 : -EINVAL;
+}
+
+void dn_psi_init(struct dn_psi *p)
+{
+	memset(p, 0, sizeof *p);
+	for (int r = 0; r < DN_PSI_NRES; r++)
+		p->sys.fd[r] = p->cg.fd[r] = -1;
+}
+
+static void scope_close(struct dn_psi_scope *sc)
+{
+	for (int r = 0; r < DN_PSI_NRES; r++) {
+		if (sc->fd[r] >= 0)
+			close(sc->fd[r]);
+		sc->fd[r] = -1;
+		sc->ok[r] = false;
+	}
+}
+
+void dn_psi_close(struct dn_psi *p)
+{
+	scope_close(&p->sys);
+	scope_close(&p->cg);
+	dn_psi_init(p);
+}
+
+/* Reads one file into sc->now[r]. 0 or -errno (-EINVAL: unparsable). */
+static int read_one(struct dn_psi_scope *sc, int r)
+{
+	char buf[256];
+	ssize_t n = pread(sc->fd[r], buf, sizeof buf, 0);
+	if (n < 0)
+		return -errno;
+	struct dn_psi_file f;
+	if (dn_psi_parse(buf, (size_t)n, &f) < 0)
+		return -EINVAL;
+	sc->now[r] = f;
+	return 0;
+}
+
+/* Opens dir/<res>.pressure (or dir/<res> under /proc/pressure) for every
+ * resource and reads each once. The number that read, or the first -errno
+ * when none did. */
+static int scope_open(struct dn_psi_scope *sc, const char *dir, const char *suffix)
+{
+	int n = 0, first_err = 0;
+	for (int r = 0; r < DN_PSI_NRES; r++) {
+		char path[4096];
+		int e = 0;
+		if (snprintf(path, sizeof path, "%s/%s%s", dir, res_name[r], suffix) >=
+		    (int)sizeof path)
+			e = -ENAMETOOLONG;
+		/* O_RDONLY: a trigger needs its own fd (one trigger per open
+		 * file), so these stay plain readers */
+		if (!e && (sc->fd[r] = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			e = -errno;
+		if (!e)
+			e = read_one(sc, r);
+		if (e) {
+			if (sc->fd[r] >= 0)
+				close(sc->fd[r]);
+			sc->fd[r] = -1;
+			if (!first_err)
+				first_err = e;
+			continue;
+		}
+		sc->ok[r] = true;
+		sc->prev[r] = sc->now[r];
+		n++;
+	}
+	return n > 0 ? n : first_err;
+}
+
+int dn_psi_open(struct dn_psi *p, const char *cgroup_dir, uint64_t now_ns, char *why, size_t whylen)
+{
+	dn_psi_close(p);
+	int rs = scope_open(&p->sys, "/proc/pressure", "");
+	p->has_system = rs > 0;
+	int rc = 0;
+	if (cgroup_dir) {
+		rc = scope_open(&p->cg, cgroup_dir, ".pressure");
+		p->has_cgroup = rc > 0;
+	}
+	p->now_ns = p->prev_ns = now_ns;
+	if (p->has_system || p->has_cgroup)
+		return 0;
+	int e = rs < 0 ? rs : rc < 0 ? rc : -ENOENT;
+	if (why && whylen) {
+		if (e == -ENOENT)
+			snprintf(why, whylen,
+				 "/proc/pressure: %s (a kernel without CONFIG_PSI, "
+				 "or booted with psi=0)",
+				 strerror(-e));
+		else
+			snprintf(why, whylen, "/proc/pressure: %s", strerror(-e));
+	}
+	return e;
+}
+
+static int scope_read(struct dn_psi_scope *sc)
+{
+	int n = 0;
+	for (int r = 0; r < DN_PSI_NRES; r++) {
+		if (sc->fd[r] < 0 || !sc->ok[r])
+			continue;
+		sc->prev[r] = sc->now[r];
+		if (read_one(sc, r) < 0) {
+			sc->ok[r] = false; /* its cgroup is gone: no window */
+			continue;
+		}
+		n++;
+	}
+	return n;
+}
+
+int dn_psi_read(struct dn_psi *p, uint64_t now_ns)
+{
+	p->prev_ns = p->now_ns;
+	p->now_ns = now_ns;
+	int n = scope_read(&p->sys) + scope_read(&p->cg);
+	return n > 0 ? 0 : -ENODEV;
+}
+
+static const struct dn_psi_line *line_of(const struct dn_psi *p, bool cgroup, enum dn_psi_res res,
+					 bool full, const struct dn_psi_line **prev)
+{
+	const struct dn_psi_scope *sc = cgroup ? &p->cg : &p->sys;
+	if (res >= DN_PSI_NRES || !sc->ok[res])
+		return NULL;
+	const struct dn_psi_line *l = full ? &sc->now[res].full : &sc->now[res].some;
+	if (!l->present)
+		return NULL;
+	if (prev)
+		*prev = full ? &sc->prev[res].full : &sc->prev[res].some;
+	return l;
+}
+
+static uint64_t delta_us(const struct dn_psi_line *now, const struct dn_psi_line *prev)
+{
+	/* a line that appeared since (prev absent) starts its window now */
+	if (!prev->present || now->total_us < prev->total_us)
+		return 0;
+	return now->total_us - prev->total_us;
+}
+
+static double pct_of(uint64_t d_us, uint64_t window_ns)
+{
+	if (window_ns == 0)
+		return 0;
+	double pct = (double)d_us * 1000.0 * 100.0 / (double)window_ns;
+	/* the kernel's clock and ours differ by the time a read takes */
+	return pct > 100.0 ? 100.0 : pct;
+}
+
+double dn_psi_window_pct(const struct dn_psi *p, bool cgroup, enum dn_psi_res res, bool full)
+{
+	const struct dn_psi_line *prev = NULL;
+	const struct dn_psi_line *l = line_of(p, cgroup, res, full, &prev);
+	return l ? pct_of(delta_us(l, prev), p->now_ns - p->prev_ns) : 0;
+}
+
+double dn_psi_avg10(const struct dn_psi *p, bool cgroup, enum dn_psi_res res, bool full)
+{
+	const struct dn_psi_line *l = line_of(p, cgroup, res, full, NULL);
+	return l ? l->avg10 : 0;
+}
+
+static void write_line(struct dn_json *j, const struct dn_psi_line *l,
+		       const struct dn_psi_line *prev, uint64_t window_ns)
+{
+	uint64_t d = delta_us(l, prev);
+	dn_json_obj_begin(j);
+	dn_json_key(j, "avg10");
+	dn_json_fixed(j, l->avg10, 2);
+	dn_json_key(j, "total_us");
+	dn_json_uint(j, l->total_us);
+	dn_json_key(j, "delta_us");
+	dn_json_uint(j, d);
+	dn_json_key(j, "window_pct");
+	dn_json_fixed(j, pct_of(d, window_ns), 2);
+	dn_json_obj_end(j);
+}
+
+static void write_scope(struct dn_json *j, const struct dn_psi_scope *sc, uint64_t window_ns)
+{
+	dn_json_obj_begin(j);
+	for (int r = 0; r < DN_PSI_NRES; r++) {
+		if (!sc->ok[r])
+			continue;
+		dn_json_key(j, res_name[r]);
+		dn_json_obj_begin(j);
+		dn_json_key(j, "some");
+		write_line(j, &sc->now[r].some, &sc->prev[r].some, window_ns);
+		if (sc->now[r].full.present) {
+			dn_json_key(j, "full");
+			write_line(j, &sc->now[r].full, &sc->prev[r].full, window_ns);
+		}
+		dn_json_obj_end(j);
+	}
+	dn_json_obj_end(j);
+}
+
+void dn_psi_write_json(struct dn_json *j, const struct dn_psi *p)
+{
+	uint64_t window_ns = p->now_ns - p->prev_ns;
+	dn_json_obj_begin(j);
+	dn_json_key(j, "window_ms");
+	dn_json_uint(j, (window_ns + 500000) / 1000000);
+	bool cg = false;
+	for (int r = 0; r < DN_PSI_NRES; r++)
+		cg = cg || p->cg.ok[r];
+	if (cg) {
+		dn_json_key(j, "cgroup");
+		write_scope(j, &p->cg, window_ns);
+	}
+	bool sys = false;
+	for (int r = 0; r < DN_PSI_NRES; r++)
+		sys = sys || p->sys.ok[r];
+	if (sys) {
+		dn_json_key(j, "system");
+		write_scope(j, &p->sys, window_ns);
+	}
+	dn_json_obj_end(j);
+}

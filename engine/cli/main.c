@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cgroup_reaper.h"
@@ -162,13 +163,24 @@ static void end_command(struct cli_run *cr, struct dn_loop *loop)
 			dn_monitor_abort(cr->mon);
 }
 
+/* Removes path if it still names the regular file open as fd: never a
+ * device (`-o /dev/null` as root would delete /dev/null), a pipe, or a file
+ * put in its place since. */
+static void unlink_if_file(int fd, const char *path)
+{
+	struct stat fs, ps;
+	if (fstat(fd, &fs) == 0 && S_ISREG(fs.st_mode) && lstat(path, &ps) == 0 &&
+	    S_ISREG(ps.st_mode) && fs.st_dev == ps.st_dev && fs.st_ino == ps.st_ino)
+		unlink(path);
+}
+
 /* Nothing was recorded (the command never ran): no empty files behind. */
 static void unlink_outputs(const struct cli_run *cr)
 {
 	if (cr->out_fd >= 0 && cr->cli->out && strcmp(cr->cli->out, "-") != 0)
-		unlink(cr->cli->out);
+		unlink_if_file(cr->out_fd, cr->cli->out);
 	if (cr->stats_fd >= 0 && strcmp(cr->cli->stats_out, "-") != 0)
-		unlink(cr->cli->stats_out);
+		unlink_if_file(cr->stats_fd, cr->cli->stats_out);
 }
 
 static int monitor_main(struct dn_cli *cli)

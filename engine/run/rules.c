@@ -14,6 +14,7 @@
 #include "json.h"
 #include "metrics.h"
 #include "monitor_private.h"
+#include "psi.h"
 #include "rules.h"
 #include "syscall_table.h"
 #include "systrace.h"
@@ -29,10 +30,48 @@ void dn_rules_free(struct dn_rules *rs)
 	memset(rs, 0, sizeof *rs);
 }
 
+/* "psi.[system.]RES.some|full[.avg10]" (docs/lua-api.md). 0 or -ENOENT. */
+static int set_psi_metric(struct dn_rule *r, const char *metric)
+{
+	const char *s = metric + 4; /* after "psi." */
+	r->psi_system = strncmp(s, "system.", 7) == 0;
+	if (r->psi_system)
+		s += 7;
+	const char *dot = strchr(s, '.');
+	if (!dot)
+		return -ENOENT;
+	enum dn_psi_res res = dn_psi_res_by_name(s, (size_t)(dot - s));
+	if (res == DN_PSI_NRES)
+		return -ENOENT;
+	s = dot + 1;
+	if (strncmp(s, "some", 4) == 0)
+		r->psi_full = false;
+	else if (strncmp(s, "full", 4) == 0)
+		r->psi_full = true;
+	else
+		return -ENOENT;
+	s += 4;
+	if (strcmp(s, ".avg10") == 0)
+		r->psi_avg10 = true;
+	else if (*s)
+		return -ENOENT;
+	r->psi_res = (int)res;
+	r->psi = true;
+	r->is_double = true;
+	snprintf(r->metric, sizeof r->metric, "%s", metric);
+	return 0;
+}
+
 /* The watchable metrics and which of them scope "any" takes are the
  * schema's `watch` column (metrics_schema.h). */
 int dn_rules_set_metric(struct dn_rule *r, const char *metric, bool scope_any)
 {
+	if (strncmp(metric, "psi.", 4) == 0) {
+		/* of the run (its cgroup) or the system: no process has one */
+		if (scope_any)
+			return -EINVAL;
+		return set_psi_metric(r, metric);
+	}
 	if (strcmp(metric, "syscall_rate") == 0) {
 		/* from the syscall tracker, not the sample: the tree's only */
 		if (scope_any)
@@ -176,6 +215,14 @@ static double rule_value(const struct dn_rule *r, const struct dn_monitor *m, pi
 	*pid = m->pid;
 	if (r->syscall_rate)
 		return syscall_rate(r, m);
+	if (r->psi) {
+		/* 0 without PSI, or without the run's cgroup */
+		const struct dn_psi *p = &m->psi;
+		enum dn_psi_res res = (enum dn_psi_res)r->psi_res;
+		double v = r->psi_avg10 ? dn_psi_avg10(p, !r->psi_system, res, r->psi_full)
+					: dn_psi_window_pct(p, !r->psi_system, res, r->psi_full);
+		return dn_metrics_round(v, 2);
+	}
 	if (!r->scope_any)
 		return field(&t->agg, r);
 	double best = 0;

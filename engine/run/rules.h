@@ -27,7 +27,12 @@ struct dn_rule {
 	 * window (eBPF syscall tracking), of syscall_nr or, -1, of all */
 	bool syscall_rate;
 	int syscall_nr;
-	bool above; /* fire when value > threshold (else < threshold) */
+	/* metric "psi.[system.]RES.some|full[.avg10]": a pressure stall of
+	 * the run's cgroup (or the system's), the latest window's share in %
+	 * (or the kernel's avg10) */
+	bool psi, psi_system, psi_full, psi_avg10;
+	int psi_res; /* enum dn_psi_res */
+	bool above;  /* fire when value > threshold (else < threshold) */
 	double threshold;
 	double clear_level; /* clears when back below (above) this */
 	uint64_t for_ms;

@@ -148,6 +148,25 @@ end)
     os.remove(out)
     os.remove(hooks)
   end)
+
+  it("a hooks file that fails to load removes the empty output it made, never a device", function()
+    local out = S.tmpname(".jsonl")
+    local hooks = S.tmpfile("error('no load')\n", ".lua")
+    local r = S.denet { "-q", "-o", out, "run", "-s", hooks, "--", "true" }
+    assert.are.equal(1, r.code)
+    assert.is_nil(S.slurp(out), "the empty output is left behind")
+    if S.is_root() then
+      -- as root, removing `-o /dev/null` would remove the device for everyone
+      r = S.denet { "-q", "-o", "/dev/null", "run", "-s", hooks, "--", "true" }
+      local kind = S.sh("stat -c %F /dev/null").out
+      if not kind:match("character") then
+        os.execute("rm -f /dev/null && mknod -m 666 /dev/null c 1 3") -- put it back
+      end
+      assert.are.equal(1, r.code)
+      assert.matches("^character special file", kind)
+    end
+    os.remove(hooks)
+  end)
 end)
 
 describe("exit paths: denet killed with SIGKILL", function()

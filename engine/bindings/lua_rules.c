@@ -154,6 +154,11 @@ int dn_lua_proc_watch(lua_State *L)
 	if (dn_rules_set_action(&r, action) < 0)
 		luaL_error(L, "p:watch: action must be \"stop\", \"term\" or \"kill\", got '%s'",
 			   action);
+	/* A stall share above a threshold: the kernel can tell when it
+	 * happens (a PSI trigger brings the next sample forward). Without
+	 * one the rule is judged on the scheduled samples alone. */
+	if (r.psi && r.above && !r.psi_avg10 && p->mon)
+		dn_monitor_psi_trigger(p->mon, r.psi_system, r.psi_res, r.psi_full, r.threshold);
 	const char *name = dn_lua_opt_str(L, 2, "name");
 	int idx = dn_rules_add(&p->rules, &r, name);
 	if (idx < 0)

@@ -138,6 +138,8 @@ void dn_psi_init(struct dn_psi *p)
 	memset(p, 0, sizeof *p);
 	for (int r = 0; r < DN_PSI_NRES; r++)
 		p->sys.fd[r] = p->cg.fd[r] = -1;
+	for (int i = 0; i < DN_PSI_MAX_TRIGGERS; i++)
+		p->trig[i].fd = -1;
 }
 
 static void scope_close(struct dn_psi_scope *sc)
@@ -154,6 +156,9 @@ void dn_psi_close(struct dn_psi *p)
 {
 	scope_close(&p->sys);
 	scope_close(&p->cg);
+	for (int i = 0; i < p->ntrig; i++)
+		if (p->trig[i].fd >= 0)
+			close(p->trig[i].fd);
 	dn_psi_init(p);
 }
 
@@ -228,6 +233,57 @@ int dn_psi_open(struct dn_psi *p, const char *cgroup_dir, uint64_t now_ns, char 
 			snprintf(why, whylen, "/proc/pressure: %s", strerror(-e));
 	}
 	return e;
+}
+
+/* Opens path and writes the trigger; the fd or -errno. */
+static int open_trigger(const char *path, bool full, uint64_t stall_us, uint64_t window_us)
+{
+	int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	char spec[64];
+	int n = snprintf(spec, sizeof spec, "%s %llu %llu", full ? "full" : "some",
+			 (unsigned long long)stall_us, (unsigned long long)window_us);
+	/* the kernel takes the string with its NUL */
+	if (write(fd, spec, (size_t)n + 1) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+int dn_psi_trigger_add(struct dn_psi *p, const char *cgroup_dir, enum dn_psi_res res, bool full,
+		       double pct)
+{
+	if (res >= DN_PSI_NRES || !(pct > 0 && pct < 100))
+		return -EINVAL;
+	if (p->ntrig >= DN_PSI_MAX_TRIGGERS)
+		return -ENOSPC;
+	char path[4096];
+	if (snprintf(path, sizeof path, "%s/%s%s", cgroup_dir ? cgroup_dir : "/proc/pressure",
+		     res_name[res], cgroup_dir ? ".pressure" : "") >= (int)sizeof path)
+		return -ENAMETOOLONG;
+	/* 1 s: the event comes within a second of the stall; the kernel
+	 * takes 500 ms..10 s, and from unprivileged writers (Linux 6.4)
+	 * only multiples of 2 s */
+	static const uint64_t windows_us[] = {1000000, 2000000};
+	int fd = -EINVAL;
+	uint64_t window_us = 0, stall_us = 0;
+	for (size_t i = 0; i < sizeof windows_us / sizeof windows_us[0]; i++) {
+		window_us = windows_us[i];
+		stall_us = (uint64_t)((double)window_us * pct / 100.0);
+		if (stall_us == 0)
+			stall_us = 1;
+		fd = open_trigger(path, full, stall_us, window_us);
+		if (fd != -EINVAL && fd != -EPERM)
+			break;
+	}
+	if (fd < 0)
+		return fd;
+	p->trig[p->ntrig++] =
+		(struct dn_psi_trigger){fd, cgroup_dir != NULL, full, res, stall_us, window_us};
+	return fd;
 }
 
 static int scope_read(struct dn_psi_scope *sc)

@@ -52,10 +52,25 @@ struct dn_psi_scope {
 	bool ok[DN_PSI_NRES]; /* now[] holds a reading (and prev[] one before) */
 };
 
+/* A kernel PSI trigger: an fd of a pressure file with "some|full STALL_US
+ * WINDOW_US" written to it; poll reports POLLPRI (EPOLLPRI) when the stall
+ * within any window of that length exceeds STALL_US, at most once per
+ * window. One trigger per open file, so each has its own fd. */
+struct dn_psi_trigger {
+	int fd;
+	bool cgroup, full;
+	enum dn_psi_res res;
+	uint64_t stall_us, window_us;
+};
+
+#define DN_PSI_MAX_TRIGGERS 8
+
 struct dn_psi {
 	bool has_system, has_cgroup; /* which scopes opened */
 	struct dn_psi_scope sys, cg;
 	uint64_t now_ns, prev_ns; /* monotonic times of the two readings */
+	struct dn_psi_trigger trig[DN_PSI_MAX_TRIGGERS];
+	int ntrig;
 };
 
 /* The closed state: every fd -1. dn_psi_close on it closes nothing. */
@@ -74,6 +89,16 @@ int dn_psi_open(struct dn_psi *p, const char *cgroup_dir, uint64_t now_ns, char 
  * file is read again at now_ns. A file that no longer reads (its cgroup is
  * gone) keeps ok false from then on. 0, or -ENODEV when nothing read. */
 int dn_psi_read(struct dn_psi *p, uint64_t now_ns);
+
+/* Registers a kernel trigger for `pct` % of stall (0 < pct < 100) of one
+ * line, of the cgroup at cgroup_dir or (NULL) of the system, with a 1 s
+ * window (2 s where the kernel allows unprivileged triggers only on
+ * multiples of 2 s). The trigger's fd (owned by p: dn_psi_close closes
+ * it), or -errno: -EINVAL for pct out of range, -ENOSPC when
+ * DN_PSI_MAX_TRIGGERS are set, else the kernel's refusal (-EOPNOTSUPP: a
+ * kernel before 5.2, -EPERM, ...). */
+int dn_psi_trigger_add(struct dn_psi *p, const char *cgroup_dir, enum dn_psi_res res, bool full,
+		       double pct);
 
 /* Closes every fd (idempotent); the struct is left as dn_psi_init leaves it. */
 void dn_psi_close(struct dn_psi *p);

@@ -425,6 +425,7 @@ int dn_monitor_start(struct dn_monitor *m)
 	 * only); the first window starts here. */
 	dn_psi_open(&m->psi, m->cg ? dn_cgroup_path(m->cg, NULL) : NULL, dn_mono_ns(), m->psi_why,
 		    sizeof m->psi_why);
+	dn_monitor_psi_triggers_start(m);
 	m->running = true;
 	m->processes_seen = m->tree.nprocs;
 	/* a launched command was born in the first window; an attached
@@ -444,6 +445,8 @@ int dn_monitor_start(struct dn_monitor *m)
 		m->sampler_why[0] ? m->sampler_why : "unavailable");
 	add_cap(m, "psi", m->psi.has_system || m->psi.has_cgroup,
 		m->psi_why[0] ? m->psi_why : "unavailable");
+	if (m->npsi_want > 0) /* p:watch rules on psi, set before the start */
+		add_cap(m, "psi_triggers", m->psi_trig_why[0] == '\0', m->psi_trig_why);
 	if (m->o.offcpu)
 		add_cap(m, "ebpf", m->prof != NULL, m->prof_why[0] ? m->prof_why : "unavailable");
 	dn_buf_reset(&m->line);
@@ -622,7 +625,8 @@ static void end_monitoring(struct dn_monitor *m)
 	m->running = false;
 	disarm_all(m);
 	dn_membership_stop_events(&m->mb); /* the counts are written */
-	dn_psi_close(&m->psi);		   /* before the cgroup goes to the reaper */
+	dn_monitor_psi_triggers_stop(m);
+	dn_psi_close(&m->psi); /* before the cgroup goes to the reaper */
 	if (m->cg && m->command_done) {
 		/* Gone with the command (with --wait-all, with its last
 		 * survivor): survivors known to be alive move to denet's own
@@ -1103,6 +1107,7 @@ void dn_monitor_free(struct dn_monitor *m)
 	if (m->mb_fd >= 0 && m->loop)
 		dn_loop_del_fd(m->loop, m->mb_fd);
 	dn_membership_free(&m->mb);
+	dn_monitor_psi_triggers_stop(m);
 	dn_psi_close(&m->psi);
 	if (m->prof_event_fd >= 0 && m->loop)
 		dn_loop_del_fd(m->loop, m->prof_event_fd);

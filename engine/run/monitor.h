@@ -120,6 +120,14 @@ void dn_monitor_on_signal(struct dn_monitor *m, const struct signalfd_siginfo *s
 void dn_monitor_emit(struct dn_monitor *m, const char *line, size_t len);
 /* A `mark` record. -ESRCH before start or after the command ended. */
 int dn_monitor_mark(struct dn_monitor *m, const char *label);
+/* A kernel PSI trigger for a p:watch rule on a pressure stall above pct %
+ * (0 < pct < 100) of one line (res: enum dn_psi_res) of the run's cgroup or
+ * of the system: when the kernel reports it, the next sample is taken at
+ * once (psi_triggers.c). Asked for before the start, it is set when PSI
+ * opens; later, at once. 0, or -errno (-EINVAL, -ENOSPC beyond 8, the
+ * kernel's refusal): the rule is then judged on the scheduled samples
+ * only, as without triggers. */
+int dn_monitor_psi_trigger(struct dn_monitor *m, bool system, int res, bool full, double pct);
 /* Called by the owner on SIGCHLD: reap zombies among denet's children
  * that are not a monitor's own command (orphans adopted as subreaper). */
 void dn_monitor_reap_orphans(struct dn_monitor **mons, int n);

@@ -72,22 +72,39 @@ struct dn_monitor {
 	struct dn_cgroup *cg;	    /* the run's own cgroup (or the attached tree's) */
 	struct dn_cgroup_stats cgs; /* its latest reading */
 	bool cgs_ok;
-	char exit_source[64];		  /* exit.source when it names the cgroup */
-	char cg_why[160];		  /* why there is no cgroup */
-	struct dn_profile *prof;	  /* off-CPU profile, when asked for and possible */
-	char prof_why[256];		  /* why there is none */
-	uint64_t prof_window_ms;	  /* wall time of the previous drain */
-	int prof_event_fd;		  /* the profile's process events, in the loop */
-	bool root_had_mm;		  /* the root was seen with an address space */
-	struct dn_membership mb;	  /* who is in the run, how many it started */
-	struct dn_tasksampler *sampler;	  /* the tree's readings (BPF), or NULL: /proc */
-	char sampler_why[160];		  /* why there is none */
-	int mb_fd;			  /* mb's connector fd, in the loop; -1 */
-	bool in_hooks;			  /* the hooks of a sample run: no membership sync */
-	struct dn_psi psi;		  /* pressure stalls: the system's, the cgroup's */
-	char psi_why[160];		  /* why there is none */
-	struct dn_monitor *next_launched; /* monitor.c's list of launched ones */
+	char exit_source[64];		/* exit.source when it names the cgroup */
+	char cg_why[160];		/* why there is no cgroup */
+	struct dn_profile *prof;	/* off-CPU profile, when asked for and possible */
+	char prof_why[256];		/* why there is none */
+	uint64_t prof_window_ms;	/* wall time of the previous drain */
+	int prof_event_fd;		/* the profile's process events, in the loop */
+	bool root_had_mm;		/* the root was seen with an address space */
+	struct dn_membership mb;	/* who is in the run, how many it started */
+	struct dn_tasksampler *sampler; /* the tree's readings (BPF), or NULL: /proc */
+	char sampler_why[160];		/* why there is none */
+	int mb_fd;			/* mb's connector fd, in the loop; -1 */
+	bool in_hooks;			/* the hooks of a sample run: no membership sync */
+	struct dn_psi psi;		/* pressure stalls: the system's, the cgroup's */
+	char psi_why[160];		/* why there is none */
+	/* kernel PSI triggers of p:watch rules (psi_triggers.c): wanted,
+	 * set at the start (or at once when running), and in the loop */
+	struct dn_psi_want {
+		bool system, full;
+		int res; /* enum dn_psi_res */
+		double pct;
+	} psi_want[DN_PSI_MAX_TRIGGERS];
+	int npsi_want;
+	bool psi_trig_in_loop[DN_PSI_MAX_TRIGGERS]; /* by index in psi.trig */
+	char psi_trig_why[160];			    /* why a trigger could not be set */
+	uint64_t psi_wakeups;			    /* samples a trigger brought forward */
+	struct dn_monitor *next_launched;	    /* monitor.c's list of launched ones */
 };
+
+/* psi_triggers.c: sets the wanted triggers once PSI is open (0, or the
+ * first failure's -errno: those rules stay polled), and takes them out of
+ * the loop before m->psi closes their fds. */
+int dn_monitor_psi_triggers_start(struct dn_monitor *m);
+void dn_monitor_psi_triggers_stop(struct dn_monitor *m);
 
 /* Put a monitor in its safe closed state: no fds (-1), no memory, nothing
  * running. dn_monitor_free on it closes nothing; launch and attach start

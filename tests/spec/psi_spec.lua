@@ -187,6 +187,40 @@ p:watch{ metric = "psi.system.memory.some.avg10", above = 1000000, name = "never
     os.remove(script)
   end)
 
+  it("a kernel trigger brings the sample forward: the stall is judged before the next scheduled sample", function()
+    if not S.is_root() then return pending("a memory cgroup needs root") end
+    local script = hooks [[
+local p = ...
+p:watch{ metric = "psi.memory.some", above = 1, name = "mem-stall" }
+]]
+    -- samples every 6 s: without a trigger the first would come at 6 s,
+    -- after the 5 s workload
+    local r, why = run_psi { "-i", "6000", "run", "-s", script, "--",
+      S.helper("pagethrash"), "16", "64", "5", DISK_DIR }
+    os.remove(script)
+    if why then return pending(why) end
+    assert.equal(0, r.code, r.err)
+    local meta = r.recs[1]
+    if not (meta.capabilities.psi_triggers or {}).ok then
+      return pending("no PSI triggers: " .. tostring((meta.capabilities.psi_triggers or {}).reason))
+    end
+    if not r.psis[1] or not r.psis[1].cgroup then return pending("no cgroup PSI") end
+    local first = S.of_kind(r.recs, "tree")[1]
+    -- the kernel reports within its window (1 s, or 2 s without
+    -- CAP_SYS_RESOURCE) of the stall, which starts at once
+    local after = first.ts_ms - meta.t0_ms
+    assert.is_true(after < 4000, "first sample " .. after .. " ms after the start")
+    assert.is_true(first.aggregated.psi.cgroup.memory.some.window_pct > 1)
+    local alerts = S.of_kind(r.recs, "alert")
+    assert.is_true(#alerts >= 1)
+    assert.equal(first.ts_ms, alerts[1].ts_ms)
+  end)
+
+  it("psi_triggers is a capability only when a psi rule wants one", function()
+    local r = run_psi { "-i", "200", "run", "true" }
+    assert.is_nil(r.recs[1].capabilities.psi_triggers)
+  end)
+
   it("rejects an unknown psi metric and scope any", function()
     for _, bad in ipairs { "psi.memory", "psi.memory.sum", "psi.disk.some", "psi.memory.some.avg60",
       "psi.system.cpu" } do

@@ -2,6 +2,7 @@
  * reader on the real /proc/pressure and on a real cgroup under CPU
  * contention (more spinning processes than CPUs stall each other). */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -13,6 +14,7 @@
 #include "clock.h"
 #include "json.h"
 #include "psi.h"
+#include "rules.h"
 #include "unit.h"
 
 #define TXT(s) s, sizeof(s) - 1
@@ -95,6 +97,34 @@ static void test_closed_state(void)
 	CHECK_INT(dn_psi_res_by_name("memory", 6), DN_PSI_MEMORY);
 	CHECK_INT(dn_psi_res_by_name("io", 2), DN_PSI_IO);
 	CHECK_INT(dn_psi_res_by_name("cpux", 4), DN_PSI_NRES);
+}
+
+static void test_rule_metrics(void)
+{
+	struct dn_rule r;
+	memset(&r, 0, sizeof r);
+	CHECK_INT(dn_rules_set_metric(&r, "psi.memory.some", false), 0);
+	CHECK(r.psi && !r.psi_system && !r.psi_full && !r.psi_avg10 && r.is_double);
+	CHECK_INT(r.psi_res, DN_PSI_MEMORY);
+	CHECK_STR(r.metric, "psi.memory.some");
+	memset(&r, 0, sizeof r);
+	CHECK_INT(dn_rules_set_metric(&r, "psi.system.io.full.avg10", false), 0);
+	CHECK(r.psi && r.psi_system && r.psi_full && r.psi_avg10);
+	CHECK_INT(r.psi_res, DN_PSI_IO);
+	memset(&r, 0, sizeof r);
+	CHECK_INT(dn_rules_set_metric(&r, "psi.cpu.full", false), 0);
+	CHECK_INT(r.psi_res, DN_PSI_CPU);
+	const char *bad[] = {"psi.",	      "psi.memory",	  "psi.memory.",
+			     "psi.memory.sum", "psi.memory.somex", "psi.memory.some.avg60",
+			     "psi.system.cpu", "psi.system..some", "psi.disk.some"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		memset(&r, 0, sizeof r);
+		if (dn_rules_set_metric(&r, bad[i], false) != -ENOENT)
+			printf("#   accepted %s\n", bad[i]);
+		CHECK(dn_rules_set_metric(&r, bad[i], false) == -ENOENT);
+	}
+	/* the run's figure, not a process's */
+	CHECK_INT(dn_rules_set_metric(&r, "psi.memory.some", true), -EINVAL);
 }
 
 /* n processes spinning for ms milliseconds (the caller reaps them). */
@@ -227,6 +257,54 @@ static void test_reader_cgroup(void)
 	dn_cgroup_free(cg);
 }
 
+static void test_trigger(void)
+{
+	struct dn_psi p;
+	dn_psi_init(&p);
+	char why[160] = "";
+	if (dn_psi_open(&p, NULL, dn_mono_ns(), why, sizeof why) < 0)
+		UNIT_SKIP("no PSI: %s", why);
+	CHECK_INT(dn_psi_trigger_add(&p, NULL, DN_PSI_CPU, false, 0), -EINVAL);
+	CHECK_INT(dn_psi_trigger_add(&p, NULL, DN_PSI_CPU, false, 100), -EINVAL);
+	CHECK_INT(dn_psi_trigger_add(&p, NULL, DN_PSI_NRES, false, 5), -EINVAL);
+	int fd = dn_psi_trigger_add(&p, NULL, DN_PSI_CPU, false, 5);
+	if (fd < 0) {
+		dn_psi_close(&p);
+		UNIT_SKIP("the kernel refuses PSI triggers: %s", strerror(-fd));
+	}
+	CHECK_INT(p.ntrig, 1);
+	CHECK(p.trig[0].fd == fd && !p.trig[0].cgroup && !p.trig[0].full);
+	CHECK(p.trig[0].window_us == 1000000 || p.trig[0].window_us == 2000000);
+	CHECK(p.trig[0].stall_us == p.trig[0].window_us / 20);
+	/* spinners on every CPU twice over: 50 % cpu stall, well above 5 %;
+	 * the kernel reports it within a window */
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int n = ncpu > 0 && ncpu < 32 ? (int)ncpu * 2 : 8;
+	pid_t pids[64];
+	int ms = (int)(p.trig[0].window_us / 1000) * 2;
+	spin_children(pids, n, ms);
+	struct pollfd pf = {fd, POLLPRI, 0};
+	uint64_t t0 = dn_mono_ns();
+	int pr = poll(&pf, 1, ms + 1000);
+	double took = (double)(dn_mono_ns() - t0) / 1e6;
+	reap(pids, n);
+	printf("# trigger some %llu us / %llu us: poll %d after %.0f ms\n",
+	       (unsigned long long)p.trig[0].stall_us, (unsigned long long)p.trig[0].window_us, pr,
+	       took);
+	CHECK_INT(pr, 1);
+	CHECK(pf.revents & POLLPRI);
+	/* no more than the fixed number */
+	int extra = 0;
+	while (dn_psi_trigger_add(&p, NULL, DN_PSI_IO, true, 50) >= 0)
+		extra++;
+	CHECK_INT(extra, DN_PSI_MAX_TRIGGERS - 1);
+	CHECK_INT(dn_psi_trigger_add(&p, NULL, DN_PSI_IO, true, 50), -ENOSPC);
+	dn_psi_close(&p);
+	for (int i = 0; i < DN_PSI_MAX_TRIGGERS; i++)
+		CHECK(p.trig[i].fd == -1);
+	CHECK_INT(p.ntrig, 0);
+}
+
 int main(void)
 {
 	RUN(test_parse_normal);
@@ -234,7 +312,9 @@ int main(void)
 	RUN(test_parse_garbage);
 	RUN(test_parse_huge_totals);
 	RUN(test_closed_state);
+	RUN(test_rule_metrics);
 	RUN(test_reader_system);
 	RUN(test_reader_cgroup);
+	RUN(test_trigger);
 	return unit_done();
 }

@@ -29,7 +29,8 @@ enum dn_psi_res dn_psi_res_by_name(const char *name, size_t len)
 }
 
 /* "12.34" (the kernel writes LOAD_INT.LOAD_FRAC), without strtod: the text
- * has no NUL and the locale must not matter. */
+ * has no NUL and the locale must not matter. A share is at most 100: more
+ * than 15 integer digits is no average (and could overflow to inf). */
 static int parse_decimal(const char *s, size_t n, double *out)
 {
 	size_t i = 0;
@@ -38,7 +39,7 @@ static int parse_decimal(const char *s, size_t n, double *out)
 		return -EINVAL;
 	for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
 		v = v * 10 + (s[i] - '0');
-	if (i == 0)
+	if (i == 0 || i > 15)
 		return -EINVAL;
 	if (i < n && s[i] == '.') {
 		double scale = 0.1;

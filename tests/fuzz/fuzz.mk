@@ -20,9 +20,9 @@ FUZZ_CFLAGS = $(filter-out -fsanitize=% -O% -Werror,$(CFLAGS_ALL)) $(INC_ENGINE)
 FUZZ_LIBS = $(shell pkg-config --libs lua5.4 libdw libelf 2>/dev/null) -lm
 
 FUZZ_PROC := stat status statm io children schedstat net_dev cmdline maps
-FUZZ_NAMES := $(FUZZ_PROC:%=proc_%) cgroup procevents tasksnap json_escape lua_json symbolizer sym_maps
+FUZZ_NAMES := $(FUZZ_PROC:%=proc_%) cgroup psi procevents tasksnap json_escape lua_json symbolizer sym_maps
 FUZZ_BINS := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
-FUZZ_ENGINE := core/procfs core/cgroup core/procevents core/tasksnap core/json core/buf profiler/procmaps profiler/cfi \
+FUZZ_ENGINE := core/procfs core/cgroup core/psi core/procevents core/tasksnap core/json core/buf profiler/procmaps profiler/cfi \
 	profiler/symbolizer
 FUZZ_OBJS := $(FUZZ_ENGINE:%=$(BUILD)/fuzz/obj/%.o)
 

@@ -79,6 +79,13 @@ static void test_parse_huge_totals(void)
 		  0);
 	CHECK(f.some.total_us == UINT64_MAX);
 	CHECK(f.some.avg10 > 99.99 && f.some.avg10 < 100.01);
+	/* an average of 400 digits is no number (it would be inf) */
+	char big[512];
+	int n = snprintf(big, sizeof big, "some avg10=");
+	memset(big + n, '9', 400);
+	n += 400;
+	n += snprintf(big + n, sizeof big - (size_t)n, " total=1\n");
+	CHECK_INT(dn_psi_parse(big, (size_t)n, &f), -EINVAL);
 	/* one more does not wrap around */
 	CHECK_INT(dn_psi_parse(TXT("some total=18446744073709551616\n"), &f), -EINVAL);
 	CHECK_INT(dn_psi_parse(TXT("some total=99999999999999999999999\n"), &f), -EINVAL);

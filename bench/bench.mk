@@ -8,7 +8,7 @@
 
 BENCH_DIR := $(BUILD)/bench
 # Programs that link the engine (libdenet.a) and those that stand alone.
-BENCH_ENGINE := sampler symbolize
+BENCH_ENGINE := sampler symbolize psi_read
 BENCH_STANDALONE := floor sleeptree pingpong getppid_loop selfcpu
 BENCH_BINS := $(BENCH_ENGINE:%=$(BENCH_DIR)/%) $(BENCH_STANDALONE:%=$(BENCH_DIR)/%)
 

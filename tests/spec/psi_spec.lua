@@ -204,8 +204,9 @@ p:watch{ metric = "psi.memory.some", above = 1, name = "mem-stall" }
     if not (meta.capabilities.psi_triggers or {}).ok then
       return pending("no PSI triggers: " .. tostring((meta.capabilities.psi_triggers or {}).reason))
     end
-    if not r.psis[1] or not r.psis[1].cgroup then return pending("no cgroup PSI") end
+    -- without the trigger, no sample would come before the end
     local first = S.of_kind(r.recs, "tree")[1]
+    assert.is_table(first, "no tree record: the trigger never brought a sample forward")
     -- the kernel reports within its window (1 s, or 2 s without
     -- CAP_SYS_RESOURCE) of the stall, which starts at once
     local after = first.ts_ms - meta.t0_ms
@@ -214,6 +215,40 @@ p:watch{ metric = "psi.memory.some", above = 1, name = "mem-stall" }
     local alerts = S.of_kind(r.recs, "alert")
     assert.is_true(#alerts >= 1)
     assert.equal(first.ts_ms, alerts[1].ts_ms)
+  end)
+
+  it("in-process: a rule added to a running run sets its trigger at once", function()
+    if not S.is_root() then return pending("a memory cgroup needs root") end
+    -- can the kernel set triggers for a run here? (the CLI's capability says)
+    local probe = hooks 'local p = ...\np:watch{ metric = "psi.memory.some", above = 1 }\n'
+    local pr = run_psi { "run", "-s", probe, "--", "true" }
+    os.remove(probe)
+    local cap = pr.recs[1] and pr.recs[1].capabilities.psi_triggers
+    if not (cap and cap.ok) then return pending("no PSI triggers: " .. tostring(cap and cap.reason)) end
+    package.path = S.root .. "/lua/?/init.lua;" .. package.path
+    local denet = require "denet"
+    local out = S.tmpname(".jsonl")
+    local p = assert(denet.run{ S.helper("pagethrash"), "16", "64", "5", DISK_DIR, interval = 6000,
+      out = out, stdout = "/dev/null" })
+    local alerts = {}
+    p:watch{ metric = "psi.memory.some", above = 1, name = "mem",
+             on_fire = function(a) alerts[#alerts + 1] = a end }
+    local status = p:wait()
+    local recs = S.records(S.slurp(out))
+    os.remove(out)
+    if status == 77 then return pending("pagethrash could not cap its memory") end
+    assert.equal(0, status)
+    local why = psi_why(recs)
+    if why then return pending(why) end
+    if not recs[1].capabilities.cgroup.ok then return pending("no cgroup: " .. recs[1].capabilities.cgroup.reason) end
+    local trees = S.of_kind(recs, "tree")
+    -- without the trigger, no sample would come before the end
+    assert.is_table(trees[1], "no tree record: the trigger never brought a sample forward")
+    if not trees[1].aggregated.psi.cgroup then return pending("no cgroup2 pressure files") end
+    local after = trees[1].ts_ms - recs[1].t0_ms
+    assert.is_true(after < 4000, "first sample " .. after .. " ms after the start")
+    assert.is_true(#alerts >= 1)
+    assert.equal(trees[1].ts_ms, alerts[1].ts_ms)
   end)
 
   it("psi_triggers is a capability only when a psi rule wants one", function()

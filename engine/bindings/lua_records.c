@@ -27,6 +27,7 @@
 #include "lua_records.h"
 #include "metrics.h"
 #include "monitor.h"
+#include "psi.h"
 #include "records.h"
 #include "rules.h"
 
@@ -39,8 +40,10 @@ enum lazy_tag { LAZY_METRICS, LAZY_CHILDREN };
 struct lazy_metrics {
 	enum lazy_tag tag;
 	bool agg, flat;
-	int64_t pid; /* flat: the record's pid */
+	bool has_psi; /* the aggregate of a run reading PSI: psi[0] follows */
+	int64_t pid;  /* flat: the record's pid */
 	struct dn_metrics m;
+	struct dn_psi psi[]; /* a copy: a stored record keeps its sample's */
 };
 
 struct lazy_child {
@@ -229,14 +232,63 @@ static void *new_lazy(lua_State *L, int map, int mt, size_t size, int narr, int 
 	return ud;
 }
 
-static void new_lazy_metrics(lua_State *L, int map, int mt, const struct dn_metrics *m, bool agg)
+static void new_lazy_metrics(lua_State *L, int map, int mt, const struct dn_metrics *m, bool agg,
+			     const struct dn_psi *psi)
 {
-	struct lazy_metrics *lm = new_lazy(L, map, mt, sizeof *lm, 0, (int)dn_metric_count);
+	struct lazy_metrics *lm = new_lazy(L, map, mt, sizeof *lm + (psi ? sizeof *psi : 0), 0,
+					   (int)dn_metric_count + (psi != NULL));
 	lm->tag = LAZY_METRICS;
 	lm->agg = agg;
 	lm->flat = false;
+	lm->has_psi = psi != NULL;
 	lm->pid = 0;
 	lm->m = *m;
+	if (psi)
+		lm->psi[0] = *psi;
+}
+
+/* One scope of the `psi` object, as dn_psi_write_json writes it. */
+static void push_psi_scope(lua_State *L, const struct dn_psi *p, bool cgroup)
+{
+	static const char *const line[2] = {"some", "full"};
+	lua_createtable(L, 0, DN_PSI_NRES);
+	for (int r = 0; r < DN_PSI_NRES; r++) {
+		struct dn_psi_figures f;
+		if (!dn_psi_figures(p, cgroup, (enum dn_psi_res)r, false, &f))
+			continue;
+		lua_createtable(L, 0, 2);
+		for (int full = 0; full < 2; full++) {
+			if (full && !dn_psi_figures(p, cgroup, (enum dn_psi_res)r, true, &f))
+				break;
+			lua_createtable(L, 0, 4);
+			lua_pushnumber(L, f.avg10);
+			lua_setfield(L, -2, "avg10");
+			lua_pushinteger(L, (lua_Integer)f.total_us);
+			lua_setfield(L, -2, "total_us");
+			lua_pushinteger(L, (lua_Integer)f.delta_us);
+			lua_setfield(L, -2, "delta_us");
+			lua_pushnumber(L, f.window_pct);
+			lua_setfield(L, -2, "window_pct");
+			lua_setfield(L, -2, line[full]);
+		}
+		lua_setfield(L, -2, dn_psi_res_name((enum dn_psi_res)r));
+	}
+}
+
+/* The aggregate's `psi` object (docs/data-format.md) on the stack. */
+static void push_psi(lua_State *L, const struct dn_psi *p)
+{
+	lua_createtable(L, 0, 3);
+	lua_pushinteger(L, (lua_Integer)dn_psi_window_ms(p));
+	lua_setfield(L, -2, "window_ms");
+	if (dn_psi_scope_ok(p, true)) {
+		push_psi_scope(L, p, true);
+		lua_setfield(L, -2, "cgroup");
+	}
+	if (dn_psi_scope_ok(p, false)) {
+		push_psi_scope(L, p, false);
+		lua_setfield(L, -2, "system");
+	}
 }
 
 /* ---- records ------------------------------------------------------------- */
@@ -284,6 +336,10 @@ static void fill_metrics(lua_State *L, int t, const struct lazy_metrics *lm, boo
 			continue;
 		push_metric_value(L, &lm->m, f);
 		set_kept(L, t, f->name, keep);
+	}
+	if (lm->has_psi) {
+		push_psi(L, lm->psi);
+		set_kept(L, t, "psi", keep);
 	}
 	if (lm->flat) {
 		lua_pushliteral(L, "sample");
@@ -380,6 +436,7 @@ void dn_lua_push_record(lua_State *L, struct dn_monitor *m)
 		lm->tag = LAZY_METRICS;
 		lm->agg = false;
 		lm->flat = true;
+		lm->has_psi = false; /* flat samples carry none */
 		lm->pid = t->opts.root;
 		lm->m = root ? root->m : t->agg;
 	} else {
@@ -388,17 +445,22 @@ void dn_lua_push_record(lua_State *L, struct dn_monitor *m)
 		lua_setfield(L, -2, "kind");
 		set_int(L, "ts_ms", t->agg.ts_ms);
 		if (root)
-			new_lazy_metrics(L, map, mt, &root->m, false);
+			new_lazy_metrics(L, map, mt, &root->m, false, NULL);
 		else
 			lua_pushboolean(L, 0);
 		lua_setfield(L, -2, "parent");
 		push_children(L, map, mt, t, root);
 		lua_setfield(L, -2, "children");
+		const struct dn_psi *psi = dn_monitor_psi(m);
 		if (dn_monitor_profile(m, NULL)) {
 			push_metrics(L, &t->agg, true);
 			push_ebpf(L, m);
+			if (psi) {
+				push_psi(L, psi);
+				lua_setfield(L, -2, "psi");
+			}
 		} else {
-			new_lazy_metrics(L, map, mt, &t->agg, true);
+			new_lazy_metrics(L, map, mt, &t->agg, true, psi);
 		}
 		lua_setfield(L, -2, "aggregated");
 	}

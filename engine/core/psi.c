@@ -349,41 +349,73 @@ double dn_psi_window_pct(const struct dn_psi *p, bool cgroup, enum dn_psi_res re
 	return l ? pct_of(delta_us(l, prev), p->now_ns - p->prev_ns) : 0;
 }
 
-double dn_psi_avg10(const struct dn_psi *p, bool cgroup, enum dn_psi_res res, bool full)
+static double round2(double v)
 {
-	const struct dn_psi_line *l = line_of(p, cgroup, res, full, NULL);
-	return l ? l->avg10 : 0;
+	return (double)(int64_t)(v * 100.0 + 0.5) / 100.0;
 }
 
-static void write_line(struct dn_json *j, const struct dn_psi_line *l,
-		       const struct dn_psi_line *prev, uint64_t window_ns)
+bool dn_psi_figures(const struct dn_psi *p, bool cgroup, enum dn_psi_res res, bool full,
+		    struct dn_psi_figures *out)
 {
-	uint64_t d = delta_us(l, prev);
+	const struct dn_psi_line *prev = NULL;
+	const struct dn_psi_line *l = line_of(p, cgroup, res, full, &prev);
+	memset(out, 0, sizeof *out);
+	if (!l)
+		return false;
+	out->avg10 = round2(l->avg10);
+	out->total_us = l->total_us;
+	out->delta_us = delta_us(l, prev);
+	out->window_pct = round2(pct_of(out->delta_us, p->now_ns - p->prev_ns));
+	return true;
+}
+
+uint64_t dn_psi_window_ms(const struct dn_psi *p)
+{
+	return (p->now_ns - p->prev_ns + 500000) / 1000000;
+}
+
+bool dn_psi_scope_ok(const struct dn_psi *p, bool cgroup)
+{
+	const struct dn_psi_scope *sc = cgroup ? &p->cg : &p->sys;
+	for (int r = 0; r < DN_PSI_NRES; r++)
+		if (sc->ok[r])
+			return true;
+	return false;
+}
+
+const char *dn_psi_res_name(enum dn_psi_res res)
+{
+	return res < DN_PSI_NRES ? res_name[res] : "";
+}
+
+static void write_line(struct dn_json *j, const struct dn_psi_figures *f)
+{
 	dn_json_obj_begin(j);
 	dn_json_key(j, "avg10");
-	dn_json_fixed(j, l->avg10, 2);
+	dn_json_fixed(j, f->avg10, 2);
 	dn_json_key(j, "total_us");
-	dn_json_uint(j, l->total_us);
+	dn_json_uint(j, f->total_us);
 	dn_json_key(j, "delta_us");
-	dn_json_uint(j, d);
+	dn_json_uint(j, f->delta_us);
 	dn_json_key(j, "window_pct");
-	dn_json_fixed(j, pct_of(d, window_ns), 2);
+	dn_json_fixed(j, f->window_pct, 2);
 	dn_json_obj_end(j);
 }
 
-static void write_scope(struct dn_json *j, const struct dn_psi_scope *sc, uint64_t window_ns)
+static void write_scope(struct dn_json *j, const struct dn_psi *p, bool cgroup)
 {
 	dn_json_obj_begin(j);
 	for (int r = 0; r < DN_PSI_NRES; r++) {
-		if (!sc->ok[r])
+		struct dn_psi_figures f;
+		if (!dn_psi_figures(p, cgroup, (enum dn_psi_res)r, false, &f))
 			continue;
 		dn_json_key(j, res_name[r]);
 		dn_json_obj_begin(j);
 		dn_json_key(j, "some");
-		write_line(j, &sc->now[r].some, &sc->prev[r].some, window_ns);
-		if (sc->now[r].full.present) {
+		write_line(j, &f);
+		if (dn_psi_figures(p, cgroup, (enum dn_psi_res)r, true, &f)) {
 			dn_json_key(j, "full");
-			write_line(j, &sc->now[r].full, &sc->prev[r].full, window_ns);
+			write_line(j, &f);
 		}
 		dn_json_obj_end(j);
 	}
@@ -392,23 +424,16 @@ static void write_scope(struct dn_json *j, const struct dn_psi_scope *sc, uint64
 
 void dn_psi_write_json(struct dn_json *j, const struct dn_psi *p)
 {
-	uint64_t window_ns = p->now_ns - p->prev_ns;
 	dn_json_obj_begin(j);
 	dn_json_key(j, "window_ms");
-	dn_json_uint(j, (window_ns + 500000) / 1000000);
-	bool cg = false;
-	for (int r = 0; r < DN_PSI_NRES; r++)
-		cg = cg || p->cg.ok[r];
-	if (cg) {
+	dn_json_uint(j, dn_psi_window_ms(p));
+	if (dn_psi_scope_ok(p, true)) {
 		dn_json_key(j, "cgroup");
-		write_scope(j, &p->cg, window_ns);
+		write_scope(j, p, true);
 	}
-	bool sys = false;
-	for (int r = 0; r < DN_PSI_NRES; r++)
-		sys = sys || p->sys.ok[r];
-	if (sys) {
+	if (dn_psi_scope_ok(p, false)) {
 		dn_json_key(j, "system");
-		write_scope(j, &p->sys, window_ns);
+		write_scope(j, p, false);
 	}
 	dn_json_obj_end(j);
 }

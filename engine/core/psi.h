@@ -103,10 +103,25 @@ int dn_psi_trigger_add(struct dn_psi *p, const char *cgroup_dir, enum dn_psi_res
 /* Closes every fd (idempotent); the struct is left as dn_psi_init leaves it. */
 void dn_psi_close(struct dn_psi *p);
 
-/* The latest window's stall of one line, in % of the window (0..100), and
- * the kernel's avg10 (%). 0 when that scope, file or line is absent. */
+/* The latest window's stall of one line, in % of the window (0..100),
+ * unrounded. 0 when that scope, file or line is absent. */
 double dn_psi_window_pct(const struct dn_psi *p, bool cgroup, enum dn_psi_res res, bool full);
-double dn_psi_avg10(const struct dn_psi *p, bool cgroup, enum dn_psi_res res, bool full);
+
+/* The figures of one line as the `psi` object writes them: avg10 and
+ * window_pct rounded to 2 decimals. false (and *out zeroed) when that
+ * scope, file or line is absent. */
+struct dn_psi_figures {
+	double avg10;
+	uint64_t total_us, delta_us;
+	double window_pct;
+};
+bool dn_psi_figures(const struct dn_psi *p, bool cgroup, enum dn_psi_res res, bool full,
+		    struct dn_psi_figures *out);
+/* The latest window in ms (rounded), and whether a scope has any file. */
+uint64_t dn_psi_window_ms(const struct dn_psi *p);
+bool dn_psi_scope_ok(const struct dn_psi *p, bool cgroup);
+/* "cpu", "memory", "io". */
+const char *dn_psi_res_name(enum dn_psi_res res);
 
 /* The `psi` object of docs/data-format.md (window_ms, cgroup, system). */
 void dn_psi_write_json(struct dn_json *j, const struct dn_psi *p);

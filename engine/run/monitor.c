@@ -576,8 +576,7 @@ static int sample(struct dn_monitor *m)
 	}
 	dn_summary_add(&m->summary, &m->tree.agg);
 	dn_buf_reset(&m->line);
-	dn_record_tree_with(&m->line, &m->tree, !m->o.children, m->prof,
-			    m->psi.has_system || m->psi.has_cgroup ? &m->psi : NULL);
+	dn_record_tree_with(&m->line, &m->tree, !m->o.children, m->prof, dn_monitor_psi(m));
 	emit_line(m);
 	emit_profile_window(m, m->tree.agg.ts_ms);
 	m->last_sample_cost_ns = dn_mono_ns() - began;

@@ -32,6 +32,7 @@
 #include "summary.h"
 
 struct dn_monitor;
+struct dn_psi;
 
 struct dn_monitor_hooks {
 	/* After each sample (its record went to on_record first). */
@@ -175,6 +176,9 @@ void dn_monitor_overhead(const struct dn_monitor *m, struct dn_overhead_info *in
 /* The off-CPU profile, or NULL; *why (may be NULL) then says why there is
  * none when one was asked for ("" when unknown). */
 struct dn_profile *dn_monitor_profile(const struct dn_monitor *m, const char **why);
+/* The pressure stall readings of the latest sample (aggregated.psi), or
+ * NULL when PSI is not read (the `psi` capability, or monitoring ended). */
+const struct dn_psi *dn_monitor_psi(const struct dn_monitor *m);
 /* The first -errno of an output write (EPIPE aside), else 0; whether an
  * output's reader closed it (EPIPE: not an error). */
 int dn_monitor_write_error(const struct dn_monitor *m);

@@ -139,6 +139,11 @@ struct dn_profile *dn_monitor_profile(const struct dn_monitor *m, const char **w
 	return m->prof;
 }
 
+const struct dn_psi *dn_monitor_psi(const struct dn_monitor *m)
+{
+	return m->psi.has_system || m->psi.has_cgroup ? &m->psi : NULL;
+}
+
 int dn_monitor_write_error(const struct dn_monitor *m)
 {
 	return m->write_error;

@@ -216,12 +216,12 @@ static double rule_value(const struct dn_rule *r, const struct dn_monitor *m, pi
 	if (r->syscall_rate)
 		return syscall_rate(r, m);
 	if (r->psi) {
-		/* 0 without PSI, or without the run's cgroup */
-		const struct dn_psi *p = &m->psi;
-		enum dn_psi_res res = (enum dn_psi_res)r->psi_res;
-		double v = r->psi_avg10 ? dn_psi_avg10(p, !r->psi_system, res, r->psi_full)
-					: dn_psi_window_pct(p, !r->psi_system, res, r->psi_full);
-		return dn_metrics_round(v, 2);
+		/* as the record writes it; 0 without PSI, or without the
+		 * run's cgroup */
+		struct dn_psi_figures f;
+		dn_psi_figures(&m->psi, !r->psi_system, (enum dn_psi_res)r->psi_res, r->psi_full,
+			       &f);
+		return r->psi_avg10 ? f.avg10 : f.window_pct;
 	}
 	if (!r->scope_any)
 		return field(&t->agg, r);

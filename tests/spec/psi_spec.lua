@@ -139,6 +139,47 @@ describe("psi in tree records", function()
   end)
 end)
 
+describe("psi in the records Lua hooks get", function()
+  it("rec.aggregated.psi has the figures of the record's line (lazy and with eBPF)", function()
+    local json = require "denet.json"
+    local script = S.tmpfile([[
+local p = ...
+local json = require "denet.json"
+p:on("sample", function(rec)
+  io.stderr:write("PSI ", rec.ts_ms, " ", json.encode(rec.aggregated.psi), "\n")
+end)
+]], ".lua")
+    for _, extra in ipairs { {}, { "--enable-ebpf" } } do
+      local args = { "-i", "100" }
+      for _, a in ipairs(extra) do args[#args + 1] = a end
+      for _, a in ipairs { "run", "-s", script, "--", "sh", "-c", "sleep 0.3" } do args[#args + 1] = a end
+      local r, why = run_psi(args)
+      if why then
+        os.remove(script)
+        return pending(why)
+      end
+      assert.equal(0, r.code, r.err)
+      local ebpf_cap = r.recs[1].capabilities.ebpf
+      if extra[1] and not (ebpf_cap and ebpf_cap.ok) then
+        print("# --enable-ebpf half skipped: " .. tostring(ebpf_cap and ebpf_cap.reason))
+        break
+      end
+      local trees, n = S.of_kind(r.recs, "tree"), 0
+      for ts, text in r.err:gmatch("PSI (%d+) ([^\n]+)") do
+        local from_hook = json.decode(text)
+        for _, t in ipairs(trees) do
+          if t.ts_ms == tonumber(ts) then
+            n = n + 1
+            assert.same(t.aggregated.psi, from_hook)
+          end
+        end
+      end
+      assert.is_true(n >= 2 and n == #trees, n .. " of " .. #trees .. " records compared")
+    end
+    os.remove(script)
+  end)
+end)
+
 describe("p:watch on psi", function()
   local function hooks(text)
     local path = S.tmpname(".lua")

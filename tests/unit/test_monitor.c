@@ -44,6 +44,10 @@ static void test_init_owns_no_fd(void)
 	CHECK_INT(m.pidfd, -1);
 	CHECK_INT(m.prof_event_fd, -1);
 	CHECK_INT(m.tree.fd_netdev, -1);
+	for (int i = 0; i < DN_PSI_NRES; i++)
+		CHECK(m.psi.sys.fd[i] == -1 && m.psi.cg.fd[i] == -1);
+	for (int i = 0; i < DN_PSI_MAX_TRIGGERS; i++)
+		CHECK(m.psi.trig[i].fd == -1 && !m.psi_trig_in_loop[i]);
 	int before = count_open_fds();
 	dn_monitor_free(&m);
 	dn_monitor_free(&m); /* idempotent */

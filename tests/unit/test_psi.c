@@ -2,6 +2,7 @@
  * reader on the real /proc/pressure and on a real cgroup under CPU
  * contention (more spinning processes than CPUs stall each other). */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -13,6 +14,9 @@
 #include "cgroup.h"
 #include "clock.h"
 #include "json.h"
+#include "launcher.h"
+#include "loop.h"
+#include "monitor_private.h" /* white-box: the psi fds of a run */
 #include "psi.h"
 #include "rules.h"
 #include "unit.h"
@@ -312,6 +316,64 @@ static void test_trigger(void)
 	CHECK_INT(p.ntrig, 0);
 }
 
+static int count_open_fds(void)
+{
+	int n = 0;
+	for (int fd = 0; fd < 1024; fd++)
+		n += fcntl(fd, F_GETFD) != -1;
+	return n;
+}
+
+/* A monitored run reads PSI and sets the triggers its rules want; its end
+ * closes every one of those fds, and the run leaves none open. */
+static void test_monitor_run(void)
+{
+	struct dn_psi probe;
+	char why[160] = "";
+	dn_psi_init(&probe);
+	if (dn_psi_open(&probe, NULL, dn_mono_ns(), why, sizeof why) < 0)
+		UNIT_SKIP("no PSI: %s", why);
+	dn_psi_close(&probe);
+	int before = count_open_fds();
+	struct dn_loop *loop = dn_loop_new(NULL, NULL, NULL);
+	CHECK(loop != NULL);
+	if (!loop)
+		return;
+	struct dn_monitor_opts o = {.interval_ms = 50, .max_interval_ms = 50, .children = true};
+	static char cmd[] = "sleep", arg[] = "0.3";
+	char *argv[] = {cmd, arg, NULL};
+	struct dn_launch_opts lo = {.stdout_fd = -1, .stderr_fd = -1};
+	struct dn_monitor m;
+	dn_monitor_init(&m);
+	CHECK_INT(dn_monitor_launch(&m, loop, &o, argv, 2, &lo), 0);
+	/* wanted before the start, set by it */
+	CHECK_INT(dn_monitor_psi_trigger(&m, true, DN_PSI_CPU, false, 50), 0);
+	CHECK_INT(dn_monitor_psi_trigger(&m, true, DN_PSI_CPU, false, 0), -EINVAL);
+	CHECK_INT(dn_monitor_start(&m), 0);
+	CHECK(dn_monitor_psi(&m) == &m.psi);
+	CHECK(m.psi.has_system);
+	CHECK_INT(m.psi.has_cgroup, m.cg != NULL && dn_cgroup_path(m.cg, NULL) != NULL);
+	int trig = m.psi.ntrig;
+	if (trig == 1)
+		CHECK(m.psi_trig_in_loop[0]);
+	/* and one added while it runs, at once */
+	int r = dn_monitor_psi_trigger(&m, true, DN_PSI_IO, true, 30);
+	CHECK(r == 0 || trig == 0); /* a kernel that refuses refuses both */
+	if (r == 0)
+		CHECK_INT(m.psi.ntrig, trig + 1);
+	while (dn_monitor_running(&m))
+		if (dn_loop_run_once(loop) < 0)
+			dn_monitor_abort(&m);
+	CHECK(dn_monitor_psi(&m) == NULL);
+	for (int i = 0; i < DN_PSI_NRES; i++)
+		CHECK(m.psi.sys.fd[i] == -1 && m.psi.cg.fd[i] == -1);
+	for (int i = 0; i < DN_PSI_MAX_TRIGGERS; i++)
+		CHECK(m.psi.trig[i].fd == -1 && !m.psi_trig_in_loop[i]);
+	dn_monitor_free(&m);
+	dn_loop_free(loop);
+	CHECK_INT(count_open_fds(), before);
+}
+
 int main(void)
 {
 	RUN(test_parse_normal);
@@ -323,5 +385,6 @@ int main(void)
 	RUN(test_reader_system);
 	RUN(test_reader_cgroup);
 	RUN(test_trigger);
+	RUN(test_monitor_run);
 	return unit_done();
 }

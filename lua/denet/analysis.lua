@@ -26,7 +26,8 @@ of returning nothing.
   analysis.fields: set of the names samples have ({ cpu_usage = true,
       ["ebpf.offcpu.total_time_ns"] = true, ... }): the metrics of
       docs/data-format.md, the aggregate's extra fields and the documented
-      ebpf.offcpu and ebpf.syscalls paths.
+      ebpf.offcpu, ebpf.syscalls and psi paths
+      ("psi.cgroup.memory.some.window_pct").
 
   analysis.samples(recs) -> list of samples (as above)
 
@@ -147,6 +148,19 @@ for _, f in ipairs {
   "ebpf.syscalls.window.errors", "ebpf.syscalls.window.time_ns", "ebpf.syscalls.window.rate_per_sec",
   "ebpf.syscalls.window.by_category",
 } do FIELDS[f] = true end
+-- aggregated.psi (docs/data-format.md): psi.SCOPE.RES.LINE.FIGURE
+FIELDS.psi, FIELDS["psi.window_ms"] = true, true
+for _, scope in ipairs { "cgroup", "system" } do
+  FIELDS["psi." .. scope] = true
+  for _, res in ipairs { "cpu", "memory", "io" } do
+    FIELDS["psi." .. scope .. "." .. res] = true
+    for _, line in ipairs { "some", "full" } do
+      local l = "psi." .. scope .. "." .. res .. "." .. line
+      FIELDS[l] = true
+      for _, fig in ipairs { "avg10", "total_us", "delta_us", "window_pct" } do FIELDS[l .. "." .. fig] = true end
+    end
+  end
+end
 analysis.fields = FIELDS
 
 local function check_recs(recs, fname)

@@ -152,7 +152,7 @@ end)
     for _, extra in ipairs { {}, { "--enable-ebpf" } } do
       local args = { "-i", "100" }
       for _, a in ipairs(extra) do args[#args + 1] = a end
-      for _, a in ipairs { "run", "-s", script, "--", "sh", "-c", "sleep 0.3" } do args[#args + 1] = a end
+      for _, a in ipairs { "run", "-s", script, "--", "sleep", "0.6" } do args[#args + 1] = a end
       local r, why = run_psi(args)
       if why then
         os.remove(script)
@@ -174,7 +174,7 @@ end)
           end
         end
       end
-      assert.is_true(n >= 2 and n == #trees, n .. " of " .. #trees .. " records compared")
+      assert.is_true(n >= 1 and n == #trees, n .. " of " .. #trees .. " records compared")
     end
     os.remove(script)
   end)

@@ -211,7 +211,7 @@ static void test_reader_cgroup(void)
 {
 	if (geteuid() != 0)
 		UNIT_SKIP("not root: no cgroup of our own");
-	char why[256] = "";
+	char why[160] = "";
 	struct dn_cgroup *cg = dn_cgroup_create(why, sizeof why);
 	if (!cg)
 		UNIT_SKIP("no cgroup: %s", why);

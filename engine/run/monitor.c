@@ -334,6 +334,17 @@ static void arm_next(struct dn_monitor *m)
 	dn_loop_timer_arm(m->sample_timer, next);
 }
 
+/* Pressure stalls: the system's, and the run's cgroup's (cgroup2 only),
+ * with the triggers rules want. The first window starts here: for a
+ * launched command before it is released, so its cgroup's first reading
+ * is the cgroup's start (0) and the windows add up to its total. */
+static void open_psi(struct dn_monitor *m)
+{
+	dn_psi_open(&m->psi, m->cg ? dn_cgroup_path(m->cg, NULL) : NULL, dn_mono_ns(), m->psi_why,
+		    sizeof m->psi_why);
+	dn_monitor_psi_triggers_start(m);
+}
+
 int dn_monitor_start(struct dn_monitor *m)
 {
 	if (m->launched) {
@@ -376,6 +387,7 @@ int dn_monitor_start(struct dn_monitor *m)
 			if (m->prof)
 				dn_profile_track(m->prof, m->pid);
 		}
+		open_psi(m);
 		m->t0_ms = dn_wall_ms();
 		r = dn_launch_release(pl);
 		m->pidfd = pl->pidfd;
@@ -391,6 +403,7 @@ int dn_monitor_start(struct dn_monitor *m)
 		 * nothing but this tree. */
 		if (!m->o.no_cgroup)
 			m->cg = dn_cgroup_of_tree(m->pid, m->cg_why, sizeof m->cg_why);
+		open_psi(m);
 		dn_membership_start(&m->mb, &m->tree, m->cg != NULL, !m->o.no_fork_events);
 	}
 	/* The BPF task iterator reads every process of the tree in one pass;
@@ -421,11 +434,6 @@ int dn_monitor_start(struct dn_monitor *m)
 		m->tree.prev_exact_total_ns = m->tree.exact_total_ns =
 			m->cgs_ok && m->cgs.has_cpu ? m->cgs.usage_usec * 1000ull + 1 : 0;
 	}
-	/* Pressure stalls: the system's, and the run's cgroup's (cgroup2
-	 * only); the first window starts here. */
-	dn_psi_open(&m->psi, m->cg ? dn_cgroup_path(m->cg, NULL) : NULL, dn_mono_ns(), m->psi_why,
-		    sizeof m->psi_why);
-	dn_monitor_psi_triggers_start(m);
 	m->running = true;
 	m->processes_seen = m->tree.nprocs;
 	/* a launched command was born in the first window; an attached

@@ -150,6 +150,11 @@ p:on("sample", function(rec)
 end)
 ]], ".lua")
     for _, extra in ipairs { {}, { "--enable-ebpf" } } do
+      if extra[1] and S.valgrind then
+        -- valgrind reports the bpf syscall's attributes as uninitialised
+        print("# --enable-ebpf half skipped: valgrind does not know bpf(2)")
+        break
+      end
       local args = { "-i", "100" }
       for _, a in ipairs(extra) do args[#args + 1] = a end
       for _, a in ipairs { "run", "-s", script, "--", "sleep", "0.6" } do args[#args + 1] = a end

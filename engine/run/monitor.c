@@ -428,6 +428,10 @@ int dn_monitor_start(struct dn_monitor *m)
 		m->sampler_why[0] ? m->sampler_why : "unavailable");
 	if (m->o.offcpu)
 		add_cap(m, "ebpf", m->prof != NULL, m->prof_why[0] ? m->prof_why : "unavailable");
+	/* NVML, once per run: the library is dlopen'ed here, not at build
+	 * time; without it the records carry no `gpu` and this says why. */
+	m->gpu = dn_gpu_open(m->gpu_why, sizeof m->gpu_why);
+	add_cap(m, "gpu", m->gpu != NULL, m->gpu_why[0] ? m->gpu_why : "unavailable");
 	dn_buf_reset(&m->line);
 	dn_record_metadata(&m->line, m->pid, m->argv, m->argc, m->executable, m->t0_ms, m->caps,
 			   m->ncaps);
@@ -485,6 +489,12 @@ static bool root_ended(struct dn_monitor *m)
 		return root->state == 'Z' || root->state == 'X';
 	}
 	return m->root_had_mm || root->state == 'Z' || root->state == 'X';
+}
+
+/* A GPU process of the run (dn_gpu_proc_memory's filter). */
+static bool gpu_in_tree(pid_t pid, const void *ctx)
+{
+	return dn_tree_find(ctx, pid) != NULL;
 }
 
 int dn_monitor_sample_now(struct dn_monitor *m)
@@ -552,8 +562,12 @@ int dn_monitor_sample_now(struct dn_monitor *m)
 		return -ESRCH;
 	}
 	dn_summary_add(&m->summary, &m->tree.agg);
+	if (m->gpu) {
+		m->gpu_s = dn_gpu_read(m->gpu);
+		m->gpu_tree_mem_bytes = dn_gpu_proc_memory(m->gpu_s, gpu_in_tree, &m->tree);
+	}
 	dn_buf_reset(&m->line);
-	dn_record_tree(&m->line, &m->tree, !m->o.children, m->prof);
+	dn_record_tree(&m->line, &m->tree, !m->o.children, m->prof, m->gpu_s);
 	emit_line(m);
 	emit_profile_window(m, m->tree.agg.ts_ms);
 	m->last_sample_cost_ns = dn_mono_ns() - began;
@@ -1066,6 +1080,8 @@ void dn_monitor_free(struct dn_monitor *m)
 	dn_loop_timer_free(m->kill_timer);
 	dn_tree_free(&m->tree);
 	dn_tasksampler_close(m->sampler); /* after the tree, which follows through it */
+	dn_gpu_close(m->gpu);		  /* nvmlShutdown, dlclose */
+	m->gpu_s = NULL;
 	/* NULL-terminated (calloc): also frees a copy that failed half-way */
 	for (int i = 0; m->argv && m->argv[i]; i++)
 		free(m->argv[i]);

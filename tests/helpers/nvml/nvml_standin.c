@@ -25,7 +25,7 @@
 
 #include "nvml_api.h"
 
-#define MAXDEV 8
+#define MAXDEV	8
 #define MAXPROC 64
 
 struct sdev {
@@ -318,8 +318,8 @@ dn_nvmlReturn_t nvmlDeviceGetProcessUtilization(dn_nvmlDevice_t h,
 	n = 0;
 	for (int k = 0; k < nproc; k++)
 		if (procs[k].is_util && procs[k].dev == i)
-			u[n++] = (dn_nvmlProcessUtilizationSample_t){procs[k].pid, now, procs[k].sm,
-								     procs[k].memutil, 0, 0};
+			u[n++] = (dn_nvmlProcessUtilizationSample_t){
+				procs[k].pid, now, procs[k].sm, procs[k].memutil, 0, 0};
 	*count = n;
 	return DN_NVML_SUCCESS;
 }

@@ -204,26 +204,28 @@ static bool grow(void **arr, unsigned *cap, unsigned n, size_t size)
 	return true;
 }
 
-/* One of the running-process lists of a device, into the reading. */
-static void read_procs(struct dn_gpu *g, unsigned dev, dn_nvmlDevice_t h,
+/* One of the running-process lists of a device, into the reading; false
+ * when the device failed (it is asked nothing more in this read). */
+static bool read_procs(struct dn_gpu *g, unsigned dev, dn_nvmlDevice_t h,
 		       dn_nvmlDeviceGetRunningProcesses_fn fn, const char *call)
 {
 	if (!fn)
-		return;
+		return true;
 	unsigned n = g->ninfos;
 	dn_nvmlReturn_t r = fn(h, &n, g->infos);
 	/* too few slots: n is how many there are (a few more may start
 	 * before the second call: room for them) */
 	if (r == DN_NVML_ERROR_INSUFFICIENT_SIZE) {
 		if (!grow((void **)&g->infos, &g->ninfos, n + 16, sizeof *g->infos))
-			return;
+			return true; /* no memory: no list this time */
 		n = g->ninfos;
 		r = fn(h, &n, g->infos);
 	}
 	if (r != DN_NVML_SUCCESS) {
-		if (hard_error(r))
-			add_error(g, dev, call, r);
-		return;
+		if (!hard_error(r))
+			return true;
+		add_error(g, dev, call, r);
+		return false;
 	}
 	for (unsigned i = 0; i < n && i < g->ninfos; i++) {
 		struct dn_gpu_proc *p = proc_of(&g->s, (pid_t)g->infos[i].pid);
@@ -232,6 +234,7 @@ static void read_procs(struct dn_gpu *g, unsigned dev, dn_nvmlDevice_t h,
 			p->mem_bytes += g->infos[i].usedGpuMemory;
 		}
 	}
+	return true;
 }
 
 /* The per-process utilization samples of a device newer than the last
@@ -316,9 +319,11 @@ const struct dn_gpu_sample *dn_gpu_read(struct dn_gpu *g)
 							      &d.temperature) == DN_NVML_SUCCESS;
 		d.has_power = g->power && g->power(h, &d.power_mw) == DN_NVML_SUCCESS;
 		s->dev[s->ndev++] = d;
-		read_procs(g, i, h, g->compute_procs, "nvmlDeviceGetComputeRunningProcesses");
-		read_procs(g, i, h, g->graphics_procs, "nvmlDeviceGetGraphicsRunningProcesses");
-		read_proc_util(g, i, h);
+		/* a device lost half-way through this read keeps the figures
+		 * read, and reports the call that failed once */
+		if (read_procs(g, i, h, g->compute_procs, "nvmlDeviceGetComputeRunningProcesses") &&
+		    read_procs(g, i, h, g->graphics_procs, "nvmlDeviceGetGraphicsRunningProcesses"))
+			read_proc_util(g, i, h);
 	}
 	return s;
 }

@@ -171,6 +171,9 @@ $(NVML_STANDIN): tests/helpers/nvml/nvml_standin.c engine/core/nvml_api.h
 	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Iengine/core -fPIC -shared \
 		-Wl,-soname,libnvidia-ml.so.1 -o $@ $<
 
+# test_gpu opens the stand-in
+$(BUILD)/tests/test_gpu: | $(NVML_STANDIN)
+
 $(BUILD)/helpers/%: tests/helpers/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -fno-omit-frame-pointer -o $@ $< -lpthread

@@ -191,17 +191,24 @@ static struct dn_gpu_proc *proc_of(struct dn_gpu_sample *s, pid_t pid)
 	return &s->proc[lo];
 }
 
-/* Grow a scratch array to n entries; false without memory. */
-static bool grow(void **arr, unsigned *cap, unsigned n, size_t size)
+/* A scratch array of at least n entries (arr, or arr grown: *cap says
+ * how many); NULL without memory, arr then untouched. */
+static void *grow(void *arr, unsigned *cap, unsigned n, size_t size)
 {
 	if (n <= *cap)
-		return true;
-	void *p = realloc(*arr, (size_t)n * size);
-	if (!p)
-		return false;
-	*arr = p;
-	*cap = n;
-	return true;
+		return arr;
+	void *p = realloc(arr, (size_t)n * size);
+	if (p)
+		*cap = n;
+	return p;
+}
+
+/* Whether an NVML list call must be made again with more room: the
+ * documented answer is INSUFFICIENT_SIZE with the count needed; a sizing
+ * call (no buffer) may also succeed with the count. */
+static bool short_of_room(dn_nvmlReturn_t r, unsigned n, unsigned room)
+{
+	return r == DN_NVML_ERROR_INSUFFICIENT_SIZE || (r == DN_NVML_SUCCESS && n > room);
 }
 
 /* One of the running-process lists of a device, into the reading; false
@@ -213,11 +220,13 @@ static bool read_procs(struct dn_gpu *g, unsigned dev, dn_nvmlDevice_t h,
 		return true;
 	unsigned n = g->ninfos;
 	dn_nvmlReturn_t r = fn(h, &n, g->infos);
-	/* too few slots: n is how many there are (a few more may start
-	 * before the second call: room for them) */
-	if (r == DN_NVML_ERROR_INSUFFICIENT_SIZE) {
-		if (!grow((void **)&g->infos, &g->ninfos, n + 16, sizeof *g->infos))
+	if (short_of_room(r, n, g->ninfos)) {
+		/* n is how many there are; a few more may start before the
+		 * second call: room for them */
+		dn_nvmlProcessInfo_t *more = grow(g->infos, &g->ninfos, n + 16, sizeof *more);
+		if (!more)
 			return true; /* no memory: no list this time */
+		g->infos = more;
 		n = g->ninfos;
 		r = fn(h, &n, g->infos);
 	}
@@ -238,16 +247,19 @@ static bool read_procs(struct dn_gpu *g, unsigned dev, dn_nvmlDevice_t h,
 }
 
 /* The per-process utilization samples of a device newer than the last
- * read; a process's latest (highest on several devices) is kept. */
+ * read: each process gets the highest of its samples (on every device). */
 static void read_proc_util(struct dn_gpu *g, unsigned dev, dn_nvmlDevice_t h)
 {
 	if (!g->proc_util)
 		return;
 	unsigned n = g->nutils;
 	dn_nvmlReturn_t r = g->proc_util(h, g->utils, &n, g->last_seen[dev]);
-	if (r == DN_NVML_ERROR_INSUFFICIENT_SIZE) {
-		if (!grow((void **)&g->utils, &g->nutils, n + 16, sizeof *g->utils))
+	if (short_of_room(r, n, g->nutils)) {
+		dn_nvmlProcessUtilizationSample_t *more =
+			grow(g->utils, &g->nutils, n + 16, sizeof *more);
+		if (!more)
 			return;
+		g->utils = more;
 		n = g->nutils;
 		r = g->proc_util(h, g->utils, &n, g->last_seen[dev]);
 	}
@@ -257,16 +269,12 @@ static void read_proc_util(struct dn_gpu *g, unsigned dev, dn_nvmlDevice_t h)
 			add_error(g, dev, "nvmlDeviceGetProcessUtilization", r);
 		return;
 	}
-	/* the newest sample of each process, in the order NVML gives them */
 	unsigned long long newest = g->last_seen[dev];
 	for (unsigned i = 0; i < n && i < g->nutils; i++) {
 		const dn_nvmlProcessUtilizationSample_t *u = &g->utils[i];
+		struct dn_gpu_proc *p = proc_of(&g->s, (pid_t)u->pid);
 		if (u->timeStamp > newest)
 			newest = u->timeStamp;
-	}
-	for (unsigned i = 0; i < n && i < g->nutils; i++) {
-		const dn_nvmlProcessUtilizationSample_t *u = &g->utils[i];
-		struct dn_gpu_proc *p = proc_of(&g->s, (pid_t)u->pid);
 		if (!p)
 			continue;
 		if (!p->has_util || u->smUtil > p->sm_util)
@@ -275,6 +283,7 @@ static void read_proc_util(struct dn_gpu *g, unsigned dev, dn_nvmlDevice_t h)
 			p->mem_util = u->memUtil;
 		p->has_util = true;
 	}
+	/* the next read asks only for what is newer */
 	g->last_seen[dev] = newest;
 }
 

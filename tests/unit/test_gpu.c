@@ -171,7 +171,8 @@ static void test_standin_open_failures(void)
 	setenv("DENET_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1", 1);
 	CHECK(dn_gpu_open(why, sizeof why) == NULL);
 	CHECK(strncmp(why, "/nonexistent/libnvidia-ml.so.1: cannot open shared object file",
-		      strlen("/nonexistent/libnvidia-ml.so.1: cannot open shared object file")) == 0);
+		      strlen("/nonexistent/libnvidia-ml.so.1: cannot open shared object file")) ==
+	      0);
 	/* a library without NVML's entry points */
 	setenv("DENET_NVML_LIBRARY", "libm.so.6", 1);
 	CHECK(dn_gpu_open(why, sizeof why) == NULL);
@@ -185,11 +186,13 @@ static void test_standin_many_processes(void)
 	if (!have_standin())
 		UNIT_SKIP("the stand-in NVML is not built: %.150s", lib_path);
 	/* more processes than the first call has room for: NVML's
-	 * INSUFFICIENT_SIZE, then the list in full */
+	 * INSUFFICIENT_SIZE, then the list in full (on device 0; their
+	 * utilization samples on device 1) */
 	char text[4096];
 	int n = snprintf(text, sizeof text, "%s", DEVICES);
 	for (int i = 0; i < 40; i++)
-		n += snprintf(text + n, sizeof text - (size_t)n, "proc 0 %d 10 compute\n", 1000 + i);
+		n += snprintf(text + n, sizeof text - (size_t)n,
+			      "proc 0 %d 10 compute\nputil 1 %d %d 1\n", 1000 + i, 1000 + i, i);
 	script(text);
 	char why[256];
 	struct dn_gpu *g = dn_gpu_open(why, sizeof why);
@@ -201,6 +204,13 @@ static void test_standin_many_processes(void)
 	CHECK_INT(dn_gpu_proc_memory(s, NULL, NULL), 400);
 	for (size_t i = 1; i < s->nproc; i++)
 		CHECK(s->proc[i - 1].pid < s->proc[i].pid);
+	/* the utilization samples too: NVML's sizing call (no buffer, the
+	 * count back), then all of them */
+	for (size_t i = 0; i < s->nproc; i++)
+		CHECK(s->proc[i].has_util && s->proc[i].sm_util == i);
+	s = dn_gpu_read(g); /* newer samples on the next read */
+	CHECK_INT(s->nproc, 40);
+	CHECK(s->nproc == 40 && s->proc[39].has_util && s->proc[39].sm_util == 39);
 	dn_gpu_close(g);
 	CHECK_INT(live_inits(), 0);
 }

@@ -26,7 +26,7 @@
 #include "nvml_api.h"
 
 #define MAXDEV	8
-#define MAXPROC 64
+#define MAXPROC 256
 
 struct sdev {
 	unsigned util_gpu, util_mem, temp, power;
@@ -311,7 +311,13 @@ dn_nvmlReturn_t nvmlDeviceGetProcessUtilization(dn_nvmlDevice_t h,
 			n++;
 	if (!n)
 		return DN_NVML_ERROR_NOT_FOUND;
-	if (n > *count || !u) {
+	/* the sizing call NVML's documentation describes: no buffer, the
+	 * count back (and success); a buffer too small: INSUFFICIENT_SIZE */
+	if (!u) {
+		*count = n;
+		return DN_NVML_SUCCESS;
+	}
+	if (n > *count) {
 		*count = n;
 		return DN_NVML_ERROR_INSUFFICIENT_SIZE;
 	}

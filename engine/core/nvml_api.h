@@ -48,7 +48,8 @@ typedef struct {
 	unsigned long long used;
 } dn_nvmlMemory_t;
 
-/* nvmlProcessInfo_t as the _v2 and _v3 running-process calls fill it */
+/* nvmlProcessInfo_t (nvmlProcessInfo_v2_t) as the _v2 and _v3
+ * running-process calls fill it (the unversioned v1 call has a shorter one) */
 typedef struct {
 	unsigned int pid;
 	unsigned long long usedGpuMemory; /* bytes */

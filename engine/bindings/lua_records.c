@@ -449,6 +449,40 @@ void dn_lua_push_record(lua_State *L, struct dn_monitor *m)
 	lua_settop(L, map);
 }
 
+/* The exit record's `overhead` (overhead.c writes the JSON): the same
+ * fields, a null one absent. */
+static void push_overhead(lua_State *L, const struct dn_overhead_info *o)
+{
+	const struct {
+		const char *name;
+		double v;
+	} secs[] = {
+		{"cpu_user_secs", o->cpu_user_secs},
+		{"cpu_system_secs", o->cpu_system_secs},
+		{"cpu_secs", o->cpu_user_secs + o->cpu_system_secs},
+		{"sampling_secs", (double)o->t.sampling_ns / 1e9},
+		{"hooks_secs", (double)o->t.hooks_ns / 1e9},
+		{"max_late_ms", (double)o->t.max_late_ns / 1e6},
+	};
+	lua_createtable(L, 0, 14);
+	for (size_t i = 0; i < sizeof secs / sizeof secs[0]; i++) {
+		lua_pushnumber(L, secs[i].v);
+		lua_setfield(L, -2, secs[i].name);
+	}
+	set_int(L, "peak_rss_kb", o->peak_rss_kb);
+	set_int(L, "samples_timed", o->t.timed);
+	set_int(L, "samples_late", o->t.late);
+	set_int(L, "samples_missed", o->t.missed);
+	if (o->bpf && o->bpf_stats) {
+		lua_pushnumber(L, (double)o->c.run_ns / 1e9);
+		lua_setfield(L, -2, "bpf_secs");
+		set_int(L, "bpf_runs", o->c.run_cnt);
+	} else if (o->bpf) {
+		lua_pushstring(L, DN_BPF_STATS_OFF);
+		lua_setfield(L, -2, "bpf_stats");
+	}
+}
+
 void dn_lua_push_totals(lua_State *L, const struct dn_exit_info *e)
 {
 	lua_createtable(L, 0, 8);
@@ -487,6 +521,8 @@ void dn_lua_push_totals(lua_State *L, const struct dn_exit_info *e)
 	set_int(L, "disk_write_bytes", e->sampled_disk_write_bytes);
 	set_int(L, "samples", e->samples);
 	lua_setfield(L, -2, "sampled");
+	push_overhead(L, &e->overhead);
+	lua_setfield(L, -2, "overhead");
 	if (e->survivors > 0) {
 		/* as in the exit record: {count, source, processes = {{pid, command}}} */
 		lua_createtable(L, 0, 3);

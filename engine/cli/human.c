@@ -543,6 +543,22 @@ void dn_human_end(struct dn_human *h, const struct dn_summary *s, const struct d
 		dn_buf_putc(&h->buf, '\n');
 	}
 
+	if (e && e->overhead.peak_rss_kb > 0) {
+		/* what watching cost: the exit record's `overhead` */
+		const struct dn_overhead_info *o = &e->overhead;
+		section(h, "denet");
+		lbl(h, "CPU ");
+		span(h, SGR_BOLD, "%.2f s", o->cpu_user_secs + o->cpu_system_secs);
+		lbl(h, "   peak RSS ");
+		dn_human_kb(x, sizeof x, o->peak_rss_kb);
+		val(h, x);
+		lbl(h, "   ");
+		span(h, SGR_BOLD, "%llu", (unsigned long long)(o->t.late + o->t.missed));
+		lbl(h, o->t.late + o->t.missed == 1 ? " sample late or missed"
+						    : " samples late or missed");
+		dn_buf_putc(&h->buf, '\n');
+	}
+
 	if (e && e->survivors > 0) {
 		/* pids only: names are arbitrary bytes, the exit record has them */
 		section(h, "Left");

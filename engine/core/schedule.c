@@ -9,6 +9,7 @@ void dn_schedule_init(struct dn_schedule *s, unsigned base_ms, unsigned max_ms, 
 	s->max_ns = (uint64_t)(max_ms > base_ms ? max_ms : base_ms) * 1000000ull;
 	s->start_ns = start_ns;
 	s->deadline_ns = start_ns + s->base_ns;
+	s->missed = 0;
 }
 
 uint64_t dn_schedule_interval(const struct dn_schedule *s, uint64_t elapsed_ns)
@@ -31,6 +32,7 @@ uint64_t dn_schedule_next(struct dn_schedule *s, uint64_t now_ns, int fast)
 		/* Fell behind: keep the phase, drop the missed ticks. */
 		uint64_t missed = (now_ns - next) / step + 1;
 		next += missed * step;
+		s->missed += missed;
 	}
 	s->deadline_ns = next;
 	return next;

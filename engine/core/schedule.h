@@ -15,6 +15,7 @@ struct dn_schedule {
 	uint64_t base_ns, max_ns;
 	uint64_t start_ns;    /* monotonic */
 	uint64_t deadline_ns; /* the next sample */
+	uint64_t missed;      /* deadlines skipped so far */
 };
 
 void dn_schedule_init(struct dn_schedule *s, unsigned base_ms, unsigned max_ms, uint64_t start_ns);

@@ -57,6 +57,7 @@
 #include "arch.h"
 #include "cfi.h"
 #include "offcpu.h"
+#include "bpfstats.h"
 #include "offcpu_btf.lskel.h"
 #include "offcpu_raw.lskel.h"
 #include "procmaps.h"
@@ -74,12 +75,15 @@ struct leaf_ent {
 	bool valid;
 };
 
+#define DN_OFFCPU_PROGS 6 /* fork, exec, exit, switch, sys_enter, sys_exit */
+
 /* The fds and .bss fields of whichever skeleton loaded (both have the same
  * maps and programs, as two distinct C types). */
 struct skel {
 	void *obj;
 	void (*destroy)(void *obj);
 	int tgids, start, agg, stacks, leaf_cfa, leaf_unknown, snaps, events, sys_agg;
+	int progs[DN_OFFCPU_PROGS]; /* for their run-time statistics */
 	__u32 *gen;
 	__u64 *aspace_seq;
 	__u64 *tracked_bits;
@@ -276,6 +280,9 @@ static int on_event(void *ctx, void *data, size_t size);
 			.snaps = s->maps.snaps.map_fd,                                          \
 			.events = s->maps.events.map_fd,                                        \
 			.sys_agg = o->syscalls ? s->maps.sys_agg.map_fd : -1,                   \
+			.progs = {s->progs.dn_fork.prog_fd, s->progs.dn_exec.prog_fd,           \
+				  s->progs.dn_exit.prog_fd, s->progs.dn_switch.prog_fd,         \
+				  s->progs.dn_sys_enter.prog_fd, s->progs.dn_sys_exit.prog_fd}, \
 			.gen = &s->bss->gen,                                                    \
 			.aspace_seq = &s->bss->aspace_seq,                                      \
 			.tracked_bits = s->bss->tracked_bits,                                   \
@@ -1025,6 +1032,12 @@ void dn_offcpu_syscall_losses(const struct dn_offcpu *p, struct dn_offcpu_syscal
 		return;
 	l->agg_full = p->sk.sys_counters->agg_full;
 	l->start_full = p->sk.sys_counters->start_full;
+}
+
+void dn_offcpu_bpf_cost(const struct dn_offcpu *p, struct dn_bpf_cost *c)
+{
+	/* a program left unattached never runs: its figures stay 0 */
+	dn_bpf_cost_add(c, p->sk.progs, DN_OFFCPU_PROGS);
 }
 
 void dn_offcpu_close(struct dn_offcpu *p)

@@ -129,6 +129,11 @@ void dn_offcpu_syscall_losses(const struct dn_offcpu *p, struct dn_offcpu_syscal
  * last thread exits): its bit in the mmap'ed membership bitmap, no syscall. */
 bool dn_offcpu_is_tracked(const struct dn_offcpu *p, pid_t tgid);
 
+/* What its programs have cost so far (bpfstats.h: only while the kernel
+ * keeps statistics). */
+struct dn_bpf_cost;
+void dn_offcpu_bpf_cost(const struct dn_offcpu *p, struct dn_bpf_cost *c);
+
 void dn_offcpu_close(struct dn_offcpu *p);
 
 #endif

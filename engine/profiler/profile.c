@@ -143,6 +143,11 @@ struct dn_systrace *dn_profile_systrace(const struct dn_profile *p)
 	return p->sys;
 }
 
+void dn_profile_bpf_cost(const struct dn_profile *p, struct dn_bpf_cost *c)
+{
+	dn_offcpu_bpf_cost(p->bpf, c);
+}
+
 bool dn_profile_offcpu(const struct dn_profile *p)
 {
 	return !p->o.no_offcpu;

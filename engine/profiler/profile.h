@@ -91,6 +91,9 @@ int dn_profile_poll_events(struct dn_profile *p);
 struct dn_systrace *dn_profile_systrace(const struct dn_profile *p);
 /* Whether off-CPU stacks are profiled (not opened with no_offcpu). */
 bool dn_profile_offcpu(const struct dn_profile *p);
+/* What its BPF programs have cost so far (bpfstats.h). */
+struct dn_bpf_cost;
+void dn_profile_bpf_cost(const struct dn_profile *p, struct dn_bpf_cost *c);
 /* The symbolizer the profile uses (shared with denet.symbolizer). */
 struct dn_symbolizer *dn_profile_symbolizer(struct dn_profile *p);
 void dn_profile_close(struct dn_profile *p);

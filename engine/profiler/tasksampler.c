@@ -16,6 +16,7 @@
 
 /* skel_internal.h uses errno and syscall() without including their headers */
 #include "tasks.lskel.h"
+#include "bpfstats.h"
 
 #include "../../bpf/tasks.h"
 #include "tasksampler.h"
@@ -228,4 +229,10 @@ struct dn_tree_source dn_tasksampler_source(struct dn_tasksampler *s)
 void dn_tasksampler_stats(const struct dn_tasksampler *s, struct dn_tasksampler_stats *out)
 {
 	*out = s->st;
+}
+
+void dn_tasksampler_bpf_cost(const struct dn_tasksampler *s, struct dn_bpf_cost *c)
+{
+	int fd = s->skel->progs.dn_tasks.prog_fd;
+	dn_bpf_cost_add(c, &fd, 1);
 }

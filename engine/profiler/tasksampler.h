@@ -48,5 +48,8 @@ struct dn_tasksampler_stats {
 	unsigned long long samples, failures;
 };
 void dn_tasksampler_stats(const struct dn_tasksampler *s, struct dn_tasksampler_stats *out);
+/* What its iterator program has cost so far (bpfstats.h). */
+struct dn_bpf_cost;
+void dn_tasksampler_bpf_cost(const struct dn_tasksampler *s, struct dn_bpf_cost *c);
 
 #endif

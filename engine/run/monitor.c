@@ -27,6 +27,15 @@
 
 static void on_sample_timer(struct dn_loop *loop, struct dn_timer *t, void *ctx);
 static void on_pidfd(struct dn_loop *loop, int fd, uint32_t events, void *ctx);
+
+/* Every call of a hook goes through here: the time in them is the
+ * overhead's hooks_secs, and not its sampling_secs. */
+#define TIMED_HOOK(m, call)                                     \
+	do {                                                    \
+		uint64_t hook_began_ = dn_mono_ns();            \
+		call;                                           \
+		(m)->ov.hooks_ns += dn_mono_ns() - hook_began_; \
+	} while (0)
 static void on_duration(struct dn_loop *loop, struct dn_timer *t, void *ctx);
 
 static void on_profile_events(struct dn_loop *loop, int fd, uint32_t events, void *ctx)
@@ -305,7 +314,7 @@ void dn_monitor_emit(struct dn_monitor *m, const char *line, size_t len)
 			m->out_bytes[i] += len;
 	}
 	if (m->hooks.on_record)
-		m->hooks.on_record(m, line, len, m->hooks.ctx);
+		TIMED_HOOK(m, m->hooks.on_record(m, line, len, m->hooks.ctx));
 }
 
 static void emit_line(struct dn_monitor *m)
@@ -317,7 +326,9 @@ static void emit_line(struct dn_monitor *m)
 
 static void arm_next(struct dn_monitor *m)
 {
-	bool fast = m->hooks.want_fast && m->hooks.want_fast(m, m->hooks.ctx);
+	bool fast = false;
+	if (m->hooks.want_fast)
+		TIMED_HOOK(m, fast = m->hooks.want_fast(m, m->hooks.ctx));
 	uint64_t next = dn_schedule_next(&m->sched, dn_mono_ns(), fast);
 	dn_loop_timer_arm(m->sample_timer, next);
 }
@@ -497,7 +508,7 @@ static bool gpu_in_tree(pid_t pid, const void *ctx)
 	return dn_tree_find(ctx, pid) != NULL;
 }
 
-int dn_monitor_sample_now(struct dn_monitor *m)
+static int sample(struct dn_monitor *m)
 {
 	uint64_t began = dn_mono_ns();
 	if (m->cg) {
@@ -532,15 +543,15 @@ int dn_monitor_sample_now(struct dn_monitor *m)
 			struct dn_proc born = {.pid = g->pid, .ppid = g->ppid, .m = g->last};
 			born.command = g->command;
 			born.fd_io = born.fd_sched = born.fd_stat = born.fd_children = -1;
-			m->hooks.on_spawn(m, &born, m->hooks.ctx);
+			TIMED_HOOK(m, m->hooks.on_spawn(m, &born, m->hooks.ctx));
 		}
 		if (m->hooks.on_reap)
-			m->hooks.on_reap(m, g, m->hooks.ctx);
+			TIMED_HOOK(m, m->hooks.on_reap(m, g, m->hooks.ctx));
 	}
 	if (m->hooks.on_spawn)
 		for (size_t i = 0; i < m->tree.nprocs; i++)
 			if (m->tree.procs[i]->is_new)
-				m->hooks.on_spawn(m, m->tree.procs[i], m->hooks.ctx);
+				TIMED_HOOK(m, m->hooks.on_spawn(m, m->tree.procs[i], m->hooks.ctx));
 	m->in_hooks = false;
 	if (m->prof && m->prof_event_fd < 0 && dn_profile_event_fd(m->prof) >= 0)
 		dn_profile_poll_events(m->prof); /* the loop could not watch them */
@@ -573,10 +584,18 @@ int dn_monitor_sample_now(struct dn_monitor *m)
 	m->last_sample_cost_ns = dn_mono_ns() - began;
 	if (m->hooks.on_sample) {
 		m->in_hooks = true;
-		m->hooks.on_sample(m, m->hooks.ctx);
+		TIMED_HOOK(m, m->hooks.on_sample(m, m->hooks.ctx));
 		m->in_hooks = false;
 	}
 	return 0;
+}
+
+int dn_monitor_sample_now(struct dn_monitor *m)
+{
+	uint64_t began = dn_mono_ns(), hooks_before = m->ov.hooks_ns;
+	int r = sample(m);
+	m->ov.sampling_ns += dn_mono_ns() - began - (m->ov.hooks_ns - hooks_before);
+	return r;
 }
 
 static void disarm_all(struct dn_monitor *m)
@@ -618,7 +637,7 @@ static void end_monitoring(struct dn_monitor *m)
 		m->cg = NULL;
 	}
 	if (m->hooks.on_end)
-		m->hooks.on_end(m, m->hooks.ctx);
+		TIMED_HOOK(m, m->hooks.on_end(m, m->hooks.ctx));
 }
 
 void dn_monitor_stop(struct dn_monitor *m)
@@ -649,6 +668,18 @@ static void set_counts(struct dn_monitor *m, struct dn_exit_info *e)
 		e->processes = m->processes_seen;
 		e->processes_source = "sampled";
 	}
+}
+
+void dn_monitor_overhead(const struct dn_monitor *m, struct dn_overhead_info *info)
+{
+	struct dn_overhead ov = m->ov;
+	ov.missed = m->sched.missed;
+	struct dn_bpf_cost bpf = {0};
+	if (m->prof)
+		dn_profile_bpf_cost(m->prof, &bpf);
+	if (m->sampler)
+		dn_tasksampler_bpf_cost(m->sampler, &bpf);
+	dn_overhead_collect(info, &ov, m->prof || m->sampler ? &bpf : NULL);
 }
 
 static void write_exit(struct dn_monitor *m, int status, bool known)
@@ -703,6 +734,7 @@ static void write_exit(struct dn_monitor *m, int status, bool known)
 	e->samples = m->summary.sample_count;
 	if (!e->detached)
 		m->command_done = true;
+	dn_monitor_overhead(m, &e->overhead);
 	dn_buf_reset(&m->line);
 	e->prof = m->prof;
 	dn_record_exit(&m->line, e);
@@ -829,6 +861,9 @@ static void on_sample_timer(struct dn_loop *loop, struct dn_timer *t, void *ctx)
 	struct dn_monitor *m = ctx;
 	if (!m->running)
 		return;
+	const struct dn_schedule *sc = &m->sched;
+	dn_overhead_sample_start(&m->ov, sc->deadline_ns, dn_mono_ns(),
+				 dn_schedule_interval(sc, sc->deadline_ns - sc->start_ns));
 	int r = dn_monitor_sample_now(m);
 	if (r == -ESRCH && m->waiting_survivors) {
 		finish_survivors(m, false);

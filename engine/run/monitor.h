@@ -162,6 +162,9 @@ const struct dn_exit_info *dn_monitor_exit(const struct dn_monitor *m);
 /* What the samples add up to so far, for a monitor that has not seen its
  * command exit (exit status and kernel totals unknown). */
 void dn_monitor_sampled_totals(const struct dn_monitor *m, struct dn_exit_info *e);
+/* What watching has cost so far: the exit record's `overhead`. */
+struct dn_overhead_info;
+void dn_monitor_overhead(const struct dn_monitor *m, struct dn_overhead_info *info);
 /* The off-CPU profile, or NULL; *why (may be NULL) then says why there is
  * none when one was asked for ("" when unknown). */
 struct dn_profile *dn_monitor_profile(const struct dn_monitor *m, const char **why);

@@ -14,6 +14,7 @@
 #include "gpu.h"
 #include "membership.h"
 #include "monitor.h"
+#include "overhead.h"
 #include "schedule.h"
 #include "tasksampler.h"
 
@@ -41,6 +42,7 @@ struct dn_monitor {
 	int root_status;
 	uint64_t t0_ms, start_mono_ns;
 	uint64_t last_sample_cost_ns; /* reading + records + hooks of the latest sample */
+	struct dn_overhead ov;	      /* what watching has cost (the exit record's) */
 	struct rusage ru;	      /* the command's, with what it waited for */
 	struct rusage orphans_ru;     /* orphans of the tree reaped by denet */
 	uint64_t processes_seen;

@@ -129,6 +129,7 @@ void dn_monitor_sampled_totals(const struct dn_monitor *m, struct dn_exit_info *
 	e->sampled_disk_read_bytes = m->summary.total_disk_read_bytes;
 	e->sampled_disk_write_bytes = m->summary.total_disk_write_bytes;
 	e->samples = m->summary.sample_count;
+	dn_monitor_overhead(m, &e->overhead);
 }
 
 struct dn_profile *dn_monitor_profile(const struct dn_monitor *m, const char **why)

@@ -332,6 +332,8 @@ void dn_record_exit(struct dn_buf *b, const struct dn_exit_info *e)
 		dn_json_arr_end(&j);
 		dn_json_obj_end(&j);
 	}
+	dn_json_key(&j, "overhead");
+	dn_overhead_write(&j, &e->overhead);
 	const struct dn_systrace *sys = e->prof ? dn_profile_systrace(e->prof) : NULL;
 	if (sys) {
 		dn_json_key(&j, "ebpf");

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "buf.h"
+#include "overhead.h"
 #include "proctree.h"
 
 struct dn_profile;
@@ -63,6 +64,8 @@ struct dn_exit_info {
 	const char *survivors_source;
 	int nsurvivors_listed;
 	struct dn_survivor survivor[DN_SURVIVORS_LISTED];
+	/* what watching cost (denet's own figures) */
+	struct dn_overhead_info overhead;
 	/* with syscall tracking: the run's syscalls, every one of them (the
 	 * last drain reads the command as a zombie); only while writing */
 	const struct dn_profile *prof;

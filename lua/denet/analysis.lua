@@ -358,6 +358,7 @@ function analysis.summary(recs)
       totals = exit_rec.totals,
       sampled = exit_rec.sampled,
       gap = exit_rec.gap,
+      overhead = exit_rec.overhead,
     }
   end
   return r

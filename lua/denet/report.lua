@@ -732,6 +732,27 @@ function sections.summary(m, _opts)
       .. '<tr><th></th><th>exact</th><th>sampled</th><th>gap</th></tr>%s</table>',
       esc(v_(t.source) or (v_(e.totals) and "kernel" or "none: not denet's child")), concat(trs))
   end
+  local o = e and v_(e.overhead)
+  if type(o) == "table" then
+    -- what watching cost: the exit record's overhead, as it is
+    local trs = {}
+    local function row(k, label, html) -- html: fmt_total's, escaped already
+      trs[#trs + 1] = format('<tr data-field="overhead.%s"><th>%s</th><td>%s</td></tr>', esc(k), esc(label), html)
+    end
+    row("cpu_secs", "denet CPU", fmt_total("cpu_secs", v_(o.cpu_secs)))
+    row("peak_rss_kb", "denet peak RSS", fmt_total("peak_rss_kb", v_(o.peak_rss_kb)))
+    row("sampling_secs", "in samples", fmt_total("sampling_secs", v_(o.sampling_secs)))
+    row("hooks_secs", "in hooks", fmt_total("hooks_secs", v_(o.hooks_secs)))
+    if v_(o.bpf_secs) ~= nil then
+      row("bpf_secs", "in BPF programs", fmt_total("bpf_secs", v_(o.bpf_secs)))
+    elseif v_(o.bpf_stats) ~= nil then
+      row("bpf_stats", "in BPF programs", esc("unknown: " .. tostring(v_(o.bpf_stats))))
+    end
+    row("samples_late", "samples late / missed", esc(format("%s / %s of %s", fmt_num(v_(o.samples_late)),
+      fmt_num(v_(o.samples_missed)), fmt_num(v_(o.samples_timed)))))
+    out[#out + 1] = format('<table class="kv overhead"><caption>What watching cost</caption>%s</table>',
+      concat(trs))
+  end
   out[#out + 1] = "</div></section>"
   return concat(out)
 end

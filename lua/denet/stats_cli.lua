@@ -236,6 +236,17 @@ return function(file, as_json, stats_out)
           io.write(("  %-28s %s\n"):format("oom_kills", tostring(t.oom_kills)))
         end
       end
+      local o = e.overhead
+      if type(o) == "table" then
+        -- what watching cost (denet's own figures)
+        local bpf = type(o.bpf_secs) == "number" and (", bpf %.3f s"):format(o.bpf_secs) or ""
+        io.write(("  %-28s cpu %.3f s, peak rss %s kB, sampling %.3f s, hooks %.3f s%s\n"):format(
+          "overhead", o.cpu_secs or 0, tostring(o.peak_rss_kb), o.sampling_secs or 0,
+          o.hooks_secs or 0, bpf))
+        io.write(("  %-28s %s late, %s missed of %s (latest %.1f ms)\n"):format("samples",
+          tostring(o.samples_late), tostring(o.samples_missed), tostring(o.samples_timed),
+          o.max_late_ms or 0))
+      end
     end
     if s.syscalls then write_syscalls(s.syscalls) end
     if s.gpu then write_gpu(s.gpu) end

@@ -253,6 +253,12 @@ describe("denet report (CLI)", function()
     end
     assert.truthy(html:find('<table class="exact">', 1, true))
     assert.truthy(html:find("<th>gap</th>", 1, true))
+    -- what watching cost: the exit record's overhead, its CPU as recorded
+    local ov = S.of_kind(tree_recs, "exit")[1].overhead
+    assert.truthy(html:find('<table class="kv overhead">', 1, true))
+    assert.truthy(html:find('data-field="overhead.cpu_secs"><th>denet CPU</th><td>' ..
+      report.fmt_num(ov.cpu_secs) .. " s", 1, true), "denet CPU " .. ov.cpu_secs)
+    assert.truthy(html:find('data-field="overhead.samples_late"', 1, true))
     -- 5 whole-tree charts + 2 per-process charts
     assert.are.equal(7, S.count(html, '<svg class="chart"'))
     for _, id in ipairs { "chart-cpu", "chart-mem", "chart-disk", "chart-syscall", "chart-counts",

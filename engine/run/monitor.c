@@ -113,6 +113,11 @@ static int common_init(struct dn_monitor *m, struct dn_loop *loop, const struct 
 	m->kill_timer = dn_loop_timer_new(loop, on_kill_grace, m);
 	if (!m->sample_timer || !m->duration_timer || !m->timeout_timer || !m->kill_timer)
 		return -ENOMEM;
+	/* NVML, once per run, also before the command starts: the library
+	 * is dlopen'ed here, not linked at build time, and nvmlInit_v2 can
+	 * take a while on a real driver. Without it the records carry no
+	 * `gpu`, and capabilities.gpu says why. */
+	m->gpu = dn_gpu_open(m->gpu_why, sizeof m->gpu_why);
 	/* The BPF task iterator, loaded before the tree exists (the tree's
 	 * processes then keep no io/schedstat fds, and a tree of thousands
 	 * cannot have taken the fds loading needs) and before a command is
@@ -439,9 +444,6 @@ int dn_monitor_start(struct dn_monitor *m)
 		m->sampler_why[0] ? m->sampler_why : "unavailable");
 	if (m->o.offcpu)
 		add_cap(m, "ebpf", m->prof != NULL, m->prof_why[0] ? m->prof_why : "unavailable");
-	/* NVML, once per run: the library is dlopen'ed here, not at build
-	 * time; without it the records carry no `gpu` and this says why. */
-	m->gpu = dn_gpu_open(m->gpu_why, sizeof m->gpu_why);
 	add_cap(m, "gpu", m->gpu != NULL, m->gpu_why[0] ? m->gpu_why : "unavailable");
 	dn_buf_reset(&m->line);
 	dn_record_metadata(&m->line, m->pid, m->argv, m->argc, m->executable, m->t0_ms, m->caps,

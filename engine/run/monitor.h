@@ -33,6 +33,7 @@
 
 struct dn_monitor;
 struct dn_psi;
+struct dn_gpu_sample;
 
 struct dn_monitor_hooks {
 	/* After each sample (its record went to on_record first). */
@@ -179,6 +180,9 @@ struct dn_profile *dn_monitor_profile(const struct dn_monitor *m, const char **w
 /* The pressure stall readings of the latest sample (aggregated.psi), or
  * NULL when PSI is not read (the `psi` capability, or monitoring ended). */
 const struct dn_psi *dn_monitor_psi(const struct dn_monitor *m);
+/* The latest sample's GPU reading (NVML), or NULL without NVML; with
+ * *tree_mem_bytes (may be NULL) the GPU memory of the tree's processes. */
+const struct dn_gpu_sample *dn_monitor_gpu(const struct dn_monitor *m, uint64_t *tree_mem_bytes);
 /* The first -errno of an output write (EPIPE aside), else 0; whether an
  * output's reader closed it (EPIPE: not an error). */
 int dn_monitor_write_error(const struct dn_monitor *m);

@@ -144,6 +144,13 @@ const struct dn_psi *dn_monitor_psi(const struct dn_monitor *m)
 	return m->psi.has_system || m->psi.has_cgroup ? &m->psi : NULL;
 }
 
+const struct dn_gpu_sample *dn_monitor_gpu(const struct dn_monitor *m, uint64_t *tree_mem_bytes)
+{
+	if (tree_mem_bytes)
+		*tree_mem_bytes = m->gpu_s ? m->gpu_tree_mem_bytes : 0;
+	return m->gpu_s;
+}
+
 int dn_monitor_write_error(const struct dn_monitor *m)
 {
 	return m->write_error;

@@ -32,7 +32,10 @@ struct dn_rule {
 	 * (or the kernel's avg10) */
 	bool psi, psi_system, psi_full, psi_avg10;
 	int psi_res; /* enum dn_psi_res */
-	bool above;  /* fire when value > threshold (else < threshold) */
+	/* metric "gpu_memory_bytes": the GPU memory (NVML) of the tree's
+	 * processes at the latest sample, bytes */
+	bool gpu_memory;
+	bool above; /* fire when value > threshold (else < threshold) */
 	double threshold;
 	double clear_level; /* clears when back below (above) this */
 	uint64_t for_ms;

@@ -67,6 +67,8 @@ struct dn_monitor_opts {
 	bool wait_all;		      /* go on after the command exits, until the run's
 					 processes are all gone (--wait-all) */
 	bool offcpu;		      /* eBPF off-CPU profile of the tree */
+	bool counters;		      /* perf_event_open counters of a launched
+					 command's tree (--counters) */
 	struct dn_profile_opts offcpu_opts;
 };
 

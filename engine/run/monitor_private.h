@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "cgroup.h"
 #include "membership.h"
+#include "perfcount.h"
 #include "monitor.h"
 #include "overhead.h"
 #include "schedule.h"
@@ -65,7 +66,7 @@ struct dn_monitor {
 	char **argv; /* owned copy */
 	int argc;
 	char executable[4096];
-	struct dn_capability caps[10];
+	struct dn_capability caps[16];
 	int ncaps;
 	struct dn_launch *pending;  /* launched, not yet released */
 	struct dn_cgroup *cg;	    /* the run's own cgroup (or the attached tree's) */
@@ -83,6 +84,10 @@ struct dn_monitor {
 	char sampler_why[160];		  /* why there is none */
 	int mb_fd;			  /* mb's connector fd, in the loop; -1 */
 	bool in_hooks;			  /* the hooks of a sample run: no membership sync */
+	struct dn_perfcount pc;		  /* --counters: open on the held child, or closed */
+	bool pc_open;			  /* the software counters opened */
+	struct dn_perf_values pc_prev;	  /* the reading of the latest record's window */
+	char pc_why[224], pc_hw_why[160]; /* why none (software, hardware) */
 	struct dn_monitor *next_launched; /* monitor.c's list of launched ones */
 };
 

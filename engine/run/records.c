@@ -99,6 +99,21 @@ static void put_command(struct dn_json *j, struct dn_proc *p)
 void dn_record_tree(struct dn_buf *b, const struct dn_tree *t, bool flat,
 		    const struct dn_profile *prof)
 {
+	dn_record_tree_ext(b, t, flat, prof, NULL);
+}
+
+/* `,"counters":{...}` after a field of the object being written in b. */
+static void put_counters(struct dn_buf *b, const struct dn_perf_values *counters)
+{
+	struct dn_json cj;
+	dn_buf_puts(b, ",\"counters\":");
+	dn_json_init(&cj, b);
+	dn_perf_values_write_json(&cj, counters);
+}
+
+void dn_record_tree_ext(struct dn_buf *b, const struct dn_tree *t, bool flat,
+			const struct dn_profile *prof, const struct dn_perf_values *counters)
+{
 	struct dn_json j;
 	const struct dn_proc *root = dn_tree_root(t);
 	dn_json_init(&j, b);
@@ -119,10 +134,11 @@ void dn_record_tree(struct dn_buf *b, const struct dn_tree *t, bool flat,
 		dn_metrics_write_json(&mj, &m, false);
 		if (mb.len > 2) {
 			dn_buf_putc(b, ',');
-			dn_buf_append(b, mb.data + 1, mb.len - 1); /* drop '{', keep '}' */
-		} else {
-			dn_buf_putc(b, '}');
+			dn_buf_append(b, mb.data + 1, mb.len - 2); /* drop '{' and '}' */
 		}
+		if (counters)
+			put_counters(b, counters);
+		dn_buf_putc(b, '}');
 		dn_buf_free(&mb);
 		end_line(b);
 		return;
@@ -156,16 +172,20 @@ void dn_record_tree(struct dn_buf *b, const struct dn_tree *t, bool flat,
 	}
 	dn_json_arr_end(&j);
 	dn_json_key(&j, "aggregated");
-	if (prof) {
-		/* splice "ebpf":{...} into the aggregate object */
+	if (prof || counters) {
+		/* splice "ebpf":{...} and "counters":{...} into the aggregate */
 		struct dn_buf ab = {0};
 		struct dn_json aj;
 		dn_json_init(&aj, &ab);
 		dn_metrics_write_json(&aj, &t->agg, true);
 		if (ab.len > 1 && !ab.oom) {
 			dn_json_raw(&j, ab.data, ab.len - 1); /* without the closing brace */
-			dn_buf_puts(b, ",\"ebpf\":");
-			dn_record_ebpf(b, prof);
+			if (prof) {
+				dn_buf_puts(b, ",\"ebpf\":");
+				dn_record_ebpf(b, prof);
+			}
+			if (counters)
+				put_counters(b, counters);
 			dn_buf_puts(b, "}");
 		}
 		dn_buf_free(&ab);
@@ -299,6 +319,10 @@ void dn_record_exit(struct dn_buf *b, const struct dn_exit_info *e)
 		}
 		dn_json_arr_end(&j);
 		dn_json_obj_end(&j);
+	}
+	if (e->counters) {
+		dn_json_key(&j, "counters");
+		dn_perf_values_write_json(&j, e->counters);
 	}
 	dn_json_key(&j, "overhead");
 	dn_overhead_write(&j, &e->overhead);

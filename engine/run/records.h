@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "overhead.h"
+#include "perfcount.h"
 #include "proctree.h"
 
 struct dn_profile;
@@ -68,6 +69,9 @@ struct dn_exit_info {
 	/* with syscall tracking: the run's syscalls, every one of them (the
 	 * last drain reads the command as a zombie); only while writing */
 	const struct dn_profile *prof;
+	/* with --counters: the run's perf counters (`counters`); only while
+	 * writing */
+	const struct dn_perf_values *counters;
 };
 
 void dn_record_metadata(struct dn_buf *b, pid_t pid, char *const *argv, int argc,
@@ -77,6 +81,11 @@ void dn_record_metadata(struct dn_buf *b, pid_t pid, char *const *argv, int argc
  * profile, the aggregate carries upstream's `ebpf.offcpu` object. */
 void dn_record_tree(struct dn_buf *b, const struct dn_tree *t, bool flat,
 		    const struct dn_profile *prof);
+/* The same, with the window's perf counters (--counters) as a `counters`
+ * object in the aggregate (in the flat sample: at its top level); NULL:
+ * none, as dn_record_tree. */
+void dn_record_tree_ext(struct dn_buf *b, const struct dn_tree *t, bool flat,
+			const struct dn_profile *prof, const struct dn_perf_values *counters);
 /* The aggregate's `ebpf` object of a profile: "offcpu" unless it has no
  * stacks, "syscalls" when it tracks syscalls. */
 void dn_record_ebpf(struct dn_buf *b, const struct dn_profile *prof);

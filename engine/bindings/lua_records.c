@@ -478,6 +478,14 @@ void dn_lua_push_totals(lua_State *L, const struct dn_exit_info *e)
 	set_int(L, "disk_write_bytes", e->sampled_disk_write_bytes);
 	set_int(L, "samples", e->samples);
 	lua_setfield(L, -2, "sampled");
+	if (e->has_counters) {
+		/* as in the exit record (--counters, denet.run{counters = true}) */
+		lua_createtable(L, 0, DN_PERF_NCOUNTERS);
+		for (int c = 0; c < DN_PERF_NCOUNTERS; c++)
+			if (e->counters.have[c])
+				set_int(L, dn_perf_counter_name(c), e->counters.v[c]);
+		lua_setfield(L, -2, "counters");
+	}
 	push_overhead(L, &e->overhead);
 	lua_setfield(L, -2, "overhead");
 	if (e->survivors > 0) {

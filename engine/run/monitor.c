@@ -758,15 +758,12 @@ static void write_exit(struct dn_monitor *m, int status, bool known)
 		m->command_done = true;
 	/* the whole run's counts: exited processes' are in the reading (the
 	 * kernel adds them up as they exit), survivors' so far */
-	struct dn_perf_values pc_total;
-	if (m->pc_open && dn_perfcount_read(&m->pc, &pc_total) == 0)
-		e->counters = &pc_total;
+	e->has_counters = m->pc_open && dn_perfcount_read(&m->pc, &e->counters) == 0;
 	dn_monitor_overhead(m, &e->overhead);
 	dn_buf_reset(&m->line);
 	e->prof = m->prof;
 	dn_record_exit(&m->line, e);
 	e->prof = NULL;
-	e->counters = NULL;
 	emit_line(m);
 }
 

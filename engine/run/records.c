@@ -320,9 +320,9 @@ void dn_record_exit(struct dn_buf *b, const struct dn_exit_info *e)
 		dn_json_arr_end(&j);
 		dn_json_obj_end(&j);
 	}
-	if (e->counters) {
+	if (e->has_counters) {
 		dn_json_key(&j, "counters");
-		dn_perf_values_write_json(&j, e->counters);
+		dn_perf_values_write_json(&j, &e->counters);
 	}
 	dn_json_key(&j, "overhead");
 	dn_overhead_write(&j, &e->overhead);

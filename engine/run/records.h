@@ -69,9 +69,10 @@ struct dn_exit_info {
 	/* with syscall tracking: the run's syscalls, every one of them (the
 	 * last drain reads the command as a zombie); only while writing */
 	const struct dn_profile *prof;
-	/* with --counters: the run's perf counters (`counters`); only while
-	 * writing */
-	const struct dn_perf_values *counters;
+	/* with --counters: the run's perf counters (`counters`), read when
+	 * the record was written */
+	bool has_counters;
+	struct dn_perf_values counters;
 };
 
 void dn_record_metadata(struct dn_buf *b, pid_t pid, char *const *argv, int argc,

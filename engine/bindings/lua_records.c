@@ -368,8 +368,18 @@ static void push_children(lua_State *L, int map, int mt, const struct dn_tree *t
 	}
 }
 
+/* A `counters` object (a window's, or the run's) as a table of integers. */
+static void push_counters(lua_State *L, const struct dn_perf_values *v)
+{
+	lua_createtable(L, 0, DN_PERF_NCOUNTERS);
+	for (int c = 0; c < DN_PERF_NCOUNTERS; c++)
+		if (v->have[c])
+			set_int(L, dn_perf_counter_name(c), v->v[c]);
+}
+
 void dn_lua_push_record(lua_State *L, struct dn_monitor *m)
 {
+	const struct dn_perf_values *counters = dn_monitor_counters(m);
 	const struct dn_tree *t = dn_monitor_tree(m);
 	const struct dn_proc *root = dn_tree_root(t);
 	push_lazy_state(L);
@@ -382,6 +392,10 @@ void dn_lua_push_record(lua_State *L, struct dn_monitor *m)
 		lm->flat = true;
 		lm->pid = t->opts.root;
 		lm->m = root ? root->m : t->agg;
+		if (counters) { /* a write fills the lazy table first */
+			push_counters(L, counters);
+			lua_setfield(L, -2, "counters");
+		}
 	} else {
 		lua_createtable(L, 0, 5);
 		lua_pushliteral(L, "tree");
@@ -394,9 +408,14 @@ void dn_lua_push_record(lua_State *L, struct dn_monitor *m)
 		lua_setfield(L, -2, "parent");
 		push_children(L, map, mt, t, root);
 		lua_setfield(L, -2, "children");
-		if (dn_monitor_profile(m, NULL)) {
+		if (dn_monitor_profile(m, NULL) || counters) {
 			push_metrics(L, &t->agg, true);
-			push_ebpf(L, m);
+			if (dn_monitor_profile(m, NULL))
+				push_ebpf(L, m);
+			if (counters) {
+				push_counters(L, counters);
+				lua_setfield(L, -2, "counters");
+			}
 		} else {
 			new_lazy_metrics(L, map, mt, &t->agg, true);
 		}
@@ -480,10 +499,7 @@ void dn_lua_push_totals(lua_State *L, const struct dn_exit_info *e)
 	lua_setfield(L, -2, "sampled");
 	if (e->has_counters) {
 		/* as in the exit record (--counters, denet.run{counters = true}) */
-		lua_createtable(L, 0, DN_PERF_NCOUNTERS);
-		for (int c = 0; c < DN_PERF_NCOUNTERS; c++)
-			if (e->counters.have[c])
-				set_int(L, dn_perf_counter_name(c), e->counters.v[c]);
+		push_counters(L, &e->counters);
 		lua_setfield(L, -2, "counters");
 	}
 	push_overhead(L, &e->overhead);

@@ -592,15 +592,15 @@ static int sample(struct dn_monitor *m)
 	/* the counters' window is the record's: from the previous record's
 	 * reading to this one's (a reading no record describes, at the
 	 * exit, is left to the exit record's totals) */
-	struct dn_perf_values pc_now, pc_win;
-	const struct dn_perf_values *counters = NULL;
-	if (m->pc_open && dn_perfcount_read(&m->pc, &pc_now) == 0) {
-		dn_perf_values_delta(&pc_now, &m->pc_prev, &pc_win);
+	struct dn_perf_values pc_now;
+	m->pc_win_ok = m->pc_open && dn_perfcount_read(&m->pc, &pc_now) == 0;
+	if (m->pc_win_ok) {
+		dn_perf_values_delta(&pc_now, &m->pc_prev, &m->pc_win);
 		m->pc_prev = pc_now;
-		counters = &pc_win;
 	}
 	dn_buf_reset(&m->line);
-	dn_record_tree_ext(&m->line, &m->tree, !m->o.children, m->prof, counters);
+	dn_record_tree_ext(&m->line, &m->tree, !m->o.children, m->prof,
+			   m->pc_win_ok ? &m->pc_win : NULL);
 	emit_line(m);
 	emit_profile_window(m, m->tree.agg.ts_ms);
 	m->last_sample_cost_ns = dn_mono_ns() - began;

@@ -169,6 +169,9 @@ void dn_monitor_overhead(const struct dn_monitor *m, struct dn_overhead_info *in
 /* The off-CPU profile, or NULL; *why (may be NULL) then says why there is
  * none when one was asked for ("" when unknown). */
 struct dn_profile *dn_monitor_profile(const struct dn_monitor *m, const char **why);
+/* The perf counters of the latest sample record's window (--counters), or
+ * NULL when it has none. */
+const struct dn_perf_values *dn_monitor_counters(const struct dn_monitor *m);
 /* The first -errno of an output write (EPIPE aside), else 0; whether an
  * output's reader closed it (EPIPE: not an error). */
 int dn_monitor_write_error(const struct dn_monitor *m);

@@ -152,7 +152,10 @@ describe("--counters", function()
 
   it("in Lua: denet.run{counters = true} gives totals.counters", function()
     local out = S.tmpname(".jsonl")
-    local p = assert(denet.run { S.helper("pingpong"), "2000", counters = true, out = out })
+    local p = assert(denet.run { S.helper("pingpong"), "20000", "0.2", counters = true,
+      out = out, interval = 50, max_interval = 50 })
+    local seen = {}
+    p:on("sample", function(rec) seen[#seen + 1] = rec.aggregated.counters end)
     local status, totals = p:wait()
     local recs = S.records(S.slurp(out))
     os.remove(out)
@@ -160,7 +163,11 @@ describe("--counters", function()
     local why = no_counters(recs[1])
     if why then return pending(why) end
     assert.same(totals.counters, recs[#recs].counters) -- the exit record's
-    assert.is_true(totals.counters.context_switches >= 4000,
+    -- a sample hook's record has the line's window, as every other field
+    local trees = S.of_kind(recs, "tree")
+    assert.equal(#trees, #seen)
+    for i, r in ipairs(trees) do assert.same(r.aggregated.counters, seen[i]) end
+    assert.is_true(totals.counters.context_switches >= 40000,
       "context switches: " .. tostring(totals.counters.context_switches))
     assert.is_true(totals.counters.task_clock_ns > 0)
     assert.has_error(function() denet.attach(1, { counters = true }) end,

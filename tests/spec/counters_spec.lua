@@ -72,6 +72,17 @@ describe("--counters", function()
     assert.is_true(sum.context_switches >= 20000)
   end)
 
+  it("counts an orphan of the run (re-parented to denet) while the command waits", function()
+    -- the subshell exits at once: its ping-pong is orphaned and runs
+    -- under denet (the subreaper) while sh sleeps
+    local recs, e = run { "--counters", "run", "sh", "-c",
+      "(" .. S.q(S.helper("pingpong")) .. " 5000 &); sleep 1" }
+    local why = no_counters(recs[1])
+    if why then return pending(why) end
+    assert.is_true(e.counters.context_switches >= 10000,
+      "context switches: " .. e.counters.context_switches)
+  end)
+
   it("counts the page faults of a command touching 100 MiB", function()
     local thp = S.slurp("/sys/kernel/mm/transparent_hugepage/enabled") or ""
     if thp:find("%[always%]") then

@@ -9,6 +9,7 @@
 local S = require "support"
 package.path = S.root .. "/lua/?/init.lua;" .. package.path
 local denet = require "denet"
+local json = require "denet.json"
 
 local SW = { "context_switches", "cpu_migrations", "page_faults", "task_clock_ns" }
 
@@ -136,6 +137,27 @@ describe("--counters", function()
     local cs = e.counters.context_switches
     assert.is_true(cs >= 10000 and cs < 15000, "context switches: " .. cs)
     assert.is_true(sum.context_switches <= cs)
+  end)
+
+  it("denet stats carries the exit record's counters", function()
+    local file = S.tmpname(".jsonl")
+    local r = S.denet { "--counters", "-q", "-o", file, "run", S.helper("pingpong"), "2000" }
+    assert.equal(0, r.code, r.err)
+    local recs = S.records(S.slurp(file))
+    local why = no_counters(recs[1])
+    if why then
+      os.remove(file)
+      return pending(why)
+    end
+    local js = S.denet { "stats", "--json", file }
+    local txt = S.denet { "stats", file }
+    os.remove(file)
+    assert.equal(0, js.code, js.err)
+    local e = recs[#recs]
+    assert.same(e.counters, json.decode(js.out).exit.counters)
+    assert.truthy(txt.out:find(("counters%%s+context_switches %d, cpu_migrations %d, page_faults %d, "
+      .. "task_clock_ns %d\n"):format(e.counters.context_switches, e.counters.cpu_migrations,
+      e.counters.page_faults, e.counters.task_clock_ns)), txt.out)
   end)
 
   it("writes nothing of it without the option", function()

@@ -160,6 +160,27 @@ describe("--counters", function()
       e.counters.page_faults, e.counters.task_clock_ns)), txt.out)
   end)
 
+  it("without privileges (perf_event_paranoid >= 2): the reason, one warning, the run goes on", function()
+    if not S.is_root() then return pending("needs root to drop it") end
+    local level = tonumber((S.slurp("/proc/sys/kernel/perf_event_paranoid") or ""):match("%-?%d+"))
+    if not level or level < 2 then
+      return pending("kernel.perf_event_paranoid is " .. tostring(level) .. ": users may count")
+    end
+    local bin, remove = S.denet_for_nobody()
+    local r = S.sh(("cd / && setpriv --reuid=nobody --regid=nogroup --clear-groups %s --counters "
+      .. "-q -o - run sleep 0.2"):format(S.q(bin)))
+    remove()
+    assert.equal(0, r.code, r.err)
+    assert.equal(1, S.count(r.err, "denet: %-%-counters: perf events unavailable"), r.err)
+    local recs = S.records(r.out)
+    local caps = recs[1].capabilities
+    assert.is_false(caps.counters.ok)
+    assert.equal("perf_event_open(context_switches): Permission denied (kernel.perf_event_paranoid="
+      .. level .. ": needs root, CAP_PERFMON, or paranoid <= 1)", caps.counters.reason)
+    assert.same({ ok = false, reason = "no software counters either" }, caps.hw_counters)
+    assert.is_nil(recs[#recs].counters)
+  end)
+
   it("writes nothing of it without the option", function()
     local r = S.denet { "-q", "-o", "-", "run", S.helper("pingpong"), "100" }
     assert.equal(0, r.code, r.err)

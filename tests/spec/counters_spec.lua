@@ -139,9 +139,10 @@ describe("--counters", function()
     assert.is_true(sum.context_switches <= cs)
   end)
 
-  it("denet stats carries the exit record's counters", function()
+  it("denet stats and denet report carry the exit record's counters", function()
     local file = S.tmpname(".jsonl")
-    local r = S.denet { "--counters", "-q", "-o", file, "run", S.helper("pingpong"), "2000" }
+    -- 0.3 s of sleep: a report needs a sample
+    local r = S.denet { "--counters", "-q", "-o", file, "run", S.helper("pingpong"), "2000", "0.3" }
     assert.equal(0, r.code, r.err)
     local recs = S.records(S.slurp(file))
     local why = no_counters(recs[1])
@@ -151,7 +152,15 @@ describe("--counters", function()
     end
     local js = S.denet { "stats", "--json", file }
     local txt = S.denet { "stats", file }
+    local hfile = S.tmpname(".html")
+    local html = S.denet { "report", "-o", hfile, file }
+    html.out = S.slurp(hfile) or ""
+    os.remove(hfile)
     os.remove(file)
+    assert.equal(0, html.code, html.err)
+    assert.truthy(html.out:find('<table class="kv counters"><caption>Perf counters of the run</caption>', 1, true))
+    assert.truthy(html.out:find(('<tr data-field="counters.context_switches"><th>context switches</th><td>%s</td>')
+      :format(require("denet.report").fmt_num(recs[#recs].counters.context_switches)), 1, true), html.out)
     assert.equal(0, js.code, js.err)
     local e = recs[#recs]
     assert.same(e.counters, json.decode(js.out).exit.counters)

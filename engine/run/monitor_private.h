@@ -12,9 +12,9 @@
 #include "buf.h"
 #include "cgroup.h"
 #include "membership.h"
-#include "perfcount.h"
 #include "monitor.h"
 #include "overhead.h"
+#include "perfcount.h"
 #include "schedule.h"
 #include "tasksampler.h"
 
@@ -72,25 +72,28 @@ struct dn_monitor {
 	struct dn_cgroup *cg;	    /* the run's own cgroup (or the attached tree's) */
 	struct dn_cgroup_stats cgs; /* its latest reading */
 	bool cgs_ok;
-	char exit_source[64];		/* exit.source when it names the cgroup */
-	char cg_why[160];		/* why there is no cgroup */
-	struct dn_profile *prof;	/* off-CPU profile, when asked for and possible */
-	char prof_why[256];		/* why there is none */
-	uint64_t prof_window_ms;	/* wall time of the previous drain */
-	int prof_event_fd;		/* the profile's process events, in the loop */
-	bool root_had_mm;		/* the root was seen with an address space */
-	struct dn_membership mb;	/* who is in the run, how many it started */
-	struct dn_tasksampler *sampler; /* the tree's readings (BPF), or NULL: /proc */
-	char sampler_why[160];		/* why there is none */
-	int mb_fd;			/* mb's connector fd, in the loop; -1 */
-	bool in_hooks;			/* the hooks of a sample run: no membership sync */
-	struct dn_perfcount pc;		/* --counters: open on the held child, or closed */
-	bool pc_open;			/* the software counters opened */
-	struct dn_perf_values pc_prev;	/* the reading of the latest record's window */
-	struct dn_perf_values pc_win;	/* the latest record's window (pc_win_ok) */
-	bool pc_win_ok;
-	char pc_why[224], pc_hw_why[160]; /* why none (software, hardware) */
+	char exit_source[64];		  /* exit.source when it names the cgroup */
+	char cg_why[160];		  /* why there is no cgroup */
+	struct dn_profile *prof;	  /* off-CPU profile, when asked for and possible */
+	char prof_why[256];		  /* why there is none */
+	uint64_t prof_window_ms;	  /* wall time of the previous drain */
+	int prof_event_fd;		  /* the profile's process events, in the loop */
+	bool root_had_mm;		  /* the root was seen with an address space */
+	struct dn_membership mb;	  /* who is in the run, how many it started */
+	struct dn_tasksampler *sampler;	  /* the tree's readings (BPF), or NULL: /proc */
+	char sampler_why[160];		  /* why there is none */
+	int mb_fd;			  /* mb's connector fd, in the loop; -1 */
+	bool in_hooks;			  /* the hooks of a sample run: no membership sync */
 	struct dn_monitor *next_launched; /* monitor.c's list of launched ones */
+
+	/* --counters (perfcount.h) */
+	struct dn_perfcount pc;	       /* open on the held child, or closed */
+	bool pc_open;		       /* the software counters opened */
+	struct dn_perf_values pc_prev; /* the reading of the latest record's window */
+	struct dn_perf_values pc_win;  /* the latest record's window (pc_win_ok) */
+	bool pc_win_ok;
+	char pc_why[224];    /* why none: the software counters */
+	char pc_hw_why[160]; /* the hardware ones */
 };
 
 /* Put a monitor in its safe closed state: no fds (-1), no memory, nothing

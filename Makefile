@@ -92,6 +92,9 @@ HELPER_SRCS := $(wildcard tests/helpers/*.c)
 HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/helpers/%)
 # LD_PRELOAD libraries of the specs (fault injection)
 HELPER_BINS += $(patsubst tests/helpers/preload/%.c,$(BUILD)/helpers/%.so,$(wildcard tests/helpers/preload/*.c))
+# the stand-in NVML of the GPU tests (no GPU here), under the real soname
+NVML_STANDIN := $(BUILD)/helpers/nvml/libnvidia-ml.so.1
+HELPER_BINS += $(NVML_STANDIN)
 
 .PHONY: all deps deps-build deps-test deps-bench demo demo-run test test-run unit spec asan valgrind \
 	valgrind-run format \
@@ -162,6 +165,14 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libdenet.a
 $(BUILD)/helpers/%.so: tests/helpers/preload/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -fPIC -shared -o $@ $< -ldl
+
+$(NVML_STANDIN): tests/helpers/nvml/nvml_standin.c engine/core/nvml_api.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Iengine/core -fPIC -shared \
+		-Wl,-soname,libnvidia-ml.so.1 -o $@ $<
+
+# test_gpu opens the stand-in
+$(BUILD)/tests/test_gpu: | $(NVML_STANDIN)
 
 $(BUILD)/helpers/%: tests/helpers/%.c
 	@mkdir -p $(dir $@)

@@ -72,7 +72,7 @@ int main(int argc, char **argv)
 		for (int i = 0; i < iters; i++) {
 			dn_buf_reset(&b);
 			n = dn_tree_scan(&t, (uint64_t)i);
-			dn_record_tree(&b, &t, false, NULL);
+			dn_record_tree(&b, &t, false, NULL, NULL);
 		}
 		double t1 = now();
 		printf("us_per_sample=%.2f procs=%d bytes=%zu from_bpf=%llu from_proc=%llu\n",

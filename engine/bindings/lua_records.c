@@ -22,6 +22,7 @@
 #include <lua.h>
 
 #include "buf.h"
+#include "gpu.h"
 #include "json.h"
 #include "lua_aux.h"
 #include "lua_records.h"
@@ -328,6 +329,44 @@ static void push_ebpf(lua_State *L, const struct dn_monitor *m)
 	lua_settop(L, agg);
 }
 
+static bool gpu_is_root(pid_t pid, const void *ctx)
+{
+	return pid == *(const pid_t *)ctx;
+}
+
+static bool gpu_in_tree(pid_t pid, const void *ctx)
+{
+	return dn_tree_find(ctx, pid) != NULL;
+}
+
+/* With NVML, the table at idx (the parent, a flat sample or the
+ * aggregate) gets upstream's `gpu` object, decoded (denet.json) from the
+ * same text the record has, so that the two cannot differ. */
+static void push_gpu(lua_State *L, const struct dn_monitor *m, int idx, dn_gpu_pid_filter in,
+		     const void *ctx)
+{
+	const struct dn_gpu_sample *gpu = dn_monitor_gpu(m, NULL);
+	if (!gpu)
+		return;
+	idx = lua_absindex(L, idx);
+	int top = lua_gettop(L);
+	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+	if (lua_getfield(L, -1, "denet.json") == LUA_TTABLE &&
+	    lua_getfield(L, -1, "decode") == LUA_TFUNCTION) {
+		struct dn_buf b = {0};
+		struct dn_json j;
+		dn_json_init(&j, &b);
+		dn_gpu_write_json(&j, gpu, in, ctx);
+		bool ok = !b.oom && b.len;
+		if (ok)
+			lua_pushlstring(L, b.data, b.len);
+		dn_buf_free(&b);
+		if (ok && lua_pcall(L, 1, 1, 0) == LUA_OK && lua_istable(L, -1))
+			lua_setfield(L, idx, "gpu"); /* fills a lazy table first */
+	}
+	lua_settop(L, top);
+}
+
 /* The children of a tree record, but its root, as a lazy list. */
 static void push_children(lua_State *L, int map, int mt, const struct dn_tree *t,
 			  const struct dn_proc *root)
@@ -392,6 +431,7 @@ void dn_lua_push_record(lua_State *L, struct dn_monitor *m)
 		lm->flat = true;
 		lm->pid = t->opts.root;
 		lm->m = root ? root->m : t->agg;
+		push_gpu(L, m, -1, gpu_is_root, &t->opts.root);
 		if (counters) { /* a write fills the lazy table first */
 			push_counters(L, counters);
 			lua_setfield(L, -2, "counters");
@@ -401,10 +441,12 @@ void dn_lua_push_record(lua_State *L, struct dn_monitor *m)
 		lua_pushliteral(L, "tree");
 		lua_setfield(L, -2, "kind");
 		set_int(L, "ts_ms", t->agg.ts_ms);
-		if (root)
+		if (root) {
 			new_lazy_metrics(L, map, mt, &root->m, false);
-		else
+			push_gpu(L, m, -1, gpu_is_root, &t->opts.root);
+		} else {
 			lua_pushboolean(L, 0);
+		}
 		lua_setfield(L, -2, "parent");
 		push_children(L, map, mt, t, root);
 		lua_setfield(L, -2, "children");
@@ -419,6 +461,7 @@ void dn_lua_push_record(lua_State *L, struct dn_monitor *m)
 		} else {
 			new_lazy_metrics(L, map, mt, &t->agg, true);
 		}
+		push_gpu(L, m, -1, gpu_in_tree, t);
 		lua_setfield(L, -2, "aggregated");
 	}
 	lua_replace(L, map);

@@ -34,10 +34,11 @@
 struct dn_human {
 	int fd;
 	bool in_place, color;
-	bool shown;	   /* a status line is on screen now */
-	unsigned spin;	   /* spinner position */
-	long ncpu;	   /* online CPUs, for the CPU colour threshold */
-	struct dn_buf buf; /* reused for every update */
+	bool shown;			  /* a status line is on screen now */
+	unsigned spin;			  /* spinner position */
+	long ncpu;			  /* online CPUs, for the CPU colour threshold */
+	struct dn_buf buf;		  /* reused for every update */
+	struct dn_human_gpu gpu, gpu_run; /* devices 0: no GPU */
 };
 
 /* --- output ------------------------------------------------------------ */
@@ -259,6 +260,59 @@ void dn_human_free(struct dn_human *h)
 
 /* --- live output ------------------------------------------------------- */
 
+void dn_human_gpu_merge(struct dn_human_gpu *run, const struct dn_human_gpu *g)
+{
+	if (g->devices > run->devices)
+		run->devices = g->devices;
+	if (g->has_sys_util && (!run->has_sys_util || g->sys_util > run->sys_util))
+		run->sys_util = g->sys_util;
+	run->has_sys_util |= g->has_sys_util;
+	if (g->has_proc_util && (!run->has_proc_util || g->proc_util > run->proc_util))
+		run->proc_util = g->proc_util;
+	run->has_proc_util |= g->has_proc_util;
+	run->tree_procs |= g->tree_procs;
+	if (g->tree_mem_bytes > run->tree_mem_bytes)
+		run->tree_mem_bytes = g->tree_mem_bytes;
+	if (g->used_bytes > run->used_bytes)
+		run->used_bytes = g->used_bytes;
+	if (g->total_bytes > run->total_bytes)
+		run->total_bytes = g->total_bytes;
+}
+
+void dn_human_set_gpu(struct dn_human *h, const struct dn_human_gpu *sample,
+		      const struct dn_human_gpu *run)
+{
+	if (!h)
+		return;
+	if (sample)
+		h->gpu = *sample;
+	if (run)
+		h->gpu_run = *run;
+}
+
+/* The status line's GPU part: the tree's processes' utilization and
+ * memory when it has any on the GPUs, else the devices' (sys). */
+static void gpu_status(struct dn_human *h)
+{
+	const struct dn_human_gpu *g = &h->gpu;
+	char x[32];
+	if (!g->devices)
+		return;
+	dn_buf_puts(&h->buf, "  ");
+	lbl(h, "GPU ");
+	if (g->tree_procs) {
+		if (g->has_proc_util)
+			span(h, SGR_BOLD, "%u%% ", g->proc_util);
+		dn_human_bytes(x, sizeof x, g->tree_mem_bytes);
+		val(h, x);
+	} else if (g->has_sys_util) {
+		span(h, SGR_BOLD, "%u%%", g->sys_util);
+		lbl(h, " (sys)");
+	} else {
+		lbl(h, "idle");
+	}
+}
+
 void dn_human_sample(struct dn_human *h, const struct dn_metrics *agg, double elapsed_secs)
 {
 	static const char spinner[] = "|/-\\";
@@ -316,6 +370,7 @@ void dn_human_sample(struct dn_human *h, const struct dn_metrics *agg, double el
 	val(h, x);
 	lbl(h, " tx ");
 	val(h, y);
+	gpu_status(h);
 
 	if (h->in_place) {
 		/* One column short of the width: writing the last column
@@ -460,6 +515,33 @@ void dn_human_end(struct dn_human *h, const struct dn_summary *s, const struct d
 	span(h, SGR_BOLD, "%llu", (unsigned long long)s->sample_count);
 	lbl(h, s->sample_count == 1 ? " sample" : " samples");
 	dn_buf_putc(&h->buf, '\n');
+
+	const struct dn_human_gpu *g = &h->gpu_run;
+	if (g->devices) {
+		section(h, "GPU");
+		span(h, SGR_BOLD, "%u", g->devices);
+		lbl(h, g->devices == 1 ? " device" : " devices");
+		if (g->has_sys_util) {
+			lbl(h, ", max util ");
+			span(h, SGR_BOLD, "%u %%", g->sys_util);
+		}
+		lbl(h, ", peak used ");
+		dn_human_bytes(x, sizeof x, g->used_bytes);
+		val(h, x);
+		dn_human_bytes(y, sizeof y, g->total_bytes);
+		lbl(h, " of ");
+		val(h, y);
+		if (g->tree_procs) {
+			lbl(h, "   tree: peak ");
+			dn_human_bytes(x, sizeof x, g->tree_mem_bytes);
+			val(h, x);
+			if (g->has_proc_util) {
+				lbl(h, ", max util ");
+				span(h, SGR_BOLD, "%u %%", g->proc_util);
+			}
+		}
+		dn_buf_putc(&h->buf, '\n');
+	}
 
 	if (e && e->has_counters) { /* --counters: the exit record's */
 		const uint64_t *v = e->counters.v;

@@ -26,10 +26,28 @@ struct dn_human_opts {
 
 struct dn_human;
 
+/* GPU figures (NVML) of one sample, or of a run (peaks); devices 0: none,
+ * and nothing about GPUs is shown. */
+struct dn_human_gpu {
+	unsigned devices;
+	bool has_sys_util, has_proc_util;
+	unsigned sys_util;  /* the busiest device's utilization, % */
+	unsigned proc_util; /* the busiest process of the tree's, % */
+	bool tree_procs;    /* the tree has processes on the GPUs */
+	uint64_t tree_mem_bytes, used_bytes, total_bytes;
+};
+
+/* run's peaks with those of one sample. */
+void dn_human_gpu_merge(struct dn_human_gpu *run, const struct dn_human_gpu *sample);
+
 /* NULL + errno (EINVAL for a NULL o or negative fd, ENOMEM). */
 struct dn_human *dn_human_new(const struct dn_human_opts *o);
 /* One sample of the tree. elapsed = seconds since monitoring began. */
 void dn_human_sample(struct dn_human *h, const struct dn_metrics *agg, double elapsed_secs);
+/* GPU figures for the next status line (sample) or for the summary (run);
+ * NULL: none. Copied. */
+void dn_human_set_gpu(struct dn_human *h, const struct dn_human_gpu *sample,
+		      const struct dn_human_gpu *run);
 /* Clear the status line if one is shown (before other text is printed,
  * e.g. an alert). */
 void dn_human_clear(struct dn_human *h);

@@ -21,6 +21,7 @@
 #include "cli.h"
 #include "clock.h"
 #include "envinfo.h"
+#include "gpu.h"
 #include "human.h"
 #include "json.h"
 #include "loop.h"
@@ -37,6 +38,7 @@ struct cli_run {
 	int stats_fd;
 	int offcpu_fd; /* --offcpu-out: folded stacks at the end */
 	bool debug;
+	struct dn_human_gpu gpu_run; /* the run's GPU peaks, for the summary */
 };
 
 static int print_help(enum dn_cli_command topic, FILE *f)
@@ -90,11 +92,46 @@ static void on_signal(struct dn_loop *loop, const struct signalfd_siginfo *si, v
 	dn_monitor_on_signal(cr->mon, si);
 }
 
+/* The human output's GPU figures of the latest sample (devices 0: none). */
+static void gpu_figures(const struct dn_monitor *m, struct dn_human_gpu *g)
+{
+	uint64_t tree_mem;
+	const struct dn_gpu_sample *s = dn_monitor_gpu(m, &tree_mem);
+	memset(g, 0, sizeof *g);
+	if (!s)
+		return;
+	g->devices = (unsigned)s->ndev;
+	for (int i = 0; i < s->ndev; i++) {
+		const struct dn_gpu_device *d = &s->dev[i];
+		if (d->has_util && (!g->has_sys_util || d->util_gpu > g->sys_util))
+			g->sys_util = d->util_gpu;
+		g->has_sys_util |= d->has_util;
+		g->used_bytes += d->has_mem ? d->mem_used : 0;
+		g->total_bytes += d->has_mem ? d->mem_total : 0;
+	}
+	const struct dn_tree *t = dn_monitor_tree(m);
+	for (size_t i = 0; i < s->nproc; i++) {
+		const struct dn_gpu_proc *p = &s->proc[i];
+		if (!dn_tree_find(t, p->pid) || !(p->has_mem || p->has_util))
+			continue;
+		g->tree_procs = true;
+		if (p->has_util && (!g->has_proc_util || p->sm_util > g->proc_util))
+			g->proc_util = p->sm_util;
+		g->has_proc_util |= p->has_util;
+	}
+	g->tree_mem_bytes = tree_mem;
+}
+
 static void on_sample(struct dn_monitor *m, void *ctx)
 {
 	struct cli_run *cr = ctx;
-	if (cr->human)
+	struct dn_human_gpu g;
+	gpu_figures(m, &g);
+	dn_human_gpu_merge(&cr->gpu_run, &g);
+	if (cr->human) {
+		dn_human_set_gpu(cr->human, &g, NULL);
 		dn_human_sample(cr->human, &dn_monitor_tree(m)->agg, dn_monitor_elapsed_secs(m));
+	}
 	if (cr->debug) {
 		const struct dn_tree *t = dn_monitor_tree(m);
 		fprintf(stderr,
@@ -394,6 +431,7 @@ static int monitor_main(struct dn_cli *cli)
 						   .color = isatty(2) && !getenv("NO_COLOR")};
 			cr.human = dn_human_new(&ho);
 		}
+		dn_human_set_gpu(cr.human, NULL, &cr.gpu_run);
 		if (cr.human)
 			dn_human_end(cr.human, dn_monitor_summary(cr.mon),
 				     dn_monitor_command_done(cr.mon) ? dn_monitor_exit(cr.mon)

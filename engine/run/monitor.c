@@ -114,6 +114,11 @@ static int common_init(struct dn_monitor *m, struct dn_loop *loop, const struct 
 	m->kill_timer = dn_loop_timer_new(loop, on_kill_grace, m);
 	if (!m->sample_timer || !m->duration_timer || !m->timeout_timer || !m->kill_timer)
 		return -ENOMEM;
+	/* NVML, once per run, also before the command starts: the library
+	 * is dlopen'ed here, not linked at build time, and nvmlInit_v2 can
+	 * take a while on a real driver. Without it the records carry no
+	 * `gpu`, and capabilities.gpu says why. */
+	m->gpu = dn_gpu_open(m->gpu_why, sizeof m->gpu_why);
 	/* The BPF task iterator, loaded before the tree exists (the tree's
 	 * processes then keep no io/schedstat fds, and a tree of thousands
 	 * cannot have taken the fds loading needs) and before a command is
@@ -458,6 +463,7 @@ int dn_monitor_start(struct dn_monitor *m)
 		m->sampler_why[0] ? m->sampler_why : "unavailable");
 	if (m->o.offcpu)
 		add_cap(m, "ebpf", m->prof != NULL, m->prof_why[0] ? m->prof_why : "unavailable");
+	add_cap(m, "gpu", m->gpu != NULL, m->gpu_why[0] ? m->gpu_why : "unavailable");
 	if (m->o.counters) {
 		add_cap(m, "counters", m->pc_open, m->pc_why[0] ? m->pc_why : "unavailable");
 		add_cap(m, "hw_counters", dn_perfcount_has_hw(&m->pc),
@@ -522,6 +528,12 @@ static bool root_ended(struct dn_monitor *m)
 		return root->state == 'Z' || root->state == 'X';
 	}
 	return m->root_had_mm || root->state == 'Z' || root->state == 'X';
+}
+
+/* A GPU process of the run (dn_gpu_proc_memory's filter). */
+static bool gpu_in_tree(pid_t pid, const void *ctx)
+{
+	return dn_tree_find(ctx, pid) != NULL;
 }
 
 static int sample(struct dn_monitor *m)
@@ -589,6 +601,10 @@ static int sample(struct dn_monitor *m)
 		return -ESRCH;
 	}
 	dn_summary_add(&m->summary, &m->tree.agg);
+	if (m->gpu) {
+		m->gpu_s = dn_gpu_read(m->gpu);
+		m->gpu_tree_mem_bytes = dn_gpu_proc_memory(m->gpu_s, gpu_in_tree, &m->tree);
+	}
 	/* the counters' window is the record's: from the previous record's
 	 * reading to this one's (a reading no record describes, at the
 	 * exit, is left to the exit record's totals) */
@@ -599,7 +615,7 @@ static int sample(struct dn_monitor *m)
 		m->pc_prev = pc_now;
 	}
 	dn_buf_reset(&m->line);
-	dn_record_tree_ext(&m->line, &m->tree, !m->o.children, m->prof,
+	dn_record_tree_ext(&m->line, &m->tree, !m->o.children, m->prof, m->gpu_s,
 			   m->pc_win_ok ? &m->pc_win : NULL);
 	emit_line(m);
 	emit_profile_window(m, m->tree.agg.ts_ms);
@@ -1140,6 +1156,8 @@ void dn_monitor_free(struct dn_monitor *m)
 	dn_loop_timer_free(m->kill_timer);
 	dn_tree_free(&m->tree);
 	dn_tasksampler_close(m->sampler); /* after the tree, which follows through it */
+	dn_gpu_close(m->gpu);		  /* nvmlShutdown, dlclose */
+	m->gpu_s = NULL;
 	dn_perfcount_close(&m->pc);
 	/* NULL-terminated (calloc): also frees a copy that failed half-way */
 	for (int i = 0; m->argv && m->argv[i]; i++)

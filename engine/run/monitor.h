@@ -32,6 +32,7 @@
 #include "summary.h"
 
 struct dn_monitor;
+struct dn_gpu_sample;
 
 struct dn_monitor_hooks {
 	/* After each sample (its record went to on_record first). */
@@ -169,6 +170,9 @@ void dn_monitor_overhead(const struct dn_monitor *m, struct dn_overhead_info *in
 /* The off-CPU profile, or NULL; *why (may be NULL) then says why there is
  * none when one was asked for ("" when unknown). */
 struct dn_profile *dn_monitor_profile(const struct dn_monitor *m, const char **why);
+/* The latest sample's GPU reading (NVML), or NULL without NVML; with
+ * *tree_mem_bytes (may be NULL) the GPU memory of the tree's processes. */
+const struct dn_gpu_sample *dn_monitor_gpu(const struct dn_monitor *m, uint64_t *tree_mem_bytes);
 /* The perf counters of the latest sample record's window (--counters), or
  * NULL when it has none. */
 const struct dn_perf_values *dn_monitor_counters(const struct dn_monitor *m);

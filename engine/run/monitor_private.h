@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "cgroup.h"
+#include "gpu.h"
 #include "membership.h"
 #include "monitor.h"
 #include "overhead.h"
@@ -72,19 +73,23 @@ struct dn_monitor {
 	struct dn_cgroup *cg;	    /* the run's own cgroup (or the attached tree's) */
 	struct dn_cgroup_stats cgs; /* its latest reading */
 	bool cgs_ok;
-	char exit_source[64];		  /* exit.source when it names the cgroup */
-	char cg_why[160];		  /* why there is no cgroup */
-	struct dn_profile *prof;	  /* off-CPU profile, when asked for and possible */
-	char prof_why[256];		  /* why there is none */
-	uint64_t prof_window_ms;	  /* wall time of the previous drain */
-	int prof_event_fd;		  /* the profile's process events, in the loop */
-	bool root_had_mm;		  /* the root was seen with an address space */
-	struct dn_membership mb;	  /* who is in the run, how many it started */
-	struct dn_tasksampler *sampler;	  /* the tree's readings (BPF), or NULL: /proc */
-	char sampler_why[160];		  /* why there is none */
-	int mb_fd;			  /* mb's connector fd, in the loop; -1 */
-	bool in_hooks;			  /* the hooks of a sample run: no membership sync */
-	struct dn_monitor *next_launched; /* monitor.c's list of launched ones */
+	char exit_source[64];		   /* exit.source when it names the cgroup */
+	char cg_why[160];		   /* why there is no cgroup */
+	struct dn_profile *prof;	   /* off-CPU profile, when asked for and possible */
+	char prof_why[256];		   /* why there is none */
+	uint64_t prof_window_ms;	   /* wall time of the previous drain */
+	int prof_event_fd;		   /* the profile's process events, in the loop */
+	bool root_had_mm;		   /* the root was seen with an address space */
+	struct dn_membership mb;	   /* who is in the run, how many it started */
+	struct dn_tasksampler *sampler;	   /* the tree's readings (BPF), or NULL: /proc */
+	char sampler_why[160];		   /* why there is none */
+	int mb_fd;			   /* mb's connector fd, in the loop; -1 */
+	bool in_hooks;			   /* the hooks of a sample run: no membership sync */
+	struct dn_monitor *next_launched;  /* monitor.c's list of launched ones */
+	struct dn_gpu *gpu;		   /* NVML, opened at the start, or NULL */
+	char gpu_why[256];		   /* why there is none */
+	const struct dn_gpu_sample *gpu_s; /* the latest sample's reading (gpu's) */
+	uint64_t gpu_tree_mem_bytes;	   /* its processes of the tree: GPU memory */
 
 	/* --counters (perfcount.h) */
 	struct dn_perfcount pc;	       /* open on the held child, or closed */

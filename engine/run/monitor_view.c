@@ -139,6 +139,13 @@ struct dn_profile *dn_monitor_profile(const struct dn_monitor *m, const char **w
 	return m->prof;
 }
 
+const struct dn_gpu_sample *dn_monitor_gpu(const struct dn_monitor *m, uint64_t *tree_mem_bytes)
+{
+	if (tree_mem_bytes)
+		*tree_mem_bytes = m->gpu_s ? m->gpu_tree_mem_bytes : 0;
+	return m->gpu_s;
+}
+
 int dn_monitor_write_error(const struct dn_monitor *m)
 {
 	return m->write_error;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gpu.h"
 #include "json.h"
 #include "profile.h"
 #include "records.h"
@@ -96,23 +97,68 @@ static void put_command(struct dn_json *j, struct dn_proc *p)
 	dn_json_raw(j, p->command_json, p->command_json_len);
 }
 
-void dn_record_tree(struct dn_buf *b, const struct dn_tree *t, bool flat,
-		    const struct dn_profile *prof)
+/* The GPU's processes a record keeps: the root's (parent, flat sample)
+ * or the tree's (aggregate). */
+static bool is_root(pid_t pid, const void *ctx)
 {
-	dn_record_tree_ext(b, t, flat, prof, NULL);
+	return pid == *(const pid_t *)ctx;
 }
 
-/* `,"counters":{...}` after a field of the object being written in b. */
-static void put_counters(struct dn_buf *b, const struct dn_perf_values *counters)
+static bool in_tree(pid_t pid, const void *ctx)
 {
-	struct dn_json cj;
-	dn_buf_puts(b, ",\"counters\":");
-	dn_json_init(&cj, b);
-	dn_perf_values_write_json(&cj, counters);
+	return dn_tree_find(ctx, pid) != NULL;
+}
+
+/* A metrics object with, spliced in before its closing brace, the
+ * aggregate's `ebpf` object (prof) and upstream's `gpu` object (gpu, with
+ * the processes `in` keeps), in upstream's order, then the window's perf
+ * `counters` (--counters); without any, the metrics as they are. */
+static void metrics_with(struct dn_json *j, const struct dn_metrics *m, bool agg,
+			 const struct dn_profile *prof, const struct dn_gpu_sample *gpu,
+			 dn_gpu_pid_filter in, const void *ctx,
+			 const struct dn_perf_values *counters)
+{
+	if (!prof && !gpu && !counters) {
+		dn_metrics_write_json(j, m, agg);
+		return;
+	}
+	struct dn_buf mb = {0};
+	struct dn_json mj;
+	dn_json_init(&mj, &mb);
+	dn_metrics_write_json(&mj, m, agg);
+	if (mb.len > 1 && !mb.oom) {
+		struct dn_buf *b = j->out;
+		dn_json_raw(j, mb.data, mb.len - 1); /* without the closing brace */
+		if (prof) {
+			dn_buf_puts(b, ",\"ebpf\":");
+			dn_record_ebpf(b, prof);
+		}
+		if (gpu) {
+			struct dn_json gj;
+			dn_buf_puts(b, ",\"gpu\":");
+			dn_json_init(&gj, b);
+			dn_gpu_write_json(&gj, gpu, in, ctx);
+		}
+		if (counters) {
+			struct dn_json cj;
+			dn_buf_puts(b, ",\"counters\":");
+			dn_json_init(&cj, b);
+			dn_perf_values_write_json(&cj, counters);
+		}
+		dn_buf_putc(b, '}');
+	}
+	dn_buf_free(&mb);
+}
+
+void dn_record_tree(struct dn_buf *b, const struct dn_tree *t, bool flat,
+		    const struct dn_profile *prof, const struct dn_gpu_sample *gpu)
+{
+	dn_record_tree_ext(b, t, flat, prof, gpu, NULL);
 }
 
 void dn_record_tree_ext(struct dn_buf *b, const struct dn_tree *t, bool flat,
-			const struct dn_profile *prof, const struct dn_perf_values *counters)
+			const struct dn_profile *prof, const struct dn_gpu_sample *gpu,
+			const struct dn_perf_values *counters)
 {
 	struct dn_json j;
 	const struct dn_proc *root = dn_tree_root(t);
@@ -131,14 +177,13 @@ void dn_record_tree_ext(struct dn_buf *b, const struct dn_tree *t, bool flat,
 		dn_json_init(&mj, &mb);
 		if (!root)
 			m.cpu_core = -1;
-		dn_metrics_write_json(&mj, &m, false);
+		metrics_with(&mj, &m, false, NULL, gpu, is_root, &t->opts.root, counters);
 		if (mb.len > 2) {
 			dn_buf_putc(b, ',');
-			dn_buf_append(b, mb.data + 1, mb.len - 2); /* drop '{' and '}' */
+			dn_buf_append(b, mb.data + 1, mb.len - 1); /* drop '{', keep '}' */
+		} else {
+			dn_buf_putc(b, '}');
 		}
-		if (counters)
-			put_counters(b, counters);
-		dn_buf_putc(b, '}');
 		dn_buf_free(&mb);
 		end_line(b);
 		return;
@@ -150,7 +195,7 @@ void dn_record_tree_ext(struct dn_buf *b, const struct dn_tree *t, bool flat,
 	dn_json_uint(&j, t->agg.ts_ms);
 	dn_json_key(&j, "parent");
 	if (root)
-		dn_metrics_write_json(&j, &root->m, false);
+		metrics_with(&j, &root->m, false, NULL, gpu, is_root, &t->opts.root, NULL);
 	else
 		dn_json_null(&j);
 	dn_json_key(&j, "children");
@@ -172,26 +217,7 @@ void dn_record_tree_ext(struct dn_buf *b, const struct dn_tree *t, bool flat,
 	}
 	dn_json_arr_end(&j);
 	dn_json_key(&j, "aggregated");
-	if (prof || counters) {
-		/* splice "ebpf":{...} and "counters":{...} into the aggregate */
-		struct dn_buf ab = {0};
-		struct dn_json aj;
-		dn_json_init(&aj, &ab);
-		dn_metrics_write_json(&aj, &t->agg, true);
-		if (ab.len > 1 && !ab.oom) {
-			dn_json_raw(&j, ab.data, ab.len - 1); /* without the closing brace */
-			if (prof) {
-				dn_buf_puts(b, ",\"ebpf\":");
-				dn_record_ebpf(b, prof);
-			}
-			if (counters)
-				put_counters(b, counters);
-			dn_buf_puts(b, "}");
-		}
-		dn_buf_free(&ab);
-	} else {
-		dn_metrics_write_json(&j, &t->agg, true);
-	}
+	metrics_with(&j, &t->agg, true, prof, gpu, in_tree, t, counters);
 	dn_json_obj_end(&j);
 	end_line(b);
 }
@@ -320,12 +346,12 @@ void dn_record_exit(struct dn_buf *b, const struct dn_exit_info *e)
 		dn_json_arr_end(&j);
 		dn_json_obj_end(&j);
 	}
+	dn_json_key(&j, "overhead");
+	dn_overhead_write(&j, &e->overhead);
 	if (e->has_counters) {
 		dn_json_key(&j, "counters");
 		dn_perf_values_write_json(&j, &e->counters);
 	}
-	dn_json_key(&j, "overhead");
-	dn_overhead_write(&j, &e->overhead);
 	const struct dn_systrace *sys = e->prof ? dn_profile_systrace(e->prof) : NULL;
 	if (sys) {
 		dn_json_key(&j, "ebpf");

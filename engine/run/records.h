@@ -15,6 +15,7 @@
 #include "proctree.h"
 
 struct dn_profile;
+struct dn_gpu_sample;
 
 /* One optional data source and whether it opened (capabilities). */
 struct dn_capability {
@@ -79,14 +80,17 @@ void dn_record_metadata(struct dn_buf *b, pid_t pid, char *const *argv, int argc
 			const char *executable, uint64_t t0_ms, const struct dn_capability *caps,
 			int ncaps);
 /* A `tree` record, or a flat `sample` of the root when flat is set. With a
- * profile, the aggregate carries upstream's `ebpf.offcpu` object. */
+ * profile, the aggregate carries upstream's `ebpf.offcpu` object; with a
+ * GPU reading, the parent (the flat sample) and the aggregate carry
+ * upstream's `gpu` object, with the root's and the tree's processes. */
 void dn_record_tree(struct dn_buf *b, const struct dn_tree *t, bool flat,
-		    const struct dn_profile *prof);
+		    const struct dn_profile *prof, const struct dn_gpu_sample *gpu);
 /* The same, with the window's perf counters (--counters) as a `counters`
  * object in the aggregate (in the flat sample: at its top level); NULL:
  * none, as dn_record_tree. */
 void dn_record_tree_ext(struct dn_buf *b, const struct dn_tree *t, bool flat,
-			const struct dn_profile *prof, const struct dn_perf_values *counters);
+			const struct dn_profile *prof, const struct dn_gpu_sample *gpu,
+			const struct dn_perf_values *counters);
 /* The aggregate's `ebpf` object of a profile: "offcpu" unless it has no
  * stacks, "syscalls" when it tracks syscalls. */
 void dn_record_ebpf(struct dn_buf *b, const struct dn_profile *prof);

@@ -43,6 +43,14 @@ int dn_rules_set_metric(struct dn_rule *r, const char *metric, bool scope_any)
 		r->is_double = true;
 		return 0;
 	}
+	if (strcmp(metric, "gpu_memory_bytes") == 0) {
+		/* from NVML, not the sample: the tree's processes only */
+		if (scope_any)
+			return -EINVAL;
+		snprintf(r->metric, sizeof r->metric, "%s", metric);
+		r->gpu_memory = true;
+		return 0;
+	}
 	const struct dn_metric_info *f = dn_metrics_find(metric);
 	if (!f || f->watch == DN_METRIC_NO)
 		return -ENOENT;
@@ -176,6 +184,8 @@ static double rule_value(const struct dn_rule *r, const struct dn_monitor *m, pi
 	*pid = m->pid;
 	if (r->syscall_rate)
 		return syscall_rate(r, m);
+	if (r->gpu_memory) /* 0 without NVML */
+		return (double)m->gpu_tree_mem_bytes;
 	if (!r->scope_any)
 		return field(&t->agg, r);
 	double best = 0;

@@ -27,6 +27,9 @@ struct dn_rule {
 	 * window (eBPF syscall tracking), of syscall_nr or, -1, of all */
 	bool syscall_rate;
 	int syscall_nr;
+	/* metric "gpu_memory_bytes": the GPU memory (NVML) of the tree's
+	 * processes at the latest sample, bytes */
+	bool gpu_memory;
 	bool above; /* fire when value > threshold (else < threshold) */
 	double threshold;
 	double clear_level; /* clears when back below (above) this */

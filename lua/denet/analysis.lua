@@ -70,6 +70,22 @@ of returning nothing.
       windows: one { ts_ms, secs, total, errors, time_ns, by_category } per
       sample whose ebpf.syscalls.window has a positive `secs`, in order.
 
+  analysis.gpu(recs) -> summary | nil, windows
+      The GPU figures of a run with NVML (docs/data-format.md), or nil when
+      the samples have no `gpu` object. The summary has upstream 0.6.1's
+      GpuSummary fields and arithmetic: enabled (true), device_count (the
+      most devices a sample lists), total_memory_gb (the last device's
+      memory_total, GiB), peak_used_memory_gb (the highest memory_used of
+      one device, GiB), max_system_gpu_utilization (%),
+      max_process_gpu_utilization (%, nil when no process had a
+      utilization sample), process_memory_usage_gb (the largest memory of
+      one process of the tree, GiB); and, new, peak_tree_memory_bytes (the
+      highest sum of the tree's processes' memory_usage in one sample).
+      windows: one { ts_ms, devices, utilization (busiest device, %, nil
+      when unknown), used_bytes and total_bytes (summed over the devices),
+      tree_memory_bytes, process_utilization (%, nil when unknown) } per
+      sample with a gpu object, in order.
+
   analysis.human_ns(ns, micro, none) -> "128 ns", "18.9 us", "2.72 ms",
       "1.44 s": a syscall time as stats and report show it; micro (optional)
       is the microsecond unit ("us"; the report's HTML gives "µs"), none
@@ -146,6 +162,8 @@ for _, f in ipairs {
   "ebpf.syscalls.window", "ebpf.syscalls.window.secs", "ebpf.syscalls.window.total",
   "ebpf.syscalls.window.errors", "ebpf.syscalls.window.time_ns", "ebpf.syscalls.window.rate_per_sec",
   "ebpf.syscalls.window.by_category",
+  "gpu", "gpu.system_metrics", "gpu.process_data", "gpu.has_process_data", "gpu.collection_method",
+  "gpu.errors",
 } do FIELDS[f] = true end
 analysis.fields = FIELDS
 
@@ -447,6 +465,73 @@ function analysis.syscalls(recs)
   local peak
   for _, w in ipairs(windows) do peak = max_of(peak or 0, w.total / w.secs) end
   r.peak_rate_per_sec = peak and round2(peak)
+  return r, windows
+end
+
+-- The gpu object of an aggregate or a flat sample, if usable.
+local function gpu_in(t)
+  local g = is_table(t) and t.gpu
+  if is_table(g) and is_table(g.system_metrics) then return g end
+  return nil
+end
+
+local GIB = 1024 * 1024 * 1024
+
+function analysis.gpu(recs)
+  check_recs(recs, "gpu")
+  -- as samples(): the tree aggregates when there are any, else the flat samples
+  local from = { tree = { windows = {} }, flat = { windows = {} } }
+  each(recs, function(rec)
+    local which, s = classify(rec)
+    local g = which and gpu_in(s)
+    if g then
+      local w = { ts_ms = num(s.ts_ms), devices = 0, used_bytes = 0, total_bytes = 0,
+        tree_memory_bytes = 0 }
+      for _, d in ipairs(g.system_metrics) do
+        if is_table(d) then
+          w.devices = w.devices + 1
+          local u = count_of(d.system_utilization_gpu)
+          if u then w.utilization = max_of(w.utilization or 0, u) end
+          w.used_bytes = w.used_bytes + (count_of(d.memory_used) or 0)
+          w.total_bytes = w.total_bytes + (count_of(d.memory_total) or 0)
+          w.last_total = count_of(d.memory_total) or w.last_total
+          local used = count_of(d.memory_used)
+          if used then w.peak_device_used = max_of(w.peak_device_used or 0, used) end
+        end
+      end
+      for _, p in ipairs(is_table(g.process_data) and g.process_data or {}) do
+        if is_table(p) then
+          local m = count_of(p.memory_usage)
+          if m then
+            w.tree_memory_bytes = w.tree_memory_bytes + m
+            w.max_process_memory = max_of(w.max_process_memory or 0, m)
+          end
+          local u = count_of(p.gpu_utilization)
+          if u then w.process_utilization = max_of(w.process_utilization or 0, u) end
+        end
+      end
+      from[which].windows[#from[which].windows + 1] = w
+    end
+  end)
+  local windows = #from.tree.windows > 0 and from.tree.windows or from.flat.windows
+  if #windows == 0 then return nil, windows end
+  -- upstream's GpuSummary, with its arithmetic (GiB as "gb"; total: the
+  -- last device's memory_total, peak used: the highest of one device)
+  local r = { enabled = true, device_count = 0, total_memory_gb = 0.0, peak_used_memory_gb = 0.0,
+    max_system_gpu_utilization = 0, process_memory_usage_gb = 0.0, peak_tree_memory_bytes = 0 }
+  local max_proc_mem = 0
+  for _, w in ipairs(windows) do
+    r.device_count = max_of(r.device_count, w.devices)
+    if w.last_total then r.total_memory_gb = w.last_total / GIB end
+    if w.peak_device_used then r.peak_used_memory_gb = max_of(r.peak_used_memory_gb, w.peak_device_used / GIB) end
+    if w.utilization then r.max_system_gpu_utilization = max_of(r.max_system_gpu_utilization, w.utilization) end
+    if w.process_utilization then
+      r.max_process_gpu_utilization = max_of(r.max_process_gpu_utilization or 0, w.process_utilization)
+    end
+    max_proc_mem = max_of(max_proc_mem, w.max_process_memory or 0)
+    r.peak_tree_memory_bytes = max_of(r.peak_tree_memory_bytes, w.tree_memory_bytes)
+  end
+  r.process_memory_usage_gb = max_proc_mem / GIB
   return r, windows
 end
 

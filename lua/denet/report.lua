@@ -31,15 +31,16 @@ scripts, images or network access.
       The records sorted into: meta, env, exit (last one), trees (tree
       records), samples (aggregates as analysis.samples), alerts, marks,
       offcpu (records), summary (analysis.summary), syscalls and
-      syscall_windows (analysis.syscalls), t0/t1 (time axis, ms),
+      syscall_windows (analysis.syscalls), gpu and gpu_windows
+      (analysis.gpu), t0/t1 (time axis, ms),
       skipped (malformed lines, when read from a path), source (the path).
 
   Section builders, each (model, opts) -> html ("" when there is nothing
   to show, e.g. no offcpu records: the flame graph section is left out):
-      report.sections.header, .summary, .events, .charts, .processes,
-      .syscalls, .offcpu
-  report.default_sections = { "header", "summary", "charts", "processes",
-                              "events", "syscalls", "offcpu" }
+      report.sections.header, .summary, .events, .charts, .gpu (the NVML
+      figures: utilization and memory charts), .processes, .syscalls, .offcpu
+  report.default_sections = { "header", "summary", "charts", "gpu",
+                              "processes", "events", "syscalls", "offcpu" }
 
   Building blocks:
       report.line_chart{ title=, series={ {name=, ts={}, v={}, color=} ... },
@@ -228,6 +229,7 @@ function report.model(src)
   m.samples = analysis.samples(recs)
   m.summary = analysis.summary(recs)
   m.syscalls, m.syscall_windows = analysis.syscalls(recs)
+  m.gpu, m.gpu_windows = analysis.gpu(recs)
   -- the time axis: from the start of monitoring to the last thing seen
   local t0, t1 = huge, -huge
   local function see(t) t = num(t); if t then t0 = min(t0, t); t1 = max(t1, t) end end
@@ -1229,7 +1231,44 @@ function sections.syscalls(m, opts)
   return concat(out)
 end
 
-report.default_sections = { "header", "summary", "charts", "processes", "events", "syscalls", "offcpu" }
+----------------------------------------------------------------------------
+-- GPU (NVML)
+----------------------------------------------------------------------------
+
+function sections.gpu(m, opts)
+  local g, windows = m.gpu, m.gpu_windows
+  if not g then return "" end
+  local out = { '<section class="gpu" id="gpu"><h2>GPU</h2>' }
+  local p = format("%d device%s (NVML); the busiest at %d%% utilization at most, %s of %s memory used at most "
+    .. "(one device). The tree's processes: %s of GPU memory at most%s.", g.device_count,
+    g.device_count == 1 and "" or "s", g.max_system_gpu_utilization,
+    human_bytes(floor(g.peak_used_memory_gb * 1024 ^ 3 + 0.5)), human_bytes(floor(g.total_memory_gb * 1024 ^ 3 + 0.5)),
+    human_bytes(g.peak_tree_memory_bytes),
+    g.max_process_gpu_utilization and format(", %d%% utilization at most", g.max_process_gpu_utilization) or "")
+  out[#out + 1] = '<p class="note">' .. esc(p) .. "</p>"
+  local ts, util, putil, used, tree = {}, {}, {}, {}, {}
+  local any_putil = false
+  for i, w in ipairs(windows) do
+    ts[i] = w.ts_ms
+    util[i] = w.utilization or false
+    putil[i] = w.process_utilization or false
+    any_putil = any_putil or w.process_utilization ~= nil
+    used[i] = w.used_bytes / 1024
+    tree[i] = w.tree_memory_bytes / 1024
+  end
+  local us = { { name = "busiest device", ts = ts, v = util } }
+  if any_putil then us[2] = { name = "tree's busiest process", ts = ts, v = putil, color = "#f28e2b" } end
+  out[#out + 1] = chart_box("GPU utilization (%)", chart_opts(m, opts, { id = "chart-gpu-util", unit = "%",
+    series = us }), "NVML's utilization of each sample: the busiest device's, and the busiest process of the tree's "
+    .. "(per-process samples, where the driver has them).")
+  out[#out + 1] = chart_box("GPU memory", chart_opts(m, opts, { id = "chart-gpu-mem", unit = "KiB", series = {
+    { name = "used (all devices)", ts = ts, v = used },
+    { name = "the tree's processes", ts = ts, v = tree, color = "#e15759" } } }))
+  out[#out + 1] = "</section>"
+  return concat(out)
+end
+
+report.default_sections = { "header", "summary", "charts", "gpu", "processes", "events", "syscalls", "offcpu" }
 
 ----------------------------------------------------------------------------
 -- page

@@ -10,7 +10,8 @@
 -- know are left alone; missing ones count as absent. The field names of
 -- older denet files are read as today's (net_rx_bytes -> sys_net_rx_bytes).
 -- A recording with eBPF syscall figures gets a `syscalls` summary
--- (analysis.syscalls) after upstream's fields; one without is printed as
+-- (analysis.syscalls) after upstream's fields, one with NVML figures
+-- upstream's `gpu` summary (analysis.gpu); one without is printed as
 -- upstream prints it.
 local json = require "denet.json"
 local recording = require "denet.recording"
@@ -166,12 +167,27 @@ local function write_syscalls(sc)
   end
 end
 
+-- upstream's GPU summary rows, and the tree's own GPU memory
+local function write_gpu(g)
+  local function gib(x) return ("%.2f GiB"):format(x) end
+  io.write(("  %-28s %d\n"):format("gpu_devices", g.device_count))
+  io.write(("  %-28s %s of %s\n"):format("gpu_peak_used_memory", gib(g.peak_used_memory_gb),
+    gib(g.total_memory_gb)))
+  io.write(("  %-28s %d%%\n"):format("gpu_max_utilization", g.max_system_gpu_utilization))
+  if g.max_process_gpu_utilization then
+    io.write(("  %-28s %d%%\n"):format("gpu_max_process_utilization", g.max_process_gpu_utilization))
+  end
+  io.write(("  %-28s %s (peak; largest process %s)\n"):format("gpu_tree_memory",
+    gib(g.peak_tree_memory_bytes / (1024 * 1024 * 1024)), gib(g.process_memory_usage_gb)))
+end
+
 return function(file, as_json, stats_out)
   local recs, skipped = recording.load(file, well_typed)
   if not recs then return 1 end
   local s = analysis.summary(recs)
   s.skipped_lines = skipped
   s.syscalls = analysis.syscalls(recs)
+  s.gpu = analysis.gpu(recs)
   -- two decimals, as the live summary (summary.c) writes it
   s.avg_cpu_usage = math.floor(s.avg_cpu_usage * 100 + 0.5) / 100
   if (s.sample_count or 0) == 0 then
@@ -243,6 +259,7 @@ return function(file, as_json, stats_out)
       end
     end
     if s.syscalls then write_syscalls(s.syscalls) end
+    if s.gpu then write_gpu(s.gpu) end
     if skipped > 0 then
       io.write(("  %-28s %d\n"):format("skipped_lines", skipped))
     end

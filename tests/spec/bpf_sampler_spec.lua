@@ -107,7 +107,7 @@ describe("the BPF task-iterator sampler", function()
       n = n + 1
       assert.truthy(doc:find("\n| `" .. name .. "` |", 1, true), name .. " has no row")
     end
-    assert.equal(7, n) -- schedstat io exit_status cgroup fork_events bpf_sampler ebpf
+    assert.equal(8, n) -- schedstat io exit_status cgroup fork_events bpf_sampler ebpf gpu
   end)
 
   it("--sampler takes auto, bpf or proc only", function()

@@ -50,6 +50,20 @@ describe("under valgrind", function()
     end
   end)
 
+  it("run: with a stand-in NVML (no GPU here) and a device lost mid-run", function()
+    local lib = S.helpers .. "/nvml/libnvidia-ml.so.1"
+    local script = S.tmpfile("device 37 12 85899345920 10737418240 75161927680 61 245123 NVIDIA A100\n"
+      .. "putil 0 1 90 50\n")
+    local body = ('echo "proc 0 $$ 2147483648 compute" >> %s; echo "putil 0 $$ 55 20" >> %s; sleep 0.4; '
+      .. 'echo "lost 0" >> %s; sleep 0.3'):format(S.q(script), S.q(script), S.q(script))
+    local r = vg({ "--json", "-i", "50", "run", "sh", "-c", body },
+      { env = "DENET_NVML_LIBRARY=" .. S.q(lib) .. " DENET_NVML_STANDIN_SCRIPT=" .. S.q(script) })
+    os.remove(script)
+    assert.are.equal(0, r.code, r.err)
+    assert.is_true(S.of_kind(S.records(r.out), "metadata")[1].capabilities.gpu.ok)
+    assert.truthy(r.out:find('"errors":["device 0: nvmlDeviceGetHandleByIndex_v2: GPU is lost"]', 1, true))
+  end)
+
   it("run: exec failure", function()
     local r = vg{ "run", "/nonexistent/cmd" }
     assert.are.equal(127, r.code)

@@ -502,6 +502,57 @@ static void test_summary_counters(void)
 	CHECK(strstr(run_end(&s, &e, false), "Counters") == NULL);
 }
 
+/* With NVML figures (devices > 0): the GPU part of the status line and the
+ * GPU row of the summary; peaks merged over samples. */
+static void test_gpu(void)
+{
+	struct cap c;
+	struct dn_human *h = open_human(&c, false, false);
+	CHECK(h != NULL);
+	if (!h)
+		return;
+	struct dn_metrics m = sample_metrics();
+	struct dn_human_gpu run = {0};
+	/* the tree on a GPU, with per-process utilization */
+	struct dn_human_gpu g = {.devices = 2,
+				 .has_sys_util = true,
+				 .sys_util = 37,
+				 .has_proc_util = true,
+				 .proc_util = 55,
+				 .tree_procs = true,
+				 .tree_mem_bytes = 2ull << 30,
+				 .used_bytes = 10ull << 30,
+				 .total_bytes = 80ull << 30};
+	dn_human_gpu_merge(&run, &g);
+	dn_human_set_gpu(h, &g, NULL);
+	dn_human_sample(h, &m, 1.23);
+	CHECK(strstr(cap_read(&c), "net rx 512 B tx 1.5 KiB  GPU 55% 2.0 GiB\n") != NULL);
+	/* none of the tree's processes on it: the device's (sys) */
+	struct dn_human_gpu g2 = {.devices = 2,
+				  .has_sys_util = true,
+				  .sys_util = 80,
+				  .used_bytes = 12ull << 30,
+				  .total_bytes = 80ull << 30};
+	dn_human_gpu_merge(&run, &g2);
+	dn_human_set_gpu(h, &g2, NULL);
+	dn_human_sample(h, &m, 1.5);
+	CHECK(strstr(cap_read(&c), "tx 1.5 KiB  GPU 80% (sys)\n") != NULL);
+	/* no GPU: no GPU part */
+	struct dn_human_gpu none = {0};
+	dn_human_set_gpu(h, &none, NULL);
+	dn_human_sample(h, &m, 1.6);
+	CHECK(strstr(cap_read(&c), "GPU") == NULL);
+	struct dn_summary s = example_summary();
+	struct dn_exit_info e = example_exit();
+	dn_human_set_gpu(h, NULL, &run);
+	dn_human_end(h, &s, &e);
+	CHECK(strstr(cap_read(&c), "  Tree     4 processes max (4 seen), 17 threads max, 30 samples\n"
+				   "  GPU      2 devices, max util 80 %, peak used 12.0 GiB of 80.0 GiB"
+				   "   tree: peak 2.0 GiB, max util 55 %\n") != NULL);
+	dn_human_free(h);
+	cap_close(&c);
+}
+
 static void test_summary_exit_code(void)
 {
 	struct dn_summary s = example_summary();
@@ -664,5 +715,6 @@ int main(void)
 	RUN(test_summary_no_kernel);
 	RUN(test_end_clears_status);
 	RUN(test_closed_reader);
+	RUN(test_gpu);
 	return unit_done();
 }

@@ -215,7 +215,7 @@ static void test_key_quoted(void)
 static const char *tree_record(struct dn_buf *b, struct dn_tree *t)
 {
 	dn_buf_reset(b);
-	dn_record_tree(b, t, false, NULL);
+	dn_record_tree(b, t, false, NULL, NULL);
 	return b->data;
 }
 

@@ -169,12 +169,19 @@ void dn_lua_proc_monitor_ended(struct lproc *p)
 }
 
 static const struct dn_lua_opt run_opts[] = {
-	{"interval", LUA_TNUMBER},  {"max_interval", LUA_TNUMBER},
-	{"children", LUA_TBOOLEAN}, {"since_process_start", LUA_TBOOLEAN},
-	{"stdout", LUA_TSTRING},    {"stderr", LUA_TSTRING},
-	{"out", LUA_TSTRING},	    {"timeout", LUA_TNUMBER},
-	{"duration", LUA_TNUMBER},  {"wait_all", LUA_TBOOLEAN},
-	{"syscalls", LUA_TBOOLEAN}, {NULL, 0},
+	{"interval", LUA_TNUMBER},
+	{"max_interval", LUA_TNUMBER},
+	{"children", LUA_TBOOLEAN},
+	{"since_process_start", LUA_TBOOLEAN},
+	{"stdout", LUA_TSTRING},
+	{"stderr", LUA_TSTRING},
+	{"out", LUA_TSTRING},
+	{"timeout", LUA_TNUMBER},
+	{"duration", LUA_TNUMBER},
+	{"wait_all", LUA_TBOOLEAN},
+	{"syscalls", LUA_TBOOLEAN},
+	{"counters", LUA_TBOOLEAN},
+	{NULL, 0},
 };
 
 static void read_monitor_opts(lua_State *L, int idx, struct dn_monitor_opts *o, const char *fname)
@@ -192,6 +199,9 @@ static void read_monitor_opts(lua_State *L, int idx, struct dn_monitor_opts *o, 
 	o->timeout_secs = dn_lua_opt_num(L, idx, "timeout", 0);
 	o->duration_secs = dn_lua_opt_num(L, idx, "duration", 0);
 	o->wait_all = dn_lua_opt_bool(L, idx, "wait_all", false);
+	/* perf counters: denet.run only (not in attach_opts, so an attach
+	 * asking for them raises, as an unknown option) */
+	o->counters = dn_lua_opt_bool(L, idx, "counters", false);
 	/* eBPF syscall tracking of the run (no off-CPU stacks: denet.offcpu
 	 * has those); when eBPF is unavailable the run goes on without */
 	if (dn_lua_opt_bool(L, idx, "syscalls", false)) {

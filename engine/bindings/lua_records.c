@@ -463,8 +463,18 @@ static void push_children(lua_State *L, int map, int mt, const struct dn_tree *t
 	}
 }
 
+/* A `counters` object (a window's, or the run's) as a table of integers. */
+static void push_counters(lua_State *L, const struct dn_perf_values *v)
+{
+	lua_createtable(L, 0, DN_PERF_NCOUNTERS);
+	for (int c = 0; c < DN_PERF_NCOUNTERS; c++)
+		if (v->have[c])
+			set_int(L, dn_perf_counter_name(c), v->v[c]);
+}
+
 void dn_lua_push_record(lua_State *L, struct dn_monitor *m)
 {
+	const struct dn_perf_values *counters = dn_monitor_counters(m);
 	const struct dn_tree *t = dn_monitor_tree(m);
 	const struct dn_proc *root = dn_tree_root(t);
 	push_lazy_state(L);
@@ -479,6 +489,10 @@ void dn_lua_push_record(lua_State *L, struct dn_monitor *m)
 		lm->pid = t->opts.root;
 		lm->m = root ? root->m : t->agg;
 		push_gpu(L, m, -1, gpu_is_root, &t->opts.root);
+		if (counters) { /* a write fills the lazy table first */
+			push_counters(L, counters);
+			lua_setfield(L, -2, "counters");
+		}
 	} else {
 		lua_createtable(L, 0, 5);
 		lua_pushliteral(L, "tree");
@@ -494,9 +508,14 @@ void dn_lua_push_record(lua_State *L, struct dn_monitor *m)
 		push_children(L, map, mt, t, root);
 		lua_setfield(L, -2, "children");
 		const struct dn_psi *psi = dn_monitor_psi(m);
-		if (dn_monitor_profile(m, NULL)) {
+		if (dn_monitor_profile(m, NULL) || counters) {
 			push_metrics(L, &t->agg, true);
-			push_ebpf(L, m);
+			if (dn_monitor_profile(m, NULL))
+				push_ebpf(L, m);
+			if (counters) {
+				push_counters(L, counters);
+				lua_setfield(L, -2, "counters");
+			}
 			if (psi) {
 				push_psi(L, psi);
 				lua_setfield(L, -2, "psi");
@@ -583,6 +602,11 @@ void dn_lua_push_totals(lua_State *L, const struct dn_exit_info *e)
 	set_int(L, "disk_write_bytes", e->sampled_disk_write_bytes);
 	set_int(L, "samples", e->samples);
 	lua_setfield(L, -2, "sampled");
+	if (e->has_counters) {
+		/* as in the exit record (--counters, denet.run{counters = true}) */
+		push_counters(L, &e->counters);
+		lua_setfield(L, -2, "counters");
+	}
 	push_overhead(L, &e->overhead);
 	lua_setfield(L, -2, "overhead");
 	if (e->survivors > 0) {

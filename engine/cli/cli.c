@@ -43,6 +43,7 @@ enum opt_id {
 	OPT_SAMPLER,
 	OPT_SCRIPT,
 	OPT_OFFCPU_OUT,
+	OPT_COUNTERS,
 	OPT_USER,
 	OPT_HELP,
 	OPT_VERSION,
@@ -102,6 +103,8 @@ static const struct opt opts[] = {
 	 "With --enable-ebpf: no syscall tracking, off-CPU only"},
 	{"offcpu-out", 0, true, OPT_OFFCPU_OUT, "FILE", FOR_MONITOR,
 	 "Write the off-CPU stacks to FILE (implies --enable-ebpf)"},
+	{"counters", 0, false, OPT_COUNTERS, NULL, FOR_RUN | TUNING,
+	 "Count context switches, migrations, faults, CPU time with perf events"},
 	{"debug", 0, false, OPT_DEBUG, NULL, FOR_MONITOR,
 	 "Print the cost of each sample on stderr"},
 	{"write-env", 0, false, OPT_WRITE_ENV, NULL, FOR_MONITOR,
@@ -447,6 +450,7 @@ static int apply(const struct opt *o, const char *val, struct dn_cli *cli, struc
 	case OPT_WAIT_ALL: cli->wait_all = true; break;
 	case OPT_SCRIPT: cli->script = val; break;
 	case OPT_OFFCPU_OUT: cli->offcpu_out = val; break;
+	case OPT_COUNTERS: cli->counters = true; break;
 	case OPT_USER: cli->user = val; break;
 	case OPT_HELP:
 		/* `denet run --help`: run's help; `denet help --help`: the

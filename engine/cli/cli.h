@@ -40,6 +40,7 @@ struct dn_cli {
 	bool enable_ebpf;	  /* --enable-ebpf */
 	bool no_offcpu;		  /* --no-offcpu: eBPF syscalls only */
 	bool no_syscalls;	  /* --no-syscalls: eBPF off-CPU only */
+	bool counters;		  /* --counters: perf_event_open counters (run) */
 	bool debug;		  /* --debug */
 	bool write_env;		  /* --write-env */
 	bool no_cgroup;		  /* --no-cgroup */

@@ -543,6 +543,24 @@ void dn_human_end(struct dn_human *h, const struct dn_summary *s, const struct d
 		dn_buf_putc(&h->buf, '\n');
 	}
 
+	if (e && e->has_counters) { /* --counters: the exit record's */
+		const uint64_t *v = e->counters.v;
+		section(h, "Counters");
+		span(h, SGR_BOLD, "%llu", (unsigned long long)v[DN_PERF_CONTEXT_SWITCHES]);
+		lbl(h, " context switches, ");
+		span(h, SGR_BOLD, "%llu", (unsigned long long)v[DN_PERF_CPU_MIGRATIONS]);
+		lbl(h, " migrations, ");
+		span(h, SGR_BOLD, "%llu", (unsigned long long)v[DN_PERF_PAGE_FAULTS]);
+		lbl(h, " page faults, task clock ");
+		span(h, SGR_BOLD, "%.2f s", (double)v[DN_PERF_TASK_CLOCK] / 1e9);
+		if (e->counters.have[DN_PERF_CYCLES] && v[DN_PERF_CYCLES]) {
+			lbl(h, ", IPC ");
+			span(h, SGR_BOLD, "%.2f",
+			     (double)v[DN_PERF_INSTRUCTIONS] / (double)v[DN_PERF_CYCLES]);
+		}
+		dn_buf_putc(&h->buf, '\n');
+	}
+
 	if (e && e->overhead.peak_rss_kb > 0) {
 		/* what watching cost: the exit record's `overhead` */
 		const struct dn_overhead_info *o = &e->overhead;

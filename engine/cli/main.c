@@ -287,6 +287,7 @@ static int monitor_main(struct dn_cli *cli)
 		.no_fork_events = cli->no_fork_events,
 		.sampler = (enum dn_sampler_mode)cli->sampler,
 		.wait_all = cli->wait_all,
+		.counters = cli->counters,
 		/* --offcpu-out implies the profile; intervals under 1 ms are
 		 * scheduling noise for "where does it block" */
 		.offcpu = cli->enable_ebpf || cli->offcpu_out,
@@ -384,6 +385,12 @@ static int monitor_main(struct dn_cli *cli)
 			: cli->no_syscalls ? "off-CPU profile"
 					   : "off-CPU profile and syscall tracking",
 			prof_why[0] ? prof_why : "unknown reason");
+	if (cli->counters && !dn_monitor_capability(cr.mon, "counters"))
+		fprintf(stderr, "denet: --counters: %s; going on without them\n",
+			cli->command == DN_CMD_ATTACH
+				? "counters are for `denet run` (attached: perf inherit misses the "
+				  "processes already running)"
+				: "perf events unavailable (see the metadata's capabilities)");
 	if (cli->write_env)
 		write_env_record(cr.mon);
 	if (cr.lua)

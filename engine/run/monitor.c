@@ -86,6 +86,7 @@ void dn_monitor_init(struct dn_monitor *m)
 	dn_membership_init(&m->mb);
 	m->mb_fd = -1;
 	dn_psi_init(&m->psi);
+	dn_perfcount_init(&m->pc);
 }
 
 static void on_membership_events(struct dn_loop *loop, int fd, uint32_t events, void *ctx)
@@ -197,6 +198,17 @@ static bool proc_file_opens(pid_t pid, const char *name)
 		return false;
 	close(fd);
 	return true;
+}
+
+/* --counters on the held child, enabled by its exec: the command from its
+ * first instruction, and (following descendants) every process and thread
+ * it starts, counted by the kernel itself, not sampled. Not fatal: the
+ * capabilities say why there are none. */
+static void open_counters(struct dn_monitor *m)
+{
+	struct dn_perfcount_opts po = {.descendants = m->o.children, .on_exec = true};
+	m->pc_open = dn_perfcount_open(&m->pc, m->pid, &po, m->pc_why, sizeof m->pc_why,
+				       m->pc_hw_why, sizeof m->pc_hw_why) == 0;
 }
 
 /* The tree's source of readings: the BPF task iterator common_init loaded,
@@ -393,6 +405,8 @@ int dn_monitor_start(struct dn_monitor *m)
 				dn_profile_track(m->prof, m->pid);
 		}
 		open_psi(m);
+		if (m->o.counters)
+			open_counters(m);
 		m->t0_ms = dn_wall_ms();
 		r = dn_launch_release(pl);
 		m->pidfd = pl->pidfd;
@@ -410,6 +424,11 @@ int dn_monitor_start(struct dn_monitor *m)
 			m->cg = dn_cgroup_of_tree(m->pid, m->cg_why, sizeof m->cg_why);
 		open_psi(m);
 		dn_membership_start(&m->mb, &m->tree, m->cg != NULL, !m->o.no_fork_events);
+		/* inherit reaches only the children a task forks after the
+		 * open: a running tree's existing processes would be missed */
+		snprintf(m->pc_why, sizeof m->pc_why,
+			 "attached: counters are for a command denet runs (perf inherit misses "
+			 "the processes already running)");
 	}
 	/* The BPF task iterator reads every process of the tree in one pass;
 	 * the tree falls back to /proc for whatever a sample lacks. */
@@ -463,6 +482,13 @@ int dn_monitor_start(struct dn_monitor *m)
 	if (m->o.offcpu)
 		add_cap(m, "ebpf", m->prof != NULL, m->prof_why[0] ? m->prof_why : "unavailable");
 	add_cap(m, "gpu", m->gpu != NULL, m->gpu_why[0] ? m->gpu_why : "unavailable");
+	if (m->o.counters) {
+		add_cap(m, "counters", m->pc_open, m->pc_why[0] ? m->pc_why : "unavailable");
+		add_cap(m, "hw_counters", dn_perfcount_has_hw(&m->pc),
+			!m->pc_open	  ? "no software counters either"
+			: m->pc_hw_why[0] ? m->pc_hw_why
+					  : "unavailable");
+	}
 	dn_buf_reset(&m->line);
 	dn_record_metadata(&m->line, m->pid, m->argv, m->argc, m->executable, m->t0_ms, m->caps,
 			   m->ncaps);
@@ -599,9 +625,18 @@ static int sample(struct dn_monitor *m)
 		m->gpu_s = dn_gpu_read(m->gpu);
 		m->gpu_tree_mem_bytes = dn_gpu_proc_memory(m->gpu_s, gpu_in_tree, &m->tree);
 	}
+	/* the counters' window is the record's: from the previous record's
+	 * reading to this one's (a reading no record describes, at the
+	 * exit, is left to the exit record's totals) */
+	struct dn_perf_values pc_now;
+	m->pc_win_ok = m->pc_open && dn_perfcount_read(&m->pc, &pc_now) == 0;
+	if (m->pc_win_ok) {
+		dn_perf_values_delta(&pc_now, &m->pc_prev, &m->pc_win);
+		m->pc_prev = pc_now;
+	}
 	dn_buf_reset(&m->line);
-	dn_record_tree_with(&m->line, &m->tree, !m->o.children, m->prof, m->gpu_s,
-			    dn_monitor_psi(m));
+	dn_record_tree_ext(&m->line, &m->tree, !m->o.children, m->prof, m->gpu_s,
+			   m->pc_win_ok ? &m->pc_win : NULL, dn_monitor_psi(m));
 	emit_line(m);
 	emit_profile_window(m, m->tree.agg.ts_ms);
 	m->last_sample_cost_ns = dn_mono_ns() - began;
@@ -759,6 +794,9 @@ static void write_exit(struct dn_monitor *m, int status, bool known)
 	e->samples = m->summary.sample_count;
 	if (!e->detached)
 		m->command_done = true;
+	/* the whole run's counts: exited processes' are in the reading (the
+	 * kernel adds them up as they exit), survivors' so far */
+	e->has_counters = m->pc_open && dn_perfcount_read(&m->pc, &e->counters) == 0;
 	dn_monitor_overhead(m, &e->overhead);
 	dn_buf_reset(&m->line);
 	e->prof = m->prof;
@@ -1144,6 +1182,7 @@ void dn_monitor_free(struct dn_monitor *m)
 	dn_tasksampler_close(m->sampler); /* after the tree, which follows through it */
 	dn_gpu_close(m->gpu);		  /* nvmlShutdown, dlclose */
 	m->gpu_s = NULL;
+	dn_perfcount_close(&m->pc);
 	/* NULL-terminated (calloc): also frees a copy that failed half-way */
 	for (int i = 0; m->argv && m->argv[i]; i++)
 		free(m->argv[i]);

@@ -69,6 +69,8 @@ struct dn_monitor_opts {
 	bool wait_all;		      /* go on after the command exits, until the run's
 					 processes are all gone (--wait-all) */
 	bool offcpu;		      /* eBPF off-CPU profile of the tree */
+	bool counters;		      /* perf_event_open counters of a launched
+					 command's tree (--counters) */
 	struct dn_profile_opts offcpu_opts;
 };
 
@@ -183,6 +185,9 @@ const struct dn_psi *dn_monitor_psi(const struct dn_monitor *m);
 /* The latest sample's GPU reading (NVML), or NULL without NVML; with
  * *tree_mem_bytes (may be NULL) the GPU memory of the tree's processes. */
 const struct dn_gpu_sample *dn_monitor_gpu(const struct dn_monitor *m, uint64_t *tree_mem_bytes);
+/* The perf counters of the latest sample record's window (--counters), or
+ * NULL when it has none. */
+const struct dn_perf_values *dn_monitor_counters(const struct dn_monitor *m);
 /* The first -errno of an output write (EPIPE aside), else 0; whether an
  * output's reader closed it (EPIPE: not an error). */
 int dn_monitor_write_error(const struct dn_monitor *m);

@@ -16,6 +16,7 @@
 #include "psi.h"
 #include "monitor.h"
 #include "overhead.h"
+#include "perfcount.h"
 #include "schedule.h"
 #include "tasksampler.h"
 
@@ -103,6 +104,14 @@ struct dn_monitor {
 	bool psi_trig_in_loop[DN_PSI_MAX_TRIGGERS]; /* by index in psi.trig */
 	char psi_trig_why[160];			    /* why a trigger could not be set */
 	uint64_t psi_wakeups;			    /* samples a trigger brought forward */
+	/* --counters (perfcount.h) */
+	struct dn_perfcount pc;	       /* open on the held child, or closed */
+	bool pc_open;		       /* the software counters opened */
+	struct dn_perf_values pc_prev; /* the reading of the latest record's window */
+	struct dn_perf_values pc_win;  /* the latest record's window (pc_win_ok) */
+	bool pc_win_ok;
+	char pc_why[224];    /* why none: the software counters */
+	char pc_hw_why[160]; /* the hardware ones */
 };
 
 /* psi_triggers.c: sets the wanted triggers once PSI is open (0, or the

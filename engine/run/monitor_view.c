@@ -160,3 +160,8 @@ bool dn_monitor_reader_gone(const struct dn_monitor *m)
 {
 	return m->reader_gone;
 }
+
+const struct dn_perf_values *dn_monitor_counters(const struct dn_monitor *m)
+{
+	return m->pc_win_ok ? &m->pc_win : NULL;
+}

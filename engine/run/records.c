@@ -112,13 +112,15 @@ static bool in_tree(pid_t pid, const void *ctx)
 
 /* A metrics object with, spliced in before its closing brace, the
  * aggregate's `ebpf` object (prof) and upstream's `gpu` object (gpu, with
- * the processes `in` keeps), in upstream's order, then the aggregate's
- * `psi` object (new); without any, the metrics as they are. */
+ * the processes `in` keeps), in upstream's order, then the window's perf
+ * `counters` (--counters) and the aggregate's pressure stalls `psi`;
+ * without any, the metrics as they are. */
 static void metrics_with(struct dn_json *j, const struct dn_metrics *m, bool agg,
 			 const struct dn_profile *prof, const struct dn_gpu_sample *gpu,
-			 dn_gpu_pid_filter in, const void *ctx, const struct dn_psi *psi)
+			 dn_gpu_pid_filter in, const void *ctx,
+			 const struct dn_perf_values *counters, const struct dn_psi *psi)
 {
-	if (!prof && !gpu && !psi) {
+	if (!prof && !gpu && !counters && !psi) {
 		dn_metrics_write_json(j, m, agg);
 		return;
 	}
@@ -139,6 +141,12 @@ static void metrics_with(struct dn_json *j, const struct dn_metrics *m, bool agg
 			dn_json_init(&gj, b);
 			dn_gpu_write_json(&gj, gpu, in, ctx);
 		}
+		if (counters) {
+			struct dn_json cj;
+			dn_buf_puts(b, ",\"counters\":");
+			dn_json_init(&cj, b);
+			dn_perf_values_write_json(&cj, counters);
+		}
 		if (psi) {
 			struct dn_json pj;
 			dn_buf_puts(b, ",\"psi\":");
@@ -153,12 +161,12 @@ static void metrics_with(struct dn_json *j, const struct dn_metrics *m, bool agg
 void dn_record_tree(struct dn_buf *b, const struct dn_tree *t, bool flat,
 		    const struct dn_profile *prof, const struct dn_gpu_sample *gpu)
 {
-	dn_record_tree_with(b, t, flat, prof, gpu, NULL);
+	dn_record_tree_ext(b, t, flat, prof, gpu, NULL, NULL);
 }
 
-void dn_record_tree_with(struct dn_buf *b, const struct dn_tree *t, bool flat,
-			 const struct dn_profile *prof, const struct dn_gpu_sample *gpu,
-			 const struct dn_psi *psi)
+void dn_record_tree_ext(struct dn_buf *b, const struct dn_tree *t, bool flat,
+			const struct dn_profile *prof, const struct dn_gpu_sample *gpu,
+			const struct dn_perf_values *counters, const struct dn_psi *psi)
 {
 	struct dn_json j;
 	const struct dn_proc *root = dn_tree_root(t);
@@ -177,7 +185,7 @@ void dn_record_tree_with(struct dn_buf *b, const struct dn_tree *t, bool flat,
 		dn_json_init(&mj, &mb);
 		if (!root)
 			m.cpu_core = -1;
-		metrics_with(&mj, &m, false, NULL, gpu, is_root, &t->opts.root, NULL);
+		metrics_with(&mj, &m, false, NULL, gpu, is_root, &t->opts.root, counters, NULL);
 		if (mb.len > 2) {
 			dn_buf_putc(b, ',');
 			dn_buf_append(b, mb.data + 1, mb.len - 1); /* drop '{', keep '}' */
@@ -195,7 +203,7 @@ void dn_record_tree_with(struct dn_buf *b, const struct dn_tree *t, bool flat,
 	dn_json_uint(&j, t->agg.ts_ms);
 	dn_json_key(&j, "parent");
 	if (root)
-		metrics_with(&j, &root->m, false, NULL, gpu, is_root, &t->opts.root, NULL);
+		metrics_with(&j, &root->m, false, NULL, gpu, is_root, &t->opts.root, NULL, NULL);
 	else
 		dn_json_null(&j);
 	dn_json_key(&j, "children");
@@ -217,7 +225,7 @@ void dn_record_tree_with(struct dn_buf *b, const struct dn_tree *t, bool flat,
 	}
 	dn_json_arr_end(&j);
 	dn_json_key(&j, "aggregated");
-	metrics_with(&j, &t->agg, true, prof, gpu, in_tree, t, psi);
+	metrics_with(&j, &t->agg, true, prof, gpu, in_tree, t, counters, psi);
 	dn_json_obj_end(&j);
 	end_line(b);
 }
@@ -348,6 +356,10 @@ void dn_record_exit(struct dn_buf *b, const struct dn_exit_info *e)
 	}
 	dn_json_key(&j, "overhead");
 	dn_overhead_write(&j, &e->overhead);
+	if (e->has_counters) {
+		dn_json_key(&j, "counters");
+		dn_perf_values_write_json(&j, &e->counters);
+	}
 	const struct dn_systrace *sys = e->prof ? dn_profile_systrace(e->prof) : NULL;
 	if (sys) {
 		dn_json_key(&j, "ebpf");

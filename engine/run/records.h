@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "overhead.h"
+#include "perfcount.h"
 #include "proctree.h"
 
 struct dn_profile;
@@ -70,6 +71,10 @@ struct dn_exit_info {
 	/* with syscall tracking: the run's syscalls, every one of them (the
 	 * last drain reads the command as a zombie); only while writing */
 	const struct dn_profile *prof;
+	/* with --counters: the run's perf counters (`counters`), read when
+	 * the record was written */
+	bool has_counters;
+	struct dn_perf_values counters;
 };
 
 void dn_record_metadata(struct dn_buf *b, pid_t pid, char *const *argv, int argc,
@@ -81,11 +86,13 @@ void dn_record_metadata(struct dn_buf *b, pid_t pid, char *const *argv, int argc
  * upstream's `gpu` object, with the root's and the tree's processes. */
 void dn_record_tree(struct dn_buf *b, const struct dn_tree *t, bool flat,
 		    const struct dn_profile *prof, const struct dn_gpu_sample *gpu);
-/* The same, with the aggregate's `psi` object when psi is not NULL (the
- * flat `sample` record has none). */
-void dn_record_tree_with(struct dn_buf *b, const struct dn_tree *t, bool flat,
-			 const struct dn_profile *prof, const struct dn_gpu_sample *gpu,
-			 const struct dn_psi *psi);
+/* The same, with the window's perf counters (--counters) as a `counters`
+ * object in the aggregate (in the flat sample: at its top level), and the
+ * pressure stalls as the aggregate's `psi` object (the flat sample has
+ * none); NULL: none, as dn_record_tree. */
+void dn_record_tree_ext(struct dn_buf *b, const struct dn_tree *t, bool flat,
+			const struct dn_profile *prof, const struct dn_gpu_sample *gpu,
+			const struct dn_perf_values *counters, const struct dn_psi *psi);
 /* The aggregate's `ebpf` object of a profile: "offcpu" unless it has no
  * stacks, "syscalls" when it tracks syscalls. */
 void dn_record_ebpf(struct dn_buf *b, const struct dn_profile *prof);

@@ -373,6 +373,7 @@ function analysis.summary(recs)
       sampled = exit_rec.sampled,
       gap = exit_rec.gap,
       overhead = exit_rec.overhead,
+      counters = exit_rec.counters, -- --counters only
     }
   end
   return r

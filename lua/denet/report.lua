@@ -753,6 +753,22 @@ function sections.summary(m, _opts)
     out[#out + 1] = format('<table class="kv overhead"><caption>What watching cost</caption>%s</table>',
       concat(trs))
   end
+  local c = e and v_(e.counters)
+  if type(c) == "table" then
+    -- --counters: the run's perf counters, as the exit record has them
+    local trs = {}
+    for _, f in ipairs { { "context_switches", "context switches" }, { "cpu_migrations", "CPU migrations" },
+      { "page_faults", "page faults" }, { "task_clock_ns", "task clock (ns)" }, { "cycles", "cycles" },
+      { "instructions", "instructions" } } do
+      local x = v_(c[f[1]])
+      if x ~= nil then
+        trs[#trs + 1] = format('<tr data-field="counters.%s"><th>%s</th><td>%s</td></tr>', f[1], esc(f[2]),
+          esc(fmt_num(x)))
+      end
+    end
+    out[#out + 1] = format('<table class="kv counters"><caption>Perf counters of the run</caption>%s</table>',
+      concat(trs))
+  end
   out[#out + 1] = "</div></section>"
   return concat(out)
 end

@@ -236,6 +236,16 @@ return function(file, as_json, stats_out)
           io.write(("  %-28s %s\n"):format("oom_kills", tostring(t.oom_kills)))
         end
       end
+      local c = e.counters
+      if type(c) == "table" then
+        -- --counters: the run's perf counters, in the record's order
+        local parts = {}
+        for _, k in ipairs { "context_switches", "cpu_migrations", "page_faults", "task_clock_ns",
+          "cycles", "instructions" } do
+          if c[k] ~= nil then parts[#parts + 1] = k .. " " .. tostring(c[k]) end
+        end
+        io.write(("  %-28s %s\n"):format("counters", table.concat(parts, ", ")))
+      end
       local o = e.overhead
       if type(o) == "table" then
         -- what watching cost (denet's own figures)

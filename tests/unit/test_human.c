@@ -477,6 +477,31 @@ static void test_summary_full(void)
 		  "  Tree     4 processes max (4 seen), 17 threads max, 30 samples\n");
 }
 
+/* --counters: a line of the exit record's counters; IPC only with the
+ * hardware ones. */
+static void test_summary_counters(void)
+{
+	struct dn_summary s = example_summary();
+	struct dn_exit_info e = example_exit();
+	e.has_counters = true;
+	for (int c = 0; c < DN_PERF_FIRST_HW; c++)
+		e.counters.have[c] = true;
+	e.counters.v[DN_PERF_CONTEXT_SWITCHES] = 40044;
+	e.counters.v[DN_PERF_CPU_MIGRATIONS] = 3;
+	e.counters.v[DN_PERF_PAGE_FAULTS] = 82;
+	e.counters.v[DN_PERF_TASK_CLOCK] = 2990000000ull;
+	const char *out = run_end(&s, &e, false);
+	CHECK(strstr(out, "  Tree     4 processes max (4 seen), 17 threads max, 30 samples\n"
+			  "  Counters 40044 context switches, 3 migrations, 82 page faults, "
+			  "task clock 2.99 s\n") != NULL);
+	e.counters.have[DN_PERF_CYCLES] = e.counters.have[DN_PERF_INSTRUCTIONS] = true;
+	e.counters.v[DN_PERF_CYCLES] = 4000;
+	e.counters.v[DN_PERF_INSTRUCTIONS] = 5000;
+	CHECK(strstr(run_end(&s, &e, false), "task clock 2.99 s, IPC 1.25\n") != NULL);
+	e.has_counters = false;
+	CHECK(strstr(run_end(&s, &e, false), "Counters") == NULL);
+}
+
 /* With NVML figures (devices > 0): the GPU part of the status line and the
  * GPU row of the summary; peaks merged over samples. */
 static void test_gpu(void)
@@ -683,6 +708,7 @@ int main(void)
 	RUN(test_clear);
 	RUN(test_color);
 	RUN(test_summary_full);
+	RUN(test_summary_counters);
 	RUN(test_summary_exit_code);
 	RUN(test_summary_signal);
 	RUN(test_summary_null_exit);

@@ -29,12 +29,16 @@ static void on_sample_timer(struct dn_loop *loop, struct dn_timer *t, void *ctx)
 static void on_pidfd(struct dn_loop *loop, int fd, uint32_t events, void *ctx);
 
 /* Every call of a hook goes through here: the time in them is the
- * overhead's hooks_secs, and not its sampling_secs. */
-#define TIMED_HOOK(m, call)                                     \
-	do {                                                    \
-		uint64_t hook_began_ = dn_mono_ns();            \
-		call;                                           \
-		(m)->ov.hooks_ns += dn_mono_ns() - hook_began_; \
+ * overhead's hooks_secs, and not its sampling_secs. Only the outermost
+ * hook is timed: a hook may sample (p:sample()) or write a record
+ * (p:mark()), which calls hooks again, and that time is the hook's. */
+#define TIMED_HOOK(m, call)                                             \
+	do {                                                            \
+		uint64_t hook_began_ = dn_mono_ns();                    \
+		(m)->hook_depth++;                                      \
+		call;                                                   \
+		if (--(m)->hook_depth == 0)                             \
+			(m)->ov.hooks_ns += dn_mono_ns() - hook_began_; \
 	} while (0)
 static void on_duration(struct dn_loop *loop, struct dn_timer *t, void *ctx);
 
@@ -652,7 +656,11 @@ int dn_monitor_sample_now(struct dn_monitor *m)
 {
 	uint64_t began = dn_mono_ns(), hooks_before = m->ov.hooks_ns;
 	int r = sample(m);
-	m->ov.sampling_ns += dn_mono_ns() - began - (m->ov.hooks_ns - hooks_before);
+	/* a sample a hook asked for is the hook's time (TIMED_HOOK) */
+	if (m->hook_depth == 0) {
+		uint64_t spent = dn_mono_ns() - began, in_hooks = m->ov.hooks_ns - hooks_before;
+		m->ov.sampling_ns += spent > in_hooks ? spent - in_hooks : 0;
+	}
 	return r;
 }
 
@@ -686,6 +694,10 @@ static void end_monitoring(struct dn_monitor *m)
 	dn_membership_stop_events(&m->mb); /* the counts are written */
 	dn_monitor_psi_triggers_stop(m);
 	dn_psi_close(&m->psi); /* before the cgroup goes to the reaper */
+	/* NVML's device fds and library, as soon as no sample can come */
+	m->gpu_s = NULL;
+	dn_gpu_close(m->gpu);
+	m->gpu = NULL;
 	if (m->cg && m->command_done) {
 		/* Gone with the command (with --wait-all, with its last
 		 * survivor): survivors known to be alive move to denet's own
@@ -797,6 +809,10 @@ static void write_exit(struct dn_monitor *m, int status, bool known)
 	/* the whole run's counts: exited processes' are in the reading (the
 	 * kernel adds them up as they exit), survivors' so far */
 	e->has_counters = m->pc_open && dn_perfcount_read(&m->pc, &e->counters) == 0;
+	/* the last reading: a script running command after command must
+	 * not keep 4-6 perf fds per finished run until it drops p */
+	dn_perfcount_close(&m->pc);
+	m->pc_open = false;
 	dn_monitor_overhead(m, &e->overhead);
 	dn_buf_reset(&m->line);
 	e->prof = m->prof;

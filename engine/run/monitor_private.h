@@ -45,6 +45,7 @@ struct dn_monitor {
 	uint64_t t0_ms, start_mono_ns;
 	uint64_t last_sample_cost_ns; /* reading + records + hooks of the latest sample */
 	struct dn_overhead ov;	      /* what watching has cost (the exit record's) */
+	int hook_depth;		      /* hooks running (nested: a hook that samples) */
 	struct rusage ru;	      /* the command's, with what it waited for */
 	struct rusage orphans_ru;     /* orphans of the tree reaped by denet */
 	uint64_t processes_seen;

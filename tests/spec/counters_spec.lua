@@ -236,4 +236,23 @@ describe("--counters", function()
     assert.has_error(function() denet.attach(1, { counters = true }) end,
       "denet.attach: unknown option 'counters'")
   end)
+
+  it("in Lua: a finished run holds no perf fds while its p is kept", function()
+    -- a script running command after command: the counters close with
+    -- the exit record, not when the script drops p
+    local function perf_fds()
+      -- this process (io.open is in-process; a popen'ed shell is not)
+      local pid = S.slurp("/proc/self/stat"):match("^(%d+)")
+      return S.count(S.sh("ls -l /proc/" .. pid .. "/fd").out, "perf_event")
+    end
+    local kept = {}
+    local p
+    for i = 1, 3 do
+      p = assert(denet.run { "true", counters = true, interval = 50 })
+      p:wait()
+      kept[i] = p
+    end
+    assert.equal(3, #kept)
+    assert.equal(0, perf_fds())
+  end)
 end)

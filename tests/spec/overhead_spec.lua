@@ -129,6 +129,31 @@ print("ok", status)
   end)
 end)
 
+describe("overhead with nested hooks", function()
+  it("a hook that samples (p:sample in a spawn hook) is counted once, as the hook's", function()
+    -- the nested sample runs the 50 ms sample hook again: that is hook
+    -- time, and once (it wrapped sampling_secs to 1.8e10 s before)
+    local script = S.tmpfile([[
+local denet = require "denet"
+local p = assert(denet.run{ "sh", "-c", "sleep 0.3; (sleep 0.3 &) ; sleep 0.5", interval = 100 })
+local n = 0
+p:on("spawn", function() n = n + 1; if n < 3 then p:sample() end end)
+p:on("sample", function() local t = os.clock() + 0.05 while os.clock() < t do end end)
+local st, t = p:wait()
+local o = t.overhead
+print(("%.6f %.6f %.6f"):format(o.sampling_secs, o.hooks_secs, t.duration_secs))
+]], ".lua")
+    local r = S.denet({ script })
+    assert.are.equal(0, r.code, r.err)
+    local sampling, hooks, duration = r.out:match("([%d.]+) ([%d.]+) ([%d.]+)")
+    sampling, hooks, duration = tonumber(sampling), tonumber(hooks), tonumber(duration)
+    assert.is_true(sampling < duration, ("sampling %s of a %s s run"):format(sampling, duration))
+    assert.is_true(hooks <= duration, ("hooks %s of a %s s run"):format(hooks, duration))
+    assert.is_true(hooks >= 0.2, "hooks " .. hooks) -- 4+ samples x 50 ms at least
+    os.remove(script)
+  end)
+end)
+
 describe("overhead of BPF programs", function()
   local sysctl = "/proc/sys/kernel/bpf_stats_enabled"
 

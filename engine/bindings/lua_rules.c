@@ -157,12 +157,14 @@ int dn_lua_proc_watch(lua_State *L)
 	/* A stall share above a threshold: the kernel can tell when it
 	 * happens (a PSI trigger brings the next sample forward). Without
 	 * one the rule is judged on the scheduled samples alone. */
-	if (r.psi && r.above && !r.psi_avg10 && p->mon)
-		dn_monitor_psi_trigger(p->mon, r.psi_system, r.psi_res, r.psi_full, r.threshold);
 	const char *name = dn_lua_opt_str(L, 2, "name");
 	int idx = dn_rules_add(&p->rules, &r, name);
 	if (idx < 0)
 		return luaL_error(L, "p:watch: out of memory");
+	/* (only for a rule that exists: an error above leaves no trigger
+	 * bringing samples forward for nothing) */
+	if (r.psi && r.above && !r.psi_avg10 && p->mon)
+		dn_monitor_psi_trigger(p->mon, r.psi_system, r.psi_res, r.psi_full, r.threshold);
 	/* callbacks live in the user value table as fire<i>/clear<i> lists */
 	const char *cbn[2] = {"on_fire", "on_clear"};
 	const char *ev[2] = {"fire", "clear"};

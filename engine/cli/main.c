@@ -385,12 +385,15 @@ static int monitor_main(struct dn_cli *cli)
 			: cli->no_syscalls ? "off-CPU profile"
 					   : "off-CPU profile and syscall tracking",
 			prof_why[0] ? prof_why : "unknown reason");
-	if (cli->counters && !dn_monitor_capability(cr.mon, "counters"))
+	if (cli->counters && !dn_monitor_capability(cr.mon, "counters")) {
+		const char *pc_why = dn_monitor_capability_reason(cr.mon, "counters");
 		fprintf(stderr, "denet: --counters: %s; going on without them\n",
 			cli->command == DN_CMD_ATTACH
 				? "counters are for `denet run` (attached: perf inherit misses the "
 				  "processes already running)"
-				: "perf events unavailable (see the metadata's capabilities)");
+			: pc_why ? pc_why
+				 : "perf events unavailable");
+	}
 	if (cli->write_env)
 		write_env_record(cr.mon);
 	if (cr.lua)

@@ -59,7 +59,8 @@ static const char *nvml_error(const struct dn_gpu *g, dn_nvmlReturn_t r)
 
 struct dn_gpu *dn_gpu_open(char *why, size_t whylen)
 {
-	const char *path = getenv("DENET_NVML_LIBRARY");
+	/* not from the environment of a user running a setcap'ed denet */
+	const char *path = secure_getenv("DENET_NVML_LIBRARY");
 	if (!path || !*path)
 		path = NVML_SONAME;
 	struct dn_gpu *g = calloc(1, sizeof *g);
@@ -187,7 +188,7 @@ static struct dn_gpu_proc *proc_of(struct dn_gpu_sample *s, pid_t pid)
 	}
 	memmove(&s->proc[lo + 1], &s->proc[lo], (s->nproc - lo) * sizeof *s->proc);
 	s->nproc++;
-	s->proc[lo] = (struct dn_gpu_proc){.pid = pid};
+	s->proc[lo] = (struct dn_gpu_proc){.pid = pid, .cur_dev = -1};
 	return &s->proc[lo];
 }
 
@@ -238,9 +239,20 @@ static bool read_procs(struct dn_gpu *g, unsigned dev, dn_nvmlDevice_t h,
 	}
 	for (unsigned i = 0; i < n && i < g->ninfos; i++) {
 		struct dn_gpu_proc *p = proc_of(&g->s, (pid_t)g->infos[i].pid);
-		if (p && g->infos[i].usedGpuMemory != DN_NVML_VALUE_NOT_AVAILABLE) {
-			p->has_mem = true;
-			p->mem_bytes += g->infos[i].usedGpuMemory;
+		uint64_t used = g->infos[i].usedGpuMemory;
+		if (!p || used == DN_NVML_VALUE_NOT_AVAILABLE)
+			continue;
+		/* NVML's figure is the process's on the device, not the
+		 * context's: a C+G process counts once per device (its
+		 * larger figure), then devices add up */
+		if (p->cur_dev != (int)dev) {
+			p->cur_dev = (int)dev;
+			p->cur_dev_mem = 0;
+		}
+		p->has_mem = true;
+		if (used > p->cur_dev_mem) {
+			p->mem_bytes += used - p->cur_dev_mem;
+			p->cur_dev_mem = used;
 		}
 	}
 	return true;

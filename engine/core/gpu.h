@@ -45,6 +45,11 @@ struct dn_gpu_proc {
 	bool has_mem, has_util;
 	uint64_t mem_bytes;
 	unsigned sm_util, mem_util; /* percent, the latest utilization sample */
+	/* reading scratch: the device whose lists are being read and the
+	 * memory this process has on it so far (a process with compute and
+	 * graphics contexts is in both lists, with the same figure) */
+	int cur_dev;
+	uint64_t cur_dev_mem;
 };
 
 /* A reading. Devices that NVML could not read (lost, fallen off the bus)

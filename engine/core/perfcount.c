@@ -143,8 +143,11 @@ int dn_perfcount_read(const struct dn_perfcount *pc, struct dn_perf_values *out)
 		uint64_t v = r[0];
 		/* Time-shared with other events (hardware only): scaled. Never
 		 * scheduled: no estimate, 0. */
-		if (r[2] < r[1])
-			v = r[2] ? (uint64_t)((double)v * (double)r[1] / (double)r[2]) : 0;
+		if (r[2] < r[1]) {
+			double est = r[2] ? (double)v * (double)r[1] / (double)r[2] : 0;
+			/* (a double past 2^64 has no uint64_t value) */
+			v = est >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)est;
+		}
 		out->v[c] = v;
 		out->have[c] = true;
 	}

@@ -162,6 +162,8 @@ uint64_t dn_monitor_sample_cost_ns(const struct dn_monitor *m);
 /* Whether the metadata record's capability `name` is ok (false when the
  * monitor has none of that name, or before dn_monitor_start). */
 bool dn_monitor_capability(const struct dn_monitor *m, const char *name);
+/* Why capability `name` is not ok (NULL when it is, or is unknown). */
+const char *dn_monitor_capability_reason(const struct dn_monitor *m, const char *name);
 /* Why --sampler bpf could not be had (launch and attach then fail), or
  * NULL. */
 const char *dn_monitor_sampler_error(const struct dn_monitor *m);

@@ -94,6 +94,14 @@ bool dn_monitor_capability(const struct dn_monitor *m, const char *name)
 	return false;
 }
 
+const char *dn_monitor_capability_reason(const struct dn_monitor *m, const char *name)
+{
+	for (int i = 0; i < m->ncaps; i++)
+		if (strcmp(m->caps[i].name, name) == 0)
+			return m->caps[i].ok ? NULL : m->caps[i].reason;
+	return NULL;
+}
+
 const char *dn_monitor_sampler_error(const struct dn_monitor *m)
 {
 	return m->o.sampler == DN_SAMPLER_BPF && !m->sampler && m->sampler_why[0] ? m->sampler_why

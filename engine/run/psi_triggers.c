@@ -21,10 +21,18 @@
 
 static void on_psi_trigger(struct dn_loop *loop, int fd, uint32_t events, void *ctx)
 {
-	(void)loop;
-	(void)fd;
-	(void)events;
 	struct dn_monitor *m = ctx;
+	if (events & (EPOLLERR | EPOLLHUP)) {
+		/* the cgroup went (an attached scope emptied and removed):
+		 * kernfs reports an error for ever, and a level-triggered fd
+		 * would wake the loop at once, again and again. Its rule goes
+		 * on being judged on the samples. */
+		dn_loop_del_fd(loop, fd);
+		for (int i = 0; i < m->psi.ntrig; i++)
+			if (m->psi.trig[i].fd == fd)
+				m->psi_trig_in_loop[i] = false;
+		return;
+	}
 	/* a hook running the loop (its p:sleep): the sample it is part of
 	 * comes first */
 	if (!m->running || m->in_hooks)

@@ -1239,12 +1239,12 @@ function sections.gpu(m, opts)
   local g, windows = m.gpu, m.gpu_windows
   if not g then return "" end
   local out = { '<section class="gpu" id="gpu"><h2>GPU</h2>' }
-  local p = format("%d device%s (NVML); the busiest at %d%% utilization at most, %s of %s memory used at most "
+  local p = format("%d device%s (NVML); the busiest at %.0f%% utilization at most, %s of %s memory used at most "
     .. "(one device). The tree's processes: %s of GPU memory at most%s.", g.device_count,
     g.device_count == 1 and "" or "s", g.max_system_gpu_utilization,
     human_bytes(floor(g.peak_used_memory_gb * 1024 ^ 3 + 0.5)), human_bytes(floor(g.total_memory_gb * 1024 ^ 3 + 0.5)),
     human_bytes(g.peak_tree_memory_bytes),
-    g.max_process_gpu_utilization and format(", %d%% utilization at most", g.max_process_gpu_utilization) or "")
+    g.max_process_gpu_utilization and format(", %.0f%% utilization at most", g.max_process_gpu_utilization) or "")
   out[#out + 1] = '<p class="note">' .. esc(p) .. "</p>"
   local ts, util, putil, used, tree = {}, {}, {}, {}, {}
   local any_putil = false

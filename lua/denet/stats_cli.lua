@@ -173,9 +173,9 @@ local function write_gpu(g)
   io.write(("  %-28s %d\n"):format("gpu_devices", g.device_count))
   io.write(("  %-28s %s of %s\n"):format("gpu_peak_used_memory", gib(g.peak_used_memory_gb),
     gib(g.total_memory_gb)))
-  io.write(("  %-28s %d%%\n"):format("gpu_max_utilization", g.max_system_gpu_utilization))
+  io.write(("  %-28s %.0f%%\n"):format("gpu_max_utilization", g.max_system_gpu_utilization))
   if g.max_process_gpu_utilization then
-    io.write(("  %-28s %d%%\n"):format("gpu_max_process_utilization", g.max_process_gpu_utilization))
+    io.write(("  %-28s %.0f%%\n"):format("gpu_max_process_utilization", g.max_process_gpu_utilization))
   end
   io.write(("  %-28s %s (peak; largest process %s)\n"):format("gpu_tree_memory",
     gib(g.peak_tree_memory_bytes / (1024 * 1024 * 1024)), gib(g.process_memory_usage_gb)))

@@ -50,6 +50,9 @@ static void test_standin_reading_and_json(void)
 	char text[1024];
 	snprintf(text, sizeof text,
 		 "%sproc 0 4242 1000 compute\nproc 1 4242 24 graphics\nproc 0 1 4096 compute\n"
+		 /* a C+G process: listed in both lists of device 0, its
+		  * memory once (NVML gives it per process, not per context) */
+		 "proc 0 4242 1000 graphics\n"
 		 "putil 0 4242 55 20\nputil 1 4242 60 10\nputil 0 1 99 99\nproc 1 77 na compute\n",
 		 DEVICES);
 	script(text);
@@ -75,7 +78,7 @@ static void test_standin_reading_and_json(void)
 	CHECK_INT(s->proc[1].pid, 77);
 	CHECK(!s->proc[1].has_mem && !s->proc[1].has_util);
 	CHECK_INT(s->proc[2].pid, 4242);
-	CHECK_INT(s->proc[2].mem_bytes, 1024); /* summed over devices and contexts */
+	CHECK_INT(s->proc[2].mem_bytes, 1024); /* summed over devices, once per device */
 	CHECK_INT(s->proc[2].sm_util, 60);     /* the busier of its two devices */
 	CHECK_INT(dn_gpu_proc_memory(s, keep_4242, NULL), 1024);
 	CHECK_INT(dn_gpu_proc_memory(s, NULL, NULL), 1024 + 4096);

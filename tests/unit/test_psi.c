@@ -320,6 +320,43 @@ static void test_trigger(void)
 	CHECK_INT(p.ntrig, 0);
 }
 
+/* The kernel's side of psi_triggers.c's EPOLLERR branch: a trigger on a
+ * cgroup that is removed polls as an error at once, and for ever (a
+ * level-triggered loop fd would spin), so the loop must drop it. */
+static void test_trigger_on_removed_cgroup(void)
+{
+	if (geteuid() != 0)
+		UNIT_SKIP("not root: no cgroup of our own");
+	char why[160] = "";
+	struct dn_cgroup *cg = dn_cgroup_create(why, sizeof why);
+	if (!cg)
+		UNIT_SKIP("no cgroup: %s", why);
+	const char *dir = dn_cgroup_path(cg, NULL);
+	struct dn_psi p;
+	dn_psi_init(&p);
+	if (!dir || dn_psi_open(&p, dir, dn_mono_ns(), why, sizeof why) < 0 || !p.has_cgroup) {
+		dn_psi_close(&p);
+		dn_cgroup_free(cg);
+		UNIT_SKIP("no cgroup2 PSI here");
+	}
+	int fd = dn_psi_trigger_add(&p, dir, DN_PSI_MEMORY, false, 5);
+	if (fd < 0) {
+		dn_psi_close(&p);
+		dn_cgroup_free(cg);
+		UNIT_SKIP("the kernel refuses PSI triggers: %s", strerror(-fd));
+	}
+	struct pollfd pf = {fd, POLLPRI, 0};
+	CHECK_INT(poll(&pf, 1, 50), 0); /* an idle, empty cgroup: nothing */
+	CHECK_INT(dn_cgroup_try_remove(cg, false), 0);
+	for (int i = 0; i < 2; i++) { /* and again: it does not go away */
+		pf.revents = 0;
+		CHECK_INT(poll(&pf, 1, 1000), 1);
+		CHECK(pf.revents & (POLLERR | POLLHUP));
+	}
+	dn_psi_close(&p);
+	dn_cgroup_free(cg);
+}
+
 static int count_open_fds(void)
 {
 	int n = 0;
@@ -399,6 +436,7 @@ int main(void)
 	RUN(test_reader_system);
 	RUN(test_reader_cgroup);
 	RUN(test_trigger);
+	RUN(test_trigger_on_removed_cgroup);
 	RUN(test_monitor_run);
 	return unit_done();
 }

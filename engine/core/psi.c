@@ -204,7 +204,7 @@ static int scope_open(struct dn_psi_scope *sc, const char *dir, const char *suff
 			continue;
 		}
 		sc->ok[r] = true;
-		sc->prev[r] = sc->now[r];
+		sc->prev[r] = sc->start[r] = sc->now[r];
 		n++;
 	}
 	return n > 0 ? n : first_err;
@@ -220,7 +220,7 @@ int dn_psi_open(struct dn_psi *p, const char *cgroup_dir, uint64_t now_ns, char 
 		rc = scope_open(&p->cg, cgroup_dir, ".pressure");
 		p->has_cgroup = rc > 0;
 	}
-	p->now_ns = p->prev_ns = now_ns;
+	p->now_ns = p->prev_ns = p->start_ns = now_ns;
 	if (p->has_system || p->has_cgroup)
 		return 0;
 	int e = rs < 0 ? rs : rc < 0 ? rc : -ENOENT;
@@ -434,6 +434,53 @@ void dn_psi_write_json(struct dn_json *j, const struct dn_psi *p)
 	if (dn_psi_scope_ok(p, false)) {
 		dn_json_key(j, "system");
 		write_scope(j, p, false);
+	}
+	dn_json_obj_end(j);
+}
+
+static void write_run_line(struct dn_json *j, const char *us_key, const char *pct_key,
+			   const struct dn_psi_line *now, const struct dn_psi_line *start,
+			   uint64_t span_ns)
+{
+	if (!now->present)
+		return;
+	uint64_t d = delta_us(now, start);
+	dn_json_key(j, us_key);
+	dn_json_uint(j, d);
+	dn_json_key(j, pct_key);
+	dn_json_fixed(j, pct_of(d, span_ns), 2);
+}
+
+static void write_run_scope(struct dn_json *j, const struct dn_psi_scope *sc, uint64_t span_ns)
+{
+	dn_json_obj_begin(j);
+	for (int r = 0; r < DN_PSI_NRES; r++) {
+		if (sc->fd[r] < 0 || !sc->ok[r])
+			continue;
+		dn_json_key(j, res_name[r]);
+		dn_json_obj_begin(j);
+		write_run_line(j, "some_us", "some_pct", &sc->now[r].some, &sc->start[r].some,
+			       span_ns);
+		write_run_line(j, "full_us", "full_pct", &sc->now[r].full, &sc->start[r].full,
+			       span_ns);
+		dn_json_obj_end(j);
+	}
+	dn_json_obj_end(j);
+}
+
+void dn_psi_write_run_json(struct dn_json *j, const struct dn_psi *p)
+{
+	uint64_t span_ns = p->now_ns - p->start_ns;
+	dn_json_obj_begin(j);
+	dn_json_key(j, "secs");
+	dn_json_fixed(j, (double)span_ns / 1e9, 3);
+	if (dn_psi_scope_ok(p, true)) {
+		dn_json_key(j, "cgroup");
+		write_run_scope(j, &p->cg, span_ns);
+	}
+	if (dn_psi_scope_ok(p, false)) {
+		dn_json_key(j, "system");
+		write_run_scope(j, &p->sys, span_ns);
 	}
 	dn_json_obj_end(j);
 }

@@ -49,7 +49,9 @@ struct dn_psi_scope {
 	int fd[DN_PSI_NRES];		     /* -1: not there */
 	struct dn_psi_file now[DN_PSI_NRES]; /* the latest reading */
 	struct dn_psi_file prev[DN_PSI_NRES];
-	bool ok[DN_PSI_NRES]; /* now[] holds a reading (and prev[] one before) */
+	struct dn_psi_file
+		start[DN_PSI_NRES]; /* the first reading: the run's totals count from it */
+	bool ok[DN_PSI_NRES];	    /* now[] holds a reading (and prev[] one before) */
 };
 
 /* A kernel PSI trigger: an fd of a pressure file with "some|full STALL_US
@@ -69,6 +71,7 @@ struct dn_psi {
 	bool has_system, has_cgroup; /* which scopes opened */
 	struct dn_psi_scope sys, cg;
 	uint64_t now_ns, prev_ns; /* monotonic times of the two readings */
+	uint64_t start_ns;	  /* and of the first */
 	struct dn_psi_trigger trig[DN_PSI_MAX_TRIGGERS];
 	int ntrig;
 };
@@ -125,6 +128,11 @@ const char *dn_psi_res_name(enum dn_psi_res res);
 
 /* The `psi` object of docs/data-format.md (window_ms, cgroup, system). */
 void dn_psi_write_json(struct dn_json *j, const struct dn_psi *p);
+
+/* The `psi` object of the exit record: the stall of each line from the
+ * first reading to the latest (`secs` between them), in µs and in % of
+ * that span. A file that stopped reading (its cgroup went) is left out. */
+void dn_psi_write_run_json(struct dn_json *j, const struct dn_psi *p);
 
 /* "cpu", "memory", "io"; DN_PSI_NRES for another name. */
 enum dn_psi_res dn_psi_res_by_name(const char *name, size_t len);

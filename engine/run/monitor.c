@@ -814,10 +814,15 @@ static void write_exit(struct dn_monitor *m, int status, bool known)
 	dn_perfcount_close(&m->pc);
 	m->pc_open = false;
 	dn_monitor_overhead(m, &e->overhead);
+	/* the run's stalls up to its end (the last window's too) */
+	if (dn_monitor_psi(m))
+		dn_psi_read(&m->psi, dn_mono_ns());
 	dn_buf_reset(&m->line);
 	e->prof = m->prof;
+	e->psi = dn_monitor_psi(m);
 	dn_record_exit(&m->line, e);
 	e->prof = NULL;
+	e->psi = NULL;
 	emit_line(m);
 }
 

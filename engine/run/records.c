@@ -360,6 +360,10 @@ void dn_record_exit(struct dn_buf *b, const struct dn_exit_info *e)
 		dn_json_key(&j, "counters");
 		dn_perf_values_write_json(&j, &e->counters);
 	}
+	if (e->psi) {
+		dn_json_key(&j, "psi");
+		dn_psi_write_run_json(&j, e->psi);
+	}
 	const struct dn_systrace *sys = e->prof ? dn_profile_systrace(e->prof) : NULL;
 	if (sys) {
 		dn_json_key(&j, "ebpf");

@@ -71,6 +71,9 @@ struct dn_exit_info {
 	/* with syscall tracking: the run's syscalls, every one of them (the
 	 * last drain reads the command as a zombie); only while writing */
 	const struct dn_profile *prof;
+	/* with pressure stall information: the run's stalls, from the
+	 * reading at its start to the one at its end; only while writing */
+	const struct dn_psi *psi;
 	/* with --counters: the run's perf counters (`counters`), read when
 	 * the record was written */
 	bool has_counters;

@@ -83,6 +83,16 @@ describe("psi in tree records", function()
       assert.equal(0, m.some.avg10, "memory.some.avg10 in record " .. i)
       assert.equal(0, m.some.total_us, "memory.some.total_us in record " .. i)
     end
+    -- the exit record: the run's stalls from its start to its end
+    local ex = S.of_kind(r.recs, "exit")[1]
+    assert.is_table(ex.psi, "no psi in the exit record")
+    assert.is_true(ex.psi.secs >= 0.9 and ex.psi.secs <= ex.duration_secs + 0.1, "secs " .. ex.psi.secs)
+    assert.same({ some_us = 0, some_pct = 0, full_us = 0, full_pct = 0 }, ex.psi.cgroup.memory)
+    -- the system's: at least what the records' windows add up to
+    local sys_cpu = 0
+    for _, p in ipairs(r.psis) do sys_cpu = sys_cpu + p.system.cpu.some.delta_us end
+    assert.is_true(ex.psi.system.cpu.some_us >= sys_cpu,
+      ("exit %d us, windows %d us"):format(ex.psi.system.cpu.some_us, sys_cpu))
   end)
 
   it("a file read over and over in a too-small memory cgroup shows memory pressure", function()
@@ -114,6 +124,13 @@ describe("psi in tree records", function()
     -- its total is the cgroup's own: it started at 0 with the run
     local last = r.psis[#r.psis].cgroup.memory.some
     assert.equal(stall, last.total_us)
+    -- the exit record has the whole run's: the windows and the last,
+    -- partial one (no tree record describes it)
+    local ex = S.of_kind(r.recs, "exit")[1].psi.cgroup.memory
+    assert.is_true(ex.some_us >= stall, ("exit %d us, windows %d us"):format(ex.some_us, stall))
+    local secs = S.of_kind(r.recs, "exit")[1].psi.secs
+    assert.is_true(math.abs(ex.some_pct - math.min(ex.some_us / (secs * 1e4), 100)) < 0.1,
+      ("some_pct %.2f for %d us in %.3f s"):format(ex.some_pct, ex.some_us, secs))
   end)
 
   it("--no-cgroup: the system's pressure only", function()

@@ -202,6 +202,17 @@ static void test_reader_system(void)
 	CHECK(b.data && strstr(b.data, "\"delta_us\":"));
 	CHECK(b.data && !strstr(b.data, "\"cgroup\""));
 	dn_buf_free(&b);
+	/* the run's: from the first reading, the spinners' stall in it */
+	CHECK(p.sys.now[DN_PSI_CPU].some.total_us - p.sys.start[DN_PSI_CPU].some.total_us >= d);
+	b = (struct dn_buf){0};
+	dn_json_init(&j, &b);
+	dn_psi_write_run_json(&j, &p);
+	dn_buf_putc(&b, '\0');
+	CHECK(b.data && strstr(b.data, "{\"secs\":") == b.data);
+	CHECK(b.data && strstr(b.data, "\"system\":{\"cpu\":{\"some_us\":"));
+	CHECK(b.data && strstr(b.data, "\"some_pct\":"));
+	CHECK(b.data && !strstr(b.data, "\"cgroup\""));
+	dn_buf_free(&b);
 	dn_psi_close(&p);
 	for (int i = 0; i < DN_PSI_NRES; i++)
 		CHECK(p.sys.fd[i] == -1);
